@@ -1,0 +1,124 @@
+"""Renders the typed event stream: a live display on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from shiplane import events
+
+T = TypeVar("T")
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class PlainSink:
+    """Timestamped lines for logs and CI; progress is rate-limited so logs stay readable."""
+
+    def __init__(self, stream=None, every: float = 5.0) -> None:
+        self.stream = stream or sys.stderr
+        self.every = every
+        self._last: dict[str, float] = {}
+
+    def _line(self, text: str) -> None:
+        print(f"{_stamp()} {text}", file=self.stream, flush=True)
+
+    def _due(self, key: str, final: bool = False) -> bool:
+        now = time.monotonic()
+        if final or now - self._last.get(key, 0.0) >= self.every:
+            self._last[key] = now
+            return True
+        return False
+
+    def __call__(self, event: events.Event) -> None:
+        match event:
+            case events.Step(message=m, done=True, seconds=s):
+                self._line(f"done  {m}" + (f" ({s:.1f}s)" if s is not None else ""))
+            case events.Step(message=m):
+                self._line(f"start {m}")
+            case events.Progress(task=t, completed=c, total=n, item=i, unit=u):
+                if self._due(t, final=n is not None and c >= n):
+                    of = f"/{n}" if n else ""
+                    self._line(f"      {t}: {c}{of} {u}" + (f" ({i})" if i else ""))
+            case events.Waiting(what=w, elapsed=e, detail=d):
+                if self._due(w):
+                    self._line(f"wait  {w} ({e:.0f}s)" + (f": {d}" if d else ""))
+            case events.Note(message=m):
+                self._line(f"note  {m}")
+
+
+class LiveSink:
+    """rich progress bars and spinners for an interactive terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("[dim]{task.fields[item]}"),
+            console=console,
+            transient=True,
+        )
+        self._tasks: dict[str, int] = {}
+
+    def _task(self, key: str, total: int | None = None):
+        if key not in self._tasks:
+            self._tasks[key] = self.progress.add_task(key, total=total, item="")
+        return self._tasks[key]
+
+    def _finish(self, key: str) -> None:
+        if key in self._tasks:
+            self.progress.remove_task(self._tasks.pop(key))
+
+    def __call__(self, event: events.Event) -> None:
+        match event:
+            case events.Step(message=m, done=True, seconds=s):
+                self._finish(m)
+                took = f" [dim]({s:.1f}s)[/]" if s is not None else ""
+                self.console.print(f"[green]✓[/] {m}{took}")
+            case events.Step(message=m):
+                self._task(m)
+            case events.Progress(task=t, completed=c, total=n, item=i):
+                self.progress.update(self._task(t, n), completed=c, total=n, item=i[-60:])
+            case events.Waiting(what=w, elapsed=_, detail=d):
+                self.progress.update(self._task(w), item=d[-80:])
+            case events.Note(message=m):
+                self.console.print(f"[yellow]•[/] {m}")
+
+
+@contextmanager
+def sink(plain: bool | None = None) -> Iterator:
+    """The right sink for stderr: live on a TTY unless `plain`, else timestamped lines."""
+    console = Console(stderr=True)
+    if plain is None:
+        plain = not console.is_terminal
+    if plain:
+        yield PlainSink()
+        return
+    live = LiveSink(console)
+    with live.progress:
+        yield live
+
+
+def drain(stream: Generator[events.Event, None, T], plain: bool | None = None) -> T:
+    """Render every event of `stream`; return the generator's own return value.
+
+    Exceptions from the stream propagate to `main()`, the one error boundary.
+    """
+    with sink(plain) as emit:
+        while True:
+            try:
+                emit(next(stream))
+            except StopIteration as stop:
+                return stop.value

@@ -1,0 +1,49 @@
+"""Progress as a typed event stream.
+
+Long-running work (building the control plane, starting it, later deploys and
+rollouts) yields these frozen dataclasses. The CLI renders them (a live display on
+a terminal, timestamped lines otherwise); tests and metrics consume the same stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Step:
+    """A unit of work started (or, with `done=True`, finished)."""
+
+    message: str
+    done: bool = False
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Work with a known size advanced: `completed` of `total` `unit`s; `item` is the latest."""
+
+    task: str
+    completed: int
+    total: int | None
+    item: str = ""
+    unit: str = "packages"
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Still waiting for `what`; `detail` says what was seen last."""
+
+    what: str
+    elapsed: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the user should know that is neither progress nor failure."""
+
+    message: str
+
+
+Event = Step | Progress | Waiting | Note
