@@ -1,0 +1,185 @@
+"""The app document: app identity, defaults, secrets, services, migrations and stages."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from shiplane.spec.containers import Container, File, Resources, Security
+from shiplane.spec.fields import AbsPath, DnsLabel, Image, Labels, Model, PortName, Quantity, exactly_one
+
+
+class Build(Model):
+    """How the image is built (read by `shiplane build` and the image audit; not rendered)."""
+
+    context: str = "."
+    dockerfile: str = "Dockerfile"
+    target: str | None = None
+    args: dict[str, str] = {}
+
+
+class Tls(Model):
+    secret_name: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, v: Any) -> Any:
+        return {} if v is True else v
+
+
+class Public(Model):
+    """Exposure outside the cluster through an Ingress."""
+
+    host: str = Field(pattern=r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    path: str = Field(default="/", pattern=r"^/")
+    port: PortName | None = None
+    tls: Tls | None = None
+    class_name: str | None = None
+    annotations: dict[str, str] = {}
+
+
+class Scratch(Model):
+    size_limit: Quantity | None = None
+    memory: bool = False
+
+
+class Persistent(Model):
+    size: Quantity
+    storage_class: str | None = None
+    access_modes: list[Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadOnlyMany", "ReadWriteMany"]] = [
+        "ReadWriteOnce"
+    ]
+
+
+class Volume(Model):
+    """`scratch`: an emptyDir shared by the pod's containers; `persistent`: a claim per replica (stateful)."""
+
+    scratch: Scratch | None = None
+    persistent: Persistent | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Volume:
+        exactly_one(self, ("scratch", "persistent"), "a volume")
+        return self
+
+
+class Autoscaling(Model):
+    min_replicas: int = Field(ge=1)
+    max_replicas: int = Field(ge=1)
+    cpu: int | None = Field(
+        default=None, ge=1, le=1000, description="target average CPU utilization, percent"
+    )
+    memory: int | None = Field(default=None, ge=1, le=1000, description="target memory utilization, percent")
+
+    @model_validator(mode="after")
+    def _sane(self) -> Autoscaling:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(f"maxReplicas ({self.max_replicas}) is below minReplicas ({self.min_replicas})")
+        return self
+
+
+class Connection(Model):
+    """Allowed egress: another service of the app (all its ports) or a CIDR with optional ports."""
+
+    service: str | None = None
+    cidr: str | None = None
+    ports: list[int] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, v: Any) -> Any:
+        return {"service": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _one(self) -> Connection:
+        exactly_one(self, ("service", "cidr"), "a connection")
+        return self
+
+
+class JobOptions(Model):
+    backoff_limit: int = Field(default=6, ge=0)
+    active_deadline_seconds: int | None = Field(default=None, ge=1)
+    ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
+    completions: int | None = Field(default=None, ge=1)
+    parallelism: int | None = Field(default=None, ge=1)
+    concurrency_policy: Literal["Allow", "Forbid", "Replace"] = "Forbid"
+
+
+class Migration(Container):
+    """A schema migration run as a Job before the rollout; `compatibility` tells the deploy engine
+    whether old code still works after it (expand), or a rollback across it is unsafe."""
+
+    image: Image | None = None  # default: the service's image
+    compatibility: Literal["expand", "contract", "irreversible"] = "expand"
+    backoff_limit: int = Field(default=0, ge=0)
+    active_deadline_seconds: int = Field(default=600, ge=1)
+
+
+class Service(Container):
+    kind: Literal["stateless", "stateful", "job", "cronjob", "daemon"] = "stateless"
+    build: Build | None = None
+    version: str | None = None
+    component: str | None = None
+    public: Public | None = None
+    replicas: int = Field(default=1, ge=0)
+    autoscaling: Autoscaling | None = None
+    volumes: dict[DnsLabel, Volume] = {}
+    files: dict[AbsPath, File] = {}
+    depends_on: list[str] = []
+    connects_to: list[Connection] = []
+    runtime_class_name: str | None = None
+    sidecars: dict[DnsLabel, Container] = {}
+    init_containers: dict[DnsLabel, Container] = {}
+    migration: Migration | None = None
+    schedule: str | None = None
+    job: JobOptions = JobOptions()
+    labels: Labels = {}
+    annotations: dict[str, str] = {}
+    automount_service_account_token: bool = False
+    metrics_path: str = Field(default="/metrics", pattern=r"^/")
+
+
+class App(Model):
+    name: DnsLabel
+    version: str | None = None
+    labels: Labels = {}
+    annotations: dict[str, str] = {}
+
+
+class Defaults(Model):
+    """Applied under every service, sidecar, init container and migration (theirs win)."""
+
+    resources: Resources = Resources()
+    security: Security = Security()
+    labels: Labels = {}
+
+
+class SecretSource(Model):
+    """Where a secret's value comes from on the deploying machine. Never the value itself."""
+
+    from_env: str | None = None
+    from_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SecretSource:
+        exactly_one(self, ("from_env", "from_file"), "a secret")
+        return self
+
+
+class Stage(Model):
+    context: str | None = None
+    namespace: DnsLabel
+    kubernetes_version: str = Field(default="1.36", pattern=r"^1\.\d+$")
+    description: str | None = None
+    overrides: dict[str, Any] = {}
+
+
+class Document(Model):
+    api_version: Literal["shiplane.io/v1alpha1"] = "shiplane.io/v1alpha1"
+    app: App
+    defaults: Defaults = Defaults()
+    secrets: dict[DnsLabel, SecretSource] = {}
+    services: dict[DnsLabel, Service] = Field(min_length=1)
+    migrations: dict[DnsLabel, Migration] = {}
+    stages: dict[DnsLabel, Stage] = Field(min_length=1)

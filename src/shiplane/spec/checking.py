@@ -1,0 +1,165 @@
+"""Rules that span fields: references resolve, kinds get the fields they need, limits exist.
+
+Each rule returns Problems with the exact path, so the user sees the line to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from shiplane.spec.app import Document, Service
+from shiplane.spec.containers import Container, Probe
+from shiplane.spec.merging import Path_
+from shiplane.spec.reporting import Problem, suggest
+
+_LONG_RUNNING = ("stateless", "stateful", "daemon")
+
+
+def _containers(svc: Service, path: Path_) -> Iterator[tuple[Path_, Container]]:
+    yield path, svc
+    for name, c in svc.sidecars.items():
+        yield (*path, "sidecars", name), c
+    for name, c in svc.init_containers.items():
+        yield (*path, "initContainers", name), c
+    if svc.migration:
+        yield (*path, "migration"), svc.migration
+
+
+def _limits(path: Path_, c: Container) -> Iterator[Problem]:
+    missing = [k for k in ("cpu", "memory") if getattr(c.resources.limits, k) is None]
+    if missing:
+        yield Problem(
+            (*path, "resources", "limits"),
+            f"resource limits are mandatory: no {' or '.join(missing)} limit from this container, "
+            "defaults.resources or the stage's overrides",
+        )
+
+
+def _probe_ports(path: Path_, c: Container, ports: set[str]) -> Iterator[Problem]:
+    for kind in ("readiness", "liveness", "startup"):
+        probe: Probe | None = getattr(c.probes, kind)
+        check = probe and (probe.http or probe.tcp or probe.grpc)
+        if check and isinstance(check.port, str) and check.port not in ports:
+            which = "http" if probe.http else "tcp" if probe.tcp else "grpc"
+            yield Problem(
+                (*path, "probes", kind, which, "port"),
+                f"no port named {check.port!r} in this container{suggest(check.port, ports)}",
+            )
+
+
+def _service(doc: Document, name: str, svc: Service) -> Iterator[Problem]:
+    path: Path_ = ("services", name)
+    volumes = set(svc.volumes)
+    mounted: set[str] = set()
+    pod_ports: dict[str, Path_] = {}
+    for cpath, c in _containers(svc, path):
+        yield from _limits(cpath, c)
+        yield from _probe_ports(cpath, c, set(c.ports))
+        for vol in c.mounts:
+            mounted.add(vol)
+            if vol not in volumes:
+                yield Problem(
+                    (*cpath, "mounts", vol), f"no volume {vol!r} in this service{suggest(vol, volumes)}"
+                )
+        for port in c.ports:
+            if port in pod_ports and cpath[-1] != "migration":
+                yield Problem((*cpath, "ports", port), f"port name {port!r} is already used in this pod")
+            pod_ports.setdefault(port, cpath)
+        for env, value in c.env.items():
+            if value.secret and value.secret not in doc.secrets:
+                yield Problem(
+                    (*cpath, "env", env, "secret"),
+                    f"no secret {value.secret!r} under secrets:{suggest(value.secret, doc.secrets)}",
+                )
+    for vol, spec in svc.volumes.items():
+        if spec.persistent and svc.kind != "stateful":
+            yield Problem(
+                (*path, "volumes", vol, "persistent"),
+                f"persistent volumes need kind: stateful (this service is {svc.kind}); "
+                "use scratch for shared temporary space",
+            )
+        if vol not in mounted:
+            yield Problem((*path, "volumes", vol), f"volume {vol!r} is not mounted by any container")
+    for fpath, f in svc.files.items():
+        if f.secret and f.secret not in doc.secrets:
+            yield Problem(
+                (*path, "files", fpath, "secret"),
+                f"no secret {f.secret!r} under secrets:{suggest(f.secret, doc.secrets)}",
+            )
+    if svc.kind == "cronjob" and not svc.schedule:
+        yield Problem((*path, "schedule"), "a cronjob needs a schedule (cron syntax, e.g. '0 3 * * *')")
+    if svc.schedule and svc.kind != "cronjob":
+        yield Problem((*path, "schedule"), f"schedule is only for kind: cronjob (this service is {svc.kind})")
+    if svc.kind not in ("stateless", "stateful"):
+        for field, set_ in (
+            ("replicas", "replicas" in svc.model_fields_set),
+            ("autoscaling", svc.autoscaling),
+        ):
+            if set_ and not (field == "replicas" and svc.kind in ("job", "cronjob") and svc.replicas == 1):
+                yield Problem((*path, field), f"{field} is only for stateless and stateful services")
+    if svc.kind not in _LONG_RUNNING and svc.public:
+        yield Problem((*path, "public"), f"a {svc.kind} cannot be public")
+    if svc.public:
+        if not svc.ports:
+            yield Problem((*path, "public"), "a public service needs at least one port")
+        elif svc.public.port and svc.public.port not in svc.ports:
+            yield Problem(
+                (*path, "public", "port"),
+                f"no port named {svc.public.port!r}{suggest(svc.public.port, svc.ports)}",
+            )
+    for i, dep in enumerate(svc.depends_on):
+        if dep == name:
+            yield Problem((*path, "dependsOn", i), "a service cannot depend on itself")
+        elif dep not in doc.services:
+            yield Problem((*path, "dependsOn", i), f"no service {dep!r}{suggest(dep, doc.services)}")
+    for i, conn in enumerate(svc.connects_to):
+        if conn.service is not None:
+            target = doc.services.get(conn.service)
+            if target is None:
+                yield Problem(
+                    (*path, "connectsTo", i),
+                    f"no service {conn.service!r}{suggest(conn.service, doc.services)}",
+                )
+            elif not target.ports:
+                yield Problem(
+                    (*path, "connectsTo", i), f"service {conn.service!r} has no ports to connect to"
+                )
+
+
+def _cycles(doc: Document) -> Iterator[Problem]:
+    """dependsOn must form a DAG, or the deploy could never start anything."""
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> list[str] | None:
+        state[name] = 1
+        for dep in doc.services[name].depends_on:
+            if dep not in doc.services:
+                continue
+            if state.get(dep) == 1:
+                return [*trail[trail.index(dep) :], dep] if dep in trail else [*trail, dep]
+            if dep not in state and (found := visit(dep, [*trail, dep])):
+                return found
+        state[name] = 2
+        return None
+
+    for name in doc.services:
+        if name not in state and (cycle := visit(name, [name])):
+            yield Problem(("services", cycle[0], "dependsOn"), f"dependsOn cycle: {' -> '.join(cycle)}")
+            return
+
+
+def check(doc: Document) -> list[Problem]:
+    problems: list[Problem] = []
+    for name, svc in doc.services.items():
+        problems.extend(_service(doc, name, svc))
+    for name, mig in doc.migrations.items():
+        if mig.image is None:
+            problems.append(
+                Problem(
+                    ("migrations", name),
+                    "missing required field 'image' (app-level migrations have no service image to reuse)",
+                )
+            )
+        problems.extend(_limits(("migrations", name), mig))
+    problems.extend(_cycles(doc))
+    return problems

@@ -1,0 +1,162 @@
+"""What runs in a pod: containers, their ports, probes, resources, env, files, mounts, security."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from shiplane.spec.fields import (
+    AbsPath,
+    DnsLabel,
+    EnvName,
+    Image,
+    Model,
+    PortName,
+    PortNumber,
+    PortRef,
+    Quantity,
+    Str,
+    exactly_one,
+)
+
+
+class Port(Model):
+    """A named container port; `servicePort` is what the Service exposes (default: the same number)."""
+
+    port: PortNumber
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+    service_port: PortNumber | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, v: Any) -> Any:
+        return {"port": v} if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class HttpCheck(Model):
+    port: PortRef
+    path: str = "/"
+    scheme: Literal["HTTP", "HTTPS"] = "HTTP"
+    headers: dict[str, str] = {}
+
+
+class TcpCheck(Model):
+    port: PortRef
+
+
+class GrpcCheck(Model):
+    port: PortRef
+    service: str | None = None
+
+
+class Probe(Model):
+    """One health check: exactly one of http, tcp, exec (a command) or grpc, plus its timing."""
+
+    http: HttpCheck | None = None
+    tcp: TcpCheck | None = None
+    exec: list[str] | None = Field(default=None, min_length=1)
+    grpc: GrpcCheck | None = None
+    initial_delay_seconds: int | None = Field(default=None, ge=0)
+    period_seconds: int | None = Field(default=None, ge=1)
+    timeout_seconds: int | None = Field(default=None, ge=1)
+    failure_threshold: int | None = Field(default=None, ge=1)
+    success_threshold: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_check(self) -> Probe:
+        exactly_one(self, ("http", "tcp", "exec", "grpc"), "a probe")
+        return self
+
+
+class Probes(Model):
+    readiness: Probe | None = None
+    liveness: Probe | None = None
+    startup: Probe | None = None
+
+
+class Amounts(Model):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+    ephemeral_storage: Quantity | None = None
+
+
+class Resources(Model):
+    """Requests and limits. `gpu` is a count set as both request and limit (Kubernetes requires equality)."""
+
+    requests: Amounts = Amounts()
+    limits: Amounts = Amounts()
+    gpu: int | None = Field(default=None, ge=1)
+    gpu_resource: str = "nvidia.com/gpu"
+
+
+class Mount(Model):
+    path: AbsPath
+    read_only: bool = False
+    sub_path: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, v: Any) -> Any:
+        return {"path": v} if isinstance(v, str) else v
+
+
+class EnvValue(Model):
+    """A literal (goes into the service's hashed ConfigMap), a secret reference, or a pod field."""
+
+    value: Str | None = None
+    secret: str | None = None
+    field: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, v: Any) -> Any:
+        return {"value": v} if isinstance(v, str | int | float | bool) else v
+
+    @model_validator(mode="after")
+    def _one(self) -> EnvValue:
+        exactly_one(self, ("value", "secret", "field"), "an environment value")
+        return self
+
+
+class File(Model):
+    """A file placed in the container: inline content, a file next to the spec, or a secret."""
+
+    content: str | None = None
+    from_file: str | None = None
+    secret: str | None = None
+    mode: int | None = Field(default=None, ge=0, le=0o777)
+
+    @model_validator(mode="after")
+    def _one(self) -> File:
+        exactly_one(self, ("content", "from_file", "secret"), "a file")
+        return self
+
+
+class Security(Model):
+    """Safe by default; every relaxation is an explicit `false` (or an added capability) in the spec."""
+
+    run_as_non_root: bool = True
+    run_as_user: int | None = Field(default=None, ge=0)
+    run_as_group: int | None = Field(default=None, ge=0)
+    fs_group: int | None = Field(default=None, ge=0)
+    read_only_root_filesystem: bool = True
+    allow_privilege_escalation: bool = False
+    drop_all_capabilities: bool = True
+    add_capabilities: list[str] = []
+    seccomp_profile: Literal["RuntimeDefault", "Unconfined"] = "RuntimeDefault"
+
+
+class Container(Model):
+    """Fields shared by the main container, sidecars, ambassadors, init containers and migrations."""
+
+    image: Image
+    command: list[Str] | None = None
+    args: list[Str] | None = None
+    working_dir: AbsPath | None = None
+    ports: dict[PortName, Port] = {}
+    env: dict[EnvName, EnvValue] = {}
+    mounts: dict[DnsLabel, Mount] = {}
+    resources: Resources = Resources()
+    probes: Probes = Probes()
+    security: Security = Security()

@@ -1,0 +1,87 @@
+"""Building blocks of the spec models: the base config and constrained scalar types."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+
+class Model(BaseModel):
+    """Every spec object: unknown keys are errors, values are frozen, keys are camelCase as in Kubernetes."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=False,
+        serialize_by_alias=True,
+        hide_input_in_errors=True,
+    )
+
+
+def _stringify(value: Any) -> Any:
+    """YAML turns `1`, `0.5` and `true` into numbers and booleans; Kubernetes wants strings."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _has_letter(value: str) -> str:
+    if not any(c.isalpha() for c in value):
+        raise ValueError(
+            "a port name needs at least one letter (a bare number would be read as a port number)"
+        )
+    return value
+
+
+# A Kubernetes resource quantity (the apiserver's own grammar, e.g. 100m, 0.5, 1Gi, 2e3).
+Quantity = Annotated[
+    str,
+    BeforeValidator(_stringify),
+    StringConstraints(
+        pattern=r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$"
+    ),
+]
+# RFC 1035 label: Service names, DNS names of pods. Capped so suffixes (-env-<hash>) still fit in 63.
+DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$", max_length=40)]
+# IANA service name: what Kubernetes accepts for a named port.
+PortName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=15),
+    AfterValidator(_has_letter),
+]
+EnvName = Annotated[str, StringConstraints(pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")]
+Str = Annotated[str, BeforeValidator(_stringify)]
+AbsPath = Annotated[str, StringConstraints(pattern=r"^/")]
+PortNumber = Annotated[int, Field(ge=1, le=65535)]
+PortRef = PortName | PortNumber
+LabelValue = Annotated[
+    str,
+    BeforeValidator(_stringify),
+    StringConstraints(pattern=r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", max_length=63),
+]
+Labels = dict[
+    Annotated[str, StringConstraints(pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")],
+    LabelValue,
+]
+# An image reference: name[:tag][@sha256:digest]; tags must not be `latest`-implicit for promotion.
+Image = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
+    ),
+]
+
+
+def exactly_one(model: BaseModel, names: tuple[str, ...], what: str) -> None:
+    """Raise the error users see when an either/or block has none or several of its choices."""
+    given = [n for n in names if getattr(model, n) is not None]
+    if len(given) != 1:
+        aliases = [to_camel(n) for n in names]
+        found = ", ".join(to_camel(g) for g in given) or "none"
+        raise ValueError(f"{what} needs exactly one of {', '.join(aliases)} (found: {found})")
