@@ -1,0 +1,189 @@
+"""A small facade over `kubernetes.dynamic`: apply, get, list, delete, wait by watch."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+from kubernetes import watch as k8s_watch
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
+
+from shiplane.errors import InputError, KubeError, Retryable, TimedOut
+from shiplane.events import Event, Waiting
+
+FIELD_MANAGER = "shiplane"
+# Everything the client raises for a failed request: HTTP errors and connection failures.
+_API_ERRORS = (DynamicApiError, ApiException, urllib3.exceptions.HTTPError)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Names one object: apiVersion, kind, namespace (None for cluster-scoped), name."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    @classmethod
+    def of(cls, obj: dict) -> Ref:
+        meta = obj.get("metadata", {})
+        return cls(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+
+    def __str__(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind} {where}{self.name}"
+
+
+def _translate(err: Exception, what: str) -> KubeError:
+    """ApiException/DynamicApiError → KubeError (Retryable for transient codes), Status kept."""
+    status_code = getattr(err, "status", None)
+    body = getattr(err, "body", None)
+    payload: dict = {}
+    if isinstance(body, bytes | str) and body:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = {"message": str(body)[:500]}
+    message = payload.get("message") or getattr(err, "reason", None) or str(err)
+    transient = status_code is None or status_code in (409, 429, 500, 502, 503, 504)
+    cls = Retryable if transient else KubeError
+    return cls(f"{what}: {message} (HTTP {status_code})", status=payload)
+
+
+class Kube:
+    """One API connection. Create with `Kube.connect()`; cheap to keep for a whole run."""
+
+    def __init__(self, api_client: k8s_client.ApiClient) -> None:
+        self.api_client = api_client
+        self._dynamic: DynamicClient | None = None
+
+    @classmethod
+    def connect(cls, kubeconfig: str | Path | None = None, context: str | None = None) -> Kube:
+        """From a kubeconfig file (default: $KUBECONFIG / ~/.kube/config); exec plugins work."""
+        try:
+            api_client = k8s_config.new_client_from_config(
+                config_file=str(kubeconfig) if kubeconfig else None, context=context
+            )
+        except (k8s_config.ConfigException, FileNotFoundError) as err:
+            raise InputError(f"cannot load kubeconfig {kubeconfig or '(default)'}: {err}") from None
+        return cls(api_client)
+
+    @property
+    def dynamic(self) -> DynamicClient:
+        if self._dynamic is None:
+            try:
+                self._dynamic = DynamicClient(self.api_client)
+            except _API_ERRORS as err:
+                raise _translate(err, "API discovery failed") from None
+        return self._dynamic
+
+    def resource(self, api_version: str, kind: str):
+        try:
+            return self.dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            raise KubeError(f"the cluster does not serve {kind} in {api_version}") from None
+
+    def server_version(self) -> str:
+        try:
+            return k8s_client.VersionApi(self.api_client).get_code().git_version
+        except _API_ERRORS as err:
+            raise _translate(err, "get server version") from None
+
+    def apply(self, obj: dict, *, force: bool = False, dry_run: bool = False) -> dict:
+        """Server-side apply as field manager `shiplane`; returns the object the server holds."""
+        ref = Ref.of(obj)
+        res = self.resource(ref.api_version, ref.kind)
+        kwargs = {"field_manager": FIELD_MANAGER, "force_conflicts": force}
+        if dry_run:
+            kwargs["dry_run"] = "All"
+        try:
+            out = res.server_side_apply(body=obj, name=ref.name, namespace=ref.namespace, **kwargs)
+        except _API_ERRORS as err:
+            raise _translate(err, f"apply {ref}") from None
+        return out.to_dict()
+
+    def get(self, ref: Ref) -> dict | None:
+        res = self.resource(ref.api_version, ref.kind)
+        try:
+            return res.get(name=ref.name, namespace=ref.namespace).to_dict()
+        except NotFoundError:
+            return None
+        except _API_ERRORS as err:
+            raise _translate(err, f"get {ref}") from None
+
+    def list(self, api_version: str, kind: str, *, namespace: str | None = None, **selectors: str) -> list[dict]:
+        res = self.resource(api_version, kind)
+        try:
+            return res.get(namespace=namespace, **selectors).to_dict()["items"]
+        except _API_ERRORS as err:
+            raise _translate(err, f"list {kind}") from None
+
+    def delete(self, ref: Ref, *, propagation: str = "Foreground") -> bool:
+        """Delete; False if it was already gone."""
+        res = self.resource(ref.api_version, ref.kind)
+        try:
+            res.delete(name=ref.name, namespace=ref.namespace, propagation_policy=propagation)
+        except NotFoundError:
+            return False
+        except _API_ERRORS as err:
+            raise _translate(err, f"delete {ref}") from None
+        return True
+
+    def wait_for(
+        self,
+        ref: Ref,
+        done: Callable[[dict | None], bool],
+        *,
+        timeout: float,
+        describe: Callable[[dict | None], str] = lambda _: "",
+    ) -> Generator[Event, None, dict | None]:
+        """Watch one object until `done(obj)` holds; yields Waiting events meanwhile.
+
+        Driven by a watch, not polling: each (re)list gives a resourceVersion to watch
+        from; when it expires (410 Gone) we list again and carry on.
+        """
+        res = self.resource(ref.api_version, ref.kind)
+        started = time.monotonic()
+        deadline = started + timeout
+        current = self.get(ref)
+        while True:
+            if done(current):
+                return current
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                seen = describe(current)
+                raise TimedOut(f"{ref} not ready after {timeout:.0f}s" + (f": {seen}" if seen else ""))
+            yield Waiting(str(ref), time.monotonic() - started, describe(current))
+            version = (current or {}).get("metadata", {}).get("resourceVersion")
+            watcher = k8s_watch.Watch()
+            try:
+                for event in self.dynamic.watch(
+                    res,
+                    namespace=ref.namespace,
+                    name=ref.name,
+                    resource_version=version,
+                    timeout=max(1, min(int(remaining), 5)),
+                    watcher=watcher,
+                ):
+                    obj = event.get("raw_object")
+                    if not obj or obj.get("kind") == "Status":
+                        break
+                    current = None if event["type"] == "DELETED" else obj
+                    if done(current):
+                        return current
+                    yield Waiting(str(ref), time.monotonic() - started, describe(current))
+            except _API_ERRORS as err:
+                if getattr(err, "status", None) != 410:
+                    raise _translate(err, f"watch {ref}") from None
+                current = self.get(ref)  # 410 Gone: relist, then resume from the fresh version
+            finally:
+                watcher.stop()

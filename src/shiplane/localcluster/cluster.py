@@ -1,0 +1,360 @@
+"""The local control plane: up, status, down.
+
+etcd → kube-apiserver → kube-controller-manager + kube-scheduler → kwok, each started
+only once the one before is healthy; then fake nodes and a default StorageClass are
+created and `up` returns when every node is Ready and the `default` ServiceAccount
+exists (pods created earlier would be refused by admission).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import ssl
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from shiplane.errors import ClusterFailed, InputError, ShiplaneError
+from shiplane.events import Event, Note, Step, Waiting
+from shiplane.kube import Kube, Ref
+from shiplane.localcluster import binaries, pki, stages
+from shiplane.localcluster.processes import Proc, alive, free_ports, log_tail, spawn, stop
+
+START_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+DEFAULT_NAME = "default"
+
+
+def state_root() -> Path:
+    if explicit := os.environ.get("SHIPLANE_STATE"):
+        return Path(explicit)
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "shiplane"
+
+
+@dataclass
+class ClusterState:
+    """What `up` started, persisted as state.json so `status` and `down` can find it."""
+
+    name: str
+    directory: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    procs: list[Proc] = field(default_factory=list)
+    nodes: int = 1
+    started_at: float = 0.0
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.directory / "kubeconfig"
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.ports['kube-apiserver']}"
+
+    def save(self) -> None:
+        data = {
+            "name": self.name,
+            "ports": self.ports,
+            "procs": [p.to_json() for p in self.procs],
+            "nodes": self.nodes,
+            "started_at": self.started_at,
+        }
+        tmp = self.directory / "state.json.tmp"
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(self.directory / "state.json")
+
+    @classmethod
+    def load(cls, name: str) -> ClusterState | None:
+        directory = state_root() / "clusters" / name
+        try:
+            data = json.loads((directory / "state.json").read_text())
+        except FileNotFoundError:
+            return None
+        except ValueError as err:
+            raise ClusterFailed(f"{directory}/state.json is corrupt: {err}", hint="remove that directory") from None
+        return cls(
+            name=data["name"],
+            directory=directory,
+            ports=data["ports"],
+            procs=[Proc(**p) for p in data["procs"]],
+            nodes=data.get("nodes", 1),
+            started_at=data.get("started_at", 0.0),
+        )
+
+
+def _validate_name(name: str) -> None:
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise InputError(f"cluster name {name!r}: use letters, digits, '-' and '_' only")
+
+
+def _flags(state: ClusterState) -> dict[str, list[str]]:
+    d, p = state.directory, state.ports
+    kubeconfig = str(state.kubeconfig)
+    kube_auth = [
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+    ]
+    return {
+        "etcd": [
+            f"--data-dir={d / 'etcd'}",
+            f"--listen-client-urls=http://127.0.0.1:{p['etcd']}",
+            f"--advertise-client-urls=http://127.0.0.1:{p['etcd']}",
+            f"--listen-peer-urls=http://127.0.0.1:{p['etcd-peer']}",
+            f"--initial-advertise-peer-urls=http://127.0.0.1:{p['etcd-peer']}",
+            f"--initial-cluster=default=http://127.0.0.1:{p['etcd-peer']}",
+            "--unsafe-no-fsync",  # a throwaway cluster: durability costs seconds per test
+            "--log-level=warn",
+        ],
+        "kube-apiserver": [
+            f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={p['kube-apiserver']}",
+            f"--tls-cert-file={d / 'pki/apiserver.crt'}",
+            f"--tls-private-key-file={d / 'pki/apiserver.key'}",
+            f"--client-ca-file={d / 'pki/ca.crt'}",
+            f"--token-auth-file={d / 'tokens.csv'}",
+            f"--service-account-issuer=https://127.0.0.1:{p['kube-apiserver']}",
+            f"--service-account-key-file={d / 'pki/sa.pub'}",
+            f"--service-account-signing-key-file={d / 'pki/sa.key'}",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            "--authorization-mode=Node,RBAC",
+            "--allow-privileged=true",
+            # No kubelet or kube-proxy: the loopback address cannot go into the
+            # `kubernetes` Endpoints, and fairness queues only cost CPU here.
+            "--endpoint-reconciler-type=none",
+            "--enable-priority-and-fairness=false",
+        ],
+        "kube-controller-manager": [
+            *kube_auth,
+            f"--secure-port={p['kube-controller-manager']}",
+            "--controllers=*",
+            "--use-service-account-credentials=false",
+            f"--service-account-private-key-file={d / 'pki/sa.key'}",
+            f"--root-ca-file={d / 'pki/ca.crt'}",
+            f"--cluster-signing-cert-file={d / 'pki/ca.crt'}",
+            f"--cluster-signing-key-file={d / 'pki/ca.key'}",
+        ],
+        "kube-scheduler": [*kube_auth, f"--secure-port={p['kube-scheduler']}"],
+        "kwok": [
+            f"--kubeconfig={kubeconfig}",
+            f"--config={d / 'kwok-stages.yaml'}",
+            "--manage-all-nodes=true",
+            "--cidr=10.244.0.0/16",
+            "--node-ip=10.0.0.1",
+            "--node-lease-duration-seconds=40",
+            f"--server-address=127.0.0.1:{p['kwok']}",
+        ],
+    }
+
+
+def _http_ok(url: str, *, ctx: ssl.SSLContext | None = None, token: str | None = None) -> tuple[bool, str]:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=2, context=ctx) as resp:
+            body = resp.read(2000).decode(errors="replace")
+            return resp.status == 200, body.strip()
+    except urllib.error.HTTPError as err:
+        return False, f"HTTP {err.code}: {err.read(300).decode(errors='replace').strip()}"
+    except (urllib.error.URLError, OSError) as err:
+        return False, str(getattr(err, "reason", err))
+
+
+def _health_check(state: ClusterState, component: str, token: str) -> Callable[[], tuple[bool, str]]:
+    p = state.ports
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE  # kcm/scheduler self-sign their serving certs
+    trusted = ssl.create_default_context(cafile=str(state.directory / "pki/ca.crt"))
+    return {
+        "etcd": lambda: _http_ok(f"http://127.0.0.1:{p['etcd']}/health"),
+        "kube-apiserver": lambda: _http_ok(f"{state.server}/readyz", ctx=trusted, token=token),
+        "kube-controller-manager": lambda: _http_ok(
+            f"https://127.0.0.1:{p['kube-controller-manager']}/healthz", ctx=insecure
+        ),
+        "kube-scheduler": lambda: _http_ok(f"https://127.0.0.1:{p['kube-scheduler']}/healthz", ctx=insecure),
+        "kwok": lambda: _http_ok(f"http://127.0.0.1:{p['kwok']}/healthz"),
+    }[component]
+
+
+def _wait_healthy(proc: Proc, check: Callable[[], tuple[bool, str]], timeout: float) -> Generator[Event]:
+    started = time.monotonic()
+    detail = ""
+    while time.monotonic() - started < timeout:
+        if not alive(proc):
+            raise ClusterFailed(
+                f"{proc.component} exited during start-up; last log lines:\n    {log_tail(proc.log)}",
+                hint=f"full log: {proc.log}",
+            )
+        ok, detail = check()
+        if ok:
+            return
+        yield Waiting(f"{proc.component} healthy", time.monotonic() - started, detail[:120])
+        time.sleep(0.25)
+    raise ClusterFailed(
+        f"{proc.component} not healthy after {timeout:.0f}s (last: {detail[:200]}); log:\n    {log_tail(proc.log)}",
+        hint=f"full log: {proc.log}",
+    )
+
+
+def node(index: int) -> dict:
+    name = f"kwok-node-{index}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "node.kubernetes.io/instance-type": "kwok",
+                # Zones let topology-spread and anti-affinity rules be rehearsed.
+                "topology.kubernetes.io/zone": f"zone-{'abc'[index % 3]}",
+                "type": "kwok",
+            },
+            "annotations": {"kwok.x-k8s.io/node": "fake"},
+        },
+        "spec": {},
+    }
+
+
+def _node_ready(obj: dict | None) -> bool:
+    conditions = (obj or {}).get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def up(
+    name: str = DEFAULT_NAME, *, nodes: int = 1, start_timeout: float = 180.0
+) -> Generator[Event, None, ClusterState]:
+    """Build if needed, start everything, wait for Ready nodes; return the running cluster."""
+    _validate_name(name)
+    if nodes < 1:
+        raise InputError(f"--nodes {nodes}: a cluster needs at least one node")
+    existing = ClusterState.load(name)
+    if existing and all(alive(p) for p in existing.procs):
+        yield Note(f"cluster {name!r} is already running")
+        return existing
+    if existing:
+        yield Note(f"cluster {name!r} was left half-running; cleaning it up first")
+        yield from down(name)
+
+    found = binaries.locate()
+    if found is None:
+        found = yield from binaries.build()
+    stage_dir = binaries.kwok_stage_dir()
+
+    started = time.monotonic()
+    directory = state_root() / "clusters" / name
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    directory.chmod(0o700)
+    state = ClusterState(name=name, directory=directory, nodes=nodes, started_at=time.time())
+    keys = ["etcd", "etcd-peer", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+    state.ports = dict(zip(keys, free_ports(len(keys)), strict=True))
+
+    yield Step("generate PKI and kubeconfig")
+    pki.make_pki(directory / "pki", cluster=name)
+    token = pki.make_token_file(directory / "tokens.csv")
+    config = pki.kubeconfig(cluster=name, server=state.server, ca=directory / "pki/ca.crt", token=token)
+    pki.write_kubeconfig(state.kubeconfig, config)
+    (directory / "kwok-stages.yaml").write_text(yaml.safe_dump_all(stages.all_stages(stage_dir), sort_keys=False))
+    yield Step("generate PKI and kubeconfig", done=True)
+
+    flags = _flags(state)
+    try:
+        for component in START_ORDER:
+            yield Step(f"start {component}")
+            t0 = time.monotonic()
+            proc = spawn(component, [*found.argv[component], *flags[component]], log=directory / "logs" / f"{component}.log")
+            state.procs.append(proc)
+            state.save()
+            yield from _wait_healthy(proc, _health_check(state, component, token), start_timeout)
+            yield Step(f"start {component}", done=True, seconds=time.monotonic() - t0)
+
+        kube = Kube.connect(state.kubeconfig)
+        yield Step(f"create {nodes} kwok node(s) and the default StorageClass")
+        for i in range(nodes):
+            kube.apply(node(i))
+        kube.apply(stages.storage_class(stage_dir))
+        for i in range(nodes):
+            yield from kube.wait_for(
+                Ref("v1", "Node", f"kwok-node-{i}"), _node_ready, timeout=start_timeout,
+                describe=lambda o: "no status yet" if not o or not o.get("status") else "not Ready",
+            )
+        yield from kube.wait_for(
+            Ref("v1", "ServiceAccount", "default", "default"), lambda o: o is not None, timeout=start_timeout
+        )
+        yield Step(f"create {nodes} kwok node(s) and the default StorageClass", done=True)
+    except (ShiplaneError, KeyboardInterrupt):
+        stop(list(reversed(state.procs)))
+        raise
+    yield Step(f"cluster {name!r} up", done=True, seconds=time.monotonic() - started)
+    return state
+
+
+def down(name: str = DEFAULT_NAME, *, keep_state: bool = False) -> Generator[Event, None, dict[str, str]]:
+    """Stop every process `up` started (by pid, newest first) and remove the state."""
+    _validate_name(name)
+    state = ClusterState.load(name)
+    if state is None:
+        yield Note(f"no cluster named {name!r} (nothing to stop)")
+        return {}
+    yield Step(f"stop cluster {name!r}")
+    outcome = stop(list(reversed(state.procs)))
+    survivors = [p for p in state.procs if alive(p)]
+    if survivors:
+        raise ClusterFailed(
+            "could not stop: " + ", ".join(f"{p.component} (pid {p.pid})" for p in survivors)
+        )
+    if not keep_state:
+        shutil.rmtree(state.directory, ignore_errors=True)
+    yield Step(f"stop cluster {name!r}", done=True)
+    return outcome
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    kubeconfig: str
+    server: str
+    components: dict[str, dict]
+    nodes: list[dict]
+    version: str | None
+    problems: list[str]
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+
+def status(name: str = DEFAULT_NAME) -> Status:
+    _validate_name(name)
+    state = ClusterState.load(name)
+    if state is None:
+        raise InputError(f"no cluster named {name!r}", hint="start it with `shiplane cluster up`")
+    components = {p.component: {"pid": p.pid, "running": alive(p), "log": p.log} for p in state.procs}
+    problems = [f"{c} (pid {v['pid']}) is not running" for c, v in components.items() if not v["running"]]
+    nodes: list[dict] = []
+    version = None
+    if components.get("kube-apiserver", {}).get("running"):
+        try:
+            kube = Kube.connect(state.kubeconfig)
+            version = kube.server_version()
+            for obj in kube.list("v1", "Node"):
+                nodes.append({"name": obj["metadata"]["name"], "ready": _node_ready(obj)})
+        except ShiplaneError as err:
+            problems.append(f"API server not answering: {err}")
+    problems += [f"node {n['name']} is not Ready" for n in nodes if not n["ready"]]
+    return Status(name, str(state.kubeconfig), state.server, components, nodes, version, problems)

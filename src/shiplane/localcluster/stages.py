@@ -1,0 +1,186 @@
+"""kwok stages: how fake nodes, pods and volumes behave in the local cluster.
+
+The default fast stages are kwok's own, read from its module at setup time (not
+copied here). On top of them come shiplane's failure-injection stages, selected by
+a pod annotation (set it in a pod template to rehearse an unhappy rollout):
+
+    sim.shiplane.io/fault: never-ready   runs, but never becomes Ready
+    sim.shiplane.io/fault: fail          exits 1: phase Failed for restartPolicy Never
+                                         (Job pods), CrashLoopBackOff otherwise
+    sim.shiplane.io/ready-after: "20s"   becomes Ready only after that delay
+
+kwok picks among matching stages by weight, and drops zero-weight stages (kwok's
+defaults) whenever a positive-weight one matches, hence weight 10000 here.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+FAULT = "sim.shiplane.io/fault"
+READY_AFTER = "sim.shiplane.io/ready-after"
+
+# kwok's stage files, relative to its kustomize/stage directory.
+KWOK_STAGES = (
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "pod/fast/pod-ready.yaml",
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+    "volume/fast/pv-bind.yaml",
+    "volume/fast/pv-delete.yaml",
+    "volume/fast/pvc-provision.yaml",
+    "volume/fast/pvc-delete.yaml",
+)
+STORAGE_CLASS = "volume/fast/storage-class.yaml"
+
+_POD_IPS = """
+{{ $hostIPs := NodeIPsWith .spec.nodeName }}
+{{ with $hostIPs }}
+hostIP: {{ index . 0 | Quote }}
+hostIPs:
+{{ range . }}
+- ip: {{ . | Quote }}
+{{ end }}
+{{ end }}
+{{ $podIPs := PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
+{{ with $podIPs }}
+podIP: {{ index . 0 | Quote }}
+podIPs:
+{{ range . }}
+- ip: {{ . | Quote }}
+{{ end }}
+{{ end }}
+"""
+
+_NOT_READY_CONDITIONS = """
+conditions:
+- {type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }}}
+- {type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }}}
+- {type: ContainersReady, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }}}
+"""
+
+
+def _pending_pod_selector(*extra: dict) -> dict:
+    return {
+        "matchExpressions": [
+            {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"},
+            {"key": ".status.phase", "operator": "In", "values": ["Pending"]},
+            *extra,
+        ]
+    }
+
+
+def _stage(name: str, selector: dict, status_template: str, **spec: object) -> dict:
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Stage",
+        "metadata": {"name": name},
+        "spec": {
+            "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+            "selector": selector,
+            "weight": 10000,
+            **spec,
+            "next": {"statusTemplate": status_template},
+        },
+    }
+
+
+def _fault_is(value: str) -> dict:
+    return {"key": f'.metadata.annotations["{FAULT}"]', "operator": "In", "values": [value]}
+
+
+def fault_stages() -> list[dict]:
+    """shiplane's own failure-injection stages (the first two of the three annotations)."""
+    never_ready = (
+        "{{ $now := Now }}\nphase: Running\nstartTime: {{ $now | Quote }}\n"
+        + _NOT_READY_CONDITIONS
+        + """containerStatuses:
+{{ range .spec.containers }}
+- {name: {{ .name | Quote }}, image: {{ .image | Quote }}, ready: false, started: true, restartCount: 0,
+   state: {running: {startedAt: {{ $now | Quote }}}}}
+{{ end }}
+"""
+        + _POD_IPS
+    )
+    exit_failed = """{{ $now := Now }}
+phase: Failed
+startTime: {{ $now | Quote }}
+reason: Error
+message: "container exited with code 1 (injected by sim.shiplane.io/fault=fail)"
+conditions:
+- {type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }}}
+- {type: Ready, status: "False", reason: PodFailed, lastTransitionTime: {{ $now | Quote }}}
+- {type: ContainersReady, status: "False", reason: PodFailed, lastTransitionTime: {{ $now | Quote }}}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: false
+  restartCount: 0
+  state: {terminated: {exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }}}}
+{{ end }}
+""" + _POD_IPS
+    crash_loop = (
+        "{{ $now := Now }}\nphase: Running\nstartTime: {{ $now | Quote }}\n"
+        + _NOT_READY_CONDITIONS
+        + """containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: false
+  started: false
+  restartCount: 3
+  state:
+    waiting: {reason: CrashLoopBackOff, message: "back-off restarting failed container (injected)"}
+  lastState:
+    terminated: {exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }}}
+{{ end }}
+"""
+        + _POD_IPS
+    )
+    never = {"key": ".spec.restartPolicy", "operator": "In", "values": ["Never"]}
+    restarts = {"key": ".spec.restartPolicy", "operator": "NotIn", "values": ["Never"]}
+    return [
+        _stage("shiplane-pod-never-ready", _pending_pod_selector(_fault_is("never-ready")), never_ready),
+        _stage("shiplane-pod-fail-exit", _pending_pod_selector(_fault_is("fail"), never), exit_failed),
+        _stage("shiplane-pod-fail-crashloop", _pending_pod_selector(_fault_is("fail"), restarts), crash_loop),
+    ]
+
+
+def ready_after_stage(pod_ready: dict) -> dict:
+    """kwok's own pod-ready stage, delayed by the pod's `ready-after` annotation."""
+    stage = copy.deepcopy(pod_ready)
+    stage["metadata"] = {"name": "shiplane-pod-ready-after"}
+    stage["spec"]["selector"]["matchExpressions"].append(
+        {"key": f'.metadata.annotations["{READY_AFTER}"]', "operator": "Exists"}
+    )
+    stage["spec"]["weight"] = 10000
+    stage["spec"]["delay"] = {
+        "durationMilliseconds": 0,
+        "durationFrom": {"expressionFrom": f'.metadata.annotations["{READY_AFTER}"]'},
+    }
+    return stage
+
+
+def load_kwok_stages(stage_dir: Path) -> list[dict]:
+    docs: list[dict] = []
+    for rel in KWOK_STAGES:
+        path = stage_dir / rel
+        docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+    return docs
+
+
+def all_stages(stage_dir: Path) -> list[dict]:
+    """kwok's defaults plus shiplane's fault stages, ready to dump into kwok's --config."""
+    kwok = load_kwok_stages(stage_dir)
+    pod_ready = next(d for d in kwok if d["metadata"]["name"] == "pod-ready")
+    return [*kwok, *fault_stages(), ready_after_stage(pod_ready)]
+
+
+def storage_class(stage_dir: Path) -> dict:
+    """kwok's default StorageClass, whose claims its volume stages provision and bind."""
+    return yaml.safe_load((stage_dir / STORAGE_CLASS).read_text())
