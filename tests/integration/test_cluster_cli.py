@@ -58,7 +58,10 @@ def test_up_status_kubectl_down_leaves_no_process(tmp_path):
         if shutil.which("kubectl"):
             nodes = subprocess.run(
                 ["kubectl", "--kubeconfig", kubeconfig, "get", "nodes", "-o", "name"],
-                capture_output=True, text=True, timeout=60, check=True,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
             ).stdout.split()
             assert nodes == ["node/kwok-node-0", "node/kwok-node-1"]
     finally:

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.integration
 def wait(kube: Kube, ref: Ref, want: status.State, timeout: float = 90) -> dict:
     """Wait (by watch) until the object's computed state is `want`; return the object."""
     stream = kube.wait_for(
-        ref, lambda o: status.compute(o).state is want, timeout=timeout,
+        ref,
+        lambda o: status.compute(o).state is want,
+        timeout=timeout,
         describe=lambda o: status.compute(o).message,
     )
     while True:
@@ -163,29 +165,44 @@ def test_pod_becomes_ready_only_after_its_delay(local_cluster, namespace):
 def test_statefulset_with_volume_claims_becomes_ready(local_cluster, namespace):
     kube = local_cluster.kube
     labels = {"app": "db"}
-    kube.apply({
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "db", "namespace": namespace},
-        "spec": {"clusterIP": "None", "selector": labels, "ports": [{"name": "pg", "port": 5432}]},
-    })
-    kube.apply({
-        "apiVersion": "apps/v1", "kind": "StatefulSet",
-        "metadata": {"name": "db", "namespace": namespace},
-        "spec": {
-            "serviceName": "db", "replicas": 2, "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{
-                    "name": "postgres", "image": "postgres:16",
-                    "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
-                }]},
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "db", "namespace": namespace},
+            "spec": {"clusterIP": "None", "selector": labels, "ports": [{"name": "pg", "port": 5432}]},
+        }
+    )
+    kube.apply(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "db", "namespace": namespace},
+            "spec": {
+                "serviceName": "db",
+                "replicas": 2,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "postgres",
+                                "image": "postgres:16",
+                                "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
+                            }
+                        ]
+                    },
+                },
+                "volumeClaimTemplates": [
+                    {
+                        "metadata": {"name": "data"},
+                        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+                    }
+                ],
             },
-            "volumeClaimTemplates": [{
-                "metadata": {"name": "data"},
-                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
-            }],
-        },
-    })
+        }
+    )
     obj = wait(kube, Ref("apps/v1", "StatefulSet", "db", namespace), status.State.CURRENT, timeout=120)
     assert obj["status"]["readyReplicas"] == 2
     claims = kube.list("v1", "PersistentVolumeClaim", namespace=namespace)

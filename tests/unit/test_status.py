@@ -9,8 +9,12 @@ def deploy(replicas=3, generation=2, observed=2, updated=3, ready=3, available=3
         "metadata": {"name": "web", "generation": generation},
         "spec": {"replicas": replicas},
         "status": {
-            "observedGeneration": observed, "replicas": total, "updatedReplicas": updated,
-            "readyReplicas": ready, "availableReplicas": available, "conditions": list(conditions),
+            "observedGeneration": observed,
+            "replicas": total,
+            "updatedReplicas": updated,
+            "readyReplicas": ready,
+            "availableReplicas": available,
+            "conditions": list(conditions),
         },
     }
 
@@ -24,7 +28,9 @@ def deploy(replicas=3, generation=2, observed=2, updated=3, ready=3, available=3
         (deploy(total=4), State.IN_PROGRESS, "1 old replicas pending termination; 3/3 updated, 3 ready, 3 available"),
         (deploy(available=2), State.IN_PROGRESS, "3/3 updated, 3 ready, 2 available"),
         (
-            deploy(updated=1, conditions=[{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]),
+            deploy(
+                updated=1, conditions=[{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]
+            ),
             State.FAILED,
             "progress deadline exceeded: 1/3 updated, 3 ready, 3 available",
         ),
@@ -48,9 +54,17 @@ def test_job_complete_failed_running():
 def test_statefulset_waits_for_revision_and_ready_replicas():
     def sts(ready, update="r2", current="r2", updated=2):
         return {
-            "kind": "StatefulSet", "metadata": {"generation": 1}, "spec": {"replicas": 2},
-            "status": {"observedGeneration": 1, "replicas": 2, "readyReplicas": ready, "updatedReplicas": updated,
-                       "updateRevision": update, "currentRevision": current},
+            "kind": "StatefulSet",
+            "metadata": {"generation": 1},
+            "spec": {"replicas": 2},
+            "status": {
+                "observedGeneration": 1,
+                "replicas": 2,
+                "readyReplicas": ready,
+                "updatedReplicas": updated,
+                "updateRevision": update,
+                "currentRevision": current,
+            },
         }
 
     assert compute(sts(2)).ready
@@ -60,8 +74,14 @@ def test_statefulset_waits_for_revision_and_ready_replicas():
 
 
 def test_pod_crash_loop_is_a_failure_and_pvc_binding():
-    pod = {"kind": "Pod", "metadata": {}, "status": {"phase": "Running", "containerStatuses": [
-        {"name": "app", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}
+    pod = {
+        "kind": "Pod",
+        "metadata": {},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [{"name": "app", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}],
+        },
+    }
     assert compute(pod).message == "container app: CrashLoopBackOff"
     assert compute({"kind": "PersistentVolumeClaim", "metadata": {}, "status": {"phase": "Bound"}}).ready
     assert compute(None).state is State.NOT_FOUND

@@ -159,9 +159,7 @@ def _run_go(
 
 
 def _count_packages(go: str, args: list[str], cwd: Path | None) -> int | None:
-    listing = subprocess.run(
-        [go, "list", "-deps", *args], cwd=cwd, env=_go_env(), capture_output=True, text=True
-    )
+    listing = subprocess.run([go, "list", "-deps", *args], cwd=cwd, env=_go_env(), capture_output=True, text=True)
     return len(listing.stdout.split()) if listing.returncode == 0 else None
 
 

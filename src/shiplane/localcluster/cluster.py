@@ -277,7 +277,9 @@ def up(
         for component in START_ORDER:
             yield Step(f"start {component}")
             t0 = time.monotonic()
-            proc = spawn(component, [*found.argv[component], *flags[component]], log=directory / "logs" / f"{component}.log")
+            proc = spawn(
+                component, [*found.argv[component], *flags[component]], log=directory / "logs" / f"{component}.log"
+            )
             state.procs.append(proc)
             state.save()
             yield from _wait_healthy(proc, _health_check(state, component, token), start_timeout)
@@ -290,7 +292,9 @@ def up(
         kube.apply(stages.storage_class(stage_dir))
         for i in range(nodes):
             yield from kube.wait_for(
-                Ref("v1", "Node", f"kwok-node-{i}"), _node_ready, timeout=start_timeout,
+                Ref("v1", "Node", f"kwok-node-{i}"),
+                _node_ready,
+                timeout=start_timeout,
                 describe=lambda o: "no status yet" if not o or not o.get("status") else "not Ready",
             )
         yield from kube.wait_for(
@@ -315,9 +319,7 @@ def down(name: str = DEFAULT_NAME, *, keep_state: bool = False) -> Generator[Eve
     outcome = stop(list(reversed(state.procs)))
     survivors = [p for p in state.procs if alive(p)]
     if survivors:
-        raise ClusterFailed(
-            "could not stop: " + ", ".join(f"{p.component} (pid {p.pid})" for p in survivors)
-        )
+        raise ClusterFailed("could not stop: " + ", ".join(f"{p.component} (pid {p.pid})" for p in survivors))
     if not keep_state:
         shutil.rmtree(state.directory, ignore_errors=True)
     yield Step(f"stop cluster {name!r}", done=True)

@@ -7,6 +7,7 @@ that `up` started.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -68,10 +69,8 @@ def spawn(component: str, argv: list[str], *, log: Path, env: dict[str, str] | N
 
 def _reap(pid: int) -> None:
     """Collect the exit status if we are the parent (tests), so no zombie stays behind."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def stop(procs: list[Proc], *, grace: float = 10.0) -> dict[str, str]:
@@ -84,10 +83,8 @@ def stop(procs: list[Proc], *, grace: float = 10.0) -> dict[str, str]:
         if not alive(proc):
             outcome[proc.component] = "not running"
             continue
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         outcome[proc.component] = "stopped"
     deadline = time.monotonic() + grace
     pending = [p for p in procs if outcome[p.component] == "stopped"]
@@ -98,10 +95,8 @@ def stop(procs: list[Proc], *, grace: float = 10.0) -> dict[str, str]:
         if pending:
             time.sleep(0.1)
     for proc in pending:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         outcome[proc.component] = "killed"
     for proc in pending:
         for _ in range(50):

@@ -106,7 +106,8 @@ def fault_stages() -> list[dict]:
 """
         + _POD_IPS
     )
-    exit_failed = """{{ $now := Now }}
+    exit_failed = (
+        """{{ $now := Now }}
 phase: Failed
 startTime: {{ $now | Quote }}
 reason: Error
@@ -123,7 +124,9 @@ containerStatuses:
   restartCount: 0
   state: {terminated: {exitCode: 1, reason: Error, startedAt: {{ $now | Quote }}, finishedAt: {{ $now | Quote }}}}
 {{ end }}
-""" + _POD_IPS
+"""
+        + _POD_IPS
+    )
     crash_loop = (
         "{{ $now := Now }}\nphase: Running\nstartTime: {{ $now | Quote }}\n"
         + _NOT_READY_CONDITIONS

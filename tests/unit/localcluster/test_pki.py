@@ -11,7 +11,7 @@ def test_serving_cert_is_signed_by_the_ca_and_names_the_loopback(tmp_path):
     server.verify_directly_issued_by(ca)  # raises if the signature or issuer is wrong
     sans = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "localhost" in sans.get_values_for_type(x509.DNSName)
-    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)][0] == "127.0.0.1"
+    assert next(str(ip) for ip in sans.get_values_for_type(x509.IPAddress)) == "127.0.0.1"
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
     assert isinstance(ca.public_key(), ec.EllipticCurvePublicKey)
 
@@ -33,6 +33,7 @@ def test_kubeconfig_points_at_the_server_with_the_ca(tmp_path):
     cfg = pki.kubeconfig(cluster="dev", server="https://127.0.0.1:1234", ca=tmp_path / "ca.crt", token="tok")
     assert cfg["current-context"] == "shiplane-dev"
     assert cfg["clusters"][0]["cluster"] == {
-        "server": "https://127.0.0.1:1234", "certificate-authority": str(tmp_path / "ca.crt"),
+        "server": "https://127.0.0.1:1234",
+        "certificate-authority": str(tmp_path / "ca.crt"),
     }
     assert cfg["users"][0]["user"] == {"token": "tok"}
