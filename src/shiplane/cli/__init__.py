@@ -34,7 +34,11 @@ class LazyGroup(click.Group):
 
 @click.group(
     cls=LazyGroup,
-    lazy={"cluster": "shiplane.cli.cluster:cluster"},
+    lazy={
+        "cluster": "shiplane.cli.cluster:cluster",
+        "render": "shiplane.cli.render:render",
+        "schema": "shiplane.cli.render:schema",
+    },
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="shiplane")

@@ -67,9 +67,7 @@ class Volume(Model):
 class Autoscaling(Model):
     min_replicas: int = Field(ge=1)
     max_replicas: int = Field(ge=1)
-    cpu: int | None = Field(
-        default=None, ge=1, le=1000, description="target average CPU utilization, percent"
-    )
+    cpu: int | None = Field(default=None, ge=1, le=1000, description="target average CPU utilization, percent")
     memory: int | None = Field(default=None, ge=1, le=1000, description="target memory utilization, percent")
 
     @model_validator(mode="after")

@@ -58,9 +58,7 @@ def _service(doc: Document, name: str, svc: Service) -> Iterator[Problem]:
         for vol in c.mounts:
             mounted.add(vol)
             if vol not in volumes:
-                yield Problem(
-                    (*cpath, "mounts", vol), f"no volume {vol!r} in this service{suggest(vol, volumes)}"
-                )
+                yield Problem((*cpath, "mounts", vol), f"no volume {vol!r} in this service{suggest(vol, volumes)}")
         for port in c.ports:
             if port in pod_ports and cpath[-1] != "migration":
                 yield Problem((*cpath, "ports", port), f"port name {port!r} is already used in this pod")
@@ -121,9 +119,7 @@ def _service(doc: Document, name: str, svc: Service) -> Iterator[Problem]:
                     f"no service {conn.service!r}{suggest(conn.service, doc.services)}",
                 )
             elif not target.ports:
-                yield Problem(
-                    (*path, "connectsTo", i), f"service {conn.service!r} has no ports to connect to"
-                )
+                yield Problem((*path, "connectsTo", i), f"service {conn.service!r} has no ports to connect to")
 
 
 def _cycles(doc: Document) -> Iterator[Problem]:

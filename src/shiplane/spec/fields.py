@@ -33,9 +33,7 @@ def _stringify(value: Any) -> Any:
 
 def _has_letter(value: str) -> str:
     if not any(c.isalpha() for c in value):
-        raise ValueError(
-            "a port name needs at least one letter (a bare number would be read as a port number)"
-        )
+        raise ValueError("a port name needs at least one letter (a bare number would be read as a port number)")
     return value
 
 
@@ -43,9 +41,7 @@ def _has_letter(value: str) -> str:
 Quantity = Annotated[
     str,
     BeforeValidator(_stringify),
-    StringConstraints(
-        pattern=r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$"
-    ),
+    StringConstraints(pattern=r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$"),
 ]
 # RFC 1035 label: Service names, DNS names of pods. Capped so suffixes (-env-<hash>) still fit in 63.
 DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$", max_length=40)]

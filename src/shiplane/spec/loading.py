@@ -60,9 +60,7 @@ class _Builder:
             for key_node, value_node in node.value:
                 key = self.loader.construct_object(key_node, deep=True)
                 if not isinstance(key, str | int | float | bool) or key is None:
-                    self.problems.append(
-                        f"{_mark(self.file, key_node.start_mark)}: keys must be plain scalars"
-                    )
+                    self.problems.append(f"{_mark(self.file, key_node.start_mark)}: keys must be plain scalars")
                     continue
                 if key in out:
                     self.problems.append(
@@ -126,17 +124,13 @@ def _read_with_includes(path: Path, seen: tuple[Path, ...], display: str) -> tup
     data, marks = read_file(path, display)
     includes = data.pop("include", [])
     if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
-        raise InputError(
-            f"{marks.get(('include',), Mark(display, 1, 1))}: include: expected a list of file paths"
-        )
+        raise InputError(f"{marks.get(('include',), Mark(display, 1, 1))}: include: expected a list of file paths")
     merged: dict[str, Any] = {}
     merged_marks: dict[Path_, Mark] = {}
     for i, rel in enumerate(includes):
         child = path.parent / rel
         if not child.is_file():
-            raise InputError(
-                f"{marks[('include', i)]}: include: no such file {rel!r} (relative to {path.parent})"
-            )
+            raise InputError(f"{marks[('include', i)]}: include: no such file {rel!r} (relative to {path.parent})")
         cdata, cmarks = _read_with_includes(child, (*seen, resolved), _display(child))
         merged = merge_patch(merged, cdata)
         merged_marks = merge_marks(merged_marks, cmarks, cdata)

@@ -109,8 +109,7 @@ def _apply_defaults(data: dict, marks: dict[Path_, Mark]) -> tuple[dict, dict[Pa
         data = {
             **data,
             "migrations": {
-                n: under(m, ("migrations", n), {}) if isinstance(m, dict) else m
-                for n, m in migrations.items()
+                n: under(m, ("migrations", n), {}) if isinstance(m, dict) else m for n, m in migrations.items()
             },
         }
     return data, marks
@@ -120,11 +119,7 @@ def resolve(source: Source, stage: str | None) -> tuple[dict[str, Any], dict[Pat
     """The stage's merged document and marks, plus problems with its overrides block itself."""
     data, marks, problems = source.data, source.marks, []
     if stage is not None:
-        overrides = (
-            (data["stages"][stage] or {}).get("overrides")
-            if isinstance(data["stages"][stage], dict)
-            else None
-        )
+        overrides = (data["stages"][stage] or {}).get("overrides") if isinstance(data["stages"][stage], dict) else None
         if isinstance(overrides, dict) and overrides:
             where = ("stages", stage, "overrides")
             for forbidden in ("stages", "apiVersion"):

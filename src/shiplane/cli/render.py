@@ -1,0 +1,69 @@
+"""`shiplane render` and `shiplane schema`: spec in, Kubernetes objects (or the spec's schema) out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Spec file; repeat to merge several in order (later wins). Default: ./shiplane.yaml.",
+)
+@click.option("-s", "--stage", required=True, help="Stage to render (dev, test, prod, …).")
+@click.option("-n", "--namespace", default=None, help="Override the stage's namespace.")
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write one file per object here instead of a YAML stream on stdout.",
+)
+@click.option(
+    "--validate/--no-validate",
+    default=True,
+    show_default=True,
+    help="Check every object against the stage's Kubernetes version schemas.",
+)
+@click.option("--show-secrets", is_flag=True, help="Write real Secret data (masked by default).")
+def render(
+    files: tuple[Path, ...],
+    stage: str,
+    namespace: str | None,
+    output_dir: Path | None,
+    validate: bool,
+    show_secrets: bool,
+) -> None:
+    """Render a stage of the app as Kubernetes objects."""
+    from shiplane import rendering, schemas, spec
+    from shiplane.rendering import exporting
+    from shiplane.spec.inputs import gather
+
+    stage_spec = spec.load(list(files) or [Path("shiplane.yaml")]).stage(stage)
+    objects = rendering.render(stage_spec, gather(stage_spec), namespace=namespace)
+    if validate:
+        schemas.validate(objects, stage_spec.kubernetes_version)
+    if not show_secrets:
+        objects = exporting.mask_secrets(objects)
+    if output_dir is None:
+        click.echo(exporting.to_stream(objects), nl=False)
+    else:
+        written = exporting.write_dir(objects, output_dir)
+        click.echo(f"wrote {len(written)} objects to {output_dir}", err=True)
+
+
+@click.command()
+def schema() -> None:
+    """Print the JSON Schema of shiplane.yaml (for editor completion and validation)."""
+    from shiplane.spec import Document
+
+    doc = Document.model_json_schema(by_alias=True)
+    doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "shiplane.yaml", **doc}
+    click.echo(json.dumps(doc, indent=2, sort_keys=True))

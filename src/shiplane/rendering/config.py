@@ -1,0 +1,47 @@
+"""ConfigMaps and Secrets named by content hash, so any change rolls the pods that use them.
+
+They are immutable: a new value is a new object, the old ReplicaSet keeps its own,
+and rollback works; old ones are collected later by name prefix and labels.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from shiplane.rendering.meta import content_hash, labels, metadata, obj
+from shiplane.rendering.pods import file_key
+from shiplane.spec import Service, StageSpec
+from shiplane.spec.inputs import Inputs
+
+
+def secrets(stage: StageSpec, namespace: str, inputs: Inputs, used: list[str]) -> tuple[list[dict], dict[str, str]]:
+    """One Secret per used spec secret (a rotation rolls only the pods that use it)."""
+    objs, names = [], {}
+    for name in used:
+        data = {"value": base64.b64encode(inputs.secrets[name]).decode()}
+        full = f"{name}-{content_hash({'kind': 'Secret', 'data': data})}"
+        names[name] = full
+        meta = metadata(stage, namespace, full, labels(stage, stage.doc.app.name, component="secret"))
+        meta["labels"]["shiplane.io/secret"] = name
+        objs.append(obj("v1", "Secret", meta, type="Opaque", immutable=True, data=data))
+    return objs, names
+
+
+def _configmap(stage: StageSpec, namespace: str, base: str, svc_name: str, svc: Service, data: dict) -> dict:
+    full = f"{base}-{content_hash({'kind': 'ConfigMap', 'data': data})}"
+    meta = metadata(stage, namespace, full, labels(stage, svc_name, svc))
+    return obj("v1", "ConfigMap", meta, immutable=True, data=data)
+
+
+def env_config(stage: StageSpec, namespace: str, name: str, svc: Service) -> dict[str, Any] | None:
+    data = {k: v.value for k, v in svc.env.items() if v.value is not None}
+    return _configmap(stage, namespace, f"{name}-env", name, svc, data) if data else None
+
+
+def files_config(stage: StageSpec, namespace: str, name: str, svc: Service, inputs: Inputs) -> dict[str, Any] | None:
+    data = {}
+    for path, f in svc.files.items():
+        if f.secret is None:
+            data[file_key(path)] = f.content if f.content is not None else inputs.files[f.from_file]
+    return _configmap(stage, namespace, f"{name}-files", name, svc, data) if data else None

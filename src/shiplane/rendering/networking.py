@@ -1,0 +1,150 @@
+"""Services, Ingress and NetworkPolicies: the app's firewall is written down, not implied.
+
+Policy model: every pod of the namespace is denied all ingress and egress, DNS
+egress is allowed, then each service gets exactly what the spec says: traffic from
+the services that `connectsTo` it, from anywhere to its public and metrics ports,
+and egress to what it `connectsTo` itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shiplane.rendering.meta import labels, metadata, obj, selector
+from shiplane.spec import Service, StageSpec
+
+_SERVED = ("stateless", "stateful", "daemon")
+
+
+def services(stage: StageSpec, namespace: str, name: str, svc: Service) -> list[dict[str, Any]]:
+    if not svc.ports or svc.kind not in _SERVED:
+        return []
+    ports = [
+        {"name": n, "port": p.service_port or p.port, "targetPort": n, "protocol": p.protocol}
+        for n, p in svc.ports.items()
+    ]
+    meta = metadata(stage, namespace, name, labels(stage, name, svc))
+    out = [obj("v1", "Service", meta, spec={"type": "ClusterIP", "selector": selector(stage, name), "ports": ports})]
+    if svc.kind == "stateful":
+        # The governing Service of the StatefulSet: stable per-pod DNS names, even before ready.
+        headless = metadata(stage, namespace, f"{name}-headless", labels(stage, name, svc))
+        spec = {
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": selector(stage, name),
+            "ports": ports,
+        }
+        out.append(obj("v1", "Service", headless, spec=spec))
+    return out
+
+
+def ingress(stage: StageSpec, namespace: str, name: str, svc: Service) -> dict[str, Any] | None:
+    pub = svc.public
+    if pub is None or not svc.ports:
+        return None
+    port = pub.port or next(iter(svc.ports))
+    path = {
+        "path": pub.path,
+        "pathType": "Prefix",
+        "backend": {"service": {"name": name, "port": {"name": port}}},
+    }
+    spec: dict[str, Any] = {}
+    if pub.class_name:
+        spec["ingressClassName"] = pub.class_name
+    if pub.tls is not None:
+        spec["tls"] = [{"hosts": [pub.host], "secretName": pub.tls.secret_name or f"{name}-tls"}]
+    spec["rules"] = [{"host": pub.host, "http": {"paths": [path]}}]
+    meta = metadata(stage, namespace, name, labels(stage, name, svc), pub.annotations or None)
+    return obj("networking.k8s.io/v1", "Ingress", meta, spec=spec)
+
+
+def _port_list(svc: Service, names: list[str] | None = None) -> list[dict[str, Any]]:
+    return [{"port": n, "protocol": p.protocol} for n, p in svc.ports.items() if names is None or n in names]
+
+
+def app_policies(stage: StageSpec, namespace: str) -> list[dict[str, Any]]:
+    app = stage.doc.app.name
+    app_labels = labels(stage, app)
+    deny = obj(
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        metadata(stage, namespace, f"{app}-default-deny", app_labels),
+        spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    )
+    dns_peer = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+    }
+    dns = obj(
+        "networking.k8s.io/v1",
+        "NetworkPolicy",
+        metadata(stage, namespace, f"{app}-allow-dns", dict(app_labels)),
+        spec={
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [dns_peer], "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}],
+        },
+    )
+    return [deny, dns]
+
+
+def _egress(stage: StageSpec, svc: Service) -> list[dict[str, Any]]:
+    rules = []
+    for conn in svc.connects_to:
+        if conn.service is not None:
+            target = stage.doc.services[conn.service]
+            rules.append(
+                {
+                    "to": [{"podSelector": {"matchLabels": selector(stage, conn.service)}}],
+                    "ports": _port_list(target),
+                }
+            )
+        else:
+            rule: dict[str, Any] = {"to": [{"ipBlock": {"cidr": conn.cidr}}]}
+            if conn.ports:
+                rule["ports"] = [{"port": p, "protocol": "TCP"} for p in conn.ports]
+            rules.append(rule)
+    return rules
+
+
+def service_policy(stage: StageSpec, namespace: str, name: str, svc: Service) -> dict[str, Any] | None:
+    ingress_rules = []
+    clients = [n for n, s in stage.doc.services.items() if any(c.service == name for c in s.connects_to)]
+    if svc.kind == "stateful" and svc.ports:
+        clients.append(name)  # replicas of a stateful service talk to each other (replication, quorum)
+    if clients and svc.ports:
+        peers = [{"podSelector": {"matchLabels": selector(stage, c)}} for c in dict.fromkeys(clients)]
+        ingress_rules.append({"from": peers, "ports": _port_list(svc)})
+    open_ports = ([svc.public.port or next(iter(svc.ports))] if svc.public and svc.ports else []) + (
+        ["metrics"] if "metrics" in svc.ports else []
+    )
+    if open_ports:
+        # Ingress controllers and Prometheus run in other namespaces we cannot name in advance.
+        ingress_rules.append({"from": [{"namespaceSelector": {}}], "ports": _port_list(svc, open_ports)})
+    egress = _egress(stage, svc)
+    if not ingress_rules and not egress:
+        return None
+    spec: dict[str, Any] = {"podSelector": {"matchLabels": selector(stage, name)}, "policyTypes": []}
+    if ingress_rules:
+        spec["policyTypes"].append("Ingress")
+        spec["ingress"] = ingress_rules
+    if egress:
+        spec["policyTypes"].append("Egress")
+        spec["egress"] = egress
+    return obj(
+        "networking.k8s.io/v1", "NetworkPolicy", metadata(stage, namespace, name, labels(stage, name, svc)), spec=spec
+    )
+
+
+def migration_policy(stage: StageSpec, namespace: str, name: str, svc: Service) -> dict[str, Any] | None:
+    """A migration reaches what its service reaches (its database, typically)."""
+    egress = _egress(stage, svc)
+    if not egress:
+        return None
+    spec = {
+        "podSelector": {"matchLabels": {"shiplane.io/migration-for": name}},
+        "policyTypes": ["Egress"],
+        "egress": egress,
+    }
+    meta = metadata(stage, namespace, f"{name}-migrate", labels(stage, f"{name}-migrate", svc, component="migration"))
+    return obj("networking.k8s.io/v1", "NetworkPolicy", meta, spec=spec)

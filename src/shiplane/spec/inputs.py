@@ -1,0 +1,80 @@
+"""The edge where a stage meets the deploying machine: secret values and config files.
+
+Secret values are read only here, from environment variables or files named in the
+spec, and travel on as bytes inside `Inputs`; no message ever contains one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shiplane.errors import InputErrors
+from shiplane.spec.app import Service
+from shiplane.spec.containers import Container
+from shiplane.spec.staging import StageSpec
+
+
+@dataclass(frozen=True)
+class Inputs:
+    secrets: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    files: Mapping[str, str] = field(default_factory=dict)
+
+
+def _containers(svc: Service) -> Iterator[Container]:
+    yield svc
+    yield from svc.sidecars.values()
+    yield from svc.init_containers.values()
+    if svc.migration:
+        yield svc.migration
+
+
+def used_secrets(stage: StageSpec) -> list[str]:
+    """Secrets some container of this stage refers to, in first-use order."""
+    used: dict[str, None] = {}
+    for svc in stage.doc.services.values():
+        for c in _containers(svc):
+            used.update((v.secret, None) for v in c.env.values() if v.secret)
+        used.update((f.secret, None) for f in svc.files.values() if f.secret)
+    for mig in stage.doc.migrations.values():
+        used.update((v.secret, None) for v in mig.env.values() if v.secret)
+    return list(used)
+
+
+def gather(stage: StageSpec, environ: Mapping[str, str] | None = None) -> Inputs:
+    """Read every secret and config file the stage needs; report all that are missing at once."""
+    environ = os.environ if environ is None else environ
+    problems: list[str] = []
+    secrets: dict[str, bytes] = {}
+    for name in used_secrets(stage):
+        source = stage.doc.secrets[name]
+        if source.from_env is not None:
+            if source.from_env not in environ:
+                problems.append(
+                    f"secret {name!r}: environment variable {source.from_env} is not set "
+                    f"(secrets.{name}.fromEnv, needed by stage {stage.name})"
+                )
+                continue
+            secrets[name] = environ[source.from_env].encode()
+        else:
+            path = stage.base_dir / source.from_file
+            try:
+                secrets[name] = path.read_bytes()
+            except OSError as err:
+                problems.append(f"secret {name!r}: cannot read {path}: {err.strerror or err}")
+    files: dict[str, str] = {}
+    for svc_name, svc in stage.doc.services.items():
+        for target, f in svc.files.items():
+            if f.from_file is None or f.from_file in files:
+                continue
+            path = Path(stage.base_dir, f.from_file)
+            try:
+                files[f.from_file] = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as err:
+                why = getattr(err, "strerror", None) or err
+                problems.append(f"services.{svc_name}.files[{target!r}].fromFile: cannot read {path}: {why}")
+    if problems:
+        raise InputErrors(problems)
+    return Inputs(secrets=secrets, files=files)
