@@ -73,38 +73,39 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def stop(procs: list[Proc], *, grace: float = 10.0) -> dict[str, str]:
-    """SIGTERM each live process (and its group), SIGKILL what is left after `grace` seconds.
-
-    Returns component → how it ended ("stopped", "killed", "not running").
-    """
-    outcome: dict[str, str] = {}
-    for proc in procs:
-        if not alive(proc):
-            outcome[proc.component] = "not running"
-            continue
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        outcome[proc.component] = "stopped"
+def _terminate(proc: Proc, grace: float) -> str:
+    """SIGTERM the process group, SIGKILL it after `grace` seconds; says how it ended."""
+    if not alive(proc):
+        return "not running"
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return "stopped"
     deadline = time.monotonic() + grace
-    pending = [p for p in procs if outcome[p.component] == "stopped"]
-    while pending and time.monotonic() < deadline:
-        for proc in pending:
-            _reap(proc.pid)
-        pending = [p for p in pending if alive(p)]
-        if pending:
-            time.sleep(0.1)
-    for proc in pending:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        outcome[proc.component] = "killed"
-    for proc in pending:
-        for _ in range(50):
-            _reap(proc.pid)
-            if not alive(proc):
-                break
-            time.sleep(0.1)
-    return outcome
+    while time.monotonic() < deadline:
+        _reap(proc.pid)
+        if not alive(proc):
+            return "stopped"
+        time.sleep(0.05)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return "stopped"
+    for _ in range(100):
+        _reap(proc.pid)
+        if not alive(proc):
+            break
+        time.sleep(0.05)
+    return "killed"
+
+
+def stop(procs: list[Proc], *, grace: float = 10.0) -> dict[str, str]:
+    """Stop the processes one after the other, in the order given (dependents first).
+
+    Sequential on purpose: the API server shuts down cleanly only while etcd is
+    still there. Returns component → "stopped", "killed" or "not running".
+    """
+    return {proc.component: _terminate(proc, grace) for proc in procs}
 
 
 def free_ports(count: int) -> list[int]:
