@@ -129,7 +129,7 @@ def _cycles(doc: Document) -> Iterator[Problem]:
     def visit(name: str, trail: list[str]) -> list[str] | None:
         state[name] = 1
         for dep in doc.services[name].depends_on:
-            if dep not in doc.services:
+            if dep not in doc.services or dep == name:  # reported on their own
                 continue
             if state.get(dep) == 1:
                 return [*trail[trail.index(dep) :], dep] if dep in trail else [*trail, dep]

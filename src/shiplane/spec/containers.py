@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from shiplane.spec.fields import (
     AbsPath,
@@ -126,6 +127,14 @@ class File(Model):
     from_file: str | None = None
     secret: str | None = None
     mode: int | None = Field(default=None, ge=0, le=0o777)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _octal(cls, v: Any) -> Any:
+        # YAML 1.1 reads 0440 as octal but leaves 0o440 a string; accept both spellings.
+        if isinstance(v, str) and re.fullmatch(r"0o?[0-7]{1,4}", v):
+            return int(v.removeprefix("0o"), 8)
+        return v
 
     @model_validator(mode="after")
     def _one(self) -> File:

@@ -38,11 +38,8 @@ def _has_letter(value: str) -> str:
 
 
 # A Kubernetes resource quantity (the apiserver's own grammar, e.g. 100m, 0.5, 1Gi, 2e3).
-Quantity = Annotated[
-    str,
-    BeforeValidator(_stringify),
-    StringConstraints(pattern=r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$"),
-]
+QUANTITY = r"^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$"
+Quantity = Annotated[str, BeforeValidator(_stringify), StringConstraints(pattern=QUANTITY)]
 # RFC 1035 label: Service names, DNS names of pods. Capped so suffixes (-env-<hash>) still fit in 63.
 DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$", max_length=40)]
 # IANA service name: what Kubernetes accepts for a named port.
@@ -66,12 +63,8 @@ Labels = dict[
     LabelValue,
 ]
 # An image reference: name[:tag][@sha256:digest]; tags must not be `latest`-implicit for promotion.
-Image = Annotated[
-    str,
-    StringConstraints(
-        pattern=r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
-    ),
-]
+IMAGE = r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
+Image = Annotated[str, StringConstraints(pattern=IMAGE)]
 
 
 def exactly_one(model: BaseModel, names: tuple[str, ...], what: str) -> None:

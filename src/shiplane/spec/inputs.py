@@ -63,7 +63,10 @@ def gather(stage: StageSpec, environ: Mapping[str, str] | None = None) -> Inputs
             try:
                 secrets[name] = path.read_bytes()
             except OSError as err:
-                problems.append(f"secret {name!r}: cannot read {path}: {err.strerror or err}")
+                problems.append(
+                    f"secret {name!r}: cannot read {source.from_file} (secrets.{name}.fromFile, relative to "
+                    f"the spec's directory): {err.strerror or err}"
+                )
     files: dict[str, str] = {}
     for svc_name, svc in stage.doc.services.items():
         for target, f in svc.files.items():
@@ -74,7 +77,10 @@ def gather(stage: StageSpec, environ: Mapping[str, str] | None = None) -> Inputs
                 files[f.from_file] = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as err:
                 why = getattr(err, "strerror", None) or err
-                problems.append(f"services.{svc_name}.files[{target!r}].fromFile: cannot read {path}: {why}")
+                problems.append(
+                    f"services.{svc_name}.files[{target!r}].fromFile: cannot read {f.from_file} "
+                    f"(relative to the spec's directory): {why}"
+                )
     if problems:
         raise InputErrors(problems)
     return Inputs(secrets=secrets, files=files)

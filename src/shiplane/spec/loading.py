@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from shiplane.errors import InputError, InputErrors
-from shiplane.spec.merging import Path_, merge_marks, merge_patch
+from shiplane.spec.merging import Path_, merge_marks
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -38,6 +38,21 @@ class Source:
     marks: dict[Path_, Mark]
     base_dir: Path
     files: list[Path] = field(default_factory=list)
+
+
+def merge_files(target: Any, patch: Any, path: Path_ = ()) -> Any:
+    """Merge a later file over earlier ones: merge patch, except that nulls inside a stage's
+    `overrides` are kept as values, since they are deletions the stage applies later."""
+    if not isinstance(patch, dict):
+        return patch
+    in_overrides = len(path) >= 3 and path[0] == "stages" and path[2] == "overrides"
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None and not in_overrides:
+            result.pop(key, None)
+        else:
+            result[key] = merge_files(result.get(key), value, (*path, key))
+    return result
 
 
 def _mark(file: str, m: yaml.Mark) -> Mark:
@@ -132,10 +147,10 @@ def _read_with_includes(path: Path, seen: tuple[Path, ...], display: str) -> tup
         if not child.is_file():
             raise InputError(f"{marks[('include', i)]}: include: no such file {rel!r} (relative to {path.parent})")
         cdata, cmarks = _read_with_includes(child, (*seen, resolved), _display(child))
-        merged = merge_patch(merged, cdata)
+        merged = merge_files(merged, cdata)
         merged_marks = merge_marks(merged_marks, cmarks, cdata)
     marks = {k: v for k, v in marks.items() if k[:1] != ("include",)}
-    return merge_patch(merged, data), merge_marks(merged_marks, marks, data)
+    return merge_files(merged, data), merge_marks(merged_marks, marks, data)
 
 
 def _display(path: Path) -> str:
@@ -153,6 +168,6 @@ def load_source(paths: list[Path]) -> Source:
     marks: dict[Path_, Mark] = {}
     for p in paths:
         d, m = _read_with_includes(Path(p), (), _display(Path(p)))
-        data = merge_patch(data, d)
+        data = merge_files(data, d)
         marks = merge_marks(marks, m, d)
     return Source(data=data, marks=marks, base_dir=Path(paths[0]).resolve().parent, files=list(paths))

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from shiplane.spec.fields import IMAGE, QUANTITY
 from shiplane.spec.merging import Path_
 
 _SIMPLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -23,6 +24,8 @@ PATTERN_HELP = {
     "^/": "an absolute path starting with '/'",
     "^1\\.\\d+$": "a Kubernetes minor version such as '1.36'",
     "^[-._a-zA-Z][-._a-zA-Z0-9]*$": "an environment variable name",
+    IMAGE: "an image reference: lowercase name[:tag][@sha256:digest], e.g. ghcr.io/acme/api:1.2",
+    QUANTITY: "a Kubernetes quantity such as 500m, 0.5, 256Mi or 2Gi",
 }
 
 

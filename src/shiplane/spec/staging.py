@@ -79,8 +79,6 @@ def _apply_defaults(data: dict, marks: dict[Path_, Mark]) -> tuple[dict, dict[Pa
     def under(container: dict, path: Path_, extra: dict) -> dict:
         # Missing keys get their mark from `defaults`, so errors point where the value came from.
         for key in (*base, *extra):
-            if key not in container:
-                marks.setdefault((*path, key), marks.get(("defaults", key)))
             for sub, mark in default_marks[key].items():
                 marks.setdefault((*path, *sub), mark)
         return merge_patch({**base, **extra}, container)
