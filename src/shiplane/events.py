@@ -46,4 +46,33 @@ class Note:
     message: str
 
 
-Event = Step | Progress | Waiting | Note
+@dataclass(frozen=True)
+class Applied:
+    """An object was applied (`action`: create, update, unchanged, replace)."""
+
+    ref: str
+    action: str
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    """A tracked object's computed readiness changed (see `shiplane.status`)."""
+
+    ref: str
+    state: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Pruned:
+    ref: str
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    to_revision: int
+    ok: bool
+    message: str
+
+
+Event = Step | Progress | Waiting | Note | Applied | StatusChanged | Pruned | RolledBack

@@ -38,6 +38,13 @@ class LazyGroup(click.Group):
         "cluster": "shiplane.cli.cluster:cluster",
         "render": "shiplane.cli.render:render",
         "schema": "shiplane.cli.render:schema",
+        "plan": "shiplane.cli.deploying:plan",
+        "deploy": "shiplane.cli.deploying:deploy",
+        "rollback": "shiplane.cli.deploying:rollback",
+        "history": "shiplane.cli.deploying:history",
+        "status": "shiplane.cli.deploying:status",
+        "promote": "shiplane.cli.deploying:promote",
+        "unlock": "shiplane.cli.deploying:unlock",
     },
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )

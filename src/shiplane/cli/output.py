@@ -53,6 +53,14 @@ class PlainSink:
                     self._line(f"wait  {w} ({e:.0f}s)" + (f": {d}" if d else ""))
             case events.Note(message=m):
                 self._line(f"note  {m}")
+            case events.Applied(ref=r, action=a) if a != "unchanged":
+                self._line(f"apply {r}: {a}")
+            case events.StatusChanged(ref=r, state=s, message=m):
+                self._line(f"state {r}: {s} ({m})")
+            case events.Pruned(ref=r):
+                self._line(f"prune {r}")
+            case events.RolledBack(to_revision=n, ok=ok, message=m):
+                self._line(f"{'rolled back' if ok else 'ROLLBACK FAILED'} to revision {n}: {m}")
 
 
 class LiveSink:
@@ -95,6 +103,23 @@ class LiveSink:
                 self.progress.update(self._task(w), item=d[-80:])
             case events.Note(message=m):
                 self.console.print(f"[yellow]•[/] {m}")
+            case events.Applied(ref=r, action=a) if a != "unchanged":
+                self.console.print(f"  [cyan]{a:9}[/] {r}")
+            case events.StatusChanged(ref=r, state=s, message=m):
+                # One live row per workload; finished rows leave a line behind.
+                if s == "Current":
+                    self._finish(r)
+                    self.console.print(f"  [green]ready[/]     {r} [dim]{m}[/]")
+                elif s == "Failed":
+                    self._finish(r)
+                    self.console.print(f"  [red]failed[/]    {r}: {m}")
+                else:
+                    self.progress.update(self._task(r), item=m)
+            case events.Pruned(ref=r):
+                self.console.print(f"  [magenta]pruned[/]    {r}")
+            case events.RolledBack(to_revision=n, ok=ok, message=m):
+                color = "green" if ok else "red"
+                self.console.print(f"[{color}]{'rolled back' if ok else 'rollback failed'}[/] to revision {n}: {m}")
 
 
 @contextmanager

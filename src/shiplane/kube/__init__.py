@@ -5,6 +5,6 @@ apply, watch). API errors are translated here, once, into shiplane's error tree
 with the server's Status payload kept.
 """
 
-from shiplane.kube.client import Kube, Ref
+from shiplane.kube.client import Conflict, Kube, Ref
 
-__all__ = ["Kube", "Ref"]
+__all__ = ["Conflict", "Kube", "Ref"]

@@ -54,9 +54,17 @@ def _translate(err: Exception, what: str) -> KubeError:
         except ValueError:
             payload = {"message": str(body)[:500]}
     message = payload.get("message") or getattr(err, "reason", None) or str(err)
-    transient = status_code is None or status_code in (409, 429, 500, 502, 503, 504)
-    cls = Retryable if transient else KubeError
+    if status_code == 409:
+        cls: type[KubeError] = Conflict
+    elif status_code is None or status_code in (429, 500, 502, 503, 504):
+        cls = Retryable
+    else:
+        cls = KubeError
     return cls(f"{what}: {message} (HTTP {status_code})", status=payload)
+
+
+class Conflict(KubeError):
+    """409: the object exists already, changed since we read it, or another field manager owns a field."""
 
 
 class Kube:
@@ -111,6 +119,22 @@ class Kube:
             raise _translate(err, f"apply {ref}") from None
         return out.to_dict()
 
+    def create(self, obj: dict) -> dict:
+        """Create; raises Conflict if it exists (the atomic step locks are built on)."""
+        ref = Ref.of(obj)
+        try:
+            return self.resource(ref.api_version, ref.kind).create(body=obj, namespace=ref.namespace).to_dict()
+        except _API_ERRORS as err:
+            raise _translate(err, f"create {ref}") from None
+
+    def replace(self, obj: dict) -> dict:
+        """Update with the object's resourceVersion; raises Conflict if it changed meanwhile."""
+        ref = Ref.of(obj)
+        try:
+            return self.resource(ref.api_version, ref.kind).replace(body=obj, namespace=ref.namespace).to_dict()
+        except _API_ERRORS as err:
+            raise _translate(err, f"update {ref}") from None
+
     def get(self, ref: Ref) -> dict | None:
         res = self.resource(ref.api_version, ref.kind)
         try:
@@ -127,11 +151,14 @@ class Kube:
         except _API_ERRORS as err:
             raise _translate(err, f"list {kind}") from None
 
-    def delete(self, ref: Ref, *, propagation: str = "Foreground") -> bool:
-        """Delete; False if it was already gone."""
+    def delete(self, ref: Ref, *, propagation: str = "Foreground", resource_version: str | None = None) -> bool:
+        """Delete; False if it was already gone. With `resource_version`, only that version (409 otherwise)."""
         res = self.resource(ref.api_version, ref.kind)
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if resource_version:
+            body["preconditions"] = {"resourceVersion": resource_version}
         try:
-            res.delete(name=ref.name, namespace=ref.namespace, propagation_policy=propagation)
+            res.delete(name=ref.name, namespace=ref.namespace, body=body)
         except NotFoundError:
             return False
         except _API_ERRORS as err:

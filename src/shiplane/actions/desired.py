@@ -1,0 +1,51 @@
+"""What a stage should run: load the spec, render the stage, validate offline."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from shiplane import rendering, schemas, spec
+from shiplane.releases.record import strip_secret
+from shiplane.spec.inputs import gather
+
+
+@dataclass(frozen=True)
+class Desired:
+    app: str
+    stage: str
+    namespace: str
+    context: str | None
+    objects: list[dict]
+    spec_digest: str
+
+
+def digest(objects: list[dict]) -> str:
+    """sha256 of the rendered objects with Secret values left out (a digest must not leak them)."""
+    canonical = json.dumps([strip_secret(o) for o in objects], sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def with_images(objects: list[dict], images: dict[str, str]) -> list[dict]:
+    """Replace container images by `kind/name/container` keys (promotion pins what ran elsewhere)."""
+    out = []
+    for obj in objects:
+        obj = json.loads(json.dumps(obj))
+        spec_ = obj.get("spec", {})
+        pod = (spec_.get("jobTemplate", {}).get("spec", {}) if obj["kind"] == "CronJob" else spec_).get("template")
+        for c in ((pod or {}).get("spec") or {}).get("containers", []):
+            key = f"{obj['kind']}/{obj['metadata']['name']}/{c['name']}"
+            if key in images:
+                c["image"] = images[key]
+        out.append(obj)
+    return out
+
+
+def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desired:
+    stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
+    ns = namespace or stage_spec.namespace
+    objects = rendering.render(stage_spec, gather(stage_spec), namespace=ns)
+    schemas.validate(objects, stage_spec.kubernetes_version)
+    return Desired(stage_spec.doc.app.name, stage, ns, stage_spec.stage.context, objects, digest(objects))

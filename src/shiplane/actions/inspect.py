@@ -1,0 +1,124 @@
+"""Read-only actions: plan (server-side dry-run diff), history, status, unlock."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from shiplane import planning, status
+from shiplane.actions.rollout import _immutable, _pod_problems, live_objects
+from shiplane.actions.target import Target, effective_outcome, last_success
+from shiplane.errors import KubeError
+from shiplane.kube import Ref
+from shiplane.releases import Release
+from shiplane.releases.lock import LeaseView, force_unlock
+
+
+def probe(target: Target, objects: list[dict]) -> dict[Ref, planning.Probe]:
+    """Dry-run apply every object (concurrently) and pair it with its live version."""
+    if target.kube.get(Ref("v1", "Namespace", target.namespace)) is None:
+        return {Ref.of(o): planning.Probe(None, o) for o in objects}  # all new
+    live = live_objects(target.kube, target.namespace, objects)
+
+    def one(obj: dict) -> tuple[Ref, planning.Probe]:
+        ref = Ref.of(obj)
+        try:
+            return ref, planning.Probe(live.get(ref), target.kube.apply(obj, dry_run=True))
+        except KubeError as err:
+            if _immutable(err):
+                return ref, planning.Probe(live.get(ref), None, immutable=err.message)
+            raise
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return dict(pool.map(one, objects))
+
+
+def plan(target: Target, objects: list[dict], *, rules: list[dict] | None = None, prune_volumes: bool = False):
+    history = target.store().list()
+    return planning.make(
+        objects, probe(target, objects), history=history, rules=planning.rules(rules), prune_volumes=prune_volumes
+    )
+
+
+def history(target: Target) -> list[dict]:
+    out = []
+    for r in target.store().list():
+        row = r.summary()
+        row["outcome"] = str(effective_outcome(r, target))
+        out.append(row)
+    return out
+
+
+@dataclass(frozen=True)
+class WorkloadStatus:
+    kind: str
+    name: str
+    state: str
+    message: str
+    desired: int | None
+    ready: int | None
+    restarts: int
+    problems: list[str]
+
+
+def _restarts(pods: list[dict]) -> tuple[int, list[str]]:
+    total, notes = 0, []
+    for pod in pods:
+        for cs in pod.get("status", {}).get("containerStatuses") or []:
+            total += cs.get("restartCount", 0)
+            last = (cs.get("lastState") or {}).get("terminated") or {}
+            if last.get("reason") == "OOMKilled":
+                notes.append(
+                    f"pod {pod['metadata']['name']} container {cs['name']}: OOMKilled (raise its memory limit)"
+                )
+    return total, notes
+
+
+def workload_status(target: Target) -> tuple[Release | None, list[WorkloadStatus]]:
+    current = last_success(target.store().list())
+    if current is None:
+        return None, []
+    workloads = [
+        o for o in current.objects if o["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+    ]
+    live = live_objects(target.kube, target.namespace, workloads)
+    pods = {
+        p["metadata"]["name"]: p
+        for p in target.kube.list(
+            "v1", "Pod", namespace=target.namespace, label_selector=f"app.kubernetes.io/part-of={target.app}"
+        )
+    }
+    out = []
+    for obj in workloads:
+        ref = Ref.of(obj)
+        item = live.get(ref)
+        if item is not None:
+            item = {**item, "kind": obj["kind"]}
+        result = status.compute(item)
+        mine = [
+            p
+            for p in pods.values()
+            if all(
+                (p["metadata"].get("labels") or {}).get(k) == v
+                for k, v in ((obj.get("spec", {}).get("selector") or {}).get("matchLabels") or {}).items()
+            )
+        ]
+        restarts, notes = _restarts(mine) if obj["kind"] != "CronJob" else (0, [])
+        st = (item or {}).get("status", {})
+        out.append(
+            WorkloadStatus(
+                obj["kind"],
+                ref.name,
+                str(result.state),
+                result.message,
+                (item or {}).get("spec", {}).get("replicas"),
+                st.get("readyReplicas"),
+                restarts,
+                notes + (_pod_problems(item, pods) if item and not result.ready else []),
+            )
+        )
+    return current, out
+
+
+def unlock(target: Target) -> LeaseView | None:
+    return force_unlock(target.kube, namespace=target.namespace, app=target.app)

@@ -1,0 +1,173 @@
+"""Applying a wave of objects concurrently, and waiting for a wave to roll out.
+
+Shared by Deploy and Rollback. Readiness comes from `shiplane.status` over objects
+the watches deliver; the failure message names every workload that is not ready,
+what it shows, and what its pods show.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from shiplane import status
+from shiplane.errors import KubeError, ShiplaneError
+from shiplane.events import Applied, Event, StatusChanged, Waiting
+from shiplane.kube import Kube, Ref
+from shiplane.kube.tracking import Seen, Tracker
+
+WAITABLE = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1"}
+APPLY_WORKERS = 8
+
+
+class RolloutFailed(ShiplaneError):
+    """Workloads did not become ready (or a Job failed) within the deadline."""
+
+    def __init__(self, message: str, *, refs: list[Ref] | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.refs = refs or []
+
+
+class ApplyFailed(ShiplaneError):
+    """The API server refused one or more objects; every refusal is listed."""
+
+
+def _immutable(err: KubeError) -> bool:
+    text = str(err).lower()
+    return "field is immutable" in text or "is immutable" in text or "may not change once set" in text
+
+
+def _gone(kube: Kube, ref: Ref, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while kube.get(ref) is not None:
+        if time.monotonic() > deadline:
+            raise ApplyFailed(f"{ref}: still being deleted after {timeout:.0f}s; cannot replace it")
+        time.sleep(0.2)
+
+
+def apply_one(kube: Kube, obj: dict, *, force: bool, before: dict | None) -> str:
+    """Server-side apply; an immutable-field refusal becomes an explicit replace (delete, create).
+
+    `before` is the live object (from one list per kind, not a get per object).
+    """
+    ref = Ref.of(obj)
+    try:
+        after = kube.apply(obj, force=force)
+    except KubeError as err:
+        if not _immutable(err):
+            raise
+        kube.delete(ref, propagation="Foreground")
+        _gone(kube, ref)
+        kube.apply(obj, force=force)
+        return "replace"
+    if before is None:
+        return "create"
+    same = before["metadata"].get("resourceVersion") == after["metadata"].get("resourceVersion")
+    return "unchanged" if same else "update"
+
+
+def live_objects(kube: Kube, namespace: str, objects: list[dict]) -> dict[Ref, dict]:
+    """The live counterparts of `objects`: one list call per kind, not one get per object."""
+    out: dict[Ref, dict] = {}
+    wanted = {Ref.of(o) for o in objects}
+    for api_version, kind in sorted({(r.api_version, r.kind) for r in wanted}):
+        namespaced = any(r.namespace for r in wanted if r.kind == kind)
+        for item in kube.list(api_version, kind, namespace=namespace if namespaced else None):
+            ref = Ref(api_version, kind, item["metadata"]["name"], item["metadata"].get("namespace"))
+            if ref in wanted:
+                out[ref] = item
+    return out
+
+
+def apply_all(
+    kube: Kube, objects: list[dict], *, live: dict[Ref, dict], force: bool = False
+) -> Generator[Event, None, dict[Ref, str]]:
+    """Apply independent objects concurrently; report each; fail listing every refusal."""
+    done: dict[Ref, str] = {}
+    errors: list[str] = []
+    with ThreadPoolExecutor(max_workers=APPLY_WORKERS) as pool:
+        futures = {
+            pool.submit(apply_one, kube, obj, force=force, before=live.get(Ref.of(obj))): Ref.of(obj) for obj in objects
+        }
+        for future in as_completed(futures):
+            ref = futures[future]
+            try:
+                done[ref] = future.result()
+            except KubeError as err:
+                conflict = "conflict" in str(err).lower()
+                errors.append(f"{ref}: {err.message}" + (" (use --force-conflicts to take over)" if conflict else ""))
+                continue
+            yield Applied(str(ref), done[ref])
+    if errors:
+        raise ApplyFailed(f"{len(errors)} object(s) refused by the API server:\n  " + "\n  ".join(sorted(errors)))
+    return done
+
+
+def _selector_matches(selector: dict, labels: dict) -> bool:
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+def _pod_problems(workload: dict, pods: dict[str, dict]) -> list[str]:
+    selector = workload.get("spec", {}).get("selector") or {}
+    if workload["kind"] == "Job":
+        selector = {"matchLabels": {"job-name": workload["metadata"]["name"]}}
+    out = []
+    for name, pod in sorted(pods.items()):
+        if not _selector_matches(selector, pod["metadata"].get("labels") or {}):
+            continue
+        result = status.compute(pod)
+        if not result.ready and result.state is not status.State.TERMINATING:
+            out.append(f"pod {name}: {result.message}")
+    return out[:5]
+
+
+def wait_ready(
+    kube: Kube, namespace: str, objects: list[dict], *, timeout: float, part_of: str | None = None
+) -> Generator[Event]:
+    """Watch the workloads among `objects` until all are ready; raise RolloutFailed otherwise."""
+    refs = {Ref.of(o) for o in objects if o["kind"] in WAITABLE}
+    if not refs:
+        return
+    kinds = [*sorted({(r.api_version, r.kind) for r in refs}), ("v1", "Pod")]
+    latest: dict[Ref, dict | None] = {}
+    pods: dict[str, dict] = {}
+    shown: dict[Ref, tuple[str, str]] = {}
+    started = time.monotonic()
+    deadline = started + timeout
+    selector = f"app.kubernetes.io/part-of={part_of}" if part_of else ""
+    with Tracker(kube, namespace, kinds, selector) as tracker:
+        while True:
+            seen = tracker.next(timeout=1.0)
+            if isinstance(seen, Seen):
+                if seen.kind == "Pod":
+                    if seen.obj is None:
+                        pods.pop(seen.name, None)
+                    else:
+                        pods[seen.name] = seen.obj
+                else:
+                    ref = next((r for r in refs if r.kind == seen.kind and r.name == seen.name), None)
+                    if ref is not None:
+                        latest[ref] = seen.obj
+            results = {r: status.compute(latest.get(r)) if r in latest else None for r in refs}
+            for ref, result in results.items():
+                if result is not None and shown.get(ref) != (result.state, result.message):
+                    shown[ref] = (result.state, result.message)
+                    yield StatusChanged(str(ref), str(result.state), result.message)
+            if all(r is not None and r.ready for r in results.values()):
+                return
+            failed = [r for r, res in results.items() if res is not None and res.state is status.State.FAILED]
+            now = time.monotonic()
+            if failed or now > deadline:
+                bad = failed or [r for r, res in results.items() if res is None or not res.ready]
+                lines = []
+                for ref in sorted(bad, key=str):
+                    res = results[ref]
+                    lines.append(f"{ref}: {res.message if res else 'not seen yet'}")
+                    if latest.get(ref):
+                        lines += [f"  {p}" for p in _pod_problems(latest[ref], pods)]
+                why = "failed" if failed else f"not ready after {timeout:.0f}s"
+                raise RolloutFailed(f"rollout {why}:\n  " + "\n  ".join(lines), refs=sorted(bad, key=str))
+            if seen is None:
+                pending = sorted(str(r) for r, res in results.items() if res is None or not res.ready)
+                yield Waiting("rollout", now - started, ", ".join(pending[:4]))

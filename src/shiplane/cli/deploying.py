@@ -1,0 +1,302 @@
+"""plan, deploy, rollback, history, status, promote, unlock: stage-scoped commands."""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import wraps
+from pathlib import Path
+
+import click
+import yaml
+
+from shiplane.cli.output import drain
+
+
+def stage_options(fn):
+    @click.option(
+        "-f",
+        "--file",
+        "files",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Spec file(s); default ./shiplane.yaml.",
+    )
+    @click.option("-s", "--stage", required=True, help="Stage (dev, test, prod, …).")
+    @click.option("--context", default=None, help="kubeconfig context (default: the stage's).")
+    @click.option("-n", "--namespace", default=None, help="Namespace (default: the stage's).")
+    @click.option("--kubeconfig", default=None, envvar="KUBECONFIG", help="kubeconfig file (default: $KUBECONFIG).")
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _connect(kubeconfig: str | None, context: str | None):
+    from shiplane.kube import Kube
+
+    path = kubeconfig.split(":")[0] if kubeconfig else None  # KUBECONFIG may list several files
+    return Kube.connect(path, context)
+
+
+def _target(files, stage, context, namespace, kubeconfig, *, render: bool = True):
+    from shiplane.actions import desired
+    from shiplane.actions.target import Target
+
+    want = desired.load(list(files), stage, namespace=namespace)
+    kube = _connect(kubeconfig, context or want.context)
+    return Target(kube, want.app, stage, want.namespace), want
+
+
+def _emit(data, output: str) -> None:
+    if output == "json":
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        click.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+
+
+output_option = click.option(
+    "-o", "--output", type=click.Choice(["text", "json", "yaml"]), default="text", show_default=True
+)
+progress_option = click.option("--plain", is_flag=True, help="Plain timestamped lines instead of a live display.")
+
+
+@click.command()
+@stage_options
+@output_option
+@click.option("--prune-volumes", is_flag=True, help="Also plan deleting PersistentVolumeClaims no longer wanted.")
+@click.pass_context
+def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes):
+    """What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations.
+
+    Exit 0 if nothing would change, 1 if something would, 2 on error."""
+    from shiplane.actions import inspect
+
+    target, want = _target(files, stage, context, namespace, kubeconfig)
+    result = inspect.plan(target, want.objects, prune_volumes=prune_volumes)
+    if output != "text":
+        _emit(result.to_json(), output)
+    else:
+        for wave in result.waves:
+            click.secho(f"wave {wave.name}" + (" (waits for rollout)" if wave.wait else ""), bold=True)
+            for change in (c for c in result.changes if c.wave == wave.name):
+                mark = {"create": "+", "update": "~", "replace": "!", "unchanged": "="}[str(change.action)]
+                color = {"+": "green", "~": "yellow", "!": "red", "=": None}[mark]
+                click.secho(f"  {mark} {change.ref} ({change.action})", fg=color)
+                if change.reason:
+                    click.echo(f"      replace because: {change.reason}")
+                for line in change.diff[:40] if change.action is not change.action.CREATE else []:
+                    click.echo(f"      {line.render()}")
+        for ref in result.pruning.prune:
+            click.secho(f"  - {ref['kind']} {ref.get('namespace', '')}/{ref['name']} (prune)", fg="red")
+        for ref, why in result.pruning.kept:
+            click.echo(f"  = {ref['kind']} {ref['name']} kept: {why}")
+        counts = result.to_json()["counts"]
+        click.echo("plan: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n))
+    ctx.exit(1 if result.has_changes else 0)
+
+
+def _options(timeout, no_rollback, force_conflicts, no_wait_lock, prune_volumes, retention):
+    from shiplane.actions.deploy import Options
+
+    return Options(
+        timeout=timeout,
+        rollback=not no_rollback,
+        force_conflicts=force_conflicts,
+        wait_lock=not no_wait_lock,
+        prune_volumes=prune_volumes,
+        retention=retention,
+    )
+
+
+def _deploy_flags(fn):
+    for option in reversed(
+        [
+            click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for each wave."),
+            click.option("--no-rollback", is_flag=True, help="Leave a failed rollout as it is."),
+            click.option("--dry-run", is_flag=True, help="Only show the plan (same as `shiplane plan`)."),
+            click.option("--force-conflicts", is_flag=True, help="Take over fields owned by other managers."),
+            click.option("--no-wait-lock", is_flag=True, help="Fail at once if another deploy holds the lock."),
+            click.option("--prune-volumes", is_flag=True, help="Also delete PersistentVolumeClaims no longer wanted."),
+            click.option("--retention", default=20, show_default=True, help="Release records to keep."),
+            progress_option,
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _report(release) -> None:
+    click.echo(
+        f"{release.app}/{release.stage} revision {release.revision}: {release.outcome} in {release.duration:.1f}s"
+    )
+
+
+@click.command()
+@stage_options
+@_deploy_flags
+@click.pass_context
+def deploy(
+    ctx,
+    files,
+    stage,
+    context,
+    namespace,
+    kubeconfig,
+    timeout,
+    no_rollback,
+    dry_run,
+    force_conflicts,
+    no_wait_lock,
+    prune_volumes,
+    retention,
+    plain,
+):
+    """Apply the stage in ordered waves, gate on migrations, wait for the rollout; roll back on failure."""
+    if dry_run:
+        return ctx.invoke(
+            plan,
+            files=files,
+            stage=stage,
+            context=context,
+            namespace=namespace,
+            kubeconfig=kubeconfig,
+            output="text",
+            prune_volumes=prune_volumes,
+        )
+    from shiplane.actions.deploy import Deploy
+
+    target, want = _target(files, stage, context, namespace, kubeconfig)
+    opts = _options(timeout, no_rollback, force_conflicts, no_wait_lock, prune_volumes, retention)
+    release = drain(Deploy(target, want.objects, spec_digest=want.spec_digest, options=opts).run(), plain or None)
+    _report(release)
+
+
+@click.command()
+@stage_options
+@click.argument("revision", required=False, type=int)
+@_deploy_flags
+def rollback(
+    files,
+    stage,
+    context,
+    namespace,
+    kubeconfig,
+    revision,
+    timeout,
+    no_rollback,
+    dry_run,
+    force_conflicts,
+    no_wait_lock,
+    prune_volumes,
+    retention,
+    plain,
+):
+    """Re-apply an earlier successful release (default: the one before the current)."""
+    from shiplane.actions.rollback import Rollback
+
+    target, _ = _target(files, stage, context, namespace, kubeconfig)
+    opts = _options(timeout, True, force_conflicts, no_wait_lock, prune_volumes, retention)
+    _report(drain(Rollback(target, revision=revision, options=opts).run(), plain or None))
+
+
+@click.command()
+@stage_options
+@output_option
+def history(files, stage, context, namespace, kubeconfig, output):
+    """Releases of the app in this stage, oldest first."""
+    from shiplane.actions import inspect
+
+    target, _ = _target(files, stage, context, namespace, kubeconfig)
+    rows = inspect.history(target)
+    if output != "text":
+        return _emit(rows, output)
+    click.echo(f"{'REV':>4}  {'OUTCOME':12} {'STARTED':20} {'DURATION':>9}  {'BY':24} MESSAGE")
+    for r in rows:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
+        took = f"{r['duration']:.1f}s" if r["duration"] is not None else "-"
+        note = r["message"].splitlines()[0] if r["message"] else ""
+        if r["rollback_of"]:
+            note = f"rollback to {r['rollback_of']}" + (f"; {note}" if note and "rollback" not in note else "")
+        click.echo(f"{r['revision']:>4}  {r['outcome']:12} {started:20} {took:>9}  {r['user'][:24]:24} {note}")
+
+
+@click.command()
+@stage_options
+@output_option
+@click.pass_context
+def status(ctx, files, stage, context, namespace, kubeconfig, output):
+    """Every workload of the current release: readiness, restarts, OOM kills. Exit 1 if any is unhealthy."""
+    from dataclasses import asdict
+
+    from shiplane.actions import inspect
+
+    target, _ = _target(files, stage, context, namespace, kubeconfig)
+    current, rows = inspect.workload_status(target)
+    healthy = current is not None and all(r.state == "Current" for r in rows)
+    if output != "text":
+        _emit(
+            {
+                "revision": current.revision if current else None,
+                "healthy": healthy,
+                "workloads": [asdict(r) for r in rows],
+            },
+            output,
+        )
+    elif current is None:
+        click.echo(f"nothing deployed in {target.app}/{stage}")
+    else:
+        click.echo(f"{target.app}/{stage} revision {current.revision} in {target.namespace}")
+        for r in rows:
+            counts = f"{r.ready or 0}/{r.desired}" if r.desired is not None else ""
+            click.echo(f"  {r.kind:12} {r.name:24} {r.state:11} {counts:6} restarts {r.restarts:<3} {r.message}")
+            for p in r.problems:
+                click.echo(f"      {p}")
+    ctx.exit(0 if healthy else 1)
+
+
+@click.command()
+@click.option("-f", "--file", "files", multiple=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "source", required=True, help="Stage whose running images to take.")
+@click.option("--to", "dest", required=True, help="Stage to deploy them to.")
+@click.option("--kubeconfig", default=None, envvar="KUBECONFIG")
+@_deploy_flags
+def promote(
+    files,
+    source,
+    dest,
+    kubeconfig,
+    timeout,
+    no_rollback,
+    dry_run,
+    force_conflicts,
+    no_wait_lock,
+    prune_volumes,
+    retention,
+    plain,
+):
+    """Deploy to --to exactly the images (digests where known) that --from runs."""
+    from shiplane.actions import desired
+    from shiplane.actions.deploy import Deploy
+    from shiplane.actions.promote import running_images
+
+    src, _ = _target(files, source, None, None, kubeconfig)
+    images, notes = running_images(src)
+    dst, want = _target(files, dest, None, None, kubeconfig)
+    objects = desired.with_images(want.objects, images)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    opts = _options(timeout, no_rollback, force_conflicts, no_wait_lock, prune_volumes, retention)
+    _report(drain(Deploy(dst, objects, spec_digest=desired.digest(objects), options=opts).run(), plain or None))
+
+
+@click.command()
+@stage_options
+def unlock(files, stage, context, namespace, kubeconfig):
+    """Remove the deploy lock now (it also expires by itself when its holder stops renewing it)."""
+    from shiplane.actions import inspect
+
+    target, _ = _target(files, stage, context, namespace, kubeconfig)
+    held = inspect.unlock(target)
+    click.echo(f"removed the lock held by {held.holder}" if held else "no lock was held")

@@ -1,0 +1,23 @@
+"""Desired vs live → ordered waves, field diffs (secrets masked) and the prune set. Pure."""
+
+from shiplane.planning.diff import FieldChange, diff
+from shiplane.planning.ordering import DEFAULT_RULES, Wave, WaveRule, rules, waves
+from shiplane.planning.plan import Action, Change, Plan, Probe, Pruning, is_migration, make, pruning
+
+__all__ = [
+    "DEFAULT_RULES",
+    "Action",
+    "Change",
+    "FieldChange",
+    "Plan",
+    "Probe",
+    "Pruning",
+    "Wave",
+    "WaveRule",
+    "diff",
+    "is_migration",
+    "make",
+    "pruning",
+    "rules",
+    "waves",
+]
