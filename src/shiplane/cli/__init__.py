@@ -35,6 +35,7 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     lazy={
+        "check": "shiplane.cli.check:check",
         "cluster": "shiplane.cli.cluster:cluster",
         "render": "shiplane.cli.render:render",
         "schema": "shiplane.cli.render:schema",

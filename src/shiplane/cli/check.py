@@ -1,0 +1,136 @@
+"""`shiplane check`: policy audit of manifests, a spec's stage, and Dockerfiles.
+
+Exit 0 when no finding is at or above --fail-on, 1 otherwise, 2 on bad input (via main()).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from shiplane.errors import InputError
+
+FORMATS = ("text", "json", "sarif", "junit")
+LEVELS = ("info", "low", "medium", "high", "critical", "never")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, metavar="[PATH...|-]")
+@click.option("-s", "--stage", default=None, help="Check the rendered objects of this stage of the spec.")
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Spec file for --stage; repeat to merge. Default: ./shiplane.yaml.",
+)
+@click.option("--dockerfile", "dockerfiles", multiple=True, type=click.Path(dir_okay=False), help="Lint a Dockerfile.")
+@click.option("-p", "--profile", default="baseline", show_default=True, help="baseline, restricted, lenient, pss-*.")
+@click.option("--fail-on", type=click.Choice(LEVELS), default="high", show_default=True, help="Exit 1 at this level.")
+@click.option("-o", "--output", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--kubernetes-version", default=None, help="Target version for API checks (default: stage's or 1.36).")
+@click.option("--list-rules", is_flag=True, help="Print every rule (id, group, severity, why) and exit.")
+def check(
+    paths: tuple[str, ...],
+    stage: str | None,
+    files: tuple[Path, ...],
+    dockerfiles: tuple[str, ...],
+    profile: str,
+    fail_on: str,
+    output: str,
+    kubernetes_version: str | None,
+    list_rules: bool,
+) -> int:
+    """Audit Kubernetes objects and Dockerfiles against best-practice and security rules.
+
+    \b
+    shiplane check k8s/                       # files and directories (multi-document, kind: List)
+    helm template . | shiplane check -        # stdin
+    shiplane check --stage prod -p restricted # the rendered objects of a spec's stage
+    shiplane check --dockerfile Dockerfile
+    Suppress on the object: check.shiplane.io/ignore: "<rule-id>: <reason>; ..."
+    """
+    from shiplane import policy
+    from shiplane.policy import dockerfile, formats, manifests
+    from shiplane.policy.findings import Report, Severity
+
+    if list_rules:
+        _print_rules([*policy.RULES, *dockerfile.RULES], profile)
+        return 0
+    if not (paths or stage or dockerfiles):
+        raise InputError(
+            "nothing to check", hint="give files or directories, '-' for stdin, --stage STAGE, or --dockerfile PATH"
+        )
+    objects: list[Any] = manifests.read(paths) if paths else []
+    version = kubernetes_version
+    if stage is not None:
+        rendered, stage_version, built = _stage_objects(stage, list(files) or [Path("shiplane.yaml")])
+        objects += rendered
+        version = version or stage_version
+        dockerfiles = (*dockerfiles, *built)
+    report = Report(findings=())
+    if paths or stage is not None:
+        report = policy.evaluate(objects, profile=profile, kubernetes_version=version or "1.36")
+    for path in dict.fromkeys(dockerfiles):
+        report = report.merged(dockerfile.lint_file(path))
+    threshold = Severity.parse(fail_on) if fail_on != "never" else None
+    shown = threshold if threshold is not None else Severity.CRITICAL
+    if output == "json":
+        click.echo(formats.to_json(report, shown), nl=False)
+    elif output == "sarif":
+        click.echo(formats.to_sarif(report, [*policy.RULES, *dockerfile.RULES]), nl=False)
+    elif output == "junit":
+        click.echo(formats.to_junit(report, shown), nl=False)
+    else:
+        from shiplane.cli.checktext import render
+
+        render(report, threshold, {r.id: r for r in [*policy.RULES, *dockerfile.RULES]})
+    return 1 if threshold is not None and report.failing(threshold) else 0
+
+
+def _stage_objects(stage: str, files: list[Path]) -> tuple[list[Any], str, list[str]]:
+    """The stage's rendered objects, located at their service in the spec, and its Dockerfiles."""
+    from shiplane import rendering, spec
+    from shiplane.policy.manifests import Manifest
+    from shiplane.spec.inputs import Inputs, used_secrets
+
+    loaded = spec.load(files)
+    stage_spec = loaded.stage(stage)
+    # Policy never needs secret values, and CI checks must run without them: placeholders.
+    files_content = {}
+    for svc in stage_spec.doc.services.values():
+        for f in svc.files.values():
+            if f.from_file is not None:
+                try:
+                    files_content[f.from_file] = Path(stage_spec.base_dir, f.from_file).read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as err:
+                    raise InputError(f"cannot read {f.from_file} (relative to the spec's directory): {err}") from None
+    inputs = Inputs(secrets=dict.fromkeys(used_secrets(stage_spec), b"-"), files=files_content)
+    objects = rendering.render(stage_spec, inputs)
+    marks = loaded.source.marks
+    located = []
+    for o in objects:
+        svc_name = ((o.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/name", "")
+        mark = marks.get(("services", svc_name)) or marks.get(("app",))
+        located.append(Manifest(o, mark.file if mark else str(files[0]), mark.line if mark else None))
+    built = []
+    for svc in stage_spec.doc.services.values():
+        if svc.build is not None:
+            path = Path(stage_spec.base_dir, svc.build.context, svc.build.dockerfile)
+            if path.is_file():
+                built.append(str(path))
+    return located, stage_spec.kubernetes_version, built
+
+
+def _print_rules(rules: list, profile: str) -> None:
+    from shiplane.policy import profiles
+
+    prof = profiles.get(profile)
+    for r in rules:
+        sev = prof.severity(r) if r.group != "dockerfile" else r.severity
+        state = str(sev) if sev is not None else "off"
+        pss = f" [PSS {r.pss}]" if r.pss else ""
+        click.echo(f"{r.id:40} {r.group:28} {state:8} {r.title}{pss}")

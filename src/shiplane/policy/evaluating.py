@@ -1,0 +1,103 @@
+"""The engine: run the profile's rules over every object, locate hits, apply suppressions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from shiplane.errors import InputErrors
+from shiplane.policy import suppressions
+from shiplane.policy.catalog import Rule
+from shiplane.policy.context import Context, name, ns, parse_version
+from shiplane.policy.findings import Finding, ObjectRef, Override, Report, Suppressed
+from shiplane.policy.manifests import Manifest
+from shiplane.policy.profiles import Profile, get
+from shiplane.policy.rules import RULES as MANIFEST_RULES
+
+RULES: list[Rule] = [*MANIFEST_RULES, *suppressions.meta_rules(frozenset(r.id for r in MANIFEST_RULES))]
+RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif "." in part or "/" in part:
+            out += f'["{part}"]'
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def ref(obj: dict[str, Any]) -> ObjectRef:
+    return ObjectRef(obj.get("kind", "?"), name(obj), ns(obj))
+
+
+def _as_manifest(o: dict[str, Any] | Manifest) -> Manifest:
+    return o if isinstance(o, Manifest) else Manifest(o)
+
+
+def evaluate(
+    objects: Iterable[dict[str, Any] | Manifest],
+    *,
+    profile: str | Profile = "baseline",
+    kubernetes_version: str = "1.36",
+    overrides: Iterable[Override] = (),
+) -> Report:
+    """Check `objects` (plain dicts, or Manifests that know their file and lines).
+
+    Pure: no I/O. Findings at or above a threshold are `report.failing(threshold)`;
+    `overrides` accept findings with a recorded reason (the deploy gate's --override).
+    """
+    prof = get(profile)
+    manifests = [_as_manifest(o) for o in objects]
+    version = parse_version(kubernetes_version)
+    ctx = Context([m.obj for m in manifests], version, prof.pss_version or version)
+    active = [(r, sev) for r in RULES if (sev := prof.severity(r)) is not None]
+    overrides = list(overrides)
+    findings: list[Finding] = []
+    suppressed: list[Suppressed] = []
+    problems: list[str] = []
+    for m in manifests:
+        kind = m.obj.get("kind", "")
+        accepted = suppressions.valid(m.obj)
+        obj_ref = ref(m.obj)
+        for r, severity in active:
+            if not r.applies_to(kind):
+                continue
+            try:
+                hits = list(r.check(m.obj, ctx))
+            except (AttributeError, TypeError, KeyError, ValueError) as err:
+                where = f"{m.file}:{m.line}: " if m.file else ""
+                problems.append(f"{where}{obj_ref}: malformed object ({r.id} could not read it: {err})")
+                break
+            for hit in hits:
+                f = Finding(
+                    rule=r.id,
+                    severity=severity,
+                    group=str(r.group),
+                    message=f"{r.title}: {hit.detail}" if hit.detail else r.title,
+                    why=r.why,
+                    fix=r.fix,
+                    object=obj_ref,
+                    path=format_path(hit.path),
+                    file=m.file,
+                    line=m.line_of(hit.path),
+                )
+                if r.id in accepted:
+                    suppressed.append(Suppressed(f, accepted[r.id], "annotation"))
+                elif over := next((o for o in overrides if o.matches(f)), None):
+                    suppressed.append(Suppressed(f, over.reason, "override"))
+                else:
+                    findings.append(f)
+    if problems:
+        raise InputErrors(problems)
+    return Report(
+        findings=tuple(sorted(findings, key=Finding.sort_key)),
+        suppressed=tuple(suppressed),
+        objects=len(manifests),
+        profile=prof.label,
+        kubernetes_version=f"{version[0]}.{version[1]}",
+        rules_run=tuple(r.id for r, _ in active),
+    )
