@@ -37,6 +37,7 @@ class LazyGroup(click.Group):
     lazy={
         "check": "shiplane.cli.check:check",
         "cluster": "shiplane.cli.cluster:cluster",
+        "import": "shiplane.cli.importing:import_",
         "render": "shiplane.cli.render:render",
         "schema": "shiplane.cli.render:schema",
         "plan": "shiplane.cli.deploying:plan",

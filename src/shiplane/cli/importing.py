@@ -1,0 +1,88 @@
+"""`shiplane import compose|systemd|procfile|manifests`: what exists → shiplane.yaml + a report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+_OUT = click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where shiplane.yaml, .shiplane-secrets/ and .gitignore go. Default: the first input's directory.",
+)
+_REPORT = click.option(
+    "--report",
+    "report_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Format of the import report on stdout.",
+)
+_FORCE = click.option("--force", is_flag=True, help="Overwrite an existing shiplane.yaml.")
+
+
+def _finish(imported, out_dir: Path, report_format: str, force: bool) -> None:
+    from shiplane.importing import writing
+
+    written = writing.write(out_dir, imported.spec, imported.report, imported.secret_values, force=force)
+    click.echo(imported.report.to_json() if report_format == "json" else imported.report.to_text(), nl=False)
+    click.echo(f"wrote {written}", err=True)
+    if imported.secret_values:
+        click.echo(
+            f"wrote {len(imported.secret_values)} secret value(s) to {out_dir / writing.SECRETS_DIR} (git-ignored)",
+            err=True,
+        )
+
+
+@click.group("import")
+def import_() -> None:
+    """Import compose files, systemd units, Procfiles or Kubernetes manifests into a spec."""
+
+
+@import_.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_OUT
+@click.option("--profile", "profiles", multiple=True, help="Enable a compose profile (repeatable).")
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Variables for interpolation instead of the project's .env.",
+)
+@click.option("-p", "--project-name", default=None, help="App name (default: compose `name:` or the directory).")
+@click.option(
+    "--connections",
+    type=click.Choice(["network", "evidence"]),
+    default="network",
+    show_default=True,
+    help="connectsTo from shared networks (what compose allows) or only where depends_on/config name "
+    "the other service.",
+)
+@_REPORT
+@_FORCE
+def compose(
+    files: tuple[Path, ...],
+    output_dir: Path | None,
+    profiles: tuple[str, ...],
+    env_file: Path | None,
+    project_name: str | None,
+    connections: str,
+    report_format: str,
+    force: bool,
+) -> None:
+    """Import compose FILES (merged in order, as `docker compose -f A -f B config`)."""
+    from shiplane.importing import import_compose
+
+    out_dir = output_dir or files[0].parent
+    imported = import_compose(
+        list(files),
+        out_dir=out_dir,
+        profiles=list(profiles) or None,
+        env_file=env_file,
+        project_name=project_name,
+        connections=connections,
+    )
+    _finish(imported, out_dir, report_format, force)

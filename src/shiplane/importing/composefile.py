@@ -1,0 +1,304 @@
+"""Compose files → one resolved project, the way `docker compose config` resolves them.
+
+Order (compose-spec): read each file, interpolate it with the environment (the shell's
+variables over the project's `.env`), normalize short syntax, resolve `extends`, merge
+the files in order, then keep the services of the active profiles and read env_files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shiplane.errors import InputError, InputErrors
+from shiplane.importing import normalizing
+from shiplane.importing.interpolating import Interpolator, interpolate_tree, parse_dotenv
+from shiplane.importing.yamlfile import Mark, Override, Path_, Reset, read
+from shiplane.spec.reporting import format_path, suggest
+
+_REPLACED = ("command", "entrypoint")
+_KEYED = {"volumes": "target", "secrets": "source", "configs": "source"}
+
+
+@dataclass
+class Project:
+    name: str
+    directory: Path
+    files: list[Path]
+    services: dict[str, dict[str, Any]]
+    volumes: dict[str, Any] = field(default_factory=dict)
+    networks: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, Any] = field(default_factory=dict)
+    configs: dict[str, Any] = field(default_factory=dict)
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # inactive service → its profiles
+    unset: list[str] = field(default_factory=list)  # variables that became ""
+    marks: dict[Path_, Mark] = field(default_factory=dict)
+
+    def where(self, path: Path_) -> str:
+        """`file:line:col: field.path` of the nearest marked ancestor."""
+        for i in range(len(path), -1, -1):
+            if path[:i] in self.marks:
+                return f"{self.marks[path[:i]]}: {format_path(path)}"
+        return f"{self.files[0]}: {format_path(path)}"
+
+
+def display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def project_name(raw: str) -> str:
+    """Compose's rule: lowercase letters, digits, '-' and '_', starting with a letter or digit."""
+    return re.sub(r"[^a-z0-9_-]", "", raw.lower()).lstrip("_-") or "app"
+
+
+def merge(base: Any, over: Any, key: str = "") -> Any:
+    """Compose merge rules: mappings merge, `command`/`entrypoint` replace, volumes/secrets/configs
+    merge by target/source, other sequences append without duplicates; !reset/!override win."""
+    if isinstance(over, Override):
+        return over.value
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            if isinstance(v, Reset):
+                out.pop(k, None)
+            elif k in out:
+                out[k] = v if k in _REPLACED or (key == "healthcheck" and k == "test") else merge(out[k], v, k)
+            else:
+                out[k] = v.value if isinstance(v, Override) else v
+        return out
+    if isinstance(base, list) and isinstance(over, list):
+        if key in _KEYED:
+            by = _KEYED[key]
+            kept = {item.get(by): item for item in base if isinstance(item, dict)}
+            kept.update({item.get(by): item for item in over if isinstance(item, dict)})
+            return list(kept.values())
+        return [*base, *(x for x in over if x not in base)]
+    return over
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, Override):
+        return _strip(value.value)
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if not isinstance(v, Reset)}
+    if isinstance(value, list):
+        return [_strip(v) for v in value if not isinstance(v, Reset)]
+    return value
+
+
+class _Reader:
+    """Reads, interpolates and normalizes files; resolves extends; collects marks and problems."""
+
+    def __init__(self, env: Mapping[str, str], project_dir: Path) -> None:
+        self.interpolate = Interpolator(env)
+        self.project_dir = project_dir
+        self.marks: dict[Path_, Mark] = {}
+        self.cache: dict[Path, tuple[dict, dict]] = {}
+
+    def file(self, path: Path, base: Path) -> tuple[dict[str, Any], dict[Path_, Mark]]:
+        key = path.resolve()
+        if key in self.cache:
+            return self.cache[key]
+        data, marks = read(path, display(path))
+        name = display(path)
+
+        def where(p: Path_) -> str:
+            for i in range(len(p), -1, -1):
+                if p[:i] in marks:
+                    return f"{marks[p[:i]]}: {format_path(p)}"
+            return f"{name}: {format_path(p)}"
+
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise InputError(f"{name}:1:1: a compose file must be a mapping (services:, volumes:, …)")
+        unknown = [k for k in data if k not in normalizing.TOP_KEYS and not str(k).startswith("x-")]
+        if unknown:
+            raise InputErrors(
+                [f"{where((k,))}: unknown top-level key{suggest(k, normalizing.TOP_KEYS)}" for k in unknown]
+            )
+        data = interpolate_tree(data, self.interpolate, where)
+        services = data.get("services") or {}
+        if not isinstance(services, dict):
+            raise InputError(f"{where(('services',))}: services must be a mapping of service names")
+        problems = []
+        normalized = {}
+        for sname, svc in services.items():
+            if svc is None:
+                svc = {}
+            if not isinstance(svc, dict):
+                problems.append(f"{where(('services', sname))}: a service must be a mapping")
+                continue
+            for k in svc:
+                if k not in normalizing.SERVICE_KEYS and not str(k).startswith("x-"):
+                    problems.append(
+                        f"{where(('services', sname, k))}: unknown service key{suggest(k, normalizing.SERVICE_KEYS)}"
+                    )
+            try:
+                normalized[sname] = normalizing.service(svc, base)
+            except normalizing.KeyedInvalid as err:
+                problems.append(f"{where(('services', sname, err.key))}: {err.message}")
+        if problems:
+            raise InputErrors(problems)
+        data = {**data, "services": normalized}
+        self.cache[key] = (data, marks)
+        return data, marks
+
+    def extends(self, path: Path, sname: str, trail: tuple[tuple[Path, str], ...] = ()) -> dict[str, Any]:
+        """The service with its `extends` chain merged in (base first)."""
+        data, marks = self.file(path, path.parent if trail else self.project_dir)
+        node = (path.resolve(), sname)
+        if node in trail:
+            chain = " -> ".join(f"{p.name}:{s}" for p, s in (*trail, node))
+            raise InputError(f"{display(path)}: extends cycle: {chain}")
+        if sname not in data["services"]:
+            known = data["services"]
+            raise InputError(f"{display(path)}: extends: no service {sname!r}{suggest(sname, known)}")
+        svc = data["services"][sname]
+        ext = svc.get("extends")
+        if ext is None:
+            return svc
+        spec = {"service": ext} if isinstance(ext, str) else ext
+        if not isinstance(spec, dict) or "service" not in spec:
+            where = marks.get(("services", sname, "extends"), Mark(display(path), 1, 1))
+            raise InputError(f"{where}: services.{sname}.extends: expected a service name or {{service, file}}")
+        target = path.parent / spec["file"] if spec.get("file") else path
+        if not target.is_file():
+            where = marks.get(("services", sname, "extends"), Mark(display(path), 1, 1))
+            raise InputError(f"{where}: services.{sname}.extends.file: no such file {spec['file']!r}")
+        base = self.extends(target, spec["service"], (*trail, node))
+        mine = {k: v for k, v in svc.items() if k != "extends"}
+        return merge({k: v for k, v in base.items() if k != "extends"}, mine)
+
+
+def _env(environ: Mapping[str, str], project_dir: Path, env_file: Path | None) -> dict[str, str]:
+    path = env_file or project_dir / ".env"
+    if env_file is not None and not path.is_file():
+        raise InputError(f"{env_file}: no such env file (--env-file)")
+    dotenv = parse_dotenv(path.read_text(encoding="utf-8"), display(path), environ) if path.is_file() else {}
+    return {**dotenv, **environ}
+
+
+def load(
+    paths: list[Path],
+    *,
+    environ: Mapping[str, str] | None = None,
+    profiles: list[str] | None = None,
+    env_file: Path | None = None,
+    name: str | None = None,
+) -> Project:
+    """Merge the files in order into one project with only the active profiles' services."""
+    if not paths:
+        raise InputError("no compose file given", hint="pass compose.yaml (repeat to merge several in order)")
+    environ = dict(os.environ if environ is None else environ)
+    project_dir = paths[0].resolve().parent
+    env = _env(environ, project_dir, env_file)
+    reader = _Reader(env, project_dir)
+    merged: dict[str, Any] = {}
+    marks: dict[Path_, Mark] = {}
+    for path in paths:
+        if not path.is_file():
+            raise InputError(f"{display(path)}: no such file")
+        data, file_marks = reader.file(path, project_dir)
+        for inc in data.get("include") or []:
+            inc_path = path.parent / (inc if isinstance(inc, str) else inc.get("path", ""))
+            sub = load([inc_path], environ=environ, profiles=profiles)
+            merged = merge(
+                merged,
+                {
+                    "services": sub.services,
+                    "volumes": sub.volumes,
+                    "networks": sub.networks,
+                    "secrets": sub.secrets,
+                    "configs": sub.configs,
+                },
+            )
+            marks.update(sub.marks)
+        resolved = {s: reader.extends(path, s) for s in data["services"]}
+        merged = merge(merged, {**{k: v for k, v in data.items() if k != "include"}, "services": resolved})
+        marks.update(file_marks)
+    merged = _strip(merged)
+    enabled = set(profiles if profiles is not None else _split(env.get("COMPOSE_PROFILES", "")))
+    services, skipped = {}, {}
+    for sname, svc in (merged.get("services") or {}).items():
+        wanted = svc.get("profiles") or []
+        if wanted and not enabled.intersection(wanted) and "*" not in enabled:
+            skipped[sname] = list(wanted)
+        else:
+            services[sname] = svc
+    project = Project(
+        name=project_name(name or str(merged.get("name") or env.get("COMPOSE_PROJECT_NAME") or project_dir.name)),
+        directory=project_dir,
+        files=list(paths),
+        services=services,
+        volumes={k: v or {} for k, v in (merged.get("volumes") or {}).items()},
+        networks={k: v or {} for k, v in (merged.get("networks") or {}).items()},
+        secrets={k: v or {} for k, v in (merged.get("secrets") or {}).items()},
+        configs={k: v or {} for k, v in (merged.get("configs") or {}).items()},
+        skipped=skipped,
+        unset=list(reader.interpolate.unset),
+        marks=marks,
+    )
+    _check(project)
+    _read_env_files(project, env)
+    return project
+
+
+def _split(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _check(p: Project) -> None:
+    """References compose itself rejects: undefined services, volumes, networks, secrets, configs."""
+    problems = []
+    if not p.services and not p.skipped:
+        problems.append(f"{display(p.files[0])}: no services defined")
+    for sname, svc in p.services.items():
+        at = ("services", sname)
+        if not svc.get("image") and not svc.get("build"):
+            problems.append(f"{p.where(at)}: has neither an image nor a build context")
+        for dep in svc.get("depends_on") or {}:
+            if dep not in p.services and dep not in p.skipped:
+                problems.append(f"{p.where((*at, 'depends_on', dep))}: no service {dep!r}{suggest(dep, p.services)}")
+        for i, vol in enumerate(svc.get("volumes") or []):
+            src = vol.get("source")
+            if vol.get("type") == "volume" and src and src not in p.volumes:
+                problems.append(f"{p.where((*at, 'volumes', i))}: undefined volume {src!r}{suggest(src, p.volumes)}")
+        for net in svc.get("networks") or {}:
+            if net != "default" and net not in p.networks:
+                problems.append(f"{p.where((*at, 'networks'))}: undefined network {net!r}{suggest(net, p.networks)}")
+        for what, declared in (("secrets", p.secrets), ("configs", p.configs)):
+            for i, ref in enumerate(svc.get(what) or []):
+                if ref["source"] not in declared:
+                    problems.append(
+                        f"{p.where((*at, what, i))}: undefined {what[:-1]} {ref['source']!r}"
+                        f"{suggest(ref['source'], declared)}"
+                    )
+    if problems:
+        raise InputErrors(problems)
+
+
+def _read_env_files(p: Project, env: Mapping[str, str]) -> None:
+    """env_file values go under `environment`; `KEY` without a value takes the shell's or is dropped."""
+    for sname, svc in p.services.items():
+        values: dict[str, str | None] = {}
+        sources = []
+        for entry in svc.get("env_file") or []:
+            path = Path(entry["path"])
+            if not path.is_file():
+                if entry.get("required", True):
+                    raise InputError(f"{p.where(('services', sname, 'env_file'))}: env file {display(path)} not found")
+                continue
+            values.update(parse_dotenv(path.read_text(encoding="utf-8"), display(path), env))
+            sources.append(display(path))
+        values.update(svc.get("environment") or {})
+        resolved = {k: (env.get(k) if v is None else v) for k, v in values.items()}
+        svc["environment"] = {k: v for k, v in resolved.items() if v is not None}
+        svc["x-env-files"] = sources
