@@ -56,5 +56,8 @@ def render(report: Report, threshold: Severity | None, rules: dict, console: Con
         if failing
         else "[bold green]PASS[/]" + (f" (nothing at or above {threshold})" if threshold is not None else "")
     )
-    what = f"{report.objects} objects" + (f", profile {report.profile}" if report.profile else "")
+    what = ", ".join(
+        [f"{report.objects} objects"] * bool(report.objects or not report.dockerfiles)
+        + [f"{report.dockerfiles} Dockerfile{'s' * (report.dockerfiles != 1)}"] * bool(report.dockerfiles)
+    ) + (f", profile {report.profile}" if report.profile else "")
     console.print(f"{what}: {counts}; {len(report.suppressed)} suppressed. {verdict}")

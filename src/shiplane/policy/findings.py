@@ -96,6 +96,7 @@ class Report:
     findings: tuple[Finding, ...]
     suppressed: tuple[Suppressed, ...] = ()
     objects: int = 0
+    dockerfiles: int = 0
     profile: str = ""
     kubernetes_version: str = ""
     rules_run: tuple[str, ...] = field(default=(), repr=False)
@@ -114,6 +115,7 @@ class Report:
             findings=tuple(sorted((*self.findings, *other.findings), key=Finding.sort_key)),
             suppressed=(*self.suppressed, *other.suppressed),
             objects=self.objects + other.objects,
+            dockerfiles=self.dockerfiles + other.dockerfiles,
             profile=self.profile or other.profile,
             kubernetes_version=self.kubernetes_version or other.kubernetes_version,
             rules_run=tuple(dict.fromkeys((*self.rules_run, *other.rules_run))),

@@ -59,6 +59,7 @@ def to_json(report: Report, fail_on: Severity) -> str:
         "passed": not failing,
         "summary": {
             "objects": report.objects,
+            "dockerfiles": report.dockerfiles,
             "findings": len(report.findings),
             "failing": len(failing),
             "suppressed": len(report.suppressed),

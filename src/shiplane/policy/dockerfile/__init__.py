@@ -86,6 +86,7 @@ def lint(df: Dockerfile) -> Report:
     return Report(
         findings=tuple(sorted(unique, key=Finding.sort_key)),
         suppressed=tuple(dict.fromkeys(suppressed)),
+        dockerfiles=1,
         rules_run=tuple(r.id for r in RULES),
     )
 

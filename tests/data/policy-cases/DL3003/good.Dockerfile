@@ -1,0 +1,5 @@
+FROM alpine:3.20
+WORKDIR /app
+RUN echo built
+USER 10001
+CMD ["app"]

@@ -1,0 +1,3 @@
+FROM debian
+USER 10001
+CMD ["app"]

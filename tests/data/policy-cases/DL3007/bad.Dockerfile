@@ -1,0 +1,3 @@
+FROM debian:latest
+USER 10001
+CMD ["app"]

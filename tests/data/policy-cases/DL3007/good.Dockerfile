@@ -1,0 +1,3 @@
+FROM debian:12@sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc
+USER 10001
+CMD ["app"]

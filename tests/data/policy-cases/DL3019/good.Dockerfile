@@ -1,0 +1,4 @@
+FROM alpine:3.20
+RUN --mount=type=cache,target=/var/cache/apk apk add curl=8.9.1-r0
+USER 10001
+CMD ["app"]

@@ -1,0 +1,4 @@
+FROM alpine:3.20
+RUN wget -qO- https://example.com/install.sh | sh
+USER 10001
+CMD ["app"]
