@@ -57,6 +57,7 @@ def render(stage: StageSpec, inputs: Inputs, *, namespace: str | None = None) ->
     secret_objs, secret_names = config.secrets(stage, ns, inputs, used_secrets(stage))
     out += secret_objs
     out += networking.app_policies(stage, ns)
+    clients = networking.clients_of(stage)
     for name, svc in stage.doc.services.items():
         env_cm = config.env_config(stage, ns, name, svc)
         files_cm = config.files_config(stage, ns, name, svc, inputs)
@@ -74,7 +75,7 @@ def render(stage: StageSpec, inputs: Inputs, *, namespace: str | None = None) ->
             workloads.autoscaler(stage, ns, name, svc),
             workloads.disruption_budget(stage, ns, name, svc),
             networking.ingress(stage, ns, name, svc),
-            networking.service_policy(stage, ns, name, svc),
+            networking.service_policy(stage, ns, name, svc, clients.get(name, [])),
         ):
             if extra is not None:
                 out.append(extra)

@@ -107,9 +107,21 @@ def _egress(stage: StageSpec, svc: Service) -> list[dict[str, Any]]:
     return rules
 
 
-def service_policy(stage: StageSpec, namespace: str, name: str, svc: Service) -> dict[str, Any] | None:
+def clients_of(stage: StageSpec) -> dict[str, list[str]]:
+    """service → the services that connect to it, in spec order (computed once per render)."""
+    out: dict[str, list[str]] = {}
+    for client, s in stage.doc.services.items():
+        for c in s.connects_to:
+            if c.service is not None and client not in out.setdefault(c.service, []):
+                out[c.service].append(client)
+    return out
+
+
+def service_policy(
+    stage: StageSpec, namespace: str, name: str, svc: Service, clients: list[str]
+) -> dict[str, Any] | None:
     ingress_rules = []
-    clients = [n for n, s in stage.doc.services.items() if any(c.service == name for c in s.connects_to)]
+    clients = list(clients)
     if svc.kind == "stateful" and svc.ports:
         clients.append(name)  # replicas of a stateful service talk to each other (replication, quorum)
     if clients and svc.ports:

@@ -1,21 +1,23 @@
 """Offline validation of rendered objects against the Kubernetes JSON schemas of a target version.
 
 The schemas are the ones bundled by the `kubernetes-validate` package (strict
-variant: unknown fields are errors). We load them ourselves so the 1.6 MB shared
-definitions are parsed once per version and a compiled validator is kept per kind.
+variant: unknown fields are errors). We load them ourselves: the 1.6 MB shared
+definitions are parsed once per version, each kind's schema is bundled with the
+definitions it needs, and compiled validators are cached per (version, kind).
+jsonschema-rs answers "valid?" fast; python-jsonschema explains the rare failures.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import jsonschema
-import referencing
-from referencing.jsonschema import DRAFT202012
+import jsonschema_rs
 
 from shiplane.errors import InputError, InputErrors
 
@@ -40,22 +42,49 @@ def _dir(version: str):
     return _root().joinpath(f"v{version}.0-local-strict")
 
 
-@cache
-def _registry(version: str) -> referencing.Registry:
-    defs = json.loads(_dir(version).joinpath("_definitions.json").read_text())
-    resource = referencing.Resource.from_contents(defs, default_specification=DRAFT202012)
-    # Kind schemas refer to "/api/_definitions.json#/$defs/…".
-    return referencing.Registry().with_resource("/api/_definitions.json", resource)
+_PREFIX = "/api/_definitions.json#/$defs/"
 
 
 @cache
-def _validator(version: str, kind: str, api_version: str) -> jsonschema.protocols.Validator | None:
+def _definitions(version: str) -> dict[str, Any]:
+    return json.loads(_dir(version).joinpath("_definitions.json").read_text().replace(_PREFIX, "#/$defs/"))["$defs"]
+
+
+def _bundle(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """The kind's schema with just the definitions it reaches, inlined under local `$defs`.
+
+    Local references keep `$ref` resolution cheap: with the 1.6 MB shared document
+    as an external resource, each object took ~30 ms to check; bundled, ~1 ms.
+    """
+    needed: dict[str, Any] = {}
+    todo: list[Any] = [schema]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] not in needed:
+                needed[ref[8:]] = defs[ref[8:]]
+                todo.append(defs[ref[8:]])
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return {**schema, "$defs": needed}
+
+
+@dataclass(frozen=True)
+class _Validators:
+    fast: Any  # jsonschema_rs: decides valid/invalid in microseconds
+    explain: jsonschema.Draft202012Validator  # python-jsonschema: every error, with its path
+
+
+@cache
+def _validator(version: str, kind: str, api_version: str) -> _Validators | None:
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     path = _dir(version).joinpath(f"{kind.lower()}-{group_version}.json")
     if not path.is_file():
         return None
-    schema = json.loads(path.read_text())
-    return jsonschema.Draft202012Validator(schema, registry=_registry(version))
+    schema = _bundle(json.loads(path.read_text().replace(_PREFIX, "#/$defs/")), _definitions(version))
+    return _Validators(jsonschema_rs.Draft202012Validator(schema), jsonschema.Draft202012Validator(schema))
 
 
 def _path(parts: Any) -> str:
@@ -77,7 +106,9 @@ def problems(objects: list[dict[str, Any]], version: str) -> list[str]:
         if kind == "Secret":
             # Never let a secret value reach an error message.
             o = {**o, **{f: {k: "" for k in o[f]} for f in ("data", "stringData") if isinstance(o.get(f), dict)}}
-        for err in sorted(validator.iter_errors(o), key=lambda e: list(map(str, e.absolute_path))):
+        if validator.fast.is_valid(o):
+            continue
+        for err in sorted(validator.explain.iter_errors(o), key=lambda e: list(map(str, e.absolute_path))):
             out.append(f"{kind} {name}: {_path(err.absolute_path)}: {err.message}")
     return out
 
