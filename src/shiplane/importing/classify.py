@@ -99,7 +99,8 @@ def secret_files(svc: dict, project: Project, secrets: dict[str, str], st: Stora
         target = target if target.startswith("/") else f"/run/secrets/{target}"
         entry: dict[str, Any] = {"secret": secrets[ref["source"]]}
         if ref.get("mode") is not None:
-            entry["mode"] = int(str(ref["mode"]), 8) if isinstance(ref["mode"], str) else ref["mode"]
+            mode = int(str(ref["mode"]), 8) if isinstance(ref["mode"], str) else ref["mode"]
+            entry["mode"] = f"0o{mode:o}"  # YAML 1.1 would read 0400 as an octal int; 0o400 stays readable
         st.files[target] = entry
         r.mapped.append(f"secret {ref['source']} → file {target}")
     for ref in svc.get("configs") or []:
@@ -278,7 +279,7 @@ def connections(project: Project, services: dict, reports: dict, ports_of: dict,
                 continue
             evidence = o in (svc.get("depends_on") or {}) or _mentions(svc, o)
             if not ports_of[o]:
-                if evidence:
+                if evidence and services[o].get("kind") != "job":  # waiting for a job is not calling it
                     reports[o].blockers.append(
                         f"{s} uses it, but no port is known (none in compose or the Dockerfile), so it gets no "
                         "Service and cannot be reached by name; add its port under ports"

@@ -91,9 +91,7 @@ def security(svc: dict[str, Any], f: ImageFacts, r: ServiceReport, gaps: set[str
             r.guessed.append(f"user {user!r} is a name; Kubernetes needs a number (set security.runAsUser)")
     elif f.uid:
         uid = gid = f.uid
-        r.guessed.append(
-            f"runs as uid {f.uid}, the {f.source}'s unprivileged user (compose ran it as the image's default user)"
-        )
+        r.guessed.append(f"runs as uid {f.uid}, the unprivileged user known from the {f.source}")
     root = uid is None or uid == 0  # an unknown user may well be root: keep compose's behaviour
     if uid:
         sec["runAsUser"] = uid

@@ -83,7 +83,7 @@ def _add_file(st: Storage, target: str, source: str, info: tuple[bool, bool, int
         return False
     entry: dict[str, Any] = {"fromFile": rel(source, out_dir)}
     if executable:
-        entry["mode"] = 0o755
+        entry["mode"] = "0o755"
     st.files[target] = entry
     return True
 
@@ -92,9 +92,9 @@ def bind(
     st: Storage, r: ServiceReport, vol: dict, svc: dict, where: PathInfo, project_dir: Path, out_dir: Path
 ) -> None:
     src, target = vol["source"], vol["target"]
-    shown = rel(src, project_dir) if not src.startswith("/") or Path(project_dir) in Path(src).parents else src
     inside = Path(project_dir) in Path(src).parents or Path(src) == Path(project_dir)
-    if _is_source(src, svc) and not (where.kind == "file" and src.endswith(_CONFIG)):
+    shown = rel(src, project_dir) if inside else src
+    if _is_source(src, svc) and not (where.kind != "dir" and src.endswith(_CONFIG)):
         st.dropped_targets.append(target)
         r.dropped.append(f"bind mount {shown} → {target}: source code for development; the image must contain it")
         return
