@@ -46,7 +46,11 @@ def test_override_needs_a_reason():
 def test_annotation_suppresses_with_reason_and_a_missing_reason_is_a_finding():
     ok = deployment("web", annotations={"check.shiplane.io/ignore": "availability-replicas: leader-elected singleton"})
     bare = deployment("api", annotations={"check.shiplane.io/ignore": "availability-replicas"})
-    report = evaluate([ok, bare])
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "all", "namespace": "shop"}}
+    service["spec"] = {"selector": {"app": "x"}}
+    for d in (ok, bare):
+        d["spec"]["template"]["metadata"] = {"labels": {"app": "x"}}
+    report = evaluate([ok, bare, service])
     replicas = [f.object.name for f in report.findings if f.rule == "availability-replicas"]
     assert replicas == ["api"]  # no reason: not suppressed
     assert [(s.finding.object.name, s.reason) for s in report.suppressed] == [("web", "leader-elected singleton")]

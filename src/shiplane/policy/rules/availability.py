@@ -26,14 +26,15 @@ def replicas(obj, ctx) -> int:
     "availability-replicas",
     Group.AVAILABILITY,
     Severity.LOW,
-    "single replica",
-    why="With one replica every rollout, node drain or crash is an outage.",
+    "single replica behind a Service",
+    why="With one replica behind a Service every rollout, node drain or crash is an outage.",
     fix="Run at least 2 replicas (or an HPA with minReplicas >= 2); suppress for singletons such as databases.",
     kinds=_REPLICATED,
 )
 def single_replica(obj, ctx):
+    # Only pods that serve a Service turn a rollout into an outage; a queue worker just pauses.
     n = replicas(obj, ctx)
-    if n == 1:
+    if n == 1 and ctx.selecting(obj, "Service"):
         yield Hit(("spec", "replicas") if ctx.hpa_for(obj) is None else ("spec",), f"{n} replica")
 
 
