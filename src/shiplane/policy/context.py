@@ -35,6 +35,7 @@ class Context:
     kubernetes_version: tuple[int, int] = (1, 36)
     pss_version: tuple[int, int] = (1, 36)
     _index: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict, repr=False)
+    _targets: dict[int, list[dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         index: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -53,12 +54,28 @@ class Context:
 
     @cached_property
     def _workloads(self) -> dict[str, list[tuple[dict[str, Any], dict[str, str]]]]:
-        """Per namespace: (workload, pod labels), skipping Pods a controller in the run would own."""
+        """Per namespace: (workload, pod labels)."""
         out: dict[str, list[tuple[dict[str, Any], dict[str, str]]]] = defaultdict(list)
         for o in self.objects:
             if o.get("kind") in WORKLOADS:
                 out[ns(o)].append((o, pod_labels(o)))
         return out
+
+    @cached_property
+    def _by_label(self) -> dict[tuple[str, str, str], list[tuple[dict[str, Any], dict[str, str]]]]:
+        """(namespace, label, value) → workloads whose pods carry it: selectors only scan candidates."""
+        out: dict[tuple[str, str, str], list[tuple[dict[str, Any], dict[str, str]]]] = defaultdict(list)
+        for namespace, items in self._workloads.items():
+            for w, labels in items:
+                for k, v in labels.items():
+                    out[(namespace, k, str(v))].append((w, labels))
+        return out
+
+    def _candidates(self, pairs: dict[str, Any], namespace: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
+        if not pairs:
+            return self.workloads(namespace)
+        k, v = next(iter(pairs.items()))
+        return self._by_label.get((namespace, k, str(v)), [])
 
     def workloads(self, namespace: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
         return self._workloads.get(namespace, [])
@@ -67,11 +84,16 @@ class Context:
         return bool(self._workloads.get(namespace))
 
     def service_targets(self, svc: dict[str, Any]) -> list[dict[str, Any]]:
-        selector = (svc.get("spec") or {}).get("selector")
-        return [w for w, labels in self.workloads(ns(svc)) if plain_selector_matches(selector, labels)]
+        key = id(svc)
+        if key not in self._targets:
+            selector = (svc.get("spec") or {}).get("selector")
+            candidates = self._candidates(selector, ns(svc)) if isinstance(selector, dict) and selector else []
+            self._targets[key] = [w for w, labels in candidates if plain_selector_matches(selector, labels)]
+        return self._targets[key]
 
     def selected_workloads(self, selector: dict[str, Any] | None, namespace: str) -> list[dict[str, Any]]:
-        return [w for w, labels in self.workloads(namespace) if selector_matches(selector, labels)]
+        pairs = (selector.get("matchLabels") or {}) if isinstance(selector, dict) else {}
+        return [w for w, labels in self._candidates(pairs, namespace) if selector_matches(selector, labels)]
 
     @cached_property
     def _selected_by(self) -> dict[int, dict[str, list[dict[str, Any]]]]:

@@ -8,7 +8,7 @@ Multi-document streams and `kind: List` are flattened into single objects.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,50 +17,79 @@ import yaml
 
 from shiplane.errors import InputError, InputErrors
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    """The C loader, with scalar tag resolution memoised: manifests repeat the same keys and
+    values thousands of times, and resolving each one runs a list of regexes in Python."""
+
+    _resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
+
+    def resolve(self, kind, value, implicit):
+        if kind is yaml.ScalarNode and len(value) < 64:
+            key = (value, tuple(implicit))
+            tag = self._resolved.get(key)
+            if tag is None:
+                if len(self._resolved) > 100_000:  # a cache, not a leak, in long-lived processes
+                    self._resolved.clear()
+                tag = self._resolved[key] = super().resolve(kind, value, implicit)
+            return tag
+        return super().resolve(kind, value, implicit)
 Path_ = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
 class Manifest:
-    """One object and where it came from; `lines` maps field paths (relative to the object) to lines."""
+    """One object and where it came from; `node` (the composed YAML) locates any field on demand."""
 
     obj: dict[str, Any]
     file: str | None = None
     line: int | None = None
-    lines: Mapping[Path_, int] = field(default_factory=dict, repr=False)
+    node: yaml.Node | None = field(default=None, repr=False, compare=False)
 
     def line_of(self, path: Path_) -> int | None:
         """Line of the deepest part of `path` that exists in the file (the object's line at worst)."""
-        for end in range(len(path), 0, -1):
-            if path[:end] in self.lines:
-                return self.lines[path[:end]]
-        return self.line
+        node, line = self.node, self.line
+        for part in path:
+            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+                found = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
+                if found is None:
+                    break
+                line, node = found[0].start_mark.line + 1, found[1]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            else:
+                break
+        return line
 
 
-def _build(node: yaml.Node, path: Path_, lines: dict[Path_, int], loader: Any) -> Any:
+_STR = "tag:yaml.org,2002:str"
+
+
+def _build(node: yaml.Node, loader: Any) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return node.value if node.tag == _STR else loader.construct_object(node, deep=True)  # strings: fast path
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # YAML merge keys (<<)
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _build(key_node, loader)
             if not isinstance(key, str | int | float | bool):
                 raise InputError(f"line {key_node.start_mark.line + 1}: mapping keys must be plain scalars")
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            out[key] = _build(value_node, (*path, key), lines, loader)
+            out[key] = _build(value_node, loader)
         return out
     if isinstance(node, yaml.SequenceNode):
-        items = []
-        for i, item in enumerate(node.value):
-            lines[(*path, i)] = item.start_mark.line + 1
-            items.append(_build(item, (*path, i), lines, loader))
-        return items
+        return [_build(item, loader) for item in node.value]
     return loader.construct_object(node, deep=True)
 
 
-def _rebase(lines: Mapping[Path_, int], prefix: Path_) -> dict[Path_, int]:
-    n = len(prefix)
-    return {p[n:]: v for p, v in lines.items() if p[:n] == prefix and len(p) > n}
+def _items_node(node: yaml.Node) -> list[yaml.Node]:
+    for k, v in node.value:
+        if getattr(k, "value", None) == "items" and isinstance(v, yaml.SequenceNode):
+            return v.value
+    return []
 
 
 def parse(text: str, file: str) -> list[Manifest]:
@@ -73,26 +102,21 @@ def parse(text: str, file: str) -> list[Manifest]:
             node = loader.get_node()
             if node is None:
                 continue
-            lines: dict[Path_, int] = {}
             try:
-                data = _build(node, (), lines, loader)
+                data = _build(node, loader)
             except InputError as err:
                 problems.append(f"{file}:{err.message.removeprefix('line ')}")
                 continue
-            start = node.start_mark.line + 1
             if data is None:
                 continue
             if not isinstance(data, dict):
-                problems.append(
-                    f"{file}:{start}: expected a Kubernetes object (a mapping), found {type(data).__name__}"
-                )
+                out.extend(_one(data, file, node, problems))
                 continue
             if isinstance(data.get("kind"), str) and data["kind"].endswith("List") and "items" in data:
-                items = data["items"] or []
-                for i, item in enumerate(items):
-                    out.extend(_one(item, file, lines.get(("items", i), start), _rebase(lines, ("items", i)), problems))
+                for item, item_node in zip(data["items"] or [], _items_node(node), strict=False):
+                    out.extend(_one(item, file, item_node, problems))
                 continue
-            out.extend(_one(data, file, start, lines, problems))
+            out.extend(_one(data, file, node, problems))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
@@ -104,7 +128,8 @@ def parse(text: str, file: str) -> list[Manifest]:
     return out
 
 
-def _one(data: Any, file: str, line: int, lines: dict[Path_, int], problems: list[str]) -> list[Manifest]:
+def _one(data: Any, file: str, node: yaml.Node, problems: list[str]) -> list[Manifest]:
+    line = node.start_mark.line + 1
     if not isinstance(data, dict):
         problems.append(f"{file}:{line}: expected a Kubernetes object (a mapping), found {type(data).__name__}")
         return []
@@ -115,7 +140,7 @@ def _one(data: Any, file: str, line: int, lines: dict[Path_, int], problems: lis
     if missing:
         problems.append(f"{file}:{line}: not a Kubernetes object: missing {', '.join(missing)}")
         return []
-    return [Manifest(data, file, line, lines)]
+    return [Manifest(data, file, line, node)]
 
 
 _SUFFIXES = (".yaml", ".yml", ".json")

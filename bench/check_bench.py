@@ -1,0 +1,121 @@
+"""Benchmark: `shiplane check` vs `kube-score score` on the same 5,000 generated objects.
+
+    .venv/bin/python bench/check_bench.py [--objects 5000] [--repeat 3]
+
+Generates, in a temp dir, apps of five objects each (Deployment, Service, ConfigMap,
+PodDisruptionBudget, NetworkPolicy) spread over 20 namespaces, written as 50 multi-document
+files, with a mix of clean and faulty objects so both tools have findings to report.
+Times, best of --repeat, each as a separate process (interpreter start included):
+  - shiplane: `shiplane check DIR -o json --fail-on never`
+  - kube-score: `kube-score score FILES... -o json`
+kube-score is found through $KUBE_SCORE, then PATH, then /tmp/ks/kube-score (where
+`GOBIN=/tmp/ks go install github.com/zegl/kube-score/cmd/kube-score@latest` puts it); without
+it the benchmark says so and prints shiplane's figure only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+FILES = 50
+NAMESPACES = 20
+
+
+def app(i: int) -> list[dict]:
+    ns, name = f"team-{i % NAMESPACES}", f"svc{i}"
+    labels = {"app.kubernetes.io/name": name}
+    faulty = i % 3 == 0  # a third of the apps lack limits, probes and a security context
+    image = f"registry.example.com/{name}:1.{i}"
+    container = {"name": "app", "image": image, "ports": [{"name": "http", "containerPort": 8080}]}
+    if not faulty:
+        container |= {
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "128Mi"}},
+            "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}},
+            "livenessProbe": {"httpGet": {"path": "/live", "port": "http"}, "periodSeconds": 20},
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "runAsNonRoot": True,
+                "runAsUser": 10001,
+                "capabilities": {"drop": ["ALL"]},
+            },
+        }
+    else:
+        container["env"] = [{"name": "API_TOKEN", "value": "not-a-real-token-but-looks-like-one"}]
+    meta = {"name": name, "namespace": ns, "labels": labels}
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+         "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": meta,
+         "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"LOG_LEVEL": "info"}},
+        {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": meta,
+         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": meta,
+         "spec": {"podSelector": {"matchLabels": labels}, "policyTypes": ["Ingress"]}},
+    ]  # fmt: skip
+
+
+def generate(directory: Path, objects: int) -> list[Path]:
+    docs = [o for i in range(-(-objects // 5)) for o in app(i)][:objects]
+    per_file = -(-len(docs) // FILES)
+    paths = []
+    for f in range(FILES):
+        chunk = docs[f * per_file : (f + 1) * per_file]
+        if chunk:
+            path = directory / f"objects-{f:02d}.yaml"
+            path.write_text(yaml.safe_dump_all(chunk, sort_keys=False))
+            paths.append(path)
+    return paths
+
+
+def kube_score() -> str | None:
+    for candidate in (os.environ.get("KUBE_SCORE"), shutil.which("kube-score"), "/tmp/ks/kube-score"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def best(cmd: list[str], repeat: int, ok: tuple[int, ...]) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        if done.returncode not in ok:
+            sys.exit(f"{cmd[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--objects", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    shiplane = str(Path(sys.executable).with_name("shiplane"))
+    with tempfile.TemporaryDirectory(prefix="shiplane-check-bench-") as tmp:
+        paths = generate(Path(tmp), args.objects)
+        print(f"{args.objects} objects in {len(paths)} files, {NAMESPACES} namespaces; best of {args.repeat}")
+        ours = best([shiplane, "check", tmp, "-o", "json", "--fail-on", "never"], args.repeat, (0,))
+        print(f"shiplane check    {ours:7.2f} s  ({args.objects / ours:,.0f} objects/s)")
+        ks = kube_score()
+        if ks is None:
+            print("kube-score        not found ($KUBE_SCORE, PATH, /tmp/ks/kube-score): shiplane's figure only")
+            return
+        theirs = best([ks, "score", *map(str, paths), "-o", "json"], args.repeat, (0, 1))
+        print(f"kube-score score  {theirs:7.2f} s  ({args.objects / theirs:,.0f} objects/s)")
+        print(f"ratio shiplane/kube-score: {ours / theirs:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
