@@ -86,3 +86,54 @@ def compose(
         connections=connections,
     )
     _finish(imported, out_dir, report_format, force)
+
+
+def _app_name(name: str | None, first: Path) -> str:
+    from shiplane.importing.compose import spec_name
+
+    return spec_name(name or first.resolve().parent.name)
+
+
+@import_.command()
+@click.argument("units", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@_OUT
+@click.option("--name", default=None, help="App name (default: the units' directory).")
+@_REPORT
+@_FORCE
+def systemd(
+    units: tuple[Path, ...], output_dir: Path | None, name: str | None, report_format: str, force: bool
+) -> None:
+    """Import systemd service UNITS from a VM (the image is left for you to fill)."""
+    from shiplane.importing import systemd as sd
+
+    imported = sd.convert(sd.load(list(units)), _app_name(name, units[0]), [u.name for u in units])
+    _finish(imported, output_dir or units[0].parent, report_format, force)
+
+
+@import_.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_OUT
+@click.option("--name", default=None, help="App name (default: the Procfile's directory).")
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A .env with the app's configuration (secret-looking values become secrets).",
+)
+@_REPORT
+@_FORCE
+def procfile(
+    file: Path, output_dir: Path | None, name: str | None, env_file: Path | None, report_format: str, force: bool
+) -> None:
+    """Import a Procfile's process types (web is exposed; release becomes a migration)."""
+    from shiplane.errors import InputError
+    from shiplane.importing import procfile as pf
+    from shiplane.importing.interpolating import parse_dotenv
+
+    env = None
+    if env_file is not None:
+        if not env_file.is_file():
+            raise InputError(f"{env_file}: no such env file (--env-file)")
+        env = parse_dotenv(env_file.read_text(encoding="utf-8"), str(env_file))
+    imported = pf.convert(pf.load(file), _app_name(name, file), file.name, env)
+    _finish(imported, output_dir or file.parent, report_format, force)

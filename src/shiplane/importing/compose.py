@@ -19,7 +19,7 @@ from shiplane.importing.report import Report, ServiceReport
 from shiplane.importing.sensitive import SecretBook
 from shiplane.importing.storage import PathInfo, label
 
-_PORT_NAMES = {
+PORT_NAMES = {
     80: "http",
     443: "https",
     8080: "http",
@@ -73,7 +73,7 @@ def _ports(
     out: dict[str, Any] = {}
     published = []
     for p in entries:
-        base = p.get("name") or (_PORT_NAMES.get(p["target"]) if p["protocol"] == "tcp" else None)
+        base = p.get("name") or (PORT_NAMES.get(p["target"]) if p["protocol"] == "tcp" else None)
         name = base if base and base not in out else f"{p['protocol']}-{p['target']}"
         n = 2
         while name in out:

@@ -47,7 +47,7 @@ class Report:
             "stateful": sum(s.kind == "stateful" for s in self.services),
             "blockers": self.blocker_count,
         }
-        return json.dumps(data, indent=2) + "\n"
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     def to_text(self) -> str:
         kinds = ", ".join(f"{s.name} ({s.kind})" for s in self.services)

@@ -1,0 +1,224 @@
+"""systemd service units → spec services.
+
+ExecStart → command; WorkingDirectory, User, Environment(File) → the container;
+Restart and Type=oneshot → service or job; After/Requires/Wants between the imported
+units → dependsOn; MemoryMax/MemoryLow/CPUQuota → limits/requests; StateDirectory →
+persistent storage (stateful); Cache/RuntimeDirectory → scratch. Units are parsed
+from text (pure); `load` reads the files and their EnvironmentFiles at the edge.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shiplane.errors import InputError
+from shiplane.importing import containers, vm
+from shiplane.importing.compose import PORT_NAMES, Imported, spec_name
+from shiplane.importing.interpolating import parse_dotenv
+from shiplane.importing.report import Report, ServiceReport
+from shiplane.importing.sensitive import SecretBook
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str  # file name, e.g. web.service
+    sections: dict[str, dict[str, list[str]]]  # section → key → values (keys repeat)
+    env_files: dict[str, dict[str, str] | None]  # EnvironmentFile path → values (None: not readable here)
+
+    def get(self, section: str, key: str) -> list[str]:
+        return self.sections.get(section, {}).get(key, [])
+
+    def last(self, section: str, key: str, default: str = "") -> str:
+        values = self.get(section, key)
+        return values[-1] if values else default
+
+
+def parse(text: str, name: str) -> dict[str, dict[str, list[str]]]:
+    sections: dict[str, dict[str, list[str]]] = {}
+    current = None
+    logical = re.sub(r"\\\n", " ", text)
+    for lineno, raw in enumerate(logical.splitlines(), 1):
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or current is None:
+            raise InputError(f"{name}:{lineno}: expected [Section] or Key=Value, found {line[:40]!r}")
+        key, value = key.strip(), value.strip()
+        if value == "":  # an empty assignment resets the list, as systemd does
+            current[key] = []
+        else:
+            current.setdefault(key, []).append(value)
+    if "Service" not in sections:
+        raise InputError(f"{name}: no [Service] section (only service units can be imported)")
+    return sections
+
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]?)$", re.I)
+
+
+def _memory(value: str) -> str | None:
+    m = _SIZE.match(value.strip())
+    if not m or value in ("infinity",):
+        return None
+    number, unit = m.groups()
+    return f"{number}{unit.upper()}i" if unit else number
+
+
+def _environment(unit: Unit, r: ServiceReport) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for path, values in unit.env_files.items():
+        if values is None:
+            r.blockers.append(f"EnvironmentFile {path}: not readable here; copy it next to the unit and import again")
+        else:
+            env.update(values)
+            r.mapped.append(f"EnvironmentFile {path} → env")
+    for line in unit.get("Service", "Environment"):
+        for item in shlex.split(line):
+            key, _, value = item.partition("=")
+            env[key] = value
+    return env
+
+
+def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[str, Any], ServiceReport]:
+    name = names[unit.name]
+    r = ServiceReport(name=name, source=f"unit {unit.name}")
+    out: dict[str, Any] = {}
+    starts = unit.get("Service", "ExecStart")
+    if not starts:
+        raise InputError(f"{unit.name}: [Service] has no ExecStart")
+    kind_type = unit.last("Service", "Type", "simple")
+    command = starts[-1].lstrip("-@:+!")
+    argv = shlex.split(command)
+    out["image"] = vm.placeholder(name, r, argv[0])
+    out["command"] = containers.escape(argv)
+    r.mapped.append(f"ExecStart → command {argv[0]} …")
+    if len(starts) > 1 and kind_type != "oneshot":
+        r.blockers.append(f"{len(starts)} ExecStart lines: several processes; give each its own service")
+    if re.search(r"%[a-zA-Z]", command):
+        r.blockers.append("ExecStart uses unit specifiers (%i, %h, …): replace them with real values")
+    for key in ("ExecStartPre", "ExecStartPost", "ExecReload", "ExecStop"):
+        if unit.get("Service", key):
+            r.dropped.append(f"{key}: no hook in the spec (an ExecStartPre could become an init container)")
+    if kind_type == "forking":
+        r.blockers.append("Type=forking: the process daemonizes; run it in the foreground in a container")
+    wd = unit.last("Service", "WorkingDirectory").lstrip("-")
+    if wd.startswith("/"):
+        out["workingDir"] = wd
+        r.mapped.append(f"WorkingDirectory → workingDir {wd}")
+    env = _environment(unit, r)
+    hint = vm.port_from(command, env)
+    if hint:
+        out["ports"] = {PORT_NAMES.get(hint[0], "http"): hint[0]}
+        r.guessed.append(f"port {hint[0]} from {hint[1]}")
+    if env:
+        out["env"] = containers.environment(env, name, book, r)
+    res: dict[str, Any] = {}
+    mem_max = _memory(unit.last("Service", "MemoryMax") or unit.last("Service", "MemoryLimit"))
+    mem_low = _memory(unit.last("Service", "MemoryLow") or unit.last("Service", "MemoryMin"))
+    quota = unit.last("Service", "CPUQuota")
+    if mem_max:
+        res.setdefault("limits", {})["memory"] = mem_max
+    if quota.endswith("%"):
+        res.setdefault("limits", {})["cpu"] = f"{int(float(quota[:-1]) * 10)}m"
+    if mem_low or res.get("limits"):
+        res["requests"] = {**res.get("limits", {}), **({"memory": mem_low} if mem_low else {})}
+    if res:
+        out["resources"] = res
+        r.mapped.append("MemoryMax/MemoryLow/CPUQuota → resources")
+    else:
+        r.guessed.append("resources: none in the unit, so the app defaults apply")
+    user = unit.last("Service", "User")
+    sec: dict[str, Any] = {"readOnlyRootFilesystem": False}
+    if user.isdigit() and int(user) > 0:
+        sec.update(runAsUser=int(user), runAsGroup=int(user))
+    else:
+        sec.update(runAsNonRoot=False, dropAllCapabilities=False)
+        r.guessed.append(f"User={user or 'root'}: Kubernetes needs a numeric uid; set security.runAsUser in the image")
+    out["security"] = sec
+    volumes, mounts = {}, {}
+    for key, base, kind in (
+        ("StateDirectory", "/var/lib", "persistent"),
+        ("CacheDirectory", "/var/cache", "scratch"),
+        ("RuntimeDirectory", "/run", "scratch"),
+    ):
+        for value in " ".join(unit.get("Service", key)).split():
+            vol = spec_name(value.split(":")[0])
+            volumes[vol] = {"persistent": {"size": "1Gi"}} if kind == "persistent" else {"scratch": {}}
+            mounts[vol] = f"{base}/{value.split(':')[0]}"
+            r.mapped.append(f"{key}={value} → {kind} volume at {mounts[vol]}")
+    if volumes:
+        out["volumes"], out["mounts"] = volumes, mounts
+    restart = unit.last("Service", "Restart", "no")
+    stateful = any("persistent" in v for v in volumes.values())
+    if kind_type == "oneshot":
+        out = {"kind": "job", **out, "job": {"backoffLimit": 0 if restart == "no" else 6}}
+        r.kind, r.why = "job", "Type=oneshot: it runs once"
+        if stateful:
+            r.blockers.append("a oneshot unit with a StateDirectory: jobs get no persistent claims")
+            out["volumes"] = {k: {"scratch": {}} for k in volumes}
+    elif stateful:
+        out = {"kind": "stateful", **out}
+        r.kind, r.why = "stateful", "StateDirectory keeps its data"
+    else:
+        r.why = "no StateDirectory: nothing it keeps is declared (check for files it writes elsewhere)"
+    if restart in ("no", "on-failure", "on-abnormal") and kind_type != "oneshot":
+        r.dropped.append(f"Restart={restart}: Kubernetes always restarts long-running containers")
+    deps, others = [], []
+    for key in ("Requires", "Wants", "After", "BindsTo"):
+        for dep in " ".join(unit.get("Unit", key)).split():
+            if dep in names and names[dep] not in deps and dep != unit.name:
+                deps.append(names[dep])
+            elif dep not in names and dep.endswith(".service") and dep not in others:
+                others.append(dep)
+    if deps:
+        out["dependsOn"] = deps
+        out["connectsTo"] = deps
+        r.mapped.append(f"After/Requires → dependsOn {', '.join(deps)}")
+    for dep in others:
+        r.dropped.append(f"depends on {dep}, which was not imported (a database on the VM? import or replace it)")
+    return out, r
+
+
+def convert(units: list[Unit], app: str, sources: list[str]) -> Imported:
+    names = {u.name: spec_name(u.name.removesuffix(".service").split("@")[0]) for u in units}
+    report = Report(tool="systemd", app=app, sources=sources)
+    book = SecretBook()
+    services = {}
+    for unit in units:
+        services[names[unit.name]], r = _service(unit, names, book)
+        report.services.append(r)
+    for svc in services.values():  # a connection needs the other side's port
+        svc["connectsTo"] = [d for d in svc.get("connectsTo", []) if services[d].get("ports")]
+        if not svc["connectsTo"]:
+            svc.pop("connectsTo")
+    spec = vm.skeleton(app, services, report, book.sources)
+    return Imported(spec=spec, report=report, secret_values=dict(book.values))
+
+
+def load(paths: list[Path]) -> list[Unit]:
+    units = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+        sections = parse(text, str(path))
+        env_files: dict[str, dict[str, str] | None] = {}
+        for entry in sections["Service"].get("EnvironmentFile", []):
+            optional, file = entry.startswith("-"), entry.lstrip("-")
+            candidates = [Path(file), path.parent / Path(file).name]
+            found = next((c for c in candidates if c.is_file()), None)
+            if found:
+                env_files[file] = parse_dotenv(found.read_text(encoding="utf-8"), str(found))
+            elif not optional:
+                env_files[file] = None
+        units.append(Unit(path.name, sections, env_files))
+    return units
