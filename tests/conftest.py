@@ -72,7 +72,7 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
 def namespace(local_cluster: LocalCluster, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace whose `default` ServiceAccount exists (pods are admitted)."""
     base = request.node.name.lower().replace("_", "-")
-    name = f"{''.join(c for c in base if c.isalnum() or c == '-')[:40].strip('-')}-{uuid.uuid4().hex[:6]}"
+    name = f"{''.join(c for c in base if c.isalnum() or c == '-')[:24].strip('-')}-{uuid.uuid4().hex[:6]}"
     kube = local_cluster.kube
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     _consume(kube.wait_for(Ref("v1", "ServiceAccount", "default", name), lambda o: o is not None, timeout=60), "ns")

@@ -49,8 +49,12 @@ class Rollback:
                     "roll back to a successful one"
                 )
             return match
-        current = next((r for r in reversed(history) if r.outcome is Outcome.DEPLOYED), None)
-        older = [r for r in good if current is None or r.revision < current.revision]
+        if history and history[-1].outcome is not Outcome.DEPLOYED:
+            # The newest release failed or was interrupted: restore the last good one.
+            older = good
+        else:
+            current = history[-1] if history else None
+            older = [r for r in good if current is None or r.revision < current.revision]
         if not older:
             raise InputError("nothing to roll back to: no earlier successful release")
         return older[-1]

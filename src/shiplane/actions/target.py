@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import time
 from dataclasses import dataclass
 
 from shiplane.kube import Kube
@@ -56,6 +57,9 @@ def effective_outcome(release: Release, target: Target) -> Outcome:
     if release.outcome is not Outcome.PENDING:
         return release.outcome
     lease = target.kube.get(target.lock().ref)
-    if lease is None or view(lease).holder != release.holder:
+    if lease is None:
+        return Outcome.INTERRUPTED
+    held = view(lease)
+    if held.holder != release.holder or held.expired(time.time()):
         return Outcome.INTERRUPTED
     return Outcome.PENDING

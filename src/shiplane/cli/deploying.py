@@ -97,7 +97,7 @@ def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volume
     ctx.exit(1 if result.has_changes else 0)
 
 
-def _options(timeout, no_rollback, force_conflicts, no_wait_lock, prune_volumes, retention):
+def _options(timeout, no_rollback, force_conflicts, no_wait_lock, prune_volumes, retention, lock_ttl):
     from shiplane.actions.deploy import Options
 
     return Options(
@@ -107,6 +107,7 @@ def _options(timeout, no_rollback, force_conflicts, no_wait_lock, prune_volumes,
         wait_lock=not no_wait_lock,
         prune_volumes=prune_volumes,
         retention=retention,
+        lock_duration=lock_ttl,
     )
 
 
@@ -120,6 +121,13 @@ def _deploy_flags(fn):
             click.option("--no-wait-lock", is_flag=True, help="Fail at once if another deploy holds the lock."),
             click.option("--prune-volumes", is_flag=True, help="Also delete PersistentVolumeClaims no longer wanted."),
             click.option("--retention", default=20, show_default=True, help="Release records to keep."),
+            click.option(
+                "--lock-ttl",
+                default=30,
+                show_default=True,
+                type=click.IntRange(5, 3600),
+                help="Seconds a crashed run can block the next one (the lock lease's duration).",
+            ),
             progress_option,
         ]
     ):
@@ -151,6 +159,7 @@ def deploy(
     no_wait_lock,
     prune_volumes,
     retention,
+    lock_ttl,
     plain,
 ):
     """Apply the stage in ordered waves, gate on migrations, wait for the rollout; roll back on failure."""
@@ -168,7 +177,7 @@ def deploy(
     from shiplane.actions.deploy import Deploy
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
-    opts = _options(timeout, no_rollback, force_conflicts, no_wait_lock, prune_volumes, retention)
+    opts = _options(timeout, no_rollback, force_conflicts, no_wait_lock, prune_volumes, retention, lock_ttl)
     release = drain(Deploy(target, want.objects, spec_digest=want.spec_digest, options=opts).run(), plain or None)
     _report(release)
 
@@ -191,13 +200,14 @@ def rollback(
     no_wait_lock,
     prune_volumes,
     retention,
+    lock_ttl,
     plain,
 ):
     """Re-apply an earlier successful release (default: the one before the current)."""
     from shiplane.actions.rollback import Rollback
 
     target, _ = _target(files, stage, context, namespace, kubeconfig)
-    opts = _options(timeout, True, force_conflicts, no_wait_lock, prune_volumes, retention)
+    opts = _options(timeout, True, force_conflicts, no_wait_lock, prune_volumes, retention, lock_ttl)
     _report(drain(Rollback(target, revision=revision, options=opts).run(), plain or None))
 
 
@@ -274,6 +284,7 @@ def promote(
     no_wait_lock,
     prune_volumes,
     retention,
+    lock_ttl,
     plain,
 ):
     """Deploy to --to exactly the images (digests where known) that --from runs."""
@@ -287,7 +298,7 @@ def promote(
     objects = desired.with_images(want.objects, images)
     for note in notes:
         click.echo(f"note: {note}", err=True)
-    opts = _options(timeout, no_rollback, force_conflicts, no_wait_lock, prune_volumes, retention)
+    opts = _options(timeout, no_rollback, force_conflicts, no_wait_lock, prune_volumes, retention, lock_ttl)
     _report(drain(Deploy(dst, objects, spec_digest=desired.digest(objects), options=opts).run(), plain or None))
 
 

@@ -360,3 +360,25 @@ def status(name: str = DEFAULT_NAME) -> Status:
             problems.append(f"API server not answering: {err}")
     problems += [f"node {n['name']} is not Ready" for n in nodes if not n["ready"]]
     return Status(name, str(state.kubeconfig), state.server, components, nodes, version, problems)
+
+
+def restart(name: str, component: str, *, timeout: float = 120.0) -> Generator[Event]:
+    """Stop one component and start it again with the same flags (to rehearse an API server restart)."""
+    state = ClusterState.load(name)
+    if state is None:
+        raise InputError(f"no cluster named {name!r}")
+    index = next((i for i, p in enumerate(state.procs) if p.component == component), None)
+    if index is None:
+        raise InputError(f"cluster {name!r} has no component {component!r} (components: {', '.join(START_ORDER)})")
+    found = binaries.locate()
+    if found is None:
+        raise ClusterFailed("the control-plane binaries are gone from the cache; run `shiplane cluster build`")
+    yield Step(f"restart {component}")
+    stop([state.procs[index]])
+    token = (state.directory / "tokens.csv").read_text().split(",", 1)[0]
+    log = state.directory / "logs" / f"{component}.log"
+    proc = spawn(component, [*found.argv[component], *_flags(state)[component]], log=log)
+    state.procs[index] = proc
+    state.save()
+    yield from _wait_healthy(proc, _health_check(state, component, token), timeout)
+    yield Step(f"restart {component}", done=True)

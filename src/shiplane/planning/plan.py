@@ -117,17 +117,19 @@ def pruning(desired: list[dict], history: list[Release], *, prune_volumes: bool 
         for obj in release.objects:
             previous_objects[_key(ref_of(obj))] = obj
     retain: list[dict] = []
+    from_success = {_key(ref_of(o)) for o in success.objects} if success else set()
     for key, obj in previous_objects.items():
         if key in current:
             continue
-        from_success = success is not None and any(_key(ref_of(o)) == key for o in success.objects)
-        if obj["kind"] in CONFIG_KINDS and from_success:
+        if obj["kind"] in CONFIG_KINDS and key in from_success:
             retain.append(ref_of(obj))
         else:
             candidates[key] = ref_of(obj)
     for ref in success.retained if success else []:
         if _key(ref) not in current:
-            candidates[_key(ref)] = ref
+            candidates[_key(ref)] = {k: v for k, v in ref.items() if k != "kept"}
+            if ref.get("kept", "").startswith("annotated"):
+                previous_objects.setdefault(_key(ref), {"metadata": {"annotations": {KEEP_ANNOTATION: "true"}}})
     prune, kept = [], []
     for key in sorted(candidates):
         ref = candidates[key]
@@ -138,6 +140,8 @@ def pruning(desired: list[dict], history: list[Release], *, prune_volumes: bool 
             kept.append((ref, f'annotated {KEEP_ANNOTATION}: "true"'))
         else:
             prune.append(ref)
+    # Kept objects stay on the books (in `retain`), so a later run can still prune them when asked.
+    retain += [{**ref, "kept": why} for ref, why in kept]
     return Pruning(tuple(prune), tuple(sorted(retain, key=_key)), tuple(kept))
 
 
