@@ -89,3 +89,26 @@ def test_imported_compose_deploys(local_cluster, namespace: str, name: str, tmp_
     assert not not_ready, f"{name}: not rolled out: {not_ready}"
     claims = kube.list("v1", "PersistentVolumeClaim", namespace=namespace)
     assert all(c["status"].get("phase") == "Bound" for c in claims)
+
+
+def test_imported_voting_manifests_deploy(local_cluster, namespace: str, tmp_path: Path) -> None:
+    """`shiplane import manifests` of the voting app's own k8s-specifications deploys the same way."""
+    from shiplane.importing import manifests, writing
+    from tests.unit.importing.realworld import REALWORLD
+
+    docs, names = manifests.load([REALWORLD / "example-voting-app" / "k8s-specifications"])
+    imported, _ = manifests.convert(docs, "voting", names)
+    written = writing.write(tmp_path, imported.spec, imported.report, imported.secret_values)
+    stage = spec.load([written]).stage("dev")
+    objects = rendering.render(stage, gather(stage, {}), namespace=namespace)
+    kubectl(
+        local_cluster.kubeconfig,
+        "apply",
+        "--server-side",
+        "--field-manager=shiplane",
+        "-f",
+        "-",
+        stdin=exporting.to_stream(objects),
+    )
+    for o in (o for o in objects if o["kind"] in WORKLOADS):
+        assert rolled_out(local_cluster.kube, o).state is status.State.CURRENT

@@ -137,3 +137,28 @@ def procfile(
         env = parse_dotenv(env_file.read_text(encoding="utf-8"), str(env_file))
     imported = pf.convert(pf.load(file), _app_name(name, file), file.name, env)
     _finish(imported, output_dir or file.parent, report_format, force)
+
+
+@import_.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_OUT
+@click.option("--name", default=None, help="App name (default: the first path's directory).")
+@_REPORT
+@_FORCE
+def manifests(
+    paths: tuple[Path, ...], output_dir: Path | None, name: str | None, report_format: str, force: bool
+) -> None:
+    """Adopt existing Kubernetes YAML (files or directories): workloads become services, the rest raw/."""
+    from shiplane.importing import manifests as mf
+    from shiplane.rendering.exporting import to_yaml
+
+    first = paths[0] if paths[0].is_dir() else paths[0].parent
+    out_dir = output_dir or first
+    docs, names = mf.load(list(paths))
+    imported, raw = mf.convert(docs, _app_name(name, first / "x"), names)
+    _finish(imported, out_dir, report_format, force)
+    if raw:
+        (out_dir / "raw").mkdir(parents=True, exist_ok=True)
+        for file_name, obj in raw:
+            (out_dir / "raw" / file_name).write_text(to_yaml(obj), encoding="utf-8")
+        click.echo(f"kept {len(raw)} object(s) as-is in {out_dir / 'raw'}", err=True)

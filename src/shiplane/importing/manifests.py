@@ -1,0 +1,300 @@
+"""Existing Kubernetes YAML → a spec, so a team can deploy with shiplane before rewriting anything.
+
+The spec has no field for raw objects (see docs/import.md), so this is the nearest
+approximation: workloads and the Services, Ingresses and ConfigMaps around them
+become spec services (a reverse render); every other object is kept verbatim in
+`raw/` next to the spec and listed in the report, to apply with kubectl meanwhile.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from shiplane.errors import InputError
+from shiplane.importing import yamlfile
+from shiplane.importing.compose import Imported, spec_name
+from shiplane.importing.containers import DEFAULT_RESOURCES
+from shiplane.importing.report import Report, ServiceReport
+from shiplane.importing.sensitive import SecretBook, looks_secret
+
+_KINDS = {
+    "Deployment": "stateless",
+    "StatefulSet": "stateful",
+    "DaemonSet": "daemon",
+    "Job": "job",
+    "CronJob": "cronjob",
+}
+_PROBE_KEYS = {"initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold"}
+
+
+def _probe(p: dict, ports: dict[int, str], r: ServiceReport) -> dict | None:
+    out: dict[str, Any] = {k: v for k, v in p.items() if k in _PROBE_KEYS}
+    if "httpGet" in p:
+        port = p["httpGet"].get("port")
+        out["http"] = {"port": ports.get(port, port), "path": p["httpGet"].get("path", "/")}
+    elif "tcpSocket" in p:
+        port = p["tcpSocket"].get("port")
+        out["tcp"] = {"port": ports.get(port, port)}
+    elif "exec" in p:
+        out["exec"] = p["exec"]["command"]
+    elif "grpc" in p:
+        out["grpc"] = {"port": p["grpc"]["port"]}
+    else:
+        r.dropped.append("a probe of an unknown type")
+        return None
+    return out
+
+
+def _container(
+    c: dict, r: ServiceReport, configmaps: dict[str, dict], book: SecretBook, service_ports: dict[int, int]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"image": c["image"]}
+    for src, dst in (("command", "command"), ("args", "args"), ("workingDir", "workingDir")):
+        if c.get(src):
+            out[dst] = c[src]
+    ports: dict[str, Any] = {}
+    by_number: dict[int, str] = {}
+    for i, p in enumerate(c.get("ports") or []):
+        name = spec_name(p.get("name") or f"port-{p['containerPort']}") or f"port-{i}"
+        entry: dict[str, Any] = {"port": p["containerPort"]}
+        if p.get("protocol", "TCP") != "TCP":
+            entry["protocol"] = p["protocol"]
+        if service_ports.get(p["containerPort"], p["containerPort"]) != p["containerPort"]:
+            entry["servicePort"] = service_ports[p["containerPort"]]
+        ports[name] = entry if len(entry) > 1 else p["containerPort"]
+        by_number[p["containerPort"]] = name
+        by_number.setdefault(p.get("name"), name)
+    if ports:
+        out["ports"] = ports
+    env: dict[str, Any] = {}
+    for e in c.get("env") or []:
+        ref = e.get("valueFrom") or {}
+        if "value" in e and looks_secret(e["name"], str(e["value"])):
+            env[e["name"]] = {"secret": book.add_value(e["name"], str(e["value"]), r.name)}
+            r.mapped.append(
+                f"env {e['name']}: a literal secret → secret {env[e['name']]['secret']} (value in "
+                ".shiplane-secrets/, git-ignored)"
+            )
+        elif "value" in e:
+            env[e["name"]] = str(e["value"])
+        elif "secretKeyRef" in ref:
+            sk = ref["secretKeyRef"]
+            var = spec_name(f"{sk['name']}-{sk['key']}").upper().replace("-", "_")
+            name = book.add_source(f"{sk['name']}-{sk['key']}", {"fromEnv": var})
+            env[e["name"]] = {"secret": name}
+            r.mapped.append(f"env {e['name']} → secret {name} (read from ${var} at render time)")
+        elif "configMapKeyRef" in ref:
+            cm = ref["configMapKeyRef"]
+            value = (configmaps.get(cm["name"]) or {}).get(cm["key"])
+            if value is None:
+                r.blockers.append(f"env {e['name']}: ConfigMap {cm['name']} is not among the inputs")
+            else:
+                env[e["name"]] = value
+        elif "fieldRef" in ref:
+            env[e["name"]] = {"field": ref["fieldRef"]["fieldPath"]}
+        else:
+            r.dropped.append(f"env {e['name']}: unsupported valueFrom")
+    for src in c.get("envFrom") or []:
+        cm = (src.get("configMapRef") or {}).get("name")
+        if cm in configmaps:
+            env.update({k: str(v) for k, v in configmaps[cm].items()})
+        else:
+            r.blockers.append(f"envFrom {src}: not among the inputs; add the values as env")
+    if env:
+        out["env"] = env
+    probes = {
+        k.removesuffix("Probe"): _probe(c[k], by_number, r)
+        for k in ("readinessProbe", "livenessProbe", "startupProbe")
+        if c.get(k)
+    }
+    if any(probes.values()):
+        out["probes"] = {k: v for k, v in probes.items() if v}
+    res = c.get("resources") or {}
+    if res.get("limits") or res.get("requests"):
+        out["resources"] = {
+            k: {n: str(v) for n, v in res[k].items() if n in ("cpu", "memory", "ephemeral-storage")}
+            for k in ("requests", "limits")
+            if res.get(k)
+        }
+        for k in ("requests", "limits"):
+            if k in out["resources"] and "ephemeral-storage" in out["resources"][k]:
+                out["resources"][k]["ephemeralStorage"] = out["resources"][k].pop("ephemeral-storage")
+    else:
+        r.guessed.append("resources: none in the manifest, so the app defaults apply")
+    sc = c.get("securityContext") or {}
+    sec: dict[str, Any] = {}
+    for src, dst in (
+        ("runAsUser", "runAsUser"),
+        ("runAsGroup", "runAsGroup"),
+        ("runAsNonRoot", "runAsNonRoot"),
+        ("readOnlyRootFilesystem", "readOnlyRootFilesystem"),
+        ("allowPrivilegeEscalation", "allowPrivilegeEscalation"),
+    ):
+        if src in sc:
+            sec[dst] = sc[src]
+    if not sc:
+        sec = {"runAsNonRoot": False, "readOnlyRootFilesystem": False, "dropAllCapabilities": False}
+        r.guessed.append("no securityContext: relaxed to what the manifest ran with (root allowed, writable root)")
+    out["security"] = sec
+    if c.get("volumeMounts"):
+        out["mounts"] = {
+            spec_name(m["name"]): ({"path": m["mountPath"], "readOnly": True} if m.get("readOnly") else m["mountPath"])
+            for m in c["volumeMounts"]
+        }
+    return out
+
+
+def _workload(obj: dict, services: list[dict], configmaps: dict, book: SecretBook) -> tuple[str, dict, ServiceReport]:
+    meta = obj["metadata"]
+    name = spec_name(meta["name"])
+    r = ServiceReport(name=name, source=f"{obj['kind']} {meta['name']}")
+    kind = _KINDS[obj["kind"]]
+    spec = obj["spec"]
+    pod = (spec["jobTemplate"]["spec"] if kind == "cronjob" else spec)["template"]
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    containers = pod["spec"]["containers"]
+    matching = [
+        s
+        for s in services
+        if s["spec"].get("selector") and all(labels.get(k) == v for k, v in s["spec"]["selector"].items())
+    ]
+    service_ports = {}
+    for s in matching:
+        for p in s["spec"].get("ports") or []:
+            target = p.get("targetPort", p["port"])
+            if isinstance(target, int):
+                service_ports[target] = p["port"]
+        r.mapped.append(
+            f"Service {s['metadata']['name']} → ports"
+            + (f" (a renamed Service: clients used {s['metadata']['name']!r})" if s["metadata"]["name"] != name else "")
+        )
+        if s["spec"].get("type") in ("NodePort", "LoadBalancer"):
+            r.dropped.append(f"Service type {s['spec']['type']}: the spec exposes HTTP through an Ingress only")
+    out = {"kind": kind, **_container(containers[0], r, configmaps, book, service_ports)}
+    if kind == "stateless":
+        out.pop("kind")
+    if len(containers) > 1:
+        out["sidecars"] = {spec_name(c["name"]): _container(c, r, configmaps, book, {}) for c in containers[1:]}
+    if pod["spec"].get("initContainers"):
+        out["initContainers"] = {
+            spec_name(c["name"]): _container(c, r, configmaps, book, {}) for c in pod["spec"]["initContainers"]
+        }
+    if kind in ("stateless", "stateful") and "replicas" in spec:
+        out["replicas"] = spec["replicas"]
+    if kind == "cronjob":
+        out["schedule"] = spec["schedule"]
+    volumes = {}
+    for v in pod["spec"].get("volumes") or []:
+        vname = spec_name(v["name"])
+        if "emptyDir" in v:
+            scratch = {"memory": True} if v["emptyDir"].get("medium") == "Memory" else {}
+            if v["emptyDir"].get("sizeLimit"):
+                scratch["sizeLimit"] = str(v["emptyDir"]["sizeLimit"])
+            volumes[vname] = {"scratch": scratch}
+        elif "persistentVolumeClaim" in v:
+            volumes[vname] = {"persistent": {"size": "1Gi"}}
+            r.guessed.append(
+                f"volume {v['name']}: claim {v['persistentVolumeClaim']['claimName']} becomes a "
+                "per-replica claim of 1Gi (the data in the old claim is not moved)"
+            )
+        else:
+            r.blockers.append(
+                f"volume {v['name']} ({', '.join(k for k in v if k != 'name')}): not expressible as "
+                "a spec volume; dropped with its mounts"
+            )
+            for c in [out, *out.get("sidecars", {}).values(), *out.get("initContainers", {}).values()]:
+                c.get("mounts", {}).pop(vname, None)
+    for claim in spec.get("volumeClaimTemplates") or []:
+        size = claim["spec"].get("resources", {}).get("requests", {}).get("storage", "1Gi")
+        volumes[spec_name(claim["metadata"]["name"])] = {"persistent": {"size": str(size)}}
+    if volumes and kind != "stateful" and any("persistent" in v for v in volumes.values()):
+        out = {"kind": "stateful", **{k: v for k, v in out.items() if k != "kind"}}
+        kind = "stateful"
+        r.mapped.append(f"{obj['kind']} with a PersistentVolumeClaim → stateful (a claim per replica)")
+    if volumes:
+        out["volumes"] = volumes
+    r.kind = kind
+    r.why = {
+        "stateful": "it keeps data in persistent volumes",
+        "stateless": "no persistent volumes",
+        "daemon": "a DaemonSet: one per node",
+        "job": "a Job",
+        "cronjob": "a CronJob",
+    }[kind]
+    return name, out, r
+
+
+def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> tuple[Imported, list[tuple[str, dict]]]:
+    """(imported spec, raw objects kept as they are: (file name, object))."""
+    report = Report(tool="manifests", app=app, sources=sources)
+    book = SecretBook()
+    objects = [o for _, o in documents]
+    services_k8s = [o for o in objects if o.get("kind") == "Service"]
+    configmaps = {o["metadata"]["name"]: o.get("data") or {} for o in objects if o.get("kind") == "ConfigMap"}
+    services: dict[str, Any] = {}
+    used: set[int] = set()
+    for obj in objects:
+        if obj.get("kind") in _KINDS:
+            name, out, r = _workload(obj, services_k8s, configmaps, book)
+            services[name] = out
+            report.services.append(r)
+            used.add(id(obj))
+            for s in services_k8s:
+                sel = s["spec"].get("selector") or {}
+                pod = (obj["spec"]["jobTemplate"]["spec"] if obj["kind"] == "CronJob" else obj["spec"])["template"]
+                if sel and all(((pod.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in sel.items()):
+                    used.add(id(s))
+    if not services:
+        raise InputError(f"{', '.join(sources)}: no Deployment, StatefulSet, DaemonSet, Job or CronJob found")
+    for obj in objects:
+        if obj.get("kind") == "ConfigMap" and id(obj) not in used:
+            used.add(id(obj))  # its values were inlined where referenced
+    raw = [(f"{o['kind'].lower()}-{o['metadata']['name']}.yaml", o) for o in objects if id(o) not in used]
+    for fname, o in raw:
+        report.notes.append(f"{o['kind']} {o['metadata']['name']}: kept as-is in raw/{fname} (apply it with kubectl)")
+    if raw:
+        report.spec_gaps.append(
+            "raw objects: the spec has no field for objects managed as-is; they were written to raw/ instead"
+        )
+    # Without NetworkPolicies in the input everything could reach everything; the spec's firewall
+    # denies by default, so say the same thing explicitly (and let people narrow it).
+    if not any(o.get("kind") == "NetworkPolicy" for o in objects):
+        for name, svc in services.items():
+            targets = [o for o, t in services.items() if o != name and t.get("ports") and t.get("kind") != "job"]
+            if targets:
+                svc["connectsTo"] = targets
+        report.notes.append(
+            "no NetworkPolicy in the input: every service may connect to every other (connectsTo); "
+            "narrow it to what each really calls"
+        )
+    spec = {"apiVersion": "shiplane.io/v1alpha1", "app": {"name": app}, "defaults": {"resources": DEFAULT_RESOURCES}}
+    if book.sources:
+        spec["secrets"] = book.sources
+    spec["services"] = services
+    spec["stages"] = {"dev": {"namespace": app}}
+    report.notes.append("one stage 'dev' was created; add test/prod stages with their overrides")
+    return Imported(spec=spec, report=report, secret_values=dict(book.values)), raw
+
+
+def load(paths: list[Path]) -> tuple[list[tuple[str, dict]], list[str]]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml", ".json"))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"{p}: no such file or directory")
+    docs = []
+    for f in files:
+        for i, (data, _marks) in enumerate(yamlfile.parse_all(f.read_text(encoding="utf-8"), str(f))):
+            if data is None:
+                continue
+            if data.get("kind") == "List":
+                docs += [(str(f), item) for item in data.get("items") or []]
+            elif not isinstance(data, dict) or "kind" not in data or "metadata" not in data:
+                raise InputError(f"{f}: document {i + 1} is not a Kubernetes object (no kind/metadata)")
+            else:
+                docs.append((str(f), data))
+    return docs, [f.name for f in files]

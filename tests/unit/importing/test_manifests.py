@@ -1,0 +1,60 @@
+"""Existing manifests → spec services (reverse render) plus raw/ for what the spec cannot hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shiplane import rendering, schemas, spec
+from shiplane.errors import InputError
+from shiplane.importing import manifests, writing
+from shiplane.spec.inputs import gather
+from tests.unit.spec import golden
+
+CASES = Path(__file__).parents[2] / "data" / "import-cases-vm"
+GOLDEN = Path(__file__).parents[2] / "data" / "golden"
+VOTING = Path(__file__).parents[2] / "data" / "realworld" / "example-voting-app" / "k8s-specifications"
+
+
+def _render(imported, tmp: Path, environ: dict[str, str]) -> list[dict]:
+    written = writing.write(tmp, imported.spec, imported.report, imported.secret_values)
+    stage = spec.load([written]).stage("dev")
+    objects = rendering.render(stage, gather(stage, environ))
+    schemas.validate(objects, stage.kubernetes_version)
+    return objects
+
+
+def test_mixed_manifests(tmp_path: Path) -> None:
+    case = CASES / "manifests-mixed"
+    docs, names = manifests.load([case])
+    imported, raw = manifests.convert(docs, "shop", names)
+    out = GOLDEN / "import-manifests-mixed"
+    out.mkdir(exist_ok=True)
+    golden.check(out / "shiplane.yaml", writing.to_yaml(imported.spec, imported.report))
+    golden.check(out / "report.txt", imported.report.to_text())
+    api = imported.spec["services"]["api"]
+    assert api["ports"] == {"http": {"port": 8000, "servicePort": 80}}
+    assert api["env"]["LOG_LEVEL"] == "info"  # envFrom a ConfigMap of the input, inlined
+    assert imported.spec["services"]["db"]["volumes"] == {"data": {"persistent": {"size": "5Gi"}}}
+    assert [f for f, _ in raw] == ["role-api-reader.yaml"]
+    kinds = {o["kind"] for o in _render(imported, tmp_path, {"DB_PASSWORD": "x"})}
+    assert {"Deployment", "StatefulSet", "Service"} <= kinds
+
+
+def test_voting_k8s_specifications(tmp_path: Path) -> None:
+    docs, names = manifests.load([VOTING])
+    imported, raw = manifests.convert(docs, "voting", names)
+    assert raw == []
+    assert set(imported.spec["services"]) == {"db", "redis", "result", "vote", "worker"}
+    assert imported.spec["services"]["db"]["env"]["POSTGRES_PASSWORD"] == {"secret": "postgres-password"}
+    assert "NodePort" in imported.report.to_text()
+    objects = _render(imported, tmp_path, {})
+    assert sum(o["kind"] == "Deployment" for o in objects) == 5
+
+
+def test_not_kubernetes_yaml(tmp_path: Path) -> None:
+    (tmp_path / "x.yaml").write_text("services:\n  web: {image: nginx}\n")
+    with pytest.raises(InputError) as err:
+        manifests.load([tmp_path / "x.yaml"])
+    assert "document 1 is not a Kubernetes object" in str(err.value)
