@@ -64,7 +64,8 @@ def spec(n: int) -> dict:
 
 def kustomization(root: Path, n: int) -> None:
     """Base from shiplane's own objects (ConfigMaps become generators), overlays as patches."""
-    from shiplane import rendering, spec as spec_mod
+    from shiplane import rendering
+    from shiplane import spec as spec_mod
     from shiplane.rendering import exporting
     from shiplane.spec.inputs import gather
 
@@ -125,7 +126,8 @@ def kustomization(root: Path, n: int) -> None:
 
 
 def shiplane_in_process(path: Path) -> tuple[float, int]:
-    from shiplane import rendering, schemas, spec as spec_mod
+    from shiplane import rendering, schemas
+    from shiplane import spec as spec_mod
     from shiplane.rendering import exporting
     from shiplane.spec.inputs import gather
 

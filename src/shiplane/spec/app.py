@@ -16,7 +16,7 @@ class Build(Model):
     context: str = "."
     dockerfile: str = "Dockerfile"
     target: str | None = None
-    args: dict[str, str] = {}
+    args: dict[str, str] = Field(default_factory=dict)
 
 
 class Tls(Model):
@@ -36,7 +36,7 @@ class Public(Model):
     port: PortName | None = None
     tls: Tls | None = None
     class_name: str | None = None
-    annotations: dict[str, str] = {}
+    annotations: dict[str, str] = Field(default_factory=dict)
 
 
 class Scratch(Model):
@@ -82,7 +82,7 @@ class Connection(Model):
 
     service: str | None = None
     cidr: str | None = None
-    ports: list[int] = []
+    ports: list[int] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -122,18 +122,18 @@ class Service(Container):
     public: Public | None = None
     replicas: int = Field(default=1, ge=0)
     autoscaling: Autoscaling | None = None
-    volumes: dict[DnsLabel, Volume] = {}
-    files: dict[AbsPath, File] = {}
-    depends_on: list[str] = []
-    connects_to: list[Connection] = []
+    volumes: dict[DnsLabel, Volume] = Field(default_factory=dict)
+    files: dict[AbsPath, File] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+    connects_to: list[Connection] = Field(default_factory=list)
     runtime_class_name: str | None = None
-    sidecars: dict[DnsLabel, Container] = {}
-    init_containers: dict[DnsLabel, Container] = {}
+    sidecars: dict[DnsLabel, Container] = Field(default_factory=dict)
+    init_containers: dict[DnsLabel, Container] = Field(default_factory=dict)
     migration: Migration | None = None
     schedule: str | None = None
-    job: JobOptions = JobOptions()
-    labels: Labels = {}
-    annotations: dict[str, str] = {}
+    job: JobOptions = Field(default_factory=JobOptions)
+    labels: Labels = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
     automount_service_account_token: bool = False
     metrics_path: str = Field(default="/metrics", pattern=r"^/")
 
@@ -141,16 +141,16 @@ class Service(Container):
 class App(Model):
     name: DnsLabel
     version: str | None = None
-    labels: Labels = {}
-    annotations: dict[str, str] = {}
+    labels: Labels = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
 
 
 class Defaults(Model):
     """Applied under every service, sidecar, init container and migration (theirs win)."""
 
-    resources: Resources = Resources()
-    security: Security = Security()
-    labels: Labels = {}
+    resources: Resources = Field(default_factory=Resources)
+    security: Security = Field(default_factory=Security)
+    labels: Labels = Field(default_factory=dict)
 
 
 class SecretSource(Model):
@@ -170,14 +170,14 @@ class Stage(Model):
     namespace: DnsLabel
     kubernetes_version: str = Field(default="1.36", pattern=r"^1\.\d+$")
     description: str | None = None
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = Field(default_factory=dict)
 
 
 class Document(Model):
     api_version: Literal["shiplane.io/v1alpha1"] = "shiplane.io/v1alpha1"
     app: App
-    defaults: Defaults = Defaults()
-    secrets: dict[DnsLabel, SecretSource] = {}
+    defaults: Defaults = Field(default_factory=Defaults)
+    secrets: dict[DnsLabel, SecretSource] = Field(default_factory=dict)
     services: dict[DnsLabel, Service] = Field(min_length=1)
-    migrations: dict[DnsLabel, Migration] = {}
+    migrations: dict[DnsLabel, Migration] = Field(default_factory=dict)
     stages: dict[DnsLabel, Stage] = Field(min_length=1)

@@ -39,7 +39,7 @@ class HttpCheck(Model):
     port: PortRef
     path: str = "/"
     scheme: Literal["HTTP", "HTTPS"] = "HTTP"
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = Field(default_factory=dict)
 
 
 class TcpCheck(Model):
@@ -85,8 +85,8 @@ class Amounts(Model):
 class Resources(Model):
     """Requests and limits. `gpu` is a count set as both request and limit (Kubernetes requires equality)."""
 
-    requests: Amounts = Amounts()
-    limits: Amounts = Amounts()
+    requests: Amounts = Field(default_factory=Amounts)
+    limits: Amounts = Field(default_factory=Amounts)
     gpu: int | None = Field(default=None, ge=1)
     gpu_resource: str = "nvidia.com/gpu"
 
@@ -152,7 +152,7 @@ class Security(Model):
     read_only_root_filesystem: bool = True
     allow_privilege_escalation: bool = False
     drop_all_capabilities: bool = True
-    add_capabilities: list[str] = []
+    add_capabilities: list[str] = Field(default_factory=list)
     seccomp_profile: Literal["RuntimeDefault", "Unconfined"] = "RuntimeDefault"
 
 
@@ -163,9 +163,9 @@ class Container(Model):
     command: list[Str] | None = None
     args: list[Str] | None = None
     working_dir: AbsPath | None = None
-    ports: dict[PortName, Port] = {}
-    env: dict[EnvName, EnvValue] = {}
-    mounts: dict[DnsLabel, Mount] = {}
-    resources: Resources = Resources()
-    probes: Probes = Probes()
-    security: Security = Security()
+    ports: dict[PortName, Port] = Field(default_factory=dict)
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
+    mounts: dict[DnsLabel, Mount] = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
+    probes: Probes = Field(default_factory=Probes)
+    security: Security = Field(default_factory=Security)

@@ -18,6 +18,7 @@ from shiplane.errors import InputError, InputErrors
 from shiplane.spec.merging import Path_, merge_marks
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)  # honours YAML merge keys (<<)
+            if any(k.tag == _MERGE for k, _ in node.value):
+                self.loader.flatten_mapping(node)  # honours YAML merge keys (<<)
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self.loader.construct_object(key_node, deep=True)
