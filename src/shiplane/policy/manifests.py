@@ -36,6 +36,8 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
                 tag = self._resolved[key] = super().resolve(kind, value, implicit)
             return tag
         return super().resolve(kind, value, implicit)
+
+
 Path_ = tuple[str | int, ...]
 
 
