@@ -6,6 +6,8 @@
 
 Entries are `<rule-id>: <reason>` separated by `;` or newlines. An entry without a reason
 suppresses nothing and is reported itself, as is an entry naming an unknown rule.
+On workloads the pod template's annotations count too: that is where a spec's
+`services.<name>.annotations` land, which makes them the spec-side suppression field.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 from shiplane.policy.catalog import Group, Hit, Rule, rule
 from shiplane.policy.findings import Severity
+from shiplane.policy.pods import WORKLOADS, pod_meta
 
 ANNOTATION = "check.shiplane.io/ignore"
 
@@ -22,30 +25,34 @@ ANNOTATION = "check.shiplane.io/ignore"
 class Entry:
     rule: str
     reason: str
-    index: int
+    path: tuple[str | int, ...]  # of the annotation
 
 
-def parse(text: str) -> list[Entry]:
+def parse(text: str, path: tuple[str | int, ...] = ()) -> list[Entry]:
     out = []
-    for i, raw in enumerate(text.replace("\n", ";").split(";")):
+    for raw in text.replace("\n", ";").split(";"):
         if not raw.strip():
             continue
         rule_id, _, reason = raw.partition(":")
-        out.append(Entry(rule_id.strip(), reason.strip(), i))
+        out.append(Entry(rule_id.strip(), reason.strip(), path))
     return out
 
 
 def entries(obj: dict) -> list[Entry]:
-    value = ((obj.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION)
-    return parse(str(value)) if value is not None else []
+    places = [(("metadata",), obj.get("metadata") or {})]
+    if obj.get("kind") in WORKLOADS and obj.get("kind") != "Pod":
+        places.append(pod_meta(obj))
+    out: list[Entry] = []
+    for meta_path, meta in places:
+        value = (meta.get("annotations") or {}).get(ANNOTATION)
+        if value is not None:
+            out += parse(str(value), (*meta_path, "annotations", ANNOTATION))
+    return out
 
 
 def valid(obj: dict) -> dict[str, str]:
     """rule id → reason, for the entries that carry a reason."""
     return {e.rule: e.reason for e in entries(obj) if e.reason}
-
-
-_PATH = ("metadata", "annotations", ANNOTATION)
 
 
 @rule(
@@ -59,7 +66,7 @@ _PATH = ("metadata", "annotations", ANNOTATION)
 def reason_missing(obj, ctx):
     for e in entries(obj):
         if not e.reason:
-            yield Hit(_PATH, f"{e.rule or '(empty)'} is not suppressed")
+            yield Hit(e.path, f"{e.rule or '(empty)'} is not suppressed")
 
 
 def unknown_rule_check(known: frozenset[str]):
@@ -74,7 +81,7 @@ def unknown_rule_check(known: frozenset[str]):
     def unknown(obj, ctx):
         for e in entries(obj):
             if e.rule and e.rule not in known:
-                yield Hit(_PATH, f"unknown rule {e.rule!r}")
+                yield Hit(e.path, f"unknown rule {e.rule!r}")
 
     return unknown
 

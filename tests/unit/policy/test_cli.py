@@ -163,3 +163,19 @@ def test_console_script_exit_code():
         [sys.executable, "-m", "shiplane", "check", str(VOTING_K8S), "-o", "json"], capture_output=True, text=True
     )
     assert out.returncode == 1 and json.loads(out.stdout)["passed"] is False
+
+
+def test_spec_service_annotations_suppress_through_the_pod_template(capsys, tmp_path):
+    overlay = tmp_path / "policy.yaml"
+    overlay.write_text(
+        "services:\n  worker:\n    annotations:\n"
+        '      check.shiplane.io/ignore: "image-tag-latest: upstream publishes only latest"\n'
+    )
+    code, out, _ = run(capsys, "--stage", "prod", "-f", str(EXAMPLE_SPEC), "-f", str(overlay), "-o", "json")
+    doc = json.loads(out)
+    latest = {f["object"]["name"] for f in doc["findings"] if f["rule"] == "image-tag-latest"}
+    assert "worker" not in latest and latest  # the others still fail
+    assert [(s["object"]["name"], s["reason"]) for s in doc["suppressed"]] == [
+        ("worker", "upstream publishes only latest")
+    ]
+    assert code == 1
