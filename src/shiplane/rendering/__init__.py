@@ -11,7 +11,7 @@ from typing import Any
 
 from shiplane.rendering import config, networking, workloads
 from shiplane.rendering.meta import labels, metadata, obj
-from shiplane.rendering.pods import PodContext, file_key
+from shiplane.rendering.pods import PodContext
 from shiplane.spec import StageSpec
 from shiplane.spec.inputs import Inputs, used_secrets
 
@@ -67,7 +67,6 @@ def render(stage: StageSpec, inputs: Inputs, *, namespace: str | None = None) ->
             secret_names=secret_names,
             env_config=env_cm["metadata"]["name"] if env_cm else None,
             files_config=files_cm["metadata"]["name"] if files_cm else None,
-            file_keys={p: file_key(p) for p in svc.files},
         )
         out += networking.services(stage, ns, name, svc)
         out.append(workloads.workload(stage, ns, name, svc, ctx))

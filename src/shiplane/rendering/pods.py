@@ -19,7 +19,6 @@ class PodContext:
     secret_names: dict[str, str]  # spec secret → rendered Secret name
     env_config: str | None = None  # ConfigMap with the main container's literal env
     files_config: str | None = None
-    file_keys: dict[str, str] | None = None  # file path → ConfigMap key
 
 
 def file_key(path: str) -> str:

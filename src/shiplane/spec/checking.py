@@ -6,6 +6,7 @@ Each rule returns Problems with the exact path, so the user sees the line to fix
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 from shiplane.spec.app import Document, Service
 from shiplane.spec.containers import Container, Probe
@@ -25,6 +26,19 @@ def _containers(svc: Service, path: Path_) -> Iterator[tuple[Path_, Container]]:
         yield (*path, "migration"), svc.migration
 
 
+_SUFFIX = {"m": Decimal("0.001"), "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9),
+           "T": Decimal(10**12), "P": Decimal(10**15), "E": Decimal(10**18), "Ki": Decimal(2**10),
+           "Mi": Decimal(2**20), "Gi": Decimal(2**30), "Ti": Decimal(2**40), "Pi": Decimal(2**50),
+           "Ei": Decimal(2**60)}  # fmt: skip
+
+
+def quantity(text: str) -> Decimal:
+    """A Kubernetes quantity as a number (the model already checked the syntax)."""
+    number = text.rstrip("mkMGTPEi")
+    suffix = text[len(number) :]
+    return Decimal(number.lstrip("+")) * _SUFFIX.get(suffix, Decimal(1))
+
+
 def _limits(path: Path_, c: Container) -> Iterator[Problem]:
     missing = [k for k in ("cpu", "memory") if getattr(c.resources.limits, k) is None]
     if missing:
@@ -33,6 +47,13 @@ def _limits(path: Path_, c: Container) -> Iterator[Problem]:
             f"resource limits are mandatory: no {' or '.join(missing)} limit from this container, "
             "defaults.resources or the stage's overrides",
         )
+    for field, key in (("cpu", "cpu"), ("memory", "memory"), ("ephemeral_storage", "ephemeralStorage")):
+        request, limit = getattr(c.resources.requests, field), getattr(c.resources.limits, field)
+        if request is not None and limit is not None and quantity(request) > quantity(limit):
+            yield Problem(
+                (*path, "resources", "requests", key),
+                f"request {request} is above the limit {limit} (Kubernetes would reject the pod)",
+            )
 
 
 def _probe_ports(path: Path_, c: Container, ports: set[str]) -> Iterator[Problem]:
@@ -52,6 +73,12 @@ def _service(doc: Document, name: str, svc: Service) -> Iterator[Problem]:
     volumes = set(svc.volumes)
     mounted: set[str] = set()
     pod_ports: dict[str, Path_] = {}
+    for group in ("sidecars", "initContainers"):
+        for other in getattr(svc, "sidecars" if group == "sidecars" else "init_containers"):
+            if other == name:
+                yield Problem((*path, group, other), f"a container of this pod is already named {name!r}")
+    for other in set(svc.sidecars) & set(svc.init_containers):
+        yield Problem((*path, "initContainers", other), f"a sidecar is already named {other!r}")
     for cpath, c in _containers(svc, path):
         yield from _limits(cpath, c)
         yield from _probe_ports(cpath, c, set(c.ports))
