@@ -77,13 +77,12 @@ def check(
     for path in dict.fromkeys(dockerfiles):
         report = report.merged(dockerfile.lint_file(path))
     threshold = Severity.parse(fail_on) if fail_on != "never" else None
-    shown = threshold if threshold is not None else Severity.CRITICAL
     if output == "json":
-        click.echo(formats.to_json(report, shown), nl=False)
+        click.echo(formats.to_json(report, threshold), nl=False)
     elif output == "sarif":
         click.echo(formats.to_sarif(report, [*policy.RULES, *dockerfile.RULES]), nl=False)
     elif output == "junit":
-        click.echo(formats.to_junit(report, shown), nl=False)
+        click.echo(formats.to_junit(report, threshold), nl=False)
     else:
         from shiplane.cli.checktext import render
 

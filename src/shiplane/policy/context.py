@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from shiplane.errors import InputError
 from shiplane.policy.pods import WORKLOADS, plain_selector_matches, pod_labels, selector_matches
 
 
@@ -25,8 +26,12 @@ def name(obj: dict[str, Any]) -> str:
 
 
 def parse_version(text: str) -> tuple[int, int]:
+    """`1.30`, `v1.30` or `1.30.2` → (1, 30); anything else is the user's mistake."""
     major, _, minor = text.strip().lstrip("v").partition(".")
-    return int(major), int(minor.split(".")[0] or 0)
+    minor = minor.split(".")[0]
+    if not (major.isdigit() and minor.isdigit()):
+        raise InputError(f"Kubernetes version {text!r} should look like 1.30")
+    return int(major), int(minor)
 
 
 @dataclass

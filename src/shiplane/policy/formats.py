@@ -48,14 +48,15 @@ def finding_dict(f: Finding) -> dict[str, Any]:
     }
 
 
-def to_json(report: Report, fail_on: Severity) -> str:
-    failing = report.failing(fail_on)
+def to_json(report: Report, fail_on: Severity | None) -> str:
+    """`fail_on` None: `--fail-on never` (nothing fails)."""
+    failing = report.failing(fail_on) if fail_on is not None else []
     doc = {
         "version": JSON_VERSION,
         "tool": {"name": "shiplane", "version": __version__},
         "profile": report.profile,
         "kubernetesVersion": report.kubernetes_version,
-        "failOn": str(fail_on),
+        "failOn": str(fail_on) if fail_on is not None else "never",
         "passed": not failing,
         "summary": {
             "objects": report.objects,
@@ -145,8 +146,13 @@ def to_sarif(report: Report, rules: list[Rule]) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def to_junit(report: Report, fail_on: Severity) -> str:
+def to_junit(report: Report, fail_on: Severity | None) -> str:
     """One testsuite per object (or Dockerfile); a failing testcase per finding at or above `fail_on`."""
+    label = str(fail_on) if fail_on is not None else "never"
+
+    def fails(f: Finding) -> bool:
+        return fail_on is not None and f.severity >= fail_on
+
     suites: dict[str, list[tuple[Finding, str | None]]] = {}
     for f in report.findings:
         suites.setdefault(str(f.object or f.file), []).append((f, None))
@@ -165,21 +171,21 @@ def to_junit(report: Report, fail_on: Severity) -> str:
                     case.set("line", str(f.line))
             if reason is not None:
                 ET.SubElement(case, "skipped", message=f"suppressed: {reason}")
-            elif f.severity >= fail_on:
+            elif fails(f):
                 el = ET.SubElement(case, "failure", message=f.message, type=str(f.severity))
                 el.text = f"{f.where}\nwhy: {f.why}\nfix: {f.fix}"
                 suite_failures += 1
             else:
-                ET.SubElement(case, "system-out").text = f"{f.severity}: {f.message} (below --fail-on {fail_on})"
+                ET.SubElement(case, "system-out").text = f"{f.severity}: {f.message} (below --fail-on {label})"
         suite.set("tests", str(len(items)))
         suite.set("failures", str(suite_failures))
         total += len(items)
         failures += suite_failures
     gate = ET.SubElement(root, "testsuite", name="policy gate", tests="1", failures="0")
-    case = ET.SubElement(gate, "testcase", name=f"no finding at or above {fail_on}", classname="policy gate")
-    failing = report.failing(fail_on)
+    case = ET.SubElement(gate, "testcase", name=f"no finding at or above {label}", classname="policy gate")
+    failing = [f for f in report.findings if fails(f)]
     if failing:
-        ET.SubElement(case, "failure", message=f"{len(failing)} finding(s) at or above {fail_on}", type="gate")
+        ET.SubElement(case, "failure", message=f"{len(failing)} finding(s) at or above {label}", type="gate")
         gate.set("failures", "1")
     root.set("tests", str(total + 1))
     root.set("failures", str(failures + bool(failing)))

@@ -103,6 +103,6 @@ def get(spec: str | Profile) -> Profile:
         return profile
     try:
         pinned = parse_version(version)
-    except ValueError:
-        raise InputError(f"profile {spec!r}: version must look like 1.30 or v1.30") from None
+    except InputError:
+        raise InputError(f"profile {spec!r}: the version must look like 1.30 or v1.30") from None
     return Profile(profile.name, profile.description, profile.settings, pinned)

@@ -179,3 +179,18 @@ def test_spec_service_annotations_suppress_through_the_pod_template(capsys, tmp_
         ("worker", "upstream publishes only latest")
     ]
     assert code == 1
+
+
+def test_fail_on_never_reports_but_passes(capsys):
+    code, out, _ = run(capsys, str(VOTING_K8S), "-o", "json", "--fail-on", "never")
+    doc = json.loads(out)
+    assert code == 0 and doc["passed"] is True and doc["failOn"] == "never" and doc["findings"]
+    code, out, _ = run(capsys, str(VOTING_K8S), "-o", "junit", "--fail-on", "never")
+    assert code == 0 and ET.fromstring(out).findall(".//failure") == []
+
+
+def test_bad_kubernetes_version_is_an_input_error(capsys):
+    code, _, err = run(capsys, str(CLEAN), "--kubernetes-version", "one.thirty")
+    assert code == 2 and "Kubernetes version 'one.thirty' should look like 1.30" in err
+    code, _, err = run(capsys, str(CLEAN), "-p", "restricted@x")
+    assert code == 2 and "the version must look like 1.30" in err
