@@ -24,10 +24,15 @@ SECRET_VALUE = re.compile(
 ASSIGNMENT = re.compile(r"(?im)^\s*[\w.-]*(password|passwd|secret|token|api_?key)[\w.-]*\s*[:=]\s*['\"]?([^\s'\"#]+)")
 
 
+_PLAIN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^@\s]*$", re.I)
+
+
 def placeholder(value: str) -> bool:
-    """Templating and references are not secrets: ${X}, {{ x }}, <x>, empty, changeme-like markers."""
+    """Not secrets: templating (${X}, {{ x }}, <x>), paths, numbers, flags, URLs without credentials."""
     v = value.strip()
-    return not v or v[0] in "$<{%" or v.startswith("/") or v.lower() in ("changeme", "none", "null", "true", "false")
+    if not v or v[0] in "$<{%/" or v.isdigit() or _PLAIN_URL.match(v):
+        return True
+    return v.lower() in ("changeme", "none", "null", "true", "false", "yes", "no")
 
 
 def looks_secret(name: str, value: str) -> bool:
