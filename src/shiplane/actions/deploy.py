@@ -260,9 +260,7 @@ class Deploy:
             rolled = yield from Rollback(self.target, options=self.options).run_locked(store, history, target)
         except ShiplaneError as err:
             yield RolledBack(target.revision, False, err.message)
-            return RolloutFailed(
-                f"{head}\nautomatic rollback to revision {target.revision} failed too:\n{err.message}"
-            )
+            return RolloutFailed(f"{head}\nautomatic rollback to revision {target.revision} failed too:\n{err.message}")
         yield RolledBack(target.revision, True, f"revision {rolled.revision} restores revision {target.revision}")
         return RolloutFailed(
             f"{head}\nrolled back automatically: revision {rolled.revision} restores revision {target.revision}, "

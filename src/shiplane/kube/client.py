@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Generator
@@ -63,6 +64,32 @@ def _translate(err: Exception, what: str) -> KubeError:
     return cls(f"{what}: {message} (HTTP {status_code})", status=payload)
 
 
+RETRY_FOR = 30.0  # seconds: rides out an API server restart or a brief 429/5xx storm
+
+
+def retrying(fn):
+    """Retry a request on Retryable errors (connection refused, 429, 5xx) with backoff.
+
+    Every wrapped call is idempotent (apply, get, list, delete, replace with a
+    resourceVersion), so repeating one that may have landed is safe.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        deadline = time.monotonic() + RETRY_FOR
+        delay = 0.25
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except Retryable:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 4.0)
+
+    return wrapper
+
+
 class Conflict(KubeError):
     """409: the object exists already, changed since we read it, or another field manager owns a field."""
 
@@ -77,13 +104,19 @@ class Kube:
     @classmethod
     def connect(cls, kubeconfig: str | Path | None = None, context: str | None = None) -> Kube:
         """From a kubeconfig file (default: $KUBECONFIG / ~/.kube/config); exec plugins work."""
+        configuration = k8s_client.Configuration()
         try:
-            api_client = k8s_config.new_client_from_config(
-                config_file=str(kubeconfig) if kubeconfig else None, context=context
+            k8s_config.load_kube_config(
+                config_file=str(kubeconfig) if kubeconfig else None,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
             )
         except (k8s_config.ConfigException, FileNotFoundError) as err:
             raise InputError(f"cannot load kubeconfig {kubeconfig or '(default)'}: {err}") from None
-        return cls(api_client)
+        # Concurrent applies and one watch per kind share this pool: size it for both.
+        configuration.connection_pool_maxsize = 32
+        return cls(k8s_client.ApiClient(configuration))
 
     @property
     def dynamic(self) -> DynamicClient:
@@ -100,12 +133,14 @@ class Kube:
         except ResourceNotFoundError:
             raise KubeError(f"the cluster does not serve {kind} in {api_version}") from None
 
+    @retrying
     def server_version(self) -> str:
         try:
             return k8s_client.VersionApi(self.api_client).get_code().git_version
         except _API_ERRORS as err:
             raise _translate(err, "get server version") from None
 
+    @retrying
     def apply(self, obj: dict, *, force: bool = False, dry_run: bool = False) -> dict:
         """Server-side apply as field manager `shiplane`; returns the object the server holds."""
         ref = Ref.of(obj)
@@ -119,6 +154,7 @@ class Kube:
             raise _translate(err, f"apply {ref}") from None
         return out.to_dict()
 
+    @retrying
     def create(self, obj: dict) -> dict:
         """Create; raises Conflict if it exists (the atomic step locks are built on)."""
         ref = Ref.of(obj)
@@ -127,6 +163,7 @@ class Kube:
         except _API_ERRORS as err:
             raise _translate(err, f"create {ref}") from None
 
+    @retrying
     def replace(self, obj: dict) -> dict:
         """Update with the object's resourceVersion; raises Conflict if it changed meanwhile."""
         ref = Ref.of(obj)
@@ -135,6 +172,7 @@ class Kube:
         except _API_ERRORS as err:
             raise _translate(err, f"update {ref}") from None
 
+    @retrying
     def get(self, ref: Ref) -> dict | None:
         res = self.resource(ref.api_version, ref.kind)
         try:
@@ -144,6 +182,7 @@ class Kube:
         except _API_ERRORS as err:
             raise _translate(err, f"get {ref}") from None
 
+    @retrying
     def list(self, api_version: str, kind: str, *, namespace: str | None = None, **selectors: str) -> list[dict]:
         res = self.resource(api_version, kind)
         try:
@@ -151,6 +190,7 @@ class Kube:
         except _API_ERRORS as err:
             raise _translate(err, f"list {kind}") from None
 
+    @retrying
     def delete(self, ref: Ref, *, propagation: str = "Foreground", resource_version: str | None = None) -> bool:
         """Delete; False if it was already gone. With `resource_version`, only that version (409 otherwise)."""
         res = self.resource(ref.api_version, ref.kind)

@@ -62,6 +62,8 @@ class ClusterStore:
         by_revision: dict[int, dict[int, str]] = {}
         totals: dict[int, int] = {}
         for secret in self._secrets():
+            if secret["metadata"].get("deletionTimestamp"):
+                continue  # retention removed it; the garbage collector has not caught up yet
             labels = secret["metadata"]["labels"]
             revision = int(labels[LABEL_REVISION])
             index, total = (int(x) for x in labels[LABEL_CHUNK].split("-of-"))
@@ -109,8 +111,10 @@ class ClusterStore:
         for secret in self._secrets(release.revision):
             index, total = (int(x) for x in secret["metadata"]["labels"][LABEL_CHUNK].split("-of-"))
             if total != len(chunks):
-                self.kube.delete(Ref("v1", "Secret", secret["metadata"]["name"], self.namespace))
+                self.kube.delete(
+                    Ref("v1", "Secret", secret["metadata"]["name"], self.namespace), propagation="Background"
+                )
 
     def delete(self, revision: int) -> None:
         for secret in self._secrets(revision):
-            self.kube.delete(Ref("v1", "Secret", secret["metadata"]["name"], self.namespace))
+            self.kube.delete(Ref("v1", "Secret", secret["metadata"]["name"], self.namespace), propagation="Background")

@@ -12,7 +12,9 @@ def release(revision, objects, outcome=Outcome.DEPLOYED, retained=()):
 
 
 def test_secret_values_never_reach_the_diff():
-    live = obj("Secret", "s", data={"password": "b2xk"}, metadata={"name": "s", "namespace": "ns", "resourceVersion": "1"})
+    live = obj(
+        "Secret", "s", data={"password": "b2xk"}, metadata={"name": "s", "namespace": "ns", "resourceVersion": "1"}
+    )
     new = obj("Secret", "s", data={"password": "bmV3"})
     changes = diff(live, new)
     assert [c.path for c in changes] == ["data.password"]
