@@ -222,3 +222,29 @@ def test_kill_9_mid_deploy_then_the_next_deploy_proceeds(local_cluster, namespac
     assert all(o in ("interrupted", "superseded") for _, o in final[:-1])
     assert [r for r, _ in final] == list(range(1, len(final) + 1))
     assert status.compute(local_cluster.kube.get(Ref("apps/v1", "Deployment", "web", namespace))).ready
+
+
+def test_policy_gate_refuses_then_a_reasoned_override_is_recorded(local_cluster, namespace, tmp_path):
+    kc, kube = local_cluster.kubeconfig, local_cluster.kube
+    path = write(tmp_path, spec(namespace, tag="latest"))
+    refused = cli("deploy", "-f", str(path), "--stage", "dev", "--plain", kubeconfig=kc)
+    assert refused.returncode == 5
+    assert "policy (baseline) refuses this deploy" in refused.stderr and "image-tag-latest" in refused.stderr
+    assert kube.list("apps/v1", "Deployment", namespace=namespace) == []  # nothing was applied
+    no_reason = cli("deploy", "-f", str(path), "--stage", "dev", "--override", "image-tag-latest=", kubeconfig=kc)
+    assert no_reason.returncode == 2 and "a reason is required" in no_reason.stderr
+    reason = "upstream publishes only :latest; pinned by digest before prod"
+    ok = cli(
+        "deploy",
+        "-f",
+        str(path),
+        "--stage",
+        "dev",
+        "--plain",
+        "--override",
+        f"image-tag-latest:Deployment/web={reason}",
+        kubeconfig=kc,
+    )
+    assert ok.returncode == 0, ok.stderr
+    recorded = history(path, kc)[-1]["overrides"]
+    assert recorded == [{"rule": "image-tag-latest", "object": f"Deployment/{namespace}/web", "reason": reason}]

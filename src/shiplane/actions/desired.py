@@ -20,6 +20,7 @@ class Desired:
     context: str | None
     objects: list[dict]
     spec_digest: str
+    kubernetes_version: str
 
 
 def digest(objects: list[dict]) -> str:
@@ -48,4 +49,12 @@ def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desi
     ns = namespace or stage_spec.namespace
     objects = rendering.render(stage_spec, gather(stage_spec), namespace=ns)
     schemas.validate(objects, stage_spec.kubernetes_version)
-    return Desired(stage_spec.doc.app.name, stage, ns, stage_spec.stage.context, objects, digest(objects))
+    return Desired(
+        stage_spec.doc.app.name,
+        stage,
+        ns,
+        stage_spec.stage.context,
+        objects,
+        digest(objects),
+        stage_spec.kubernetes_version,
+    )

@@ -97,17 +97,29 @@ def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volume
     ctx.exit(1 if result.has_changes else 0)
 
 
-def _options(timeout, no_rollback, force_conflicts, no_wait_lock, prune_volumes, retention, lock_ttl):
+def _options(flags: dict, *, rollback: bool | None = None):
     from shiplane.actions.deploy import Options
 
     return Options(
-        timeout=timeout,
-        rollback=not no_rollback,
-        force_conflicts=force_conflicts,
-        wait_lock=not no_wait_lock,
-        prune_volumes=prune_volumes,
-        retention=retention,
-        lock_duration=lock_ttl,
+        timeout=flags["timeout"],
+        rollback=not flags["no_rollback"] if rollback is None else rollback,
+        force_conflicts=flags["force_conflicts"],
+        wait_lock=not flags["no_wait_lock"],
+        prune_volumes=flags["prune_volumes"],
+        retention=flags["retention"],
+        lock_duration=flags["lock_ttl"],
+    )
+
+
+def _gate(objects: list[dict], kubernetes_version: str, flags: dict) -> list[dict]:
+    from shiplane.actions import gate
+
+    return gate.check(
+        objects,
+        kubernetes_version=kubernetes_version,
+        profile=flags["policy_profile"],
+        fail_on=flags["policy_fail_on"],
+        overrides=list(flags["override"]),
     )
 
 
@@ -128,6 +140,20 @@ def _deploy_flags(fn):
                 type=click.IntRange(5, 3600),
                 help="Seconds a crashed run can block the next one (the lock lease's duration).",
             ),
+            click.option("--policy-profile", default="baseline", show_default=True, help="Policy profile of the gate."),
+            click.option(
+                "--policy-fail-on",
+                default="high",
+                show_default=True,
+                type=click.Choice(["info", "low", "medium", "high", "critical", "never"]),
+                help="Refuse to deploy on findings at or above this severity.",
+            ),
+            click.option(
+                "--override",
+                multiple=True,
+                metavar="RULE[:Kind/name]=REASON",
+                help="Accept a policy finding, with a reason (recorded in the history).",
+            ),
             progress_option,
         ]
     ):
@@ -145,24 +171,9 @@ def _report(release) -> None:
 @stage_options
 @_deploy_flags
 @click.pass_context
-def deploy(
-    ctx,
-    files,
-    stage,
-    context,
-    namespace,
-    kubeconfig,
-    timeout,
-    no_rollback,
-    dry_run,
-    force_conflicts,
-    no_wait_lock,
-    prune_volumes,
-    retention,
-    lock_ttl,
-    plain,
-):
-    """Apply the stage in ordered waves, gate on migrations, wait for the rollout; roll back on failure."""
+def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **flags):
+    """Gate on policy, apply the stage in ordered waves, run migrations first, wait for the rollout;
+    roll back automatically on failure. Exit 0 deployed, 1 failed, 2 bad input, 4 locked, 5 policy refused."""
     if dry_run:
         return ctx.invoke(
             plan,
@@ -172,12 +183,14 @@ def deploy(
             namespace=namespace,
             kubeconfig=kubeconfig,
             output="text",
-            prune_volumes=prune_volumes,
+            prune_volumes=flags["prune_volumes"],
         )
+    from dataclasses import replace
+
     from shiplane.actions.deploy import Deploy
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
-    opts = _options(timeout, no_rollback, force_conflicts, no_wait_lock, prune_volumes, retention, lock_ttl)
+    opts = replace(_options(flags), overrides=_gate(want.objects, want.kubernetes_version, flags))
     release = drain(Deploy(target, want.objects, spec_digest=want.spec_digest, options=opts).run(), plain or None)
     _report(release)
 
@@ -186,29 +199,14 @@ def deploy(
 @stage_options
 @click.argument("revision", required=False, type=int)
 @_deploy_flags
-def rollback(
-    files,
-    stage,
-    context,
-    namespace,
-    kubeconfig,
-    revision,
-    timeout,
-    no_rollback,
-    dry_run,
-    force_conflicts,
-    no_wait_lock,
-    prune_volumes,
-    retention,
-    lock_ttl,
-    plain,
-):
-    """Re-apply an earlier successful release (default: the one before the current)."""
+def rollback(files, stage, context, namespace, kubeconfig, revision, dry_run, plain, **flags):
+    """Re-apply an earlier successful release (default: the one before the current).
+
+    Refused across contract/irreversible migrations; migrations are never re-run."""
     from shiplane.actions.rollback import Rollback
 
     target, _ = _target(files, stage, context, namespace, kubeconfig)
-    opts = _options(timeout, True, force_conflicts, no_wait_lock, prune_volumes, retention, lock_ttl)
-    _report(drain(Rollback(target, revision=revision, options=opts).run(), plain or None))
+    _report(drain(Rollback(target, revision=revision, options=_options(flags, rollback=True)).run(), plain or None))
 
 
 @click.command()
@@ -272,22 +270,10 @@ def status(ctx, files, stage, context, namespace, kubeconfig, output):
 @click.option("--to", "dest", required=True, help="Stage to deploy them to.")
 @click.option("--kubeconfig", default=None, envvar="KUBECONFIG")
 @_deploy_flags
-def promote(
-    files,
-    source,
-    dest,
-    kubeconfig,
-    timeout,
-    no_rollback,
-    dry_run,
-    force_conflicts,
-    no_wait_lock,
-    prune_volumes,
-    retention,
-    lock_ttl,
-    plain,
-):
+def promote(files, source, dest, kubeconfig, dry_run, plain, **flags):
     """Deploy to --to exactly the images (digests where known) that --from runs."""
+    from dataclasses import replace
+
     from shiplane.actions import desired
     from shiplane.actions.deploy import Deploy
     from shiplane.actions.promote import running_images
@@ -298,7 +284,7 @@ def promote(
     objects = desired.with_images(want.objects, images)
     for note in notes:
         click.echo(f"note: {note}", err=True)
-    opts = _options(timeout, no_rollback, force_conflicts, no_wait_lock, prune_volumes, retention, lock_ttl)
+    opts = replace(_options(flags), overrides=_gate(objects, want.kubernetes_version, flags))
     _report(drain(Deploy(dst, objects, spec_digest=desired.digest(objects), options=opts).run(), plain or None))
 
 

@@ -81,7 +81,14 @@ class Override:
             raise InputError(f"override of {self.rule!r} needs a reason")
 
     def matches(self, f: Finding) -> bool:
-        return f.rule == self.rule and (self.object is None or self.object == f.object)
+        if f.rule != self.rule:
+            return False
+        if self.object is None:
+            return True
+        if f.object is None or (self.object.kind, self.object.name) != (f.object.kind, f.object.name):
+            return False
+        # An override written without a namespace (Kind/name) holds in whatever namespace the stage uses.
+        return not self.object.namespace or self.object.namespace == f.object.namespace
 
 
 @dataclass(frozen=True)
