@@ -161,11 +161,14 @@ def wait_ready(
             if failed or now > deadline:
                 bad = failed or [r for r, res in results.items() if res is None or not res.ready]
                 lines = []
-                for ref in sorted(bad, key=str):
+                shown_refs = sorted(bad, key=str)
+                for ref in shown_refs[:10]:
                     res = results[ref]
                     lines.append(f"{ref}: {res.message if res else 'not seen yet'}")
                     if latest.get(ref):
                         lines += [f"  {p}" for p in _pod_problems(latest[ref], pods)]
+                if len(shown_refs) > 10:
+                    lines.append(f"... and {len(shown_refs) - 10} more")
                 why = "failed" if failed else f"not ready after {timeout:.0f}s"
                 raise RolloutFailed(f"rollout {why}:\n  " + "\n  ".join(lines), refs=sorted(bad, key=str))
             if seen is None:

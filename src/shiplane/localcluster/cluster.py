@@ -207,6 +207,9 @@ def _wait_healthy(proc: Proc, check: Callable[[], tuple[bool, str]], timeout: fl
     )
 
 
+NODE_CAPACITY = {"cpu": "32", "memory": "128Gi", "ephemeral-storage": "1Ti", "pods": "250", "nvidia.com/gpu": "2"}
+
+
 def node(index: int) -> dict:
     name = f"kwok-node-{index}"
     return {
@@ -226,6 +229,9 @@ def node(index: int) -> dict:
             "annotations": {"kwok.x-k8s.io/node": "fake"},
         },
         "spec": {},
+        # A node must advertise every resource pods may request (kwok's defaults lack
+        # ephemeral-storage and GPUs); kwok keeps what the creator sets.
+        "status": {"capacity": NODE_CAPACITY, "allocatable": NODE_CAPACITY},
     }
 
 

@@ -1,0 +1,153 @@
+"""Deploy a generated 200-service app to the local control plane: shiplane vs kubectl.
+
+    .venv/bin/python bench/deploy_bench.py [--services 200]
+
+In the same run, on the same cluster (a fresh one this script starts and stops):
+  1. `shiplane deploy` (CLI, as a user runs it): policy gate, ordered waves, rollout
+     tracking, release record, prune check; wall time.
+  2. `kubectl apply --server-side -f DIR` of the same rendered objects, then
+     `kubectl rollout status` for each workload; wall time.
+  3. shiplane's Deploy again in-process into a third namespace, counting its API
+     requests per object.
+Prints both wall times, the ratio and requests per object. Machines are noisy:
+compare ratios, not absolute times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from shiplane.actions import desired
+from shiplane.actions.deploy import Deploy
+from shiplane.actions.target import Target
+from shiplane.kube import Kube
+from shiplane.localcluster import cluster as lc
+
+
+def app_spec(services: int) -> dict:
+    """Ten backends, the rest depending on one of them: two rollout levels, like a real app."""
+    svcs = {}
+    for i in range(services):
+        svc: dict = {
+            "image": f"registry.example/team/svc{i}:1.0.{i}",
+            "replicas": 2,
+            "ports": {"http": 8080},
+            "probes": {
+                "readiness": {"http": {"port": "http", "path": "/healthz"}},
+                "liveness": {"tcp": {"port": "http"}},
+            },
+        }
+        if i >= 10:
+            svc["dependsOn"] = [f"svc{i % 10}"]
+            svc["connectsTo"] = [f"svc{i % 10}"]
+        svcs[f"svc{i}"] = svc
+    return {
+        "app": {"name": "bench", "version": "1.0.0"},
+        "defaults": {
+            "resources": {
+                "requests": {"cpu": "10m", "memory": "32Mi"},
+                "limits": {"cpu": "100m", "memory": "64Mi", "ephemeralStorage": "100Mi"},
+            }
+        },
+        "services": svcs,
+        "stages": {"bench": {"namespace": "bench-shiplane"}},
+    }
+
+
+def timed(argv: list[str], env: dict) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def drain(stream):
+    while True:
+        try:
+            next(stream)
+        except StopIteration as stop:
+            return stop.value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--services", type=int, default=200)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="shiplane-deploy-bench-"))
+    os.environ["SHIPLANE_STATE"] = str(work / "state")
+    spec_path = work / "shiplane.yaml"
+    spec_path.write_text(yaml.safe_dump(app_spec(args.services), sort_keys=False))
+    print(f"starting a local cluster for the benchmark ({args.services} services)...", file=sys.stderr)
+    state = drain(lc.up("bench", nodes=3))
+    env = {**os.environ, "KUBECONFIG": str(state.kubeconfig)}
+    shiplane = [sys.executable, "-m", "shiplane"]
+    try:
+        want = desired.load([spec_path], "bench", namespace="bench-kubectl")
+        manifests = work / "manifests"
+        manifests.mkdir()
+        for i, obj in enumerate(want.objects):
+            (manifests / f"{i:05}.yaml").write_text(yaml.safe_dump(obj, sort_keys=False))
+        workloads = [o for o in want.objects if o["kind"] == "Deployment"]
+
+        t_shiplane = timed([*shiplane, "deploy", "-f", str(spec_path), "--stage", "bench", "--plain"], env)
+
+        started = time.perf_counter()
+        subprocess.run(["kubectl", "create", "namespace", "bench-kubectl"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            ["kubectl", "apply", "--server-side", "-f", str(manifests)], env=env, check=True, capture_output=True
+        )
+        for w in workloads:
+            subprocess.run(
+                [
+                    "kubectl",
+                    "rollout",
+                    "status",
+                    f"deployment/{w['metadata']['name']}",
+                    "-n",
+                    "bench-kubectl",
+                    "--timeout=300s",
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+        t_kubectl = time.perf_counter() - started
+
+        # Requests per object, counted at the REST client of an in-process deploy.
+        kube = Kube.connect(state.kubeconfig)
+        counted = {"n": 0}
+        rest = kube.api_client.rest_client
+        original = rest.request
+
+        def counting(*a, **kw):
+            counted["n"] += 1
+            return original(*a, **kw)
+
+        rest.request = counting
+        third = desired.load([spec_path], "bench", namespace="bench-counted")
+        drain(Deploy(Target(kube, "bench", "bench", "bench-counted"), third.objects).run())
+        n_objects = len(third.objects)
+    finally:
+        drain(lc.down("bench"))
+
+    print(f"objects per deploy:          {n_objects} ({len(workloads)} Deployments)")
+    print(f"shiplane deploy (CLI):       {t_shiplane:8.2f} s  (gate, waves by dependsOn, tracking, record, prune)")
+    print(f"kubectl apply + rollout:     {t_kubectl:8.2f} s  (no order, no history, no prune)")
+    print(f"ratio shiplane / kubectl:    {t_shiplane / t_kubectl:8.2f}")
+    print(
+        f"shiplane API requests:       {counted['n']} ({counted['n'] / n_objects:.2f} per object; "
+        "watch streams count once)"
+    )
+
+
+if __name__ == "__main__":
+    main()
