@@ -87,7 +87,7 @@ def main() -> None:
     spec_path = work / "shiplane.yaml"
     spec_path.write_text(yaml.safe_dump(app_spec(args.services), sort_keys=False))
     print(f"starting a local cluster for the benchmark ({args.services} services)...", file=sys.stderr)
-    state = drain(lc.up("bench", nodes=3))
+    state = drain(lc.up("bench", nodes=10))  # 3 x 400 pods; 250 pods per node
     env = {**os.environ, "KUBECONFIG": str(state.kubeconfig)}
     shiplane = [sys.executable, "-m", "shiplane"]
     try:
