@@ -248,3 +248,75 @@ def test_policy_gate_refuses_then_a_reasoned_override_is_recorded(local_cluster,
     assert ok.returncode == 0, ok.stderr
     recorded = history(path, kc)[-1]["overrides"]
     assert recorded == [{"rule": "image-tag-latest", "object": f"Deployment/{namespace}/web", "reason": reason}]
+
+
+def test_field_conflict_is_named_and_forced_only_on_request(local_cluster, namespace, tmp_path):
+    kc, kube = local_cluster.kubeconfig, local_cluster.kube
+    path = write(tmp_path, spec(namespace))
+    assert cli("deploy", "-f", str(path), "--stage", "dev", "--plain", kubeconfig=kc).returncode == 0
+    # Another tool takes ownership of the replica count.
+    other = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {"replicas": 3},
+    }
+    kube.resource("apps/v1", "Deployment").server_side_apply(
+        body=other, name="web", namespace=namespace, field_manager="hpa-tuner", force_conflicts=True
+    )
+    out = cli("deploy", "-f", str(path), "--stage", "dev", "--plain", "--no-rollback", kubeconfig=kc)
+    assert out.returncode == 1
+    assert "hpa-tuner" in out.stderr and ".spec.replicas" in out.stderr and "--force-conflicts" in out.stderr
+    forced = cli("deploy", "-f", str(path), "--stage", "dev", "--plain", "--force-conflicts", kubeconfig=kc)
+    assert forced.returncode == 0, forced.stderr
+    assert kube.get(Ref("apps/v1", "Deployment", "web", namespace))["spec"]["replicas"] == 2
+
+
+def test_immutable_change_is_an_explicit_replace(local_cluster, namespace, monkeypatch):
+    kube = local_cluster.kube
+
+    def job(image: str) -> dict:
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": "report",
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/name": "report", "app.kubernetes.io/part-of": "shop"},
+            },
+            "spec": {
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/part-of": "shop"}},
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "r", "image": image}]},
+                }
+            },
+        }
+
+    drain(Deploy(target(kube, namespace), [job("busybox:1.36")]).run())
+    first_uid = kube.get(Ref("batch/v1", "Job", "report", namespace))["metadata"]["uid"]
+    stream = Deploy(target(kube, namespace), [job("busybox:1.37")]).run()
+    seen = []
+    while True:
+        try:
+            seen.append(next(stream))
+        except StopIteration:
+            break
+    assert any(getattr(e, "action", None) == "replace" for e in seen)
+    replaced = kube.get(Ref("batch/v1", "Job", "report", namespace))
+    assert replaced["metadata"]["uid"] != first_uid
+    assert replaced["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1.37"
+
+
+def test_no_wait_lock_fails_fast_and_unlock_frees_it(local_cluster, namespace, tmp_path):
+    from shiplane.releases.lock import LeaseLock
+
+    kc, kube = local_cluster.kubeconfig, local_cluster.kube
+    path = write(tmp_path, spec(namespace))
+    kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    holder = LeaseLock(kube, namespace=namespace, app="shop", holder="alice@laptop pid:1 run:x", duration=600)
+    assert holder.try_acquire() is None
+    busy = cli("deploy", "-f", str(path), "--stage", "dev", "--no-wait-lock", kubeconfig=kc)
+    assert busy.returncode == 4 and "deploy lock held by alice@laptop pid:1 run:x" in busy.stderr
+    freed = cli("unlock", "-f", str(path), "--stage", "dev", kubeconfig=kc)
+    assert freed.returncode == 0 and "removed the lock held by alice@laptop" in freed.stdout
+    assert cli("deploy", "-f", str(path), "--stage", "dev", "--no-wait-lock", kubeconfig=kc).returncode == 0
