@@ -320,3 +320,13 @@ def test_no_wait_lock_fails_fast_and_unlock_frees_it(local_cluster, namespace, t
     freed = cli("unlock", "-f", str(path), "--stage", "dev", kubeconfig=kc)
     assert freed.returncode == 0 and "removed the lock held by alice@laptop" in freed.stdout
     assert cli("deploy", "-f", str(path), "--stage", "dev", "--no-wait-lock", kubeconfig=kc).returncode == 0
+
+
+def test_the_stage_policy_sets_the_gate(local_cluster, namespace, tmp_path):
+    kc = local_cluster.kubeconfig
+    data = spec(namespace, tag="latest")
+    data["stages"]["dev"]["policy"] = {"failOn": "critical"}  # a lenient dev stage
+    path = write(tmp_path, data)
+    assert cli("deploy", "-f", str(path), "--stage", "dev", "--plain", kubeconfig=kc).returncode == 0
+    strict = cli("deploy", "-f", str(path), "--stage", "dev", "--policy-fail-on", "high", kubeconfig=kc)
+    assert strict.returncode == 5 and "image-tag-latest" in strict.stderr

@@ -21,6 +21,8 @@ class Desired:
     objects: list[dict]
     spec_digest: str
     kubernetes_version: str
+    policy_profile: str = "baseline"
+    policy_fail_on: str = "high"
 
 
 def digest(objects: list[dict]) -> str:
@@ -57,4 +59,6 @@ def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desi
         objects,
         digest(objects),
         stage_spec.kubernetes_version,
+        stage_spec.stage.policy.profile,
+        stage_spec.stage.policy.fail_on,
     )

@@ -28,8 +28,12 @@ LEVELS = ("info", "low", "medium", "high", "critical", "never")
     help="Spec file for --stage; repeat to merge. Default: ./shiplane.yaml.",
 )
 @click.option("--dockerfile", "dockerfiles", multiple=True, type=click.Path(dir_okay=False), help="Lint a Dockerfile.")
-@click.option("-p", "--profile", default="baseline", show_default=True, help="baseline, restricted, lenient, pss-*.")
-@click.option("--fail-on", type=click.Choice(LEVELS), default="high", show_default=True, help="Exit 1 at this level.")
+@click.option(
+    "-p", "--profile", default=None, help="baseline, restricted, lenient, pss-* (default: the stage's, else baseline)."
+)
+@click.option(
+    "--fail-on", type=click.Choice(LEVELS), default=None, help="Exit 1 at this level (default: the stage's, else high)."
+)
 @click.option("-o", "--output", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--kubernetes-version", default=None, help="Target version for API checks (default: stage's or 1.36).")
 @click.option("--list-rules", is_flag=True, help="Print every rule (id, group, severity, why) and exit.")
@@ -38,8 +42,8 @@ def check(
     stage: str | None,
     files: tuple[Path, ...],
     dockerfiles: tuple[str, ...],
-    profile: str,
-    fail_on: str,
+    profile: str | None,
+    fail_on: str | None,
     output: str,
     kubernetes_version: str | None,
     list_rules: bool,
@@ -58,7 +62,7 @@ def check(
     from shiplane.policy.findings import Report, Severity
 
     if list_rules:
-        _print_rules([*policy.RULES, *dockerfile.RULES], profile)
+        _print_rules([*policy.RULES, *dockerfile.RULES], profile or "baseline")
         return 0
     if not (paths or stage or dockerfiles):
         raise InputError(
@@ -67,10 +71,15 @@ def check(
     objects: list[Any] = manifests.read(paths) if paths else []
     version = kubernetes_version
     if stage is not None:
-        rendered, stage_version, built = _stage_objects(stage, list(files) or [Path("shiplane.yaml")])
+        rendered, stage_spec, built = _stage_objects(stage, list(files) or [Path("shiplane.yaml")])
         objects += rendered
-        version = version or stage_version
+        version = version or stage_spec.kubernetes_version
         dockerfiles = (*dockerfiles, *built)
+        # The stage's own strictness (stages.<name>.policy) unless the command line overrides it.
+        profile = profile or stage_spec.stage.policy.profile
+        fail_on = fail_on or stage_spec.stage.policy.fail_on
+    profile = profile or "baseline"
+    fail_on = fail_on or "high"
     report = Report(findings=())
     if paths or stage is not None:
         report = policy.evaluate(objects, profile=profile, kubernetes_version=version or "1.36")
@@ -90,7 +99,7 @@ def check(
     return 1 if threshold is not None and report.failing(threshold) else 0
 
 
-def _stage_objects(stage: str, files: list[Path]) -> tuple[list[Any], str, list[str]]:
+def _stage_objects(stage: str, files: list[Path]) -> tuple[list[Any], Any, list[str]]:
     """The stage's rendered objects, located at their service in the spec, and its Dockerfiles."""
     from shiplane import rendering, spec
     from shiplane.policy.manifests import Manifest
@@ -121,7 +130,7 @@ def _stage_objects(stage: str, files: list[Path]) -> tuple[list[Any], str, list[
             path = Path(stage_spec.base_dir, svc.build.context, svc.build.dockerfile)
             if path.is_file():
                 built.append(str(path))
-    return located, stage_spec.kubernetes_version, built
+    return located, stage_spec, built
 
 
 def _print_rules(rules: list, profile: str) -> None:

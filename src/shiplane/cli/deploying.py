@@ -111,14 +111,15 @@ def _options(flags: dict, *, rollback: bool | None = None):
     )
 
 
-def _gate(objects: list[dict], kubernetes_version: str, flags: dict) -> list[dict]:
+def _gate(objects: list[dict], want, flags: dict) -> list[dict]:
+    """The policy gate with the stage's profile and threshold, unless the flags say otherwise."""
     from shiplane.actions import gate
 
     return gate.check(
         objects,
-        kubernetes_version=kubernetes_version,
-        profile=flags["policy_profile"],
-        fail_on=flags["policy_fail_on"],
+        kubernetes_version=want.kubernetes_version,
+        profile=flags["policy_profile"] or want.policy_profile,
+        fail_on=flags["policy_fail_on"] or want.policy_fail_on,
         overrides=list(flags["override"]),
     )
 
@@ -140,13 +141,16 @@ def _deploy_flags(fn):
                 type=click.IntRange(5, 3600),
                 help="Seconds a crashed run can block the next one (the lock lease's duration).",
             ),
-            click.option("--policy-profile", default="baseline", show_default=True, help="Policy profile of the gate."),
+            click.option(
+                "--policy-profile",
+                default=None,
+                help="Policy profile of the gate (default: the stage's, else baseline).",
+            ),
             click.option(
                 "--policy-fail-on",
-                default="high",
-                show_default=True,
+                default=None,
                 type=click.Choice(["info", "low", "medium", "high", "critical", "never"]),
-                help="Refuse to deploy on findings at or above this severity.",
+                help="Refuse to deploy on findings at or above this severity (default: the stage's, else high).",
             ),
             click.option(
                 "--override",
@@ -190,7 +194,7 @@ def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **
     from shiplane.actions.deploy import Deploy
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
-    opts = replace(_options(flags), overrides=_gate(want.objects, want.kubernetes_version, flags))
+    opts = replace(_options(flags), overrides=_gate(want.objects, want, flags))
     release = drain(Deploy(target, want.objects, spec_digest=want.spec_digest, options=opts).run(), plain or None)
     _report(release)
 
@@ -284,7 +288,7 @@ def promote(files, source, dest, kubeconfig, dry_run, plain, **flags):
     objects = desired.with_images(want.objects, images)
     for note in notes:
         click.echo(f"note: {note}", err=True)
-    opts = replace(_options(flags), overrides=_gate(objects, want.kubernetes_version, flags))
+    opts = replace(_options(flags), overrides=_gate(objects, want, flags))
     _report(drain(Deploy(dst, objects, spec_digest=desired.digest(objects), options=opts).run(), plain or None))
 
 

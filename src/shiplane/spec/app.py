@@ -165,8 +165,16 @@ class SecretSource(Model):
         return self
 
 
+class StagePolicy(Model):
+    """How strict the policy gate is for this stage (e.g. prod restricted, dev lenient)."""
+
+    profile: str = Field(default="baseline", min_length=1)  # baseline, restricted, lenient, pss-*, name@1.30
+    fail_on: Literal["info", "low", "medium", "high", "critical", "never"] = "high"
+
+
 class Stage(Model):
     context: str | None = None
+    policy: StagePolicy = StagePolicy()
     namespace: DnsLabel
     kubernetes_version: str = Field(default="1.36", pattern=r"^1\.\d+$")
     description: str | None = None

@@ -197,3 +197,16 @@ def test_bad_kubernetes_version_is_an_input_error(capsys):
     assert code == 2 and "Kubernetes version 'one.thirty' should look like 1.30" in err
     code, _, err = run(capsys, str(CLEAN), "-p", "restricted@x")
     assert code == 2 and "the version must look like 1.30" in err
+
+
+def test_a_stage_sets_its_own_strictness(capsys, tmp_path):
+    # The example's dev stage blocks only on critical findings; a stricter overlay makes it fail.
+    code, out, _ = run(capsys, "--stage", "dev", "-f", str(EXAMPLE_SPEC), "-o", "json")
+    assert code == 0 and json.loads(out)["failOn"] == "critical"
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("stages:\n  dev:\n    policy: {profile: restricted, failOn: low}\n")
+    code, out, _ = run(capsys, "--stage", "dev", "-f", str(EXAMPLE_SPEC), "-f", str(strict), "-o", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["failOn"] == "low" and doc["profile"].startswith("restricted")
+    code, out, _ = run(capsys, "--stage", "dev", "-f", str(EXAMPLE_SPEC), "-f", str(strict), "--fail-on", "never")
+    assert code == 0  # the command line wins over the stage
