@@ -330,3 +330,15 @@ def test_the_stage_policy_sets_the_gate(local_cluster, namespace, tmp_path):
     assert cli("deploy", "-f", str(path), "--stage", "dev", "--plain", kubeconfig=kc).returncode == 0
     strict = cli("deploy", "-f", str(path), "--stage", "dev", "--policy-fail-on", "high", kubeconfig=kc)
     assert strict.returncode == 5 and "image-tag-latest" in strict.stderr
+
+
+def test_an_unschedulable_rollout_names_the_scheduler_event(local_cluster, namespace, tmp_path):
+    kc = local_cluster.kubeconfig
+    data = spec(namespace)
+    data["services"]["web"]["resources"] = {"requests": {"cpu": "64"}, "limits": {"cpu": "64"}}  # nodes have 32
+    path = write(tmp_path, data)
+    out = cli("deploy", "-f", str(path), "--stage", "dev", "--plain", "--timeout", "8", kubeconfig=kc)
+    assert out.returncode == 1
+    assert "unschedulable" in out.stderr and "Insufficient cpu" in out.stderr
+    assert "event FailedScheduling" in out.stderr
+    assert "nothing to roll back to" in out.stderr  # the first release has no predecessor

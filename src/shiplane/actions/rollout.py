@@ -122,6 +122,21 @@ def _pod_problems(workload: dict, pods: dict[str, dict]) -> list[str]:
     return out[:5]
 
 
+def _recent_events(kube: Kube, namespace: str, workload: str, limit: int = 3) -> list[str]:
+    """The newest Warning events about a workload or its ReplicaSets and pods (named after it)."""
+    try:
+        events = kube.list("v1", "Event", namespace=namespace, field_selector="type=Warning")
+    except KubeError:
+        return []  # events are a help for the message, never a reason to fail differently
+    mine = [
+        e
+        for e in events
+        if (e.get("involved_object") or e.get("involvedObject") or {}).get("name", "").startswith(workload)
+    ]
+    mine.sort(key=lambda e: str(e.get("last_timestamp") or e.get("lastTimestamp") or e.get("event_time") or ""))
+    return [f"event {e.get('reason')}: {(e.get('message') or '').strip()[:200]}" for e in mine[-limit:]]
+
+
 def wait_ready(
     kube: Kube, namespace: str, objects: list[dict], *, timeout: float, part_of: str | None = None
 ) -> Generator[Event]:
@@ -167,6 +182,7 @@ def wait_ready(
                     lines.append(f"{ref}: {res.message if res else 'not seen yet'}")
                     if latest.get(ref):
                         lines += [f"  {p}" for p in _pod_problems(latest[ref], pods)]
+                    lines += [f"  {e}" for e in _recent_events(kube, namespace, ref.name)]
                 if len(shown_refs) > 10:
                     lines.append(f"... and {len(shown_refs) - 10} more")
                 why = "failed" if failed else f"not ready after {timeout:.0f}s"
