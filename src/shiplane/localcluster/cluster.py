@@ -135,6 +135,9 @@ def _flags(state: ClusterState) -> dict[str, list[str]]:
         ],
         "kube-controller-manager": [
             *kube_auth,
+            # The default 20 QPS makes a 400-pod rehearsal crawl; a local API server takes far more.
+            "--kube-api-qps=200",
+            "--kube-api-burst=400",
             f"--secure-port={p['kube-controller-manager']}",
             "--controllers=*",
             "--use-service-account-credentials=false",
@@ -143,7 +146,12 @@ def _flags(state: ClusterState) -> dict[str, list[str]]:
             f"--cluster-signing-cert-file={d / 'pki/ca.crt'}",
             f"--cluster-signing-key-file={d / 'pki/ca.key'}",
         ],
-        "kube-scheduler": [*kube_auth, f"--secure-port={p['kube-scheduler']}"],
+        "kube-scheduler": [
+            *kube_auth,
+            f"--secure-port={p['kube-scheduler']}",
+            "--kube-api-qps=200",
+            "--kube-api-burst=400",
+        ],
         "kwok": [
             f"--kubeconfig={kubeconfig}",
             f"--config={d / 'kwok-stages.yaml'}",
