@@ -1,7 +1,7 @@
 """Reading spec files: YAML → plain data plus a map from every path to its file:line:col.
 
-PyYAML's composer keeps node marks; we build the Python values ourselves so each
-key's position survives, which lets validation errors point at the user's text.
+Values and their positions come from `spec.marks`, which lets validation errors
+point at the user's text.
 Several files (repeated `-f`, or `include:` lists) are merged with RFC 7386 merge
 patch semantics, the same operation as stage overrides.
 """
@@ -12,23 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from shiplane.errors import InputError, InputErrors
+from shiplane.errors import InputError
+from shiplane.spec.marks import Builder, Mark, mark_of, single
 from shiplane.spec.merging import Path_, merge_marks
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_MERGE = "tag:yaml.org,2002:merge"
-
-
-@dataclass(frozen=True)
-class Mark:
-    file: str
-    line: int  # 1-based
-    col: int  # 1-based
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
 
 
 @dataclass
@@ -56,49 +42,12 @@ def merge_files(target: Any, patch: Any, path: Path_ = ()) -> Any:
     return result
 
 
-def _mark(file: str, m: yaml.Mark) -> Mark:
-    return Mark(file, m.line + 1, m.column + 1)
+class _SpecBuilder(Builder):
+    def duplicate(self, key_node, path: Path_, key) -> str:
+        from shiplane.spec.reporting import format_path
 
-
-class _Builder:
-    """Turns a composed node tree into Python values, recording marks and duplicate keys."""
-
-    def __init__(self, file: str, loader: Any) -> None:
-        self.file = file
-        self.loader = loader
-        self.marks: dict[Path_, Mark] = {}
-        self.problems: list[str] = []
-
-    def build(self, node: yaml.Node, path: Path_) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            if any(k.tag == _MERGE for k, _ in node.value):
-                self.loader.flatten_mapping(node)  # honours YAML merge keys (<<)
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)
-                if not isinstance(key, str | int | float | bool) or key is None:
-                    self.problems.append(f"{_mark(self.file, key_node.start_mark)}: keys must be plain scalars")
-                    continue
-                if key in out:
-                    self.problems.append(
-                        f"{_mark(self.file, key_node.start_mark)}: {_fmt(path)}: duplicate key {key!r}"
-                    )
-                self.marks[(*path, key)] = _mark(self.file, key_node.start_mark)
-                out[key] = self.build(value_node, (*path, key))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            items = []
-            for i, item in enumerate(node.value):
-                self.marks[(*path, i)] = _mark(self.file, item.start_mark)
-                items.append(self.build(item, (*path, i)))
-            return items
-        return self.loader.construct_object(node, deep=True)
-
-
-def _fmt(path: Path_) -> str:
-    from shiplane.spec.reporting import format_path
-
-    return format_path(path) or "(document)"
+        where = format_path(path) or "(document)"
+        return f"{mark_of(self.file, key_node.start_mark)}: {where}: duplicate key {key!r}"
 
 
 def read_file(path: Path, display: str | None = None) -> tuple[dict[str, Any], dict[Path_, Mark]]:
@@ -110,27 +59,14 @@ def read_file(path: Path, display: str | None = None) -> tuple[dict[str, Any], d
         raise InputError(f"{name}: no such file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{name}: cannot read: {err}") from None
-    loader = _Loader(text)
-    try:
-        root = loader.get_single_node()
-        if root is None:
-            return {}, {}
-        builder = _Builder(name, loader)
-        data = builder.build(root, ())
-    except yaml.MarkedYAMLError as err:
-        where = _mark(name, err.problem_mark) if err.problem_mark else Mark(name, 1, 1)
-        raise InputError(f"{where}: invalid YAML: {err.problem or err.context}") from None
-    except yaml.YAMLError as err:
-        raise InputError(f"{name}: invalid YAML: {err}") from None
-    finally:
-        loader.dispose()
-    if builder.problems:
-        raise InputErrors(builder.problems)
+    data, marks = single(text, name, _SpecBuilder)
+    if data is None:
+        return {}, {}
     if not isinstance(data, dict):
         raise InputError(
             f"{name}:1:1: the spec must be a mapping (app:, services:, stages:), not a {type(data).__name__}"
         )
-    return data, builder.marks
+    return data, marks
 
 
 def _read_with_includes(path: Path, seen: tuple[Path, ...], display: str) -> tuple[dict, dict]:
