@@ -340,5 +340,6 @@ def test_an_unschedulable_rollout_names_the_scheduler_event(local_cluster, names
     out = cli("deploy", "-f", str(path), "--stage", "dev", "--plain", "--timeout", "8", kubeconfig=kc)
     assert out.returncode == 1
     assert "unschedulable" in out.stderr and "Insufficient cpu" in out.stderr
-    assert "event FailedScheduling" in out.stderr
+    assert "event FailedScheduling" in out.stderr  # in the failure message
+    assert "note  event Pod web-" in out.stderr  # and live, while it waited
     assert "nothing to roll back to" in out.stderr  # the first release has no predecessor

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from shiplane import status
 from shiplane.errors import KubeError, ShiplaneError
-from shiplane.events import Applied, Event, StatusChanged, Waiting
+from shiplane.events import Applied, Event, Note, StatusChanged, Waiting
 from shiplane.kube import Kube, Ref
 from shiplane.kube.tracking import Seen, Tracker
 
@@ -137,6 +137,21 @@ def _recent_events(kube: Kube, namespace: str, workload: str, limit: int = 3) ->
     return [f"event {e.get('reason')}: {(e.get('message') or '').strip()[:200]}" for e in mine[-limit:]]
 
 
+def _warning(event: dict | None, names: tuple[str, ...], told: set[str]) -> Note | None:
+    """A new Warning event about a tracked workload (or its ReplicaSets/pods), once."""
+    if not event or event.get("type") != "Warning":
+        return None
+    involved = event.get("involvedObject") or {}
+    uid = (event.get("metadata") or {}).get("uid", "")
+    if uid in told or not involved.get("name", "").startswith(names):
+        return None
+    told.add(uid)
+    return Note(
+        f"event {involved.get('kind')} {involved.get('name')}: {event.get('reason')}: "
+        f"{(event.get('message') or '').strip()[:200]}"
+    )
+
+
 def wait_ready(
     kube: Kube, namespace: str, objects: list[dict], *, timeout: float, part_of: str | None = None
 ) -> Generator[Event]:
@@ -144,7 +159,9 @@ def wait_ready(
     refs = {Ref.of(o) for o in objects if o["kind"] in WAITABLE}
     if not refs:
         return
-    kinds = [*sorted({(r.api_version, r.kind) for r in refs}), ("v1", "Pod")]
+    kinds = [*sorted({(r.api_version, r.kind) for r in refs}), ("v1", "Pod"), ("v1", "Event")]
+    names = tuple(r.name for r in refs)
+    told: set[str] = set()  # event uids already shown
     latest: dict[Ref, dict | None] = {}
     pods: dict[str, dict] = {}
     shown: dict[Ref, tuple[str, str]] = {}
@@ -155,7 +172,11 @@ def wait_ready(
         while True:
             seen = tracker.next(timeout=1.0)
             if isinstance(seen, Seen):
-                if seen.kind == "Pod":
+                if seen.kind == "Event":
+                    note = _warning(seen.obj, names, told)
+                    if note:
+                        yield note
+                elif seen.kind == "Pod":
                     if seen.obj is None:
                         pods.pop(seen.name, None)
                     else:

@@ -79,11 +79,24 @@ class Informer:
 
 
 class Tracker:
-    """Informers for several kinds in one namespace; `next(timeout)` returns the next observation."""
+    """Informers for several kinds in one namespace; `next(timeout)` returns the next observation.
 
-    def __init__(self, kube: Kube, namespace: str, kinds: list[tuple[str, str]], label_selector: str = "") -> None:
+    `unlabelled` kinds (Events carry no labels) are watched without the label selector.
+    """
+
+    def __init__(
+        self,
+        kube: Kube,
+        namespace: str,
+        kinds: list[tuple[str, str]],
+        label_selector: str = "",
+        unlabelled: tuple[str, ...] = ("Event",),
+    ) -> None:
         self.queue: queue.Queue = queue.Queue()
-        self.informers = [Informer(kube, av, kind, namespace, self.queue, label_selector) for av, kind in kinds]
+        self.informers = [
+            Informer(kube, av, kind, namespace, self.queue, "" if kind in unlabelled else label_selector)
+            for av, kind in kinds
+        ]
 
     def __enter__(self) -> Tracker:
         for informer in self.informers:
