@@ -110,11 +110,11 @@ class WaveRunner:
                     yield from wait_ready(kube, ns, objects, timeout=self.options.timeout, part_of=self.target.app)
                 except RolloutFailed as failure:
                     if wave.name == "migrations":
-                        self._record_migrations(objects, live, failure)
+                        self._record_migrations(objects, failure)
                         raise MigrationFailed(f"migration failed: {failure.message}") from None
                     raise
             if wave.name == "migrations":
-                self._record_migrations(objects, live, None)
+                self._record_migrations(objects, None)
             yield Step(f"wave {wave.name}: {len(objects)} object(s)", done=True, seconds=time.monotonic() - started)
 
     def _prepare_migrations(self, jobs: list[dict], live: dict) -> Generator[Event, None, list[dict]]:
@@ -144,7 +144,7 @@ class WaveRunner:
             outcome=outcome,
         )
 
-    def _record_migrations(self, jobs: list[dict], live: dict, failure: RolloutFailed | None) -> None:
+    def _record_migrations(self, jobs: list[dict], failure: RolloutFailed | None) -> None:
         failed = {r.name for r in (failure.refs if failure else [])}
         for job in jobs:
             self.migrations.append(self._run(job, "failed" if job["metadata"]["name"] in failed else "succeeded"))

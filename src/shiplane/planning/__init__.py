@@ -2,7 +2,7 @@
 
 from shiplane.planning.diff import FieldChange, diff
 from shiplane.planning.ordering import DEFAULT_RULES, Wave, WaveRule, rules, waves
-from shiplane.planning.plan import Action, Change, Plan, Probe, Pruning, is_migration, make, pruning
+from shiplane.planning.plan import Action, Change, Plan, Probe, Pruning, make, pruning
 
 __all__ = [
     "DEFAULT_RULES",
@@ -15,7 +15,6 @@ __all__ = [
     "Wave",
     "WaveRule",
     "diff",
-    "is_migration",
     "make",
     "pruning",
     "rules",

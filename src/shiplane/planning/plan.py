@@ -11,7 +11,7 @@ from typing import Any
 
 from shiplane.kube import Ref
 from shiplane.planning.diff import FieldChange, diff
-from shiplane.planning.ordering import MIGRATION_ANNOTATION, Wave, WaveRule, waves
+from shiplane.planning.ordering import Wave, WaveRule, waves
 from shiplane.releases.record import Outcome, Release, ref_of
 
 CONFIG_KINDS = ("ConfigMap", "Secret")
@@ -167,7 +167,3 @@ def make(
                 delta = tuple(diff(probe.live, probe.predicted))
                 changes.append(Change(ref, Action.UPDATE if delta else Action.UNCHANGED, wave.name, delta))
     return Plan(tuple(ordered), tuple(changes), pruning(desired, list(history), prune_volumes=prune_volumes))
-
-
-def is_migration(obj: dict) -> bool:
-    return obj["kind"] == "Job" and MIGRATION_ANNOTATION in (obj["metadata"].get("annotations") or {})
