@@ -69,7 +69,12 @@ def read_file(path: Path, display: str | None = None) -> tuple[dict[str, Any], d
     return data, marks
 
 
-def _read_with_includes(path: Path, seen: tuple[Path, ...], display: str) -> tuple[dict, dict]:
+def _patches(path: Path, seen: tuple[Path, ...], display: str) -> list[tuple[dict, dict]]:
+    """A file and its includes as merge patches in the order they apply (includes first).
+
+    Kept as separate patches, not pre-merged, so a `null` in any file still deletes
+    what an earlier file set.
+    """
     resolved = path.resolve()
     if resolved in seen:
         chain = " -> ".join(str(p) for p in (*seen, resolved))
@@ -78,17 +83,14 @@ def _read_with_includes(path: Path, seen: tuple[Path, ...], display: str) -> tup
     includes = data.pop("include", [])
     if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
         raise InputError(f"{marks.get(('include',), Mark(display, 1, 1))}: include: expected a list of file paths")
-    merged: dict[str, Any] = {}
-    merged_marks: dict[Path_, Mark] = {}
+    out: list[tuple[dict, dict]] = []
     for i, rel in enumerate(includes):
         child = path.parent / rel
         if not child.is_file():
             raise InputError(f"{marks[('include', i)]}: include: no such file {rel!r} (relative to {path.parent})")
-        cdata, cmarks = _read_with_includes(child, (*seen, resolved), _display(child))
-        merged = merge_files(merged, cdata)
-        merged_marks = merge_marks(merged_marks, cmarks, cdata)
-    marks = {k: v for k, v in marks.items() if k[:1] != ("include",)}
-    return merge_files(merged, data), merge_marks(merged_marks, marks, data)
+        out += _patches(child, (*seen, resolved), _display(child))
+    out.append((data, {k: v for k, v in marks.items() if k[:1] != ("include",)}))
+    return out
 
 
 def _display(path: Path) -> str:
@@ -105,7 +107,7 @@ def load_source(paths: list[Path]) -> Source:
     data: dict[str, Any] = {}
     marks: dict[Path_, Mark] = {}
     for p in paths:
-        d, m = _read_with_includes(Path(p), (), _display(Path(p)))
-        data = merge_files(data, d)
-        marks = merge_marks(marks, m, d)
+        for d, m in _patches(Path(p), (), _display(Path(p))):
+            data = merge_files(data, d)
+            marks = merge_marks(marks, m, d)
     return Source(data=data, marks=marks, base_dir=Path(paths[0]).resolve().parent, files=list(paths))

@@ -85,3 +85,16 @@ def test_yaml_anchors_and_merge_keys_work(tmp_path: Path) -> None:
     stage = load([write(tmp_path, "s.yaml", text)]).stage("dev")
     assert stage.doc.services["api"].image == "nginx:1.27"
     assert stage.doc.services["api"].replicas == 2
+
+
+def test_a_null_in_a_later_file_or_including_file_deletes_what_came_before(tmp_path):
+    base = write(
+        tmp_path,
+        "base.yaml",
+        BASE.replace("    image: nginx:1.27\n", "    image: nginx:1.27\n    annotations: {team: web}\n"),
+    )
+    drop = write(tmp_path, "drop.yaml", "services:\n  web:\n    annotations: null\n")
+    assert "annotations" not in load_source([base, drop]).data["services"]["web"]
+    including = write(tmp_path, "main.yaml", "include: [base.yaml]\nservices:\n  web:\n    annotations: null\n")
+    assert "annotations" not in load_source([including]).data["services"]["web"]
+    assert load_source([base]).data["services"]["web"]["annotations"] == {"team": "web"}
