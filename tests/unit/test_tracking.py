@@ -34,17 +34,13 @@ class FakeKube:
 
         return Res()
 
-    @property
-    def dynamic(self):
-        return self
-
-    def watch(self, res, **kw):
+    def watch(self, res, watcher, **kw):
         self.watched_from.append(kw["resource_version"])
         if len(self.watched_from) == 1:
             raise ApiException(status=410, reason="Gone: too old resource version")
-        yield {"type": "MODIFIED", "raw_object": {"metadata": {"name": "b"}, "status": {"x": 1}}}
+        yield "MODIFIED", {"metadata": {"name": "b"}, "status": {"x": 1}}
         self.informer.stop()
-        yield {"type": "DELETED", "raw_object": {"metadata": {"name": "a"}}}
+        yield "DELETED", {"metadata": {"name": "a"}}
 
 
 def test_410_relists_and_resumes_from_the_fresh_version():
@@ -63,3 +59,19 @@ def test_410_relists_and_resumes_from_the_fresh_version():
         ("b", True),
     ]
     assert not any(isinstance(s, Exception) for s in seen)  # a 410 is not reported as an error
+
+
+def test_a_stream_cut_short_is_skipped_not_crashed_on():
+    from shiplane.kube import Kube
+
+    class Watcher:
+        def stream(self, func, **kw):
+            assert kw["serialize"] is False and kw["resource_version"] == "7"
+            yield None  # what the client yields for a partial line when a stream is cut
+            yield {"type": "ADDED", "raw_object": {"metadata": {"name": "a"}}}
+
+    class Res:
+        get = None
+
+    got = list(Kube(None).watch(Res(), Watcher(), namespace="ns", resource_version="7", timeout=5))
+    assert got == [("ADDED", {"metadata": {"name": "a"}})]

@@ -171,7 +171,9 @@ def wait_ready(
     with Tracker(kube, namespace, kinds, selector) as tracker:
         while True:
             seen = tracker.next(timeout=1.0)
-            if isinstance(seen, Seen):
+            if isinstance(seen, KubeError):
+                yield Note(f"{seen.message} (retrying)")
+            elif isinstance(seen, Seen):
                 if seen.kind == "Event":
                     note = _warning(seen.obj, names, told)
                     if note:

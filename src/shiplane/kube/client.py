@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,6 +205,34 @@ class Kube:
             raise _translate(err, f"delete {ref}") from None
         return True
 
+    def watch(
+        self,
+        res,
+        watcher: k8s_watch.Watch,
+        *,
+        namespace: str | None,
+        resource_version: str | None,
+        timeout: int,
+        name: str | None = None,
+        label_selector: str | None = None,
+    ) -> Iterator[tuple[str, dict | None]]:
+        """(event type, raw object) from one watch request.
+
+        Like `DynamicClient.watch`, minus its crash on the partial line a stream can end
+        with when it is stopped or cut (the client yields None for it).
+        """
+        for event in watcher.stream(
+            res.get,
+            namespace=namespace,
+            field_selector=f"metadata.name={name}" if name else None,
+            label_selector=label_selector,
+            resource_version=resource_version,
+            timeout_seconds=timeout,
+            serialize=False,
+        ):
+            if isinstance(event, dict):
+                yield event["type"], event.get("raw_object")
+
     def wait_for(
         self,
         ref: Ref,
@@ -233,18 +261,17 @@ class Kube:
             version = (current or {}).get("metadata", {}).get("resourceVersion")
             watcher = k8s_watch.Watch()
             try:
-                for event in self.dynamic.watch(
+                for kind, obj in self.watch(
                     res,
+                    watcher,
                     namespace=ref.namespace,
                     name=ref.name,
                     resource_version=version,
                     timeout=max(1, min(int(remaining), 5)),
-                    watcher=watcher,
                 ):
-                    obj = event.get("raw_object")
                     if not obj or obj.get("kind") == "Status":
                         break
-                    current = None if event["type"] == "DELETED" else obj
+                    current = None if kind == "DELETED" else obj
                     if done(current):
                         return current
                     yield Waiting(str(ref), time.monotonic() - started, describe(current))

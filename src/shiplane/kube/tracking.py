@@ -57,25 +57,28 @@ class Informer:
                     self.out.put(Seen(self.kind, item["metadata"]["name"], item))
                 version = listing["metadata"]["resourceVersion"]
                 self._watch = k8s_watch.Watch()
-                for event in self.kube.dynamic.watch(
+                for kind, obj in self.kube.watch(
                     res,
+                    self._watch,
                     namespace=self.namespace,
                     label_selector=self.selector or None,
                     resource_version=version,
                     timeout=60,
-                    watcher=self._watch,
                 ):
                     if self._stop.is_set():
                         return
-                    obj = event.get("raw_object") or {}
-                    if obj.get("kind") == "Status":
-                        break  # expired: relist
+                    if not obj or obj.get("kind") == "Status" or "metadata" not in obj:
+                        break  # expired or cut short: relist
                     name = obj["metadata"]["name"]
-                    self.out.put(Seen(self.kind, name, None if event["type"] == "DELETED" else obj))
+                    self.out.put(Seen(self.kind, name, None if kind == "DELETED" else obj))
             except _API_ERRORS as err:
                 if getattr(err, "status", None) != 410 and not self._stop.is_set():
                     self.out.put(KubeError(f"watch {self.kind}: {err}"))
                     self._stop.wait(1)  # the API server may be restarting: retry shortly
+            except Exception as err:  # a background thread must report, never die with a traceback
+                if not self._stop.is_set():
+                    self.out.put(KubeError(f"watch {self.kind}: unexpected {type(err).__name__}: {err}"))
+                    self._stop.wait(1)
 
 
 class Tracker:
