@@ -28,6 +28,7 @@ import yaml
 from shiplane.actions import desired
 from shiplane.actions.deploy import Deploy
 from shiplane.actions.target import Target
+from shiplane.events import result
 from shiplane.kube import Kube
 from shiplane.localcluster import cluster as lc
 
@@ -70,14 +71,6 @@ def timed(argv: list[str], env: dict) -> float:
     return time.perf_counter() - started
 
 
-def drain(stream):
-    while True:
-        try:
-            next(stream)
-        except StopIteration as stop:
-            return stop.value
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--services", type=int, default=200)
@@ -87,7 +80,7 @@ def main() -> None:
     spec_path = work / "shiplane.yaml"
     spec_path.write_text(yaml.safe_dump(app_spec(args.services), sort_keys=False))
     print(f"starting a local cluster for the benchmark ({args.services} services)...", file=sys.stderr)
-    state = drain(lc.up("bench", nodes=10))  # 3 x 400 pods; 250 pods per node
+    state = result(lc.up("bench", nodes=10))  # 3 x 400 pods; 250 pods per node
     env = {**os.environ, "KUBECONFIG": str(state.kubeconfig)}
     shiplane = [sys.executable, "-m", "shiplane"]
     try:
@@ -134,10 +127,10 @@ def main() -> None:
 
         rest.request = counting
         third = desired.load([spec_path], "bench", namespace="bench-counted")
-        drain(Deploy(Target(kube, "bench", "bench", "bench-counted"), third.objects).run())
+        result(Deploy(Target(kube, "bench", "bench", "bench-counted"), third.objects).run())
         n_objects = len(third.objects)
     finally:
-        drain(lc.down("bench"))
+        result(lc.down("bench"))
 
     print(f"objects per deploy:          {n_objects} ({len(workloads)} Deployments)")
     print(f"shiplane deploy (CLI):       {t_shiplane:8.2f} s  (gate, waves by dependsOn, tracking, record, prune)")

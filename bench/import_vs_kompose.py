@@ -32,20 +32,13 @@ sys.path.insert(0, str(ROOT))
 
 from shiplane import rendering, spec, status  # noqa: E402
 from shiplane.errors import ShiplaneError  # noqa: E402
+from shiplane.events import result  # noqa: E402
 from shiplane.kube import Kube, Ref  # noqa: E402
 from shiplane.localcluster import cluster as lc  # noqa: E402
 from tests.unit.importing.realworld import SAMPLES, SECRET_ENV, import_sample  # noqa: E402
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-
-
-def run_stream(stream):
-    while True:
-        try:
-            next(stream)
-        except StopIteration as stop:
-            return stop.value
 
 
 def kubectl(kc: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -109,7 +102,7 @@ def deploy(kube: Kube, kc: Path, objects: list[dict], namespace: str) -> dict:
     for o in (o for o in objects if o["kind"] in WORKLOADS and applied.returncode == 0):
         ref = Ref(o["apiVersion"], o["kind"], o["metadata"]["name"], namespace)
         try:
-            got = run_stream(
+            got = result(
                 kube.wait_for(
                     ref,
                     lambda x: x is not None and status.compute(x).state in (status.State.CURRENT, status.State.FAILED),
@@ -146,7 +139,7 @@ def main() -> int:
     args = ap.parse_args()
     version = subprocess.run([args.kompose, "version"], capture_output=True, text=True).stdout.strip()
     name = f"bench-{os.getpid()}"
-    state = run_stream(lc.up(name, nodes=3))
+    state = result(lc.up(name, nodes=3))
     kc, kube = state.kubeconfig, Kube.connect(state.kubeconfig)
     kube.apply(
         {
@@ -165,7 +158,7 @@ def main() -> int:
                 for tool in ("shiplane", "kompose", "kompose+"):
                     ns = f"b-{uuid.uuid4().hex[:8]}"
                     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-                    run_stream(
+                    result(
                         kube.wait_for(Ref("v1", "ServiceAccount", "default", ns), lambda o: o is not None, timeout=60)
                     )
                     try:
@@ -191,7 +184,7 @@ def main() -> int:
                 results[sample] = row
                 print(sample, {t: (r["converted"], r["dry_run"], r["rolled_out"]) for t, r in row.items()}, flush=True)
     finally:
-        run_stream(lc.down(name))
+        result(lc.down(name))
     print(table(results, version))
     if args.json:
         args.json.write_text(json.dumps({"kompose_version": version, "results": results}, indent=2))

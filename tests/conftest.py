@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from shiplane.events import Step
+from shiplane.events import Step, result
 from shiplane.kube import Kube, Ref
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -30,13 +30,12 @@ class LocalCluster:
 
 def _consume(stream, label: str):
     """Run an event stream; print finished steps so `pytest -s` shows start-up progress."""
-    while True:
-        try:
-            event = next(stream)
-        except StopIteration as stop:
-            return stop.value
+
+    def show(event) -> None:
         if isinstance(event, Step) and event.done:
             print(f"[{label}] {event.message}" + (f" ({event.seconds:.1f}s)" if event.seconds else ""))
+
+    return result(stream, show)
 
 
 def _unavailable(reason: str):

@@ -7,7 +7,11 @@ a terminal, timestamped lines otherwise); tests and metrics consume the same str
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -76,3 +80,17 @@ class RolledBack:
 
 
 Event = Step | Progress | Waiting | Note | Applied | StatusChanged | Pruned | RolledBack
+
+
+def result(stream: Generator[Event, None, T], on_event: Callable[[Event], None] | None = None) -> T:
+    """Run an event stream to its end and return the generator's own return value.
+
+    `on_event` sees each event (the CLI renders them; tests and scripts may ignore them).
+    """
+    while True:
+        try:
+            event = next(stream)
+        except StopIteration as stop:
+            return stop.value
+        if on_event is not None:
+            on_event(event)

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from shiplane.actions.target import Target
+from shiplane.events import result
 from shiplane.kube import Kube
 
 SECRET_VALUE = "pa55-Wo3d-never-printed"
@@ -102,12 +103,7 @@ def target(kube: Kube, namespace: str) -> Target:
     return Target(kube, "shop", "dev", namespace)
 
 
-def drain(stream):
-    while True:
-        try:
-            next(stream)
-        except StopIteration as stop:
-            return stop.value
+drain = result  # run an action's event stream to its end, returning its result
 
 
 def no_secret_in(*texts: str) -> None:

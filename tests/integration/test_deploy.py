@@ -295,13 +295,8 @@ def test_immutable_change_is_an_explicit_replace(local_cluster, namespace, monke
 
     drain(Deploy(target(kube, namespace), [job("busybox:1.36")]).run())
     first_uid = kube.get(Ref("batch/v1", "Job", "report", namespace))["metadata"]["uid"]
-    stream = Deploy(target(kube, namespace), [job("busybox:1.37")]).run()
     seen = []
-    while True:
-        try:
-            seen.append(next(stream))
-        except StopIteration:
-            break
+    drain(Deploy(target(kube, namespace), [job("busybox:1.37")]).run(), seen.append)
     assert any(getattr(e, "action", None) == "replace" for e in seen)
     replaced = kube.get(Ref("batch/v1", "Job", "report", namespace))
     assert replaced["metadata"]["uid"] != first_uid

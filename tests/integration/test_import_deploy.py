@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from shiplane import rendering, spec, status
+from shiplane.events import result
 from shiplane.kube import Kube, Ref
 from shiplane.rendering import exporting
 from shiplane.spec.inputs import gather
@@ -42,11 +43,7 @@ def rolled_out(kube: Kube, obj: dict, timeout: float = 120) -> status.Result:
         timeout=timeout,
         describe=lambda o: status.compute(o).message if o else "not found",
     )
-    while True:
-        try:
-            next(stream)
-        except StopIteration as stop:
-            return status.compute(stop.value)
+    return status.compute(result(stream))
 
 
 def _runtime_classes(kube: Kube, report_text: str) -> None:

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from shiplane import status
+from shiplane.events import result
 from shiplane.kube import Kube, Ref
 from shiplane.localcluster.stages import FAULT, READY_AFTER
 
@@ -25,11 +26,7 @@ def wait(kube: Kube, ref: Ref, want: status.State, timeout: float = 90) -> dict:
         timeout=timeout,
         describe=lambda o: status.compute(o).message,
     )
-    while True:
-        try:
-            next(stream)
-        except StopIteration as stop:
-            return stop.value
+    return result(stream)
 
 
 def deployment(ns: str, name: str, *, replicas: int = 3, image: str = "nginx:1.27", **template_annotations) -> dict:

@@ -79,6 +79,56 @@ def prune(target: Target, refs: tuple[dict, ...]) -> Generator[Event, None, list
     return done
 
 
+def start_release(store: Store, history: list[Release], target: Target, **fields) -> Release:
+    """The next revision, written as pending before anything changes (a killed run leaves a trace)."""
+    user, ci = who()
+    release = Release(
+        target.app,
+        target.stage,
+        max((r.revision for r in history), default=0) + 1,
+        started=time.time(),
+        user=user,
+        ci=ci,
+        **fields,
+    )
+    store.put(release)
+    return release
+
+
+def plan_for(objects: list[dict], history: list[Release], options: Options) -> planning.Plan:
+    """Waves and the prune set (no dry-run probes: a deploy applies directly)."""
+    return planning.make(
+        objects, {}, history=history, rules=planning.rules(options.rules), prune_volumes=options.prune_volumes
+    )
+
+
+def settle(
+    target: Target,
+    store: Store,
+    history: list[Release],
+    release: Release,
+    plan: planning.Plan,
+    options: Options,
+    **fields,
+) -> Generator[Event, None, Release]:
+    """After a successful rollout: prune, record it as deployed, supersede the previous one,
+    mark failures it rolled back over, and apply retention."""
+    for ref, why in plan.pruning.kept:
+        yield Note(f"kept {ref['kind']} {ref['name']}: {why}")
+    pruned = yield from prune(target, plan.pruning.prune)
+    done = release.with_(
+        outcome=Outcome.DEPLOYED, finished=time.time(), pruned=pruned, retained=list(plan.pruning.retain), **fields
+    )
+    store.put(done)
+    for r in history:
+        if r.outcome is Outcome.DEPLOYED:
+            store.put(r.with_(outcome=Outcome.SUPERSEDED))
+        elif r.outcome is Outcome.FAILED and done.rollback_of is not None and r.revision > done.rollback_of:
+            store.put(r.with_(outcome=Outcome.ROLLED_BACK))
+    apply_retention(store, [*history, done], options.retention)
+    return done
+
+
 class WaveRunner:
     """Applies waves and waits, recording migrations as they run (a failure keeps what ran)."""
 
@@ -171,25 +221,18 @@ class Deploy:
         t, opts = self.target, self.options
         store = t.store()
         history = close_interrupted(store, store.list(), lock.holder)
-        revision = max((r.revision for r in history), default=0) + 1
-        user, ci = who()
-        release = Release(
-            t.app,
-            t.stage,
-            revision,
-            started=time.time(),
-            user=user,
-            ci=ci,
+        release = start_release(
+            store,
+            history,
+            t,
             holder=lock.holder,
             spec_digest=self.spec_digest,
             images=images_of(self.objects),
             objects=[strip_secret(o) for o in self.objects],
             overrides=list(opts.overrides),
         )
-        store.put(release)  # pending, before anything changes: a killed run leaves a trace
-        plan = planning.make(
-            self.objects, {}, history=history, rules=planning.rules(opts.rules), prune_volumes=opts.prune_volumes
-        )
+        revision = release.revision
+        plan = plan_for(self.objects, history, opts)
         yield Note(f"{t.app}/{t.stage} revision {revision}: {len(self.objects)} objects in {len(plan.waves)} waves")
         runner = WaveRunner(t, opts)
         try:
@@ -213,22 +256,7 @@ class Deploy:
             store.put(failed)
             error = yield from self._after_failure(store, [*history, failed], failed, failure)
             raise error from None
-        for ref in plan.pruning.kept:
-            yield Note(f"kept {ref[0]['kind']} {ref[0]['name']}: {ref[1]}")
-        pruned = yield from prune(t, plan.pruning.prune)
-        done = release.with_(
-            outcome=Outcome.DEPLOYED,
-            finished=time.time(),
-            migrations=runner.migrations,
-            retained=list(plan.pruning.retain),
-            pruned=pruned,
-        )
-        store.put(done)
-        for r in history:
-            if r.outcome is Outcome.DEPLOYED:
-                store.put(r.with_(outcome=Outcome.SUPERSEDED))
-        apply_retention(store, [*history, done], opts.retention)
-        return done
+        return (yield from settle(t, store, history, release, plan, opts, migrations=runner.migrations))
 
     def _after_failure(
         self, store: Store, history: list[Release], failed: Release, failure: ShiplaneError

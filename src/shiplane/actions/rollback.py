@@ -10,9 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Generator
 
-from shiplane import planning
-from shiplane.actions.deploy import UNSAFE, Options, WaveRunner, apply_retention, prune
-from shiplane.actions.target import Target, who
+from shiplane.actions.deploy import UNSAFE, Options, WaveRunner, plan_for, settle, start_release
+from shiplane.actions.target import Target
 from shiplane.errors import InputError, ShiplaneError
 from shiplane.events import Event, Note
 from shiplane.kube import Ref
@@ -95,15 +94,10 @@ class Rollback:
                 hint="deploy that revision's spec again instead, with its secret values",
             )
         objects = [o for o in chosen.objects if o["kind"] != "Secret"]
-        revision = max(r.revision for r in history) + 1
-        user, ci = who()
-        release = Release(
-            t.app,
-            t.stage,
-            revision,
-            started=time.time(),
-            user=user,
-            ci=ci,
+        release = start_release(
+            store,
+            history,
+            t,
             holder=holder,
             spec_digest=chosen.spec_digest,
             images=chosen.images,
@@ -111,14 +105,8 @@ class Rollback:
             rollback_of=chosen.revision,
             message=f"rollback to revision {chosen.revision}",
         )
-        store.put(release)
-        plan = planning.make(
-            objects,
-            {},
-            history=history,
-            rules=planning.rules(self.options.rules),
-            prune_volumes=self.options.prune_volumes,
-        )
+        revision = release.revision
+        plan = plan_for(objects, history, self.options)
         yield Note(f"rollback: revision {revision} re-applies revision {chosen.revision} (migrations are not re-run)")
         runner = WaveRunner(t, self.options, run_migrations=False)
         try:
@@ -126,15 +114,4 @@ class Rollback:
         except ShiplaneError as failure:
             store.put(release.with_(outcome=Outcome.FAILED, finished=time.time(), message=failure.message))
             raise
-        pruned = yield from prune(t, plan.pruning.prune)
-        done = release.with_(
-            outcome=Outcome.DEPLOYED, finished=time.time(), pruned=pruned, retained=list(plan.pruning.retain)
-        )
-        store.put(done)
-        for r in history:
-            if r.outcome is Outcome.DEPLOYED:
-                store.put(r.with_(outcome=Outcome.SUPERSEDED))
-            elif r.outcome is Outcome.FAILED and r.revision > chosen.revision:
-                store.put(r.with_(outcome=Outcome.ROLLED_BACK))
-        apply_retention(store, [*history, done], self.options.retention)
-        return done
+        return (yield from settle(t, store, history, release, plan, self.options))

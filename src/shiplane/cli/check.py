@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from shiplane.cli.options import spec_files
 from shiplane.errors import InputError
 
 FORMATS = ("text", "json", "sarif", "junit")
@@ -19,14 +20,7 @@ LEVELS = ("info", "low", "medium", "high", "critical", "never")
 @click.command()
 @click.argument("paths", nargs=-1, metavar="[PATH...|-]")
 @click.option("-s", "--stage", default=None, help="Check the rendered objects of this stage of the spec.")
-@click.option(
-    "-f",
-    "--file",
-    "files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Spec file for --stage; repeat to merge. Default: ./shiplane.yaml.",
-)
+@spec_files
 @click.option("--dockerfile", "dockerfiles", multiple=True, type=click.Path(dir_okay=False), help="Lint a Dockerfile.")
 @click.option(
     "-p", "--profile", default=None, help="baseline, restricted, lenient, pss-* (default: the stage's, else baseline)."

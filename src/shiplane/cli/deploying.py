@@ -4,33 +4,29 @@ from __future__ import annotations
 
 import json
 import time
-from functools import wraps
-from pathlib import Path
 
 import click
 import yaml
 
+from shiplane.cli.options import spec_files
 from shiplane.cli.output import drain
 
 
 def stage_options(fn):
-    @click.option(
-        "-f",
-        "--file",
-        "files",
-        multiple=True,
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Spec file(s); default ./shiplane.yaml.",
-    )
-    @click.option("-s", "--stage", required=True, help="Stage (dev, test, prod, …).")
-    @click.option("--context", default=None, help="kubeconfig context (default: the stage's).")
-    @click.option("-n", "--namespace", default=None, help="Namespace (default: the stage's).")
-    @click.option("--kubeconfig", default=None, envvar="KUBECONFIG", help="kubeconfig file (default: $KUBECONFIG).")
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        return fn(*args, **kwargs)
-
-    return wrapper
+    """-f, --stage and kubectl-style --context/--namespace/--kubeconfig."""
+    for option in reversed(
+        [
+            spec_files,
+            click.option("-s", "--stage", required=True, help="Stage (dev, test, prod, …)."),
+            click.option("--context", default=None, help="kubeconfig context (default: the stage's)."),
+            click.option("-n", "--namespace", default=None, help="Namespace (default: the stage's)."),
+            click.option(
+                "--kubeconfig", default=None, envvar="KUBECONFIG", help="kubeconfig file (default: $KUBECONFIG)."
+            ),
+        ]
+    ):
+        fn = option(fn)
+    return fn
 
 
 def _connect(kubeconfig: str | None, context: str | None):
@@ -269,7 +265,7 @@ def status(ctx, files, stage, context, namespace, kubeconfig, output):
 
 
 @click.command()
-@click.option("-f", "--file", "files", multiple=True, type=click.Path(dir_okay=False, path_type=Path))
+@spec_files
 @click.option("--from", "source", required=True, help="Stage whose running images to take.")
 @click.option("--to", "dest", required=True, help="Stage to deploy them to.")
 @click.option("--kubeconfig", default=None, envvar="KUBECONFIG")

@@ -142,8 +142,4 @@ def drain(stream: Generator[events.Event, None, T], plain: bool | None = None) -
     Exceptions from the stream propagate to `main()`, the one error boundary.
     """
     with sink(plain) as emit:
-        while True:
-            try:
-                emit(next(stream))
-            except StopIteration as stop:
-                return stop.value
+        return events.result(stream, emit)

@@ -7,16 +7,11 @@ from pathlib import Path
 
 import click
 
+from shiplane.cli.options import spec_files
+
 
 @click.command()
-@click.option(
-    "-f",
-    "--file",
-    "files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Spec file; repeat to merge several in order (later wins). Default: ./shiplane.yaml.",
-)
+@spec_files
 @click.option("-s", "--stage", required=True, help="Stage to render (dev, test, prod, …).")
 @click.option("-n", "--namespace", default=None, help="Override the stage's namespace.")
 @click.option(

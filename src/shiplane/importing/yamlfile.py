@@ -13,8 +13,7 @@ from typing import Any
 
 import yaml
 
-from shiplane.errors import InputError
-from shiplane.spec.marks import Builder, Mark, Path_, documents, mark_of, single
+from shiplane.spec.marks import Builder, Mark, Path_, documents, mark_of, read_text, single
 
 __all__ = ["Mark", "Override", "Path_", "Reset", "parse", "parse_all", "read"]
 
@@ -56,13 +55,7 @@ class _ComposeBuilder(Builder):
 def read(path: Path, display: str | None = None, *, kind: str = "compose file") -> tuple[Any, dict[Path_, Mark]]:
     """One YAML document → (value, marks). Syntax errors and duplicate keys are InputErrors."""
     name = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{name}: cannot read this {kind}: {err}") from None
-    return parse(text, name)
+    return parse(read_text(path, name, kind), name)
 
 
 def parse(text: str, name: str) -> tuple[Any, dict[Path_, Mark]]:

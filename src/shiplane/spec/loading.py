@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError
-from shiplane.spec.marks import Builder, Mark, mark_of, single
+from shiplane.spec.marks import Builder, Mark, mark_of, read_text, single
 from shiplane.spec.merging import Path_, merge_marks
 
 
@@ -53,13 +53,7 @@ class _SpecBuilder(Builder):
 def read_file(path: Path, display: str | None = None) -> tuple[dict[str, Any], dict[Path_, Mark]]:
     """One YAML file → (mapping, marks). Syntax errors and duplicate keys are InputErrors."""
     name = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{name}: cannot read: {err}") from None
-    data, marks = single(text, name, _SpecBuilder)
+    data, marks = single(read_text(path, name, "spec file"), name, _SpecBuilder)
     if data is None:
         return {}, {}
     if not isinstance(data, dict):

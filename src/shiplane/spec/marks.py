@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -83,6 +84,16 @@ class Builder:
                 items.append(self.build(item, (*path, i)))
             return items
         return self.loader.construct_object(node, deep=True)
+
+
+def read_text(path: Path, name: str, what: str = "file") -> str:
+    """A YAML file's text; a missing or unreadable file is an InputError naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{name}: cannot read this {what}: {err}") from None
 
 
 def _syntax(name: str, err: yaml.YAMLError) -> InputError:
