@@ -324,9 +324,8 @@ def promote(ctx, files, source, dest, kubeconfig, dry_run, plain, **flags):
     from shiplane.actions.deploy import Deploy
     from shiplane.actions.promote import running_images
 
-    src = _locate(files, source, None, None, kubeconfig)
-    images, notes = running_images(src)
-    dst, want = _target(files, dest, None, None, kubeconfig)
+    dst, want = _target(files, dest, None, None, kubeconfig)  # missing secret values fail before any request
+    images, notes = running_images(_locate(files, source, None, None, kubeconfig))
     objects = desired.with_images(want.objects, images)
     for note in notes:
         click.echo(f"note: {note}", err=True)
