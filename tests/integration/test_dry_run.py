@@ -7,6 +7,7 @@ would create) and the release list, before and after.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -124,6 +125,9 @@ def test_rollback_dry_run_writes_nothing_and_rollback_needs_no_secret(local_clus
     assert "rollback of shop/dev to revision 1 would:" in dry.stdout
     assert "~ spec.template.spec.containers[0].image: nginx:1.28 -> nginx:1.27" in dry.stdout
     assert not any(f"/{name} (prune)" in dry.stdout for name in first_secrets)  # its own Secret stays
+    as_data = bare("rollback", "-f", str(path), "--stage", "dev", "--dry-run", "-o", "json", kubeconfig=kc)
+    assert as_data.returncode == 1, as_data.stderr
+    assert {c["name"] for c in json.loads(as_data.stdout)["changes"] if c["action"] == "update"} >= {"web"}
     assert versions(kube, namespace) == before  # no record, no lock, no object
     assert outcomes(path, kc) == [(1, "superseded"), (2, "deployed")]
     assert web_image(kube, namespace) == "nginx:1.28"

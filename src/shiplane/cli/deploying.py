@@ -202,6 +202,14 @@ def _deploy_flags(fn):
                 help="Accept a policy finding, with a reason (recorded in the history).",
             ),
             progress_option,
+            click.option(
+                "-o",
+                "--output",
+                type=click.Choice(["text", "json", "yaml"]),
+                default="text",
+                show_default=True,
+                help="With --dry-run: the plan as text or as data (the `plan -o json` shape).",
+            ),
         ]
     ):
         fn = option(fn)
@@ -226,13 +234,15 @@ def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **
     target, want = _target(files, stage, context, namespace, kubeconfig)
     action = Deploy(target, want.objects, spec_digest=want.spec_digest, options=_options(flags, want=want))
     if dry_run:
-        return _dry_run(ctx, action.preview(), f"deploy of {target.app}/{stage} would:")
+        return _dry_run(ctx, action.preview(), f"deploy of {target.app}/{stage} would:", flags["output"])
     _report(drain(action.run(), plain or None))
 
 
-def _dry_run(ctx, result, head: str) -> None:
-    click.secho(head, bold=True)
-    _show_plan(result, "text")
+def _dry_run(ctx, result, head: str, output: str) -> None:
+    """Show a dry-run's plan; exit 1 if the real run would change something."""
+    if output == "text":
+        click.secho(head, bold=True)
+    _show_plan(result, output)
     ctx.exit(1 if result.has_changes else 0)
 
 
@@ -252,7 +262,8 @@ def rollback(ctx, files, stage, context, namespace, kubeconfig, revision, dry_ru
     action = Rollback(target, revision=revision, options=_options(flags, rollback=True))
     if dry_run:
         chosen, result = action.preview()
-        return _dry_run(ctx, result, f"rollback of {target.app}/{stage} to revision {chosen.revision} would:")
+        head = f"rollback of {target.app}/{stage} to revision {chosen.revision} would:"
+        return _dry_run(ctx, result, head, flags["output"])
     _report(drain(action.run(), plain or None))
 
 
@@ -331,7 +342,9 @@ def promote(ctx, files, source, dest, kubeconfig, dry_run, plain, **flags):
         click.echo(f"note: {note}", err=True)
     action = Deploy(dst, objects, spec_digest=desired.digest(objects), options=_options(flags, want=want))
     if dry_run:
-        return _dry_run(ctx, action.preview(), f"promotion of {dst.app} from {source} to {dest} would:")
+        return _dry_run(
+            ctx, action.preview(), f"promotion of {dst.app} from {source} to {dest} would:", flags["output"]
+        )
     _report(drain(action.run(), plain or None))
 
 
