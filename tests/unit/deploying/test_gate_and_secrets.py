@@ -130,3 +130,37 @@ def test_the_stage_structure_reads_no_secret_value(no_secrets) -> None:
     secrets = [o for o in objects if o["kind"] == "Secret"]
     assert {o["metadata"]["labels"]["shiplane.io/secret"] for o in secrets} == {"token", "db-password", "tls-key"}
     assert all(o["data"] == {"value": ""} for o in secrets)  # placeholders, never read
+
+
+def ref_obj(kind: str, name: str, api: str = "v1", secret: str | None = None) -> dict:
+    labels = {"shiplane.io/secret": secret} if secret else {}
+    return {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": "shop", "labels": labels}}
+
+
+def test_prune_only_never_guesses_about_secrets_whose_name_depends_on_an_unread_value() -> None:
+    from types import SimpleNamespace
+
+    from shiplane.actions import inspect
+    from shiplane.releases import Outcome, Release
+    from shiplane.releases.store import MemoryStore
+
+    store = MemoryStore()
+    web, cache = ref_obj("Deployment", "web", "apps/v1"), ref_obj("Deployment", "cache", "apps/v1")
+    first, second, third = (ref_obj("Secret", f"api-key-{h}") for h in ("aaaa", "bbbb", "dddd"))
+    token = ref_obj("Secret", "old-token-cccc")
+    retained = [
+        {"apiVersion": "v1", "kind": "Secret", "name": o["metadata"]["name"], "namespace": "shop"}
+        for o in (first, token)
+    ]
+    store.put(Release("shop", "dev", 1, 0.0, outcome=Outcome.SUPERSEDED, objects=[web, cache, first, token]))
+    store.put(Release("shop", "dev", 2, 0.0, outcome=Outcome.DEPLOYED, objects=[web, cache, second], retained=retained))
+    store.put(Release("shop", "dev", 3, 0.0, outcome=Outcome.FAILED, objects=[web, cache, third]))
+    # The spec now: web only, still using the api-key secret (its real name unknown: a placeholder).
+    structure = [web, ref_obj("Secret", "api-key-ffff", secret="api-key")]
+    found = inspect.prune_only(SimpleNamespace(store=lambda: store), structure)
+    pruned = {(r["kind"], r["name"]) for r in found.prune}
+    assert ("Deployment", "cache") in pruned  # dropped from the spec
+    assert ("Secret", "old-token-cccc") in pruned  # a spec secret no longer used
+    undecided = {r["name"] for r, why in found.kept if why == inspect.UNDECIDED}
+    assert undecided == {"api-key-aaaa", "api-key-dddd"}  # pruned or not by the deploy, by the unread value
+    assert {r["name"] for r in found.retain} == {"api-key-bbbb"}  # the last success's: kept for a rollback
