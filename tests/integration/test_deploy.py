@@ -275,6 +275,7 @@ def test_field_conflict_is_named_and_forced_only_on_request(local_cluster, names
 
 def test_immutable_change_is_an_explicit_replace(local_cluster, namespace, monkeypatch):
     kube = local_cluster.kube
+    LIMITS = {"limits": {"cpu": "100m", "memory": "64Mi"}}  # else the policy gate in Deploy refuses it
 
     def job(image: str) -> dict:
         return {
@@ -288,7 +289,10 @@ def test_immutable_change_is_an_explicit_replace(local_cluster, namespace, monke
             "spec": {
                 "template": {
                     "metadata": {"labels": {"app.kubernetes.io/part-of": "shop"}},
-                    "spec": {"restartPolicy": "Never", "containers": [{"name": "r", "image": image}]},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{"name": "r", "image": image, "resources": LIMITS}],
+                    },
                 }
             },
         }

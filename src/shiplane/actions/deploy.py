@@ -7,6 +7,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from shiplane import planning, status
+from shiplane.actions import gate, inspect
 from shiplane.actions.rollout import ApplyFailed, RolloutFailed, apply_all, live_objects, wait_ready
 from shiplane.actions.target import Target, last_success, who
 from shiplane.errors import ShiplaneError
@@ -35,7 +36,7 @@ class Options:
     prune_volumes: bool = False
     retention: int = 20
     rules: list[dict] | None = None
-    overrides: list[dict] = field(default_factory=list)  # policy overrides (rule, reason), recorded
+    policy: gate.Policy = field(default_factory=gate.Policy)  # the gate Deploy.run() passes first
 
 
 def images_of(objects: list[dict]) -> dict[str, str]:
@@ -206,8 +207,23 @@ class Deploy:
     ) -> None:
         self.target, self.objects, self.spec_digest = target, objects, spec_digest
         self.options = options or Options()
+        self.overrides: list[dict] = []  # the policy overrides the gate used, recorded in the release
+
+    def check_policy(self) -> list[dict]:
+        """The policy gate: raise PolicyRefused (exit 5) before anything is written, else return
+        the overrides used. Part of run(), so no caller of this action can skip it."""
+        return gate.enforce(self.objects, self.options.policy)
+
+    def preview(self) -> planning.Plan:
+        """What run() would do, writing nothing (no namespace, lock, record or object): the gate,
+        then the plan by server-side dry-run against what is live."""
+        self.check_policy()
+        return inspect.plan(
+            self.target, self.objects, rules=self.options.rules, prune_volumes=self.options.prune_volumes
+        )
 
     def run(self) -> Generator[Event, None, Release]:
+        self.overrides = self.check_policy()
         t, opts = self.target, self.options
         t.kube.apply(t.namespace_object())
         lock = t.lock(duration=opts.lock_duration)
@@ -229,7 +245,7 @@ class Deploy:
             spec_digest=self.spec_digest,
             images=images_of(self.objects),
             objects=[strip_secret(o) for o in self.objects],
-            overrides=list(opts.overrides),
+            overrides=list(self.overrides),
         )
         revision = release.revision
         plan = plan_for(self.objects, history, opts)

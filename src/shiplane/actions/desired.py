@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shiplane import rendering, schemas, spec
+from shiplane.actions.gate import Policy
 from shiplane.releases.record import strip_secret
 from shiplane.spec.inputs import gather
 
@@ -23,6 +24,22 @@ class Desired:
     kubernetes_version: str
     policy_profile: str = "baseline"
     policy_fail_on: str = "high"
+
+    def policy(self, *, profile: str | None = None, fail_on: str | None = None, overrides=()) -> Policy:
+        """The stage's gate settings; flags given override them."""
+        return Policy(
+            profile or self.policy_profile, fail_on or self.policy_fail_on, tuple(overrides), self.kubernetes_version
+        )
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a stage deploys, from the spec's structure alone (no secret value is read)."""
+
+    app: str
+    stage: str
+    namespace: str
+    context: str | None
 
 
 def digest(objects: list[dict]) -> str:
@@ -62,3 +79,19 @@ def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desi
         stage_spec.stage.policy.profile,
         stage_spec.stage.policy.fail_on,
     )
+
+
+def locate(files: list[Path], stage: str, *, namespace: str | None = None) -> Where:
+    """The stage's app, namespace and context: enough for history, status, unlock and rollback,
+    which read the cluster's records and never need the secret values."""
+    stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
+    return Where(stage_spec.doc.app.name, stage, namespace or stage_spec.namespace, stage_spec.stage.context)
+
+
+def structure(files: list[Path], stage: str, *, namespace: str | None = None) -> list[dict]:
+    """The stage's objects rendered without reading any secret value: each Secret gets an empty
+    placeholder, so Secret names (which carry a hash of the value) are not the real ones."""
+    stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
+    ns = namespace or stage_spec.namespace
+    objects = rendering.render(stage_spec, gather(stage_spec, read_secrets=False), namespace=ns)
+    return objects

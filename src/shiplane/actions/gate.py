@@ -6,6 +6,8 @@ proceed; every override used is recorded in the release history.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from shiplane import policy
 from shiplane.errors import InputError, ShiplaneError
 
@@ -14,6 +16,18 @@ class PolicyRefused(ShiplaneError):
     """The stage's policy fails: nothing was applied."""
 
     exit_code = 5
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The gate's settings for one deploy: profile, threshold, reasoned overrides (`RULE[:Kind/name]=REASON`).
+
+    The defaults are a stage's defaults, so a library caller that passes nothing is gated too."""
+
+    profile: str = "baseline"
+    fail_on: str = "high"
+    overrides: tuple[str, ...] = ()
+    kubernetes_version: str = "1.36"
 
 
 def parse_override(text: str) -> policy.Override:
@@ -51,3 +65,14 @@ def check(
             )
     used = [s for s in report.suppressed if s.source == "override"]
     return [{"rule": s.finding.rule, "object": str(s.finding.object or ""), "reason": s.reason} for s in used]
+
+
+def enforce(objects: list[dict], settings: Policy) -> list[dict]:
+    """`check` with one deploy's settings (what `Deploy` runs before its first write)."""
+    return check(
+        objects,
+        kubernetes_version=settings.kubernetes_version,
+        profile=settings.profile,
+        fail_on=settings.fail_on,
+        overrides=list(settings.overrides),
+    )

@@ -122,3 +122,25 @@ def workload_status(target: Target) -> tuple[Release | None, list[WorkloadStatus
 
 def unlock(target: Target) -> LeaseView | None:
     return force_unlock(target.kube, namespace=target.namespace, app=target.app)
+
+
+UNDECIDED = (
+    "a Secret of a spec secret still in use: the next deploy prunes it only if the value changed (not read here)"
+)
+
+
+def prune_only(target: Target, objects: list[dict], *, prune_volumes: bool = False) -> planning.Pruning:
+    """What the next deploy would prune and keep, from the release records and the spec's structure.
+
+    `objects` come from `desired.structure` (no secret values), so their Secret names are not the
+    real ones: old Secrets of a spec secret the stage still uses are listed as kept, undecided."""
+    in_use = {(o["metadata"].get("labels") or {}).get("shiplane.io/secret") for o in objects if o["kind"] == "Secret"}
+    found = planning.pruning(
+        [o for o in objects if o["kind"] != "Secret"], target.store().list(), prune_volumes=prune_volumes
+    )
+    undecided = [r for r in found.prune if r["kind"] == "Secret" and r["name"].rpartition("-")[0] in in_use]
+    return planning.Pruning(
+        tuple(r for r in found.prune if r not in undecided),
+        found.retain,
+        (*found.kept, *((r, UNDECIDED) for r in undecided)),
+    )

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
+from dataclasses import replace
 
+from shiplane import planning
+from shiplane.actions import inspect
 from shiplane.actions.deploy import UNSAFE, Options, WaveRunner, plan_for, settle, start_release
 from shiplane.actions.target import Target
 from shiplane.errors import InputError, ShiplaneError
 from shiplane.events import Event, Note
 from shiplane.kube import Ref
+from shiplane.planning.ordering import MIGRATION_ANNOTATION
 from shiplane.releases import MigrationRun, Outcome, Release
 from shiplane.releases.store import Store
+
+
+def _pruning(chosen: Release, history: list[Release], options: Options) -> planning.Pruning:
+    """The prune set counts the chosen release's Secrets as wanted: they are not re-applied
+    (their values are not stored), but its pods use them."""
+    return planning.pruning(chosen.objects, history, prune_volumes=options.prune_volumes)
 
 
 def unsafe_migrations(history: list[Release], *, after: int) -> list[MigrationRun]:
@@ -107,6 +117,7 @@ class Rollback:
         )
         revision = release.revision
         plan = plan_for(objects, history, self.options)
+        plan = replace(plan, pruning=_pruning(chosen, history, self.options))
         yield Note(f"rollback: revision {revision} re-applies revision {chosen.revision} (migrations are not re-run)")
         runner = WaveRunner(t, self.options, run_migrations=False)
         try:
@@ -115,3 +126,36 @@ class Rollback:
             store.put(release.with_(outcome=Outcome.FAILED, finished=time.time(), message=failure.message))
             raise
         return (yield from settle(t, store, history, release, plan, self.options))
+
+    def preview(self) -> tuple[Release, planning.Plan]:
+        """What run() would do, writing nothing (no lock, no record, no object): the chosen release,
+        its objects planned by server-side dry-run against what is live, and what would be pruned.
+        Refuses as run() does."""
+        t = self.target
+        history = t.store().list()
+        chosen = self.choose(history)
+        blocking = unsafe_migrations(history, after=chosen.revision)
+        if blocking:
+            m = blocking[0]
+            raise ShiplaneError(
+                f"rollback to revision {chosen.revision} refused: migration {m.name!r} ({m.compatibility}, "
+                f"Job {m.job}) ran after it; its code may not work with the migrated schema",
+                hint="roll forward: fix the code and deploy a new revision",
+            )
+        missing = [
+            o["metadata"]["name"] for o in chosen.objects if o["kind"] == "Secret" and t.kube.get(Ref.of(o)) is None
+        ]
+        if missing:
+            raise ShiplaneError(
+                f"revision {chosen.revision} needs Secret(s) {', '.join(missing)}, which no longer exist "
+                "(their values are never stored in the history)",
+                hint="deploy that revision's spec again instead, with its secret values",
+            )
+        # Migrations are never re-run by a rollback (run_locked skips their wave): plan without them.
+        objects = [o for o in chosen.objects if o["kind"] != "Secret" and not _is_migration(o)]
+        plan = inspect.plan(t, objects, rules=self.options.rules, prune_volumes=self.options.prune_volumes)
+        return chosen, replace(plan, pruning=_pruning(chosen, history, self.options))
+
+
+def _is_migration(obj: dict) -> bool:
+    return obj["kind"] == "Job" and MIGRATION_ANNOTATION in (obj["metadata"].get("annotations") or {})

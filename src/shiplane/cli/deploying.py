@@ -36,13 +36,23 @@ def _connect(kubeconfig: str | None, context: str | None):
     return Kube.connect(path, context)
 
 
-def _target(files, stage, context, namespace, kubeconfig, *, render: bool = True):
+def _target(files, stage, context, namespace, kubeconfig):
     from shiplane.actions import desired
     from shiplane.actions.target import Target
 
     want = desired.load(list(files), stage, namespace=namespace)
     kube = _connect(kubeconfig, context or want.context)
     return Target(kube, want.app, stage, want.namespace), want
+
+
+def _locate(files, stage, context, namespace, kubeconfig):
+    """The target from the spec's structure alone: for commands that read the cluster's records
+    (history, status, unlock, rollback) and so never need secret values."""
+    from shiplane.actions import desired
+    from shiplane.actions.target import Target
+
+    where = desired.locate(list(files), stage, namespace=namespace)
+    return Target(_connect(kubeconfig, context or where.context), where.app, stage, where.namespace)
 
 
 def _emit(data, output: str) -> None:
@@ -62,15 +72,28 @@ progress_option = click.option("--plain", is_flag=True, help="Plain timestamped 
 @stage_options
 @output_option
 @click.option("--prune-volumes", is_flag=True, help="Also plan deleting PersistentVolumeClaims no longer wanted.")
+@click.option(
+    "--prune-only",
+    is_flag=True,
+    help="Only what would be pruned, from the release records and the spec's structure (no secret values needed).",
+)
 @click.pass_context
-def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes):
+def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes, prune_only):
     """What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations.
 
     Exit 0 if nothing would change, 1 if something would, 2 on error."""
+    if prune_only:
+        return _prune_only(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes)
     from shiplane.actions import inspect
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
     result = inspect.plan(target, want.objects, prune_volumes=prune_volumes)
+    _show_plan(result, output)
+    ctx.exit(1 if result.has_changes else 0)
+
+
+def _show_plan(result, output: str) -> None:
+    """A plan as waves of changes with field diffs, then prunes, then counts; or as data."""
     if output != "text":
         _emit(result.to_json(), output)
     else:
@@ -90,13 +113,45 @@ def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volume
             click.echo(f"  = {ref['kind']} {ref['name']} kept: {why}")
         counts = result.to_json()["counts"]
         click.echo("plan: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n))
-    ctx.exit(1 if result.has_changes else 0)
 
 
-def _options(flags: dict, *, rollback: bool | None = None):
+def _prune_only(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes):
+    """`plan --prune-only`: exit 1 if something would be pruned."""
+    from shiplane.actions import desired, inspect
+
+    target = _locate(files, stage, context, namespace, kubeconfig)
+    objects = desired.structure(list(files), stage, namespace=target.namespace)
+    found = inspect.prune_only(target, objects, prune_volumes=prune_volumes)
+    if output != "text":
+        _emit(
+            {
+                "prune": list(found.prune),
+                "retain": list(found.retain),
+                "kept": [{"ref": ref, "why": why} for ref, why in found.kept],
+            },
+            output,
+        )
+    else:
+        for ref in found.prune:
+            click.secho(f"  - {ref['kind']} {ref.get('namespace', '')}/{ref['name']} (prune)", fg="red")
+        for ref, why in found.kept:
+            click.echo(f"  = {ref['kind']} {ref['name']} kept: {why}")
+        click.echo(f"plan: {len(found.prune)} prune, {len(found.kept)} kept")
+    ctx.exit(1 if found.prune else 0)
+
+
+def _options(flags: dict, *, rollback: bool | None = None, want=None):
+    """Deploy options from the flags; with `want` (a stage's Desired), its policy gate settings."""
     from shiplane.actions.deploy import Options
+    from shiplane.actions.gate import Policy
 
+    policy = (
+        want.policy(profile=flags["policy_profile"], fail_on=flags["policy_fail_on"], overrides=flags["override"])
+        if want is not None
+        else Policy()
+    )
     return Options(
+        policy=policy,
         timeout=flags["timeout"],
         rollback=not flags["no_rollback"] if rollback is None else rollback,
         force_conflicts=flags["force_conflicts"],
@@ -107,25 +162,17 @@ def _options(flags: dict, *, rollback: bool | None = None):
     )
 
 
-def _gate(objects: list[dict], want, flags: dict) -> list[dict]:
-    """The policy gate with the stage's profile and threshold, unless the flags say otherwise."""
-    from shiplane.actions import gate
-
-    return gate.check(
-        objects,
-        kubernetes_version=want.kubernetes_version,
-        profile=flags["policy_profile"] or want.policy_profile,
-        fail_on=flags["policy_fail_on"] or want.policy_fail_on,
-        overrides=list(flags["override"]),
-    )
-
-
 def _deploy_flags(fn):
     for option in reversed(
         [
             click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for each wave."),
             click.option("--no-rollback", is_flag=True, help="Leave a failed rollout as it is."),
-            click.option("--dry-run", is_flag=True, help="Only show the plan (same as `shiplane plan`)."),
+            click.option(
+                "--dry-run",
+                is_flag=True,
+                help="Show the plan the real run would execute and write nothing (no lock, record, namespace "
+                "or object). Exit 0 if nothing would change, 1 if something would.",
+            ),
             click.option("--force-conflicts", is_flag=True, help="Take over fields owned by other managers."),
             click.option("--no-wait-lock", is_flag=True, help="Fail at once if another deploy holds the lock."),
             click.option("--prune-volumes", is_flag=True, help="Also delete PersistentVolumeClaims no longer wanted."),
@@ -155,6 +202,14 @@ def _deploy_flags(fn):
                 help="Accept a policy finding, with a reason (recorded in the history).",
             ),
             progress_option,
+            click.option(
+                "-o",
+                "--output",
+                type=click.Choice(["text", "json", "yaml"]),
+                default="text",
+                show_default=True,
+                help="With --dry-run: the plan as text or as data (the `plan -o json` shape).",
+            ),
         ]
     ):
         fn = option(fn)
@@ -174,39 +229,42 @@ def _report(release) -> None:
 def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **flags):
     """Gate on policy, apply the stage in ordered waves, run migrations first, wait for the rollout;
     roll back automatically on failure. Exit 0 deployed, 1 failed, 2 bad input, 4 locked, 5 policy refused."""
-    if dry_run:
-        return ctx.invoke(
-            plan,
-            files=files,
-            stage=stage,
-            context=context,
-            namespace=namespace,
-            kubeconfig=kubeconfig,
-            output="text",
-            prune_volumes=flags["prune_volumes"],
-        )
-    from dataclasses import replace
-
     from shiplane.actions.deploy import Deploy
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
-    opts = replace(_options(flags), overrides=_gate(want.objects, want, flags))
-    release = drain(Deploy(target, want.objects, spec_digest=want.spec_digest, options=opts).run(), plain or None)
-    _report(release)
+    action = Deploy(target, want.objects, spec_digest=want.spec_digest, options=_options(flags, want=want))
+    if dry_run:
+        return _dry_run(ctx, action.preview(), f"deploy of {target.app}/{stage} would:", flags["output"])
+    _report(drain(action.run(), plain or None))
+
+
+def _dry_run(ctx, result, head: str, output: str) -> None:
+    """Show a dry-run's plan; exit 1 if the real run would change something."""
+    if output == "text":
+        click.secho(head, bold=True)
+    _show_plan(result, output)
+    ctx.exit(1 if result.has_changes else 0)
 
 
 @click.command()
 @stage_options
 @click.argument("revision", required=False, type=int)
 @_deploy_flags
-def rollback(files, stage, context, namespace, kubeconfig, revision, dry_run, plain, **flags):
+@click.pass_context
+def rollback(ctx, files, stage, context, namespace, kubeconfig, revision, dry_run, plain, **flags):
     """Re-apply an earlier successful release (default: the one before the current).
 
-    Refused across contract/irreversible migrations; migrations are never re-run."""
+    Refused across contract/irreversible migrations; migrations are never re-run. Needs no secret
+    values: the release's Secrets are still in the cluster."""
     from shiplane.actions.rollback import Rollback
 
-    target, _ = _target(files, stage, context, namespace, kubeconfig)
-    _report(drain(Rollback(target, revision=revision, options=_options(flags, rollback=True)).run(), plain or None))
+    target = _locate(files, stage, context, namespace, kubeconfig)
+    action = Rollback(target, revision=revision, options=_options(flags, rollback=True))
+    if dry_run:
+        chosen, result = action.preview()
+        head = f"rollback of {target.app}/{stage} to revision {chosen.revision} would:"
+        return _dry_run(ctx, result, head, flags["output"])
+    _report(drain(action.run(), plain or None))
 
 
 @click.command()
@@ -216,7 +274,7 @@ def history(files, stage, context, namespace, kubeconfig, output):
     """Releases of the app in this stage, oldest first."""
     from shiplane.actions import inspect
 
-    target, _ = _target(files, stage, context, namespace, kubeconfig)
+    target = _locate(files, stage, context, namespace, kubeconfig)
     rows = inspect.history(target)
     if output != "text":
         return _emit(rows, output)
@@ -240,7 +298,7 @@ def status(ctx, files, stage, context, namespace, kubeconfig, output):
 
     from shiplane.actions import inspect
 
-    target, _ = _target(files, stage, context, namespace, kubeconfig)
+    target = _locate(files, stage, context, namespace, kubeconfig)
     current, rows = inspect.workload_status(target)
     healthy = current is not None and all(r.state == "Current" for r in rows)
     if output != "text":
@@ -270,22 +328,24 @@ def status(ctx, files, stage, context, namespace, kubeconfig, output):
 @click.option("--to", "dest", required=True, help="Stage to deploy them to.")
 @click.option("--kubeconfig", default=None, envvar="KUBECONFIG")
 @_deploy_flags
-def promote(files, source, dest, kubeconfig, dry_run, plain, **flags):
+@click.pass_context
+def promote(ctx, files, source, dest, kubeconfig, dry_run, plain, **flags):
     """Deploy to --to exactly the images (digests where known) that --from runs."""
-    from dataclasses import replace
-
     from shiplane.actions import desired
     from shiplane.actions.deploy import Deploy
     from shiplane.actions.promote import running_images
 
-    src, _ = _target(files, source, None, None, kubeconfig)
-    images, notes = running_images(src)
-    dst, want = _target(files, dest, None, None, kubeconfig)
+    dst, want = _target(files, dest, None, None, kubeconfig)  # missing secret values fail before any request
+    images, notes = running_images(_locate(files, source, None, None, kubeconfig))
     objects = desired.with_images(want.objects, images)
     for note in notes:
         click.echo(f"note: {note}", err=True)
-    opts = replace(_options(flags), overrides=_gate(objects, want, flags))
-    _report(drain(Deploy(dst, objects, spec_digest=desired.digest(objects), options=opts).run(), plain or None))
+    action = Deploy(dst, objects, spec_digest=desired.digest(objects), options=_options(flags, want=want))
+    if dry_run:
+        return _dry_run(
+            ctx, action.preview(), f"promotion of {dst.app} from {source} to {dest} would:", flags["output"]
+        )
+    _report(drain(action.run(), plain or None))
 
 
 @click.command()
@@ -294,6 +354,6 @@ def unlock(files, stage, context, namespace, kubeconfig):
     """Remove the deploy lock now (it also expires by itself when its holder stops renewing it)."""
     from shiplane.actions import inspect
 
-    target, _ = _target(files, stage, context, namespace, kubeconfig)
+    target = _locate(files, stage, context, namespace, kubeconfig)
     held = inspect.unlock(target)
     click.echo(f"removed the lock held by {held.holder}" if held else "no lock was held")

@@ -22,11 +22,31 @@ _REPORT = click.option(
     help="Format of the import report on stdout.",
 )
 _FORCE = click.option("--force", is_flag=True, help="Overwrite an existing shiplane.yaml.")
+_DRY = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write no file: print the report, the spec that would be written (text report) and every path "
+    "that would be written (stderr).",
+)
 
 
-def _finish(imported, out_dir: Path, report_format: str, force: bool) -> None:
+def _preview(imported, out_dir: Path, report_format: str, force: bool, extra: list[Path] | None = None) -> None:
+    """--dry-run: the same checks as writing, then what would be written; secret values stay unprinted."""
     from shiplane.importing import writing
 
+    text, paths = writing.preview(out_dir, imported.spec, imported.report, imported.secret_values, force=force)
+    click.echo(imported.report.to_json() if report_format == "json" else imported.report.to_text(), nl=False)
+    if report_format != "json":
+        click.echo(f"\n# {paths[0]} (would be written)\n{text}", nl=False)
+    for path in [*paths, *(extra or [])]:
+        click.echo(f"would write {path}", err=True)
+
+
+def _finish(imported, out_dir: Path, report_format: str, force: bool, dry_run: bool = False) -> None:
+    from shiplane.importing import writing
+
+    if dry_run:
+        return _preview(imported, out_dir, report_format, force)
     written = writing.write(out_dir, imported.spec, imported.report, imported.secret_values, force=force)
     click.echo(imported.report.to_json() if report_format == "json" else imported.report.to_text(), nl=False)
     click.echo(f"wrote {written}", err=True)
@@ -63,6 +83,7 @@ def import_() -> None:
 )
 @_REPORT
 @_FORCE
+@_DRY
 def compose(
     files: tuple[Path, ...],
     output_dir: Path | None,
@@ -72,6 +93,7 @@ def compose(
     connections: str,
     report_format: str,
     force: bool,
+    dry_run: bool,
 ) -> None:
     """Import compose FILES (merged in order, as `docker compose -f A -f B config`)."""
     from shiplane.importing import import_compose
@@ -85,7 +107,7 @@ def compose(
         project_name=project_name,
         connections=connections,
     )
-    _finish(imported, out_dir, report_format, force)
+    _finish(imported, out_dir, report_format, force, dry_run)
 
 
 def _app_name(name: str | None, first: Path) -> str:
@@ -100,14 +122,15 @@ def _app_name(name: str | None, first: Path) -> str:
 @click.option("--name", default=None, help="App name (default: the units' directory).")
 @_REPORT
 @_FORCE
+@_DRY
 def systemd(
-    units: tuple[Path, ...], output_dir: Path | None, name: str | None, report_format: str, force: bool
+    units: tuple[Path, ...], output_dir: Path | None, name: str | None, report_format: str, force: bool, dry_run: bool
 ) -> None:
     """Import systemd service UNITS from a VM (the image is left for you to fill)."""
     from shiplane.importing import systemd as sd
 
     imported = sd.convert(sd.load(list(units)), _app_name(name, units[0]), [u.name for u in units])
-    _finish(imported, output_dir or units[0].parent, report_format, force)
+    _finish(imported, output_dir or units[0].parent, report_format, force, dry_run)
 
 
 @import_.command()
@@ -122,8 +145,15 @@ def systemd(
 )
 @_REPORT
 @_FORCE
+@_DRY
 def procfile(
-    file: Path, output_dir: Path | None, name: str | None, env_file: Path | None, report_format: str, force: bool
+    file: Path,
+    output_dir: Path | None,
+    name: str | None,
+    env_file: Path | None,
+    report_format: str,
+    force: bool,
+    dry_run: bool,
 ) -> None:
     """Import a Procfile's process types (web is exposed; release becomes a migration)."""
     from shiplane.errors import InputError
@@ -136,7 +166,7 @@ def procfile(
             raise InputError(f"{env_file}: no such env file (--env-file)")
         env = parse_dotenv(env_file.read_text(encoding="utf-8"), str(env_file))
     imported = pf.convert(pf.load(file), _app_name(name, file), file.name, env)
-    _finish(imported, output_dir or file.parent, report_format, force)
+    _finish(imported, output_dir or file.parent, report_format, force, dry_run)
 
 
 @import_.command()
@@ -145,8 +175,9 @@ def procfile(
 @click.option("--name", default=None, help="App name (default: the first path's directory).")
 @_REPORT
 @_FORCE
+@_DRY
 def manifests(
-    paths: tuple[Path, ...], output_dir: Path | None, name: str | None, report_format: str, force: bool
+    paths: tuple[Path, ...], output_dir: Path | None, name: str | None, report_format: str, force: bool, dry_run: bool
 ) -> None:
     """Adopt existing Kubernetes YAML (files or directories): workloads become services, the rest raw/."""
     from shiplane.importing import manifests as mf
@@ -156,6 +187,8 @@ def manifests(
     out_dir = output_dir or first
     docs, names = mf.load(list(paths))
     imported, raw = mf.convert(docs, _app_name(name, first / "x"), names)
+    if dry_run:
+        return _preview(imported, out_dir, report_format, force, [out_dir / "raw" / f for f, _ in raw])
     _finish(imported, out_dir, report_format, force)
     if raw:
         (out_dir / "raw").mkdir(parents=True, exist_ok=True)

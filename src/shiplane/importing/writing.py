@@ -97,3 +97,37 @@ def _ignore(out_dir: Path, entry: str) -> None:
     if entry not in lines:
         lines.append(entry)
         gitignore.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def preview(
+    out_dir: Path,
+    spec: dict[str, Any],
+    report: Report,
+    secret_values: dict[str, str],
+    *,
+    force: bool = False,
+    file_name: str = "shiplane.yaml",
+) -> tuple[str, list[Path]]:
+    """What `write` would do, writing nothing (not even the load check's file): the spec text and
+    every path it would write. Refuses as `write` does."""
+    from shiplane.spec.loading import source_from_text
+    from shiplane.spec.staging import validate
+
+    target = out_dir / file_name
+    if target.exists() and not force:
+        raise InputError(f"{target} already exists", hint="pass --force to overwrite it, or -o another directory")
+    text = to_yaml(spec, report)
+    try:
+        validate(source_from_text(text, str(target), out_dir.resolve()))
+    except InputError as err:
+        raise InputError(
+            f"the imported spec does not load (a bug in shiplane import; please report it):\n{err}"
+        ) from err
+    paths = [target]
+    if secret_values:
+        paths += [out_dir / SECRETS_DIR / name for name in secret_values]
+        gitignore = out_dir / ".gitignore"
+        lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
+        if f"{SECRETS_DIR}/" not in lines:
+            paths.append(gitignore)
+    return text, paths

@@ -43,12 +43,18 @@ def used_secrets(stage: StageSpec) -> list[str]:
     return list(used)
 
 
-def gather(stage: StageSpec, environ: Mapping[str, str] | None = None) -> Inputs:
-    """Read every secret and config file the stage needs; report all that are missing at once."""
+def gather(stage: StageSpec, environ: Mapping[str, str] | None = None, *, read_secrets: bool = True) -> Inputs:
+    """Read every secret and config file the stage needs; report all that are missing at once.
+
+    `read_secrets=False` reads no secret value (each is empty): for commands that only need the
+    objects' structure."""
     environ = os.environ if environ is None else environ
     problems: list[str] = []
     secrets: dict[str, bytes] = {}
     for name in used_secrets(stage):
+        if not read_secrets:
+            secrets[name] = b""
+            continue
         source = stage.doc.secrets[name]
         if source.from_env is not None:
             if source.from_env not in environ:

@@ -105,3 +105,12 @@ def load_source(paths: list[Path]) -> Source:
             data = merge_files(data, d)
             marks = merge_marks(marks, m, d)
     return Source(data=data, marks=marks, base_dir=Path(paths[0]).resolve().parent, files=list(paths))
+
+
+def source_from_text(text: str, name: str, base_dir: Path) -> Source:
+    """One spec given as text, not read from disk (an import checks what it would write, writing
+    nothing). Includes are not followed: an imported spec has none."""
+    data, marks = single(text, name, _SpecBuilder)
+    if not isinstance(data, dict):
+        raise InputError(f"{name}:1:1: the spec must be a mapping (app:, services:, stages:)")
+    return Source(data=data, marks=marks, base_dir=base_dir, files=[])

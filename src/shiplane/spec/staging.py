@@ -132,7 +132,11 @@ def resolve(source: Source, stage: str | None) -> tuple[dict[str, Any], dict[Pat
 
 def load(paths: list[Path] | list[str]) -> Spec:
     """Load, merge, resolve and validate every stage; raise InputErrors listing every problem."""
-    source = load_source([Path(p) for p in paths])
+    return validate(load_source([Path(p) for p in paths]))
+
+
+def validate(source: Source) -> Spec:
+    """Resolve and validate every stage of a loaded source; raise InputErrors listing every problem."""
     declared = source.data.get("stages")
     names = [n for n in declared if isinstance(n, str)] if isinstance(declared, dict) and declared else [None]
     found: dict[tuple[Any, Problem], list[str]] = {}
