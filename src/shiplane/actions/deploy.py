@@ -7,9 +7,9 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from shiplane import planning, status
-from shiplane.actions.rollout import ApplyFailed, RolloutFailed, apply_all, live_objects, wait_ready
+from shiplane.actions.rollout import apply_all, live_objects, wait_ready
 from shiplane.actions.target import Target, last_success, who
-from shiplane.errors import ShiplaneError
+from shiplane.errors import ApplyFailed, MigrationFailed, RolloutFailed, ShiplaneError
 from shiplane.events import Event, Note, Pruned, RolledBack, Step
 from shiplane.kube import Ref
 from shiplane.planning.ordering import MIGRATION_ANNOTATION, Wave
@@ -18,10 +18,6 @@ from shiplane.releases.record import strip_secret
 from shiplane.releases.store import Store
 
 UNSAFE = ("contract", "irreversible")
-
-
-class MigrationFailed(RolloutFailed):
-    """A migration Job failed; the deploy stopped before any workload changed."""
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,9 @@ proceed; every override used is recorded in the release history.
 from __future__ import annotations
 
 from shiplane import policy
-from shiplane.errors import InputError, ShiplaneError
+from shiplane.errors import InputError, PolicyRefused
 
-
-class PolicyRefused(ShiplaneError):
-    """The stage's policy fails: nothing was applied."""
-
-    exit_code = 5
+__all__ = ["PolicyRefused", "check", "parse_override"]
 
 
 def parse_override(text: str) -> policy.Override:

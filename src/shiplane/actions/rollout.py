@@ -12,7 +12,7 @@ from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from shiplane import status
-from shiplane.errors import KubeError, ShiplaneError
+from shiplane.errors import ApplyFailed, KubeError, RolloutFailed
 from shiplane.events import Applied, Event, Note, StatusChanged, Waiting
 from shiplane.kube import Kube, Ref
 from shiplane.kube.tracking import Seen, Tracker
@@ -21,21 +21,11 @@ WAITABLE = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "app
 APPLY_WORKERS = 8
 
 
-class RolloutFailed(ShiplaneError):
-    """Workloads did not become ready (or a Job failed) within the deadline."""
-
-    def __init__(self, message: str, *, refs: list[Ref] | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.refs = refs or []
-
-
-class ApplyFailed(ShiplaneError):
-    """The API server refused one or more objects; every refusal is listed."""
+__all__ = ["ApplyFailed", "RolloutFailed", "apply_all", "apply_one", "live_objects", "wait_ready"]
 
 
 def _immutable(err: KubeError) -> bool:
-    text = str(err).lower()
-    return "field is immutable" in text or "is immutable" in text or "may not change once set" in text
+    return err.is_immutable  # classified from the Status payload (see KubeError)
 
 
 def _gone(kube: Kube, ref: Ref, timeout: float = 120) -> None:
@@ -95,8 +85,8 @@ def apply_all(
             try:
                 done[ref] = future.result()
             except KubeError as err:
-                conflict = "conflict" in str(err).lower()
-                errors.append(f"{ref}: {err.message}" + (" (use --force-conflicts to take over)" if conflict else ""))
+                take_over = " (use --force-conflicts to take over)" if err.is_field_conflict else ""
+                errors.append(f"{ref}: {err.message}{take_over}")
                 continue
             yield Applied(str(ref), done[ref])
     if errors:

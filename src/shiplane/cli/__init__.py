@@ -6,12 +6,22 @@ stderr and its exit code; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 
 import click
 
 from shiplane import __version__
-from shiplane.errors import ShiplaneError
+from shiplane.errors import OutputFailed, ShiplaneError
+
+# Write failures that are the machine's, not shiplane's: a full disk or quota, an I/O error.
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
+
+
+class PipeClosed(Exception):
+    """The reader of stdout went away (`| head -1`). click would turn it into exit 1,
+    which reads as "changes pending" for plan: main() ends as SIGPIPE would instead."""
 
 
 class LazyGroup(click.Group):
@@ -30,6 +40,18 @@ class LazyGroup(click.Group):
             module = __import__(module_name, fromlist=[attr])
             return getattr(module, attr)
         return super().get_command(ctx, name)
+
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:  # --help and --version print while the arguments are parsed
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError as err:
+            raise PipeClosed() from err
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as err:
+            raise PipeClosed() from err
 
 
 @click.group(
@@ -55,12 +77,44 @@ def root() -> None:
     """Describe a multi-service app once; render, audit, deploy and operate it on Kubernetes."""
 
 
+def _error(err: ShiplaneError) -> int:
+    click.secho(f"error: {err}", fg="red", err=True)
+    return err.exit_code
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush of what is still
+    buffered cannot fail again (and print "Exception ignored …")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a real file (a test's capture): nothing will flush it at exit
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit code. Output errors end here too: a closed pipe
+    (`| head -1`) ends quietly as SIGPIPE would; a full disk is a one-line error, exit 3."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # buffered output fails here, inside the boundary, not at exit
+        return code
+    except (BrokenPipeError, PipeClosed):
+        _discard_stdout()
+        return 128 + 13  # what a shell reports for a command ended by SIGPIPE
+    except OSError as err:
+        if err.errno not in WRITE_ERRNOS:
+            raise
+        _discard_stdout()
+        where = err.filename or "output"
+        return _error(OutputFailed(f"cannot write {where}: {err.strerror or err}"))
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         rv = root.main(args=argv, prog_name="shiplane", standalone_mode=False)
     except ShiplaneError as err:
-        click.secho(f"error: {err}", fg="red", err=True)
-        return err.exit_code
+        return _error(err)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130

@@ -33,7 +33,9 @@ def _connect(kubeconfig: str | None, context: str | None):
     from shiplane.kube import Kube
 
     path = kubeconfig.split(":")[0] if kubeconfig else None  # KUBECONFIG may list several files
-    return Kube.connect(path, context)
+    kube = Kube.connect(path, context)
+    drain(kube.wait_reachable())  # an unreachable server: a shown, bounded wait, then exit 3
+    return kube
 
 
 def _target(files, stage, context, namespace, kubeconfig, *, render: bool = True):

@@ -21,15 +21,11 @@ import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from shiplane.errors import ShiplaneError
+from shiplane.errors import Conflict, LockHeld, ShiplaneError
 from shiplane.events import Event, Waiting
-from shiplane.kube import Conflict, Kube, Ref
+from shiplane.kube import Kube, Ref
 
-
-class LockHeld(ShiplaneError):
-    """Another run holds the deploy lock (and we were told not to wait, or waited too long)."""
-
-    exit_code = 4
+__all__ = ["LeaseLock", "LeaseView", "LockHeld", "force_unlock", "holder_identity", "view"]
 
 
 def holder_identity() -> str:
