@@ -25,9 +25,14 @@ class PipeClosed(Exception):
 
 
 class LazyGroup(click.Group):
-    """Imports a subcommand's module only when it runs, so `shiplane --help` stays fast."""
+    """Imports a subcommand's module only when it runs, so `shiplane --help` stays fast.
 
-    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs) -> None:
+    `lazy` maps a command to ("module:attr", its one-line help): `--help` lists the
+    commands from these lines without importing them (a unit test keeps them equal
+    to the commands' own docstrings).
+    """
+
+    def __init__(self, *args, lazy: dict[str, tuple[str, str]] | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = lazy or {}
 
@@ -36,10 +41,17 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in self.lazy:
-            module_name, attr = self.lazy[name].rsplit(":", 1)
+            module_name, attr = self.lazy[name][0].rsplit(":", 1)
             module = __import__(module_name, fromlist=[attr])
             return getattr(module, attr)
         return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.lazy[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, click.utils.make_default_short_help(h, limit)) for name, h in rows])
 
     def make_context(self, *args, **kwargs) -> click.Context:
         try:  # --help and --version print while the arguments are parsed
@@ -57,18 +69,50 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     lazy={
-        "check": "shiplane.cli.check:check",
-        "cluster": "shiplane.cli.cluster:cluster",
-        "import": "shiplane.cli.importing:import_",
-        "render": "shiplane.cli.render:render",
-        "schema": "shiplane.cli.render:schema",
-        "plan": "shiplane.cli.deploying:plan",
-        "deploy": "shiplane.cli.deploying:deploy",
-        "rollback": "shiplane.cli.deploying:rollback",
-        "history": "shiplane.cli.deploying:history",
-        "status": "shiplane.cli.deploying:status",
-        "promote": "shiplane.cli.deploying:promote",
-        "unlock": "shiplane.cli.deploying:unlock",
+        "check": (
+            "shiplane.cli.check:check",
+            "Audit Kubernetes objects and Dockerfiles against best-practice and security rules.",
+        ),
+        "cluster": (
+            "shiplane.cli.cluster:cluster",
+            "A real local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, "
+            "kwok nodes) built from the official Go modules.",
+        ),
+        "import": (
+            "shiplane.cli.importing:import_",
+            "Import compose files, systemd units, Procfiles or Kubernetes manifests into a spec.",
+        ),
+        "render": ("shiplane.cli.render:render", "Render a stage of the app as Kubernetes objects."),
+        "schema": (
+            "shiplane.cli.render:schema",
+            "Print the JSON Schema of shiplane.yaml (for editor completion and validation).",
+        ),
+        "plan": (
+            "shiplane.cli.deploying:plan",
+            "What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations.",
+        ),
+        "deploy": (
+            "shiplane.cli.deploying:deploy",
+            "Gate on policy, apply the stage in ordered waves, run migrations first, wait for the rollout; "
+            "roll back automatically on failure.",
+        ),
+        "rollback": (
+            "shiplane.cli.deploying:rollback",
+            "Re-apply an earlier successful release (default: the one before the current).",
+        ),
+        "history": ("shiplane.cli.deploying:history", "Releases of the app in this stage, oldest first."),
+        "status": (
+            "shiplane.cli.deploying:status",
+            "Every workload of the current release: readiness, restarts, OOM kills.",
+        ),
+        "promote": (
+            "shiplane.cli.deploying:promote",
+            "Deploy to --to exactly the images (digests where known) that --from runs.",
+        ),
+        "unlock": (
+            "shiplane.cli.deploying:unlock",
+            "Remove the deploy lock now (it also expires by itself when its holder stops renewing it).",
+        ),
     },
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )

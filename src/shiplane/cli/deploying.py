@@ -6,7 +6,6 @@ import json
 import time
 
 import click
-import yaml
 
 from shiplane.cli.options import spec_files
 from shiplane.cli.output import drain
@@ -51,6 +50,8 @@ def _emit(data, output: str) -> None:
     if output == "json":
         click.echo(json.dumps(data, indent=2, default=str))
     else:
+        import yaml
+
         click.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
 
 

@@ -6,12 +6,12 @@ import sys
 import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, TypeVar
 
 from shiplane import events
+
+if TYPE_CHECKING:  # rich is imported by the sink that draws, not by every command that might
+    from rich.console import Console
 
 T = TypeVar("T")
 
@@ -67,6 +67,8 @@ class LiveSink:
     """rich progress bars and spinners for an interactive terminal."""
 
     def __init__(self, console: Console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         self.console = console
         self.progress = Progress(
             SpinnerColumn(),
@@ -125,10 +127,15 @@ class LiveSink:
 @contextmanager
 def sink(plain: bool | None = None) -> Iterator:
     """The right sink for stderr: live on a TTY unless `plain`, else timestamped lines."""
-    console = Console(stderr=True)
     if plain is None:
-        plain = not console.is_terminal
+        plain = not sys.stderr.isatty()
     if plain:
+        yield PlainSink()
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:  # rich also honours TERM=dumb and the like
         yield PlainSink()
         return
     live = LiveSink(console)
