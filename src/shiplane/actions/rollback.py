@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Generator
 
-from shiplane.actions.deploy import UNSAFE, Options, WaveRunner, plan_for, settle, start_release
+from shiplane.actions.deploy import UNSAFE, Options, WaveRunner, plan_for, plan_ready, settle, start_release
 from shiplane.actions.target import Target
 from shiplane.errors import InputError, ShiplaneError
-from shiplane.events import Event, Note
+from shiplane.events import Event, Note, announce_failure
 from shiplane.kube import Ref
 from shiplane.releases import MigrationRun, Outcome, Release
 from shiplane.releases.store import Store
@@ -58,6 +58,7 @@ class Rollback:
             raise InputError("nothing to roll back to: no earlier successful release")
         return older[-1]
 
+    @announce_failure
     def run(self) -> Generator[Event, None, Release]:
         t = self.target
         lock = t.lock(duration=self.options.lock_duration)
@@ -107,6 +108,7 @@ class Rollback:
         )
         revision = release.revision
         plan = plan_for(objects, history, self.options)
+        yield plan_ready(t, revision, plan, rollback_of=chosen.revision)
         yield Note(f"rollback: revision {revision} re-applies revision {chosen.revision} (migrations are not re-run)")
         runner = WaveRunner(t, self.options, run_migrations=False)
         try:

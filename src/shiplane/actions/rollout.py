@@ -181,7 +181,7 @@ def wait_ready(
             for ref, result in results.items():
                 if result is not None and shown.get(ref) != (result.state, result.message):
                     shown[ref] = (result.state, result.message)
-                    yield StatusChanged(str(ref), str(result.state), result.message)
+                    yield StatusChanged(str(ref), result.state, result.message)
             if all(r is not None and r.ready for r in results.values()):
                 return
             failed = [r for r, res in results.items() if res is not None and res.state is status.State.FAILED]

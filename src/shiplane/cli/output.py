@@ -9,11 +9,26 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 from shiplane import events
+from shiplane.status import State
 
 if TYPE_CHECKING:  # rich is imported by the sink that draws, not by every command that might
     from rich.console import Console
 
 T = TypeVar("T")
+
+
+QUIET = (events.Action.UNCHANGED, events.Action.SKIP)  # counted by the plan, not listed one by one
+
+
+def _plan_line(event: events.PlanReady) -> str:
+    what = f"rollback to revision {event.rollback_of}" if event.rollback_of is not None else "deploy"
+    waves = ", ".join(f"{w.name} {len(w.refs)}" + (" (waits)" if w.wait else "") for w in event.waves)
+    prune = f"; prune {len(event.prune)}" if event.prune else ""
+    return f"plan: {what} {event.app}/{event.stage} revision {event.revision}: {waves}{prune}"
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
 
 
 def _stamp() -> str:
@@ -53,7 +68,7 @@ class PlainSink:
                     self._line(f"wait  {w} ({e:.0f}s)" + (f": {d}" if d else ""))
             case events.Note(message=m):
                 self._line(f"note  {m}")
-            case events.Applied(ref=r, action=a) if a != "unchanged":
+            case events.Applied(ref=r, action=a) if a not in QUIET:
                 self._line(f"apply {r}: {a}")
             case events.StatusChanged(ref=r, state=s, message=m):
                 self._line(f"state {r}: {s} ({m})")
@@ -61,6 +76,10 @@ class PlainSink:
                 self._line(f"prune {r}")
             case events.RolledBack(to_revision=n, ok=ok, message=m):
                 self._line(f"{'rolled back' if ok else 'ROLLBACK FAILED'} to revision {n}: {m}")
+            case events.PlanReady():
+                self._line(_plan_line(event))
+            case events.Failed(error=e, message=m):
+                self._line(f"FAIL  {e}: {_first_line(m)}")
 
 
 class LiveSink:
@@ -105,14 +124,14 @@ class LiveSink:
                 self.progress.update(self._task(w), item=d[-80:])
             case events.Note(message=m):
                 self.console.print(f"[yellow]•[/] {m}")
-            case events.Applied(ref=r, action=a) if a != "unchanged":
+            case events.Applied(ref=r, action=a) if a not in QUIET:
                 self.console.print(f"  [cyan]{a:9}[/] {r}")
             case events.StatusChanged(ref=r, state=s, message=m):
                 # One live row per workload; finished rows leave a line behind.
-                if s == "Current":
+                if s is State.CURRENT:
                     self._finish(r)
                     self.console.print(f"  [green]ready[/]     {r} [dim]{m}[/]")
-                elif s == "Failed":
+                elif s is State.FAILED:
                     self._finish(r)
                     self.console.print(f"  [red]failed[/]    {r}: {m}")
                 else:
@@ -122,6 +141,12 @@ class LiveSink:
             case events.RolledBack(to_revision=n, ok=ok, message=m):
                 color = "green" if ok else "red"
                 self.console.print(f"[{color}]{'rolled back' if ok else 'rollback failed'}[/] to revision {n}: {m}")
+            case events.PlanReady():
+                self.console.print(f"[bold]{_plan_line(event)}[/]", highlight=False)
+            case events.Failed(error=e, message=m):
+                from rich.markup import escape
+
+                self.console.print(f"[red]✗ {e}[/]: {escape(_first_line(m))}", highlight=False)
 
 
 @contextmanager
