@@ -91,6 +91,6 @@ def test_the_plain_sink_renders_every_event():
         "plan: deploy shop/dev revision 2: workloads 1 (waits)",
         "apply Deployment ns/web: update",
         "state Deployment ns/web: InProgress (1/2 updated)",
-        "FAIL  RolloutFailed: rollout not ready after 15s:",
+        "FAIL  RolloutFailed: rollout not ready after 15s: Deployment ns/web: 0/2",
         "rolled back to revision 1: revision 3 restores revision 1",
     ]

@@ -28,7 +28,11 @@ def _plan_line(event: events.PlanReady) -> str:
 
 
 def _first_line(text: str) -> str:
-    return text.splitlines()[0] if text else ""
+    """The gist of a failure message: its first line, and the next one if the first only introduces it."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {lines[1]}"
+    return lines[0] if lines else ""
 
 
 def _stamp() -> str:
