@@ -69,7 +69,7 @@ progress_option = click.option("--plain", is_flag=True, help="Plain timestamped 
 def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes):
     """What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations.
 
-    Exit 0 if nothing would change, 1 if something would, 2 on error."""
+    Exit 0 if nothing would change, 1 if something would, 2 on bad input, 3 if the API server is unreachable."""
     from shiplane.actions import inspect
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
@@ -238,7 +238,9 @@ def history(files, stage, context, namespace, kubeconfig, output):
 @output_option
 @click.pass_context
 def status(ctx, files, stage, context, namespace, kubeconfig, output):
-    """Every workload of the current release: readiness, restarts, OOM kills. Exit 1 if any is unhealthy."""
+    """Every workload of the current release: readiness, restarts, OOM kills.
+
+    Exit 1 if any is unhealthy, 3 if the API server is unreachable."""
     from dataclasses import asdict
 
     from shiplane.actions import inspect
