@@ -9,7 +9,7 @@ the file, field or object concerned, what was expected and what was found.
 | ---- | ----- | ------- |
 | 1 | ShiplaneError, RolloutFailed, MigrationFailed, ApplyFailed, KubeError, TimedOut, ClusterFailed | the work failed |
 | 2 | InputError | the user's files or flags are wrong |
-| 3 | EnvironmentProblem, Unreachable, OutputFailed, BuildFailed | this machine cannot reach or do what it needs |
+| 3 | EnvironmentProblem, Unreachable, CredentialsRejected, OutputFailed, BuildFailed | machine or access problem |
 | 4 | LockHeld | another run holds the deploy lock |
 | 5 | PolicyRefused | the policy gate refused the deploy |
 """
@@ -191,6 +191,12 @@ class Retryable(KubeError):
 
 class Unreachable(Retryable, EnvironmentProblem):
     """The API server cannot be reached at all (refused, no route, TLS, DNS): exit 3, not 1."""
+
+    exit_code = 3
+
+
+class CredentialsRejected(KubeError, EnvironmentProblem):
+    """401: the API server answered, but not to these credentials (expired token, wrong certificate)."""
 
     exit_code = 3
 

@@ -97,3 +97,22 @@ def test_quota_refusal_is_forbidden(local_cluster, namespace):
     err = refusal(kube.apply, cm)
     assert err.is_forbidden and (err.reason, err.code) == ("Forbidden", 403)
     assert not err.is_immutable and not err.is_conflict
+
+
+def test_rejected_credentials_exit_3_and_a_good_kubeconfig_passes(local_cluster, tmp_path):
+    import yaml
+
+    from tests.integration.deploying import cli, spec, write
+
+    config = yaml.safe_load(local_cluster.kubeconfig.read_text())
+    for user in config["users"]:
+        user["user"] = {"token": "not-a-valid-token"}
+    bad = tmp_path / "bad-kubeconfig"
+    bad.write_text(yaml.safe_dump(config))
+    path = write(tmp_path, spec("creds-test"))
+    out = cli("status", "-f", str(path), "--stage", "dev", kubeconfig=bad, timeout=60)
+    assert out.returncode == 3, out.stderr
+    assert "rejected the kubeconfig's credentials (401 Unauthorized)" in out.stderr and "Traceback" not in out.stderr
+    assert "not-a-valid-token" not in out.stderr
+    good = cli("status", "-f", str(path), "--stage", "dev", kubeconfig=local_cluster.kubeconfig, timeout=60)
+    assert good.returncode == 1 and "nothing deployed in shop/dev" in good.stdout, good.stderr

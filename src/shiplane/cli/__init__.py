@@ -6,6 +6,7 @@ stderr and its exit code; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -122,7 +123,8 @@ def root() -> None:
 
 
 def _error(err: ShiplaneError) -> int:
-    click.secho(f"error: {err}", fg="red", err=True)
+    with contextlib.suppress(OSError):  # stderr itself unwritable: the exit code is all that is left
+        click.secho(f"error: {err}", fg="red", err=True)
     return err.exit_code
 
 

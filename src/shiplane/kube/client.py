@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
 
-from shiplane.errors import Conflict, InputError, KubeError, Retryable, TimedOut, Unreachable
+from shiplane.errors import Conflict, CredentialsRejected, InputError, KubeError, Retryable, TimedOut, Unreachable
 from shiplane.events import Event, Waiting
 
 FIELD_MANAGER = "shiplane"
@@ -163,6 +163,15 @@ class Kube:
                 )
                 time.sleep(min(delay, max(0.0, timeout - elapsed)))
                 delay = min(delay * 2, 4.0)
+            except KubeError as err:
+                if err.code == 401:
+                    context = f" (context {self.context})" if self.context else ""
+                    raise CredentialsRejected(
+                        f"API server {self.server}{context} rejected the kubeconfig's credentials (401 Unauthorized)",
+                        status=err.status,
+                        hint="log in again or refresh the token/certificate of this context",
+                    ) from None
+                return ""  # it answered (a 403 for /version, say): reachable; requests will say the rest
 
     @classmethod
     def connect(cls, kubeconfig: str | Path | None = None, context: str | None = None) -> Kube:
