@@ -48,6 +48,49 @@ def test_immutable_selector_and_plain_invalid(local_cluster, namespace):
     assert invalid.is_invalid and not invalid.is_immutable
 
 
+def test_statefulset_service_and_configmap_immutables(local_cluster, namespace):
+    kube = local_cluster.kube
+
+    def sts(service: str) -> dict:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": "db", "namespace": namespace},
+            "spec": {
+                "serviceName": service,
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "db"}},
+                "template": {
+                    "metadata": {"labels": {"app": "db"}},
+                    "spec": {"containers": [{"name": "db", "image": "postgres:16"}]},
+                },
+            },
+        }
+
+    kube.apply(sts("db"))
+    err = refusal(kube.apply, sts("db-other"))
+    assert [(c.reason, c.field) for c in err.causes] == [("FieldValueForbidden", "spec")] and err.is_immutable
+
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {"ports": [{"port": 80}]},
+    }
+    ip = kube.apply(service)["spec"]["clusterIP"]
+    moved = {**service, "spec": {**service["spec"], "clusterIP": "10.0.0.77" if ip != "10.0.0.77" else "10.0.0.78"}}
+    err = refusal(kube.apply, moved)
+    assert [c.field for c in err.causes] == ["spec.clusterIPs[0]"] and err.is_immutable
+
+    def cm(value: str) -> dict:
+        meta = {"name": "c", "namespace": namespace}
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": value}, "immutable": True}
+
+    kube.apply(cm("1"))
+    err = refusal(kube.apply, cm("2"))
+    assert [c.field for c in err.causes] == ["data"] and err.is_immutable
+
+
 def test_field_manager_conflict_already_exists_not_found(local_cluster, namespace):
     kube = local_cluster.kube
     kube.apply(deployment(namespace, "web"))

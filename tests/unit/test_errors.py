@@ -49,8 +49,8 @@ STATEFULSET_FORBIDDEN = {
     "metadata": {},
     "status": "Failure",
     "message": 'StatefulSet.apps "db" is invalid: spec: Forbidden: updates to statefulset spec for fields other '
-    "than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and "
-    "'minReadySeconds' are forbidden",
+    "than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', "
+    "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
     "reason": "Invalid",
     "details": {
         "name": "db",
@@ -60,8 +60,8 @@ STATEFULSET_FORBIDDEN = {
             {
                 "reason": "FieldValueForbidden",
                 "message": "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', "
-                "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' "
-                "are forbidden",
+                "'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and "
+                "'minReadySeconds' are forbidden",
                 "field": "spec",
             }
         ],
@@ -74,8 +74,7 @@ SERVICE_CLUSTER_IP = {
     "apiVersion": "v1",
     "metadata": {},
     "status": "Failure",
-    "message": 'Service "web" is invalid: spec.clusterIPs[0]: Invalid value: []string{"10.0.0.99"}: '
-    "may not change once set",
+    "message": 'Service "web" is invalid: spec.clusterIPs[0]: Invalid value: ["10.0.0.77"]: may not change once set',
     "reason": "Invalid",
     "details": {
         "name": "web",
@@ -83,8 +82,29 @@ SERVICE_CLUSTER_IP = {
         "causes": [
             {
                 "reason": "FieldValueInvalid",
-                "message": 'Invalid value: []string{"10.0.0.99"}: may not change once set',
+                "message": 'Invalid value: ["10.0.0.77"]: may not change once set',
                 "field": "spec.clusterIPs[0]",
+            }
+        ],
+    },
+    "code": 422,
+}
+
+CONFIGMAP_IMMUTABLE = {
+    "kind": "Status",
+    "apiVersion": "v1",
+    "metadata": {},
+    "status": "Failure",
+    "message": 'ConfigMap "c" is invalid: data: Forbidden: field is immutable when `immutable` is set',
+    "reason": "Invalid",
+    "details": {
+        "name": "c",
+        "kind": "ConfigMap",
+        "causes": [
+            {
+                "reason": "FieldValueForbidden",
+                "message": "Forbidden: field is immutable when `immutable` is set",
+                "field": "data",
             }
         ],
     },
@@ -195,7 +215,7 @@ def error(payload: dict, cls: type[errors.KubeError] = errors.KubeError) -> erro
 
 
 def test_immutable_fields_are_recognised_from_the_causes():
-    for payload in (IMMUTABLE_SELECTOR, STATEFULSET_FORBIDDEN, SERVICE_CLUSTER_IP):
+    for payload in (IMMUTABLE_SELECTOR, STATEFULSET_FORBIDDEN, SERVICE_CLUSTER_IP, CONFIGMAP_IMMUTABLE):
         err = error(payload)
         assert err.is_invalid and err.is_immutable, payload["message"]
     assert error(IMMUTABLE_SELECTOR).causes == [
