@@ -7,9 +7,7 @@ proceed; every override used is recorded in the release history.
 from __future__ import annotations
 
 from shiplane import policy
-from shiplane.errors import InputError, PolicyRefused
-
-__all__ = ["PolicyRefused", "check", "parse_override"]
+from shiplane.errors import InputError, PolicyRefused  # PolicyRefused: also importable from here, as before
 
 
 def parse_override(text: str) -> policy.Override:

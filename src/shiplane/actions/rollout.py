@@ -12,16 +12,13 @@ from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from shiplane import status
-from shiplane.errors import ApplyFailed, KubeError, RolloutFailed
+from shiplane.errors import ApplyFailed, KubeError, RolloutFailed  # the failures: also importable from here
 from shiplane.events import Applied, Event, Note, StatusChanged, Waiting
 from shiplane.kube import Kube, Ref
 from shiplane.kube.tracking import Seen, Tracker
 
 WAITABLE = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1"}
 APPLY_WORKERS = 8
-
-
-__all__ = ["ApplyFailed", "RolloutFailed", "apply_all", "apply_one", "live_objects", "wait_ready"]
 
 
 def _immutable(err: KubeError) -> bool:

@@ -21,11 +21,9 @@ import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from shiplane.errors import Conflict, LockHeld, ShiplaneError
+from shiplane.errors import Conflict, LockHeld, ShiplaneError  # LockHeld: also importable from here
 from shiplane.events import Event, Waiting
 from shiplane.kube import Kube, Ref
-
-__all__ = ["LeaseLock", "LeaseView", "LockHeld", "force_unlock", "holder_identity", "view"]
 
 
 def holder_identity() -> str:
