@@ -33,7 +33,15 @@ def _connect(kubeconfig: str | None, context: str | None):
 
     path = kubeconfig.split(":")[0] if kubeconfig else None  # KUBECONFIG may list several files
     kube = Kube.connect(path, context)
-    drain(kube.wait_reachable())  # an unreachable server: a shown, bounded wait, then exit 3
+    waiting = kube.wait_reachable()  # an unreachable server: a shown, bounded wait, then exit 3
+    first = next(waiting, None)
+    if first is not None:  # no display at all when the server answers at once
+
+        def shown():
+            yield first
+            yield from waiting
+
+        drain(shown())
     return kube
 
 
