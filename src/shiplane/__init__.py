@@ -1,8 +1,5 @@
 """shiplane: a standard, declarative deployment pipeline on Kubernetes."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("shiplane")
-except PackageNotFoundError:  # running from a source tree without install
-    __version__ = "0.0.0+unknown"
+# The one place the version is written (pyproject.toml reads it from here): a constant,
+# because asking importlib.metadata costs `shiplane --version` some 30 ms of start-up.
+__version__ = "0.1.0"

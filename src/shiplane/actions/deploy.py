@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from shiplane import planning, status
 from shiplane.actions import gate, inspect
-from shiplane.actions.rollout import ApplyFailed, RolloutFailed, apply_all, live_objects, wait_ready
+from shiplane.actions.rollout import apply_all, live_objects, wait_ready
 from shiplane.actions.target import Target, last_success, who
-from shiplane.errors import ShiplaneError
-from shiplane.events import Event, Note, Pruned, RolledBack, Step
+from shiplane.errors import ApplyFailed, MigrationFailed, RolloutFailed, ShiplaneError
+from shiplane.events import Event, Failed, Note, PlannedWave, PlanReady, Pruned, RolledBack, Step, announce_failure
 from shiplane.kube import Ref
 from shiplane.planning.ordering import MIGRATION_ANNOTATION, Wave
 from shiplane.releases import MigrationRun, Outcome, Release
@@ -19,10 +19,6 @@ from shiplane.releases.record import strip_secret
 from shiplane.releases.store import Store
 
 UNSAFE = ("contract", "irreversible")
-
-
-class MigrationFailed(RolloutFailed):
-    """A migration Job failed; the deploy stopped before any workload changed."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +96,18 @@ def plan_for(objects: list[dict], history: list[Release], options: Options) -> p
     """Waves and the prune set (no dry-run probes: a deploy applies directly)."""
     return planning.make(
         objects, {}, history=history, rules=planning.rules(options.rules), prune_volumes=options.prune_volumes
+    )
+
+
+def plan_ready(target: Target, revision: int, plan: planning.Plan, *, rollback_of: int | None = None) -> PlanReady:
+    """The PlanReady event for a plan about to run: its waves, their objects, what it prunes."""
+    return PlanReady(
+        target.app,
+        target.stage,
+        revision,
+        tuple(PlannedWave(w.name, tuple(str(Ref.of(o)) for o in w.objects), w.wait) for w in plan.waves),
+        tuple(f"{r['kind']} {r.get('namespace', '')}/{r['name']}" for r in plan.pruning.prune),
+        rollback_of,
     )
 
 
@@ -222,6 +230,7 @@ class Deploy:
             self.target, self.objects, rules=self.options.rules, prune_volumes=self.options.prune_volumes
         )
 
+    @announce_failure
     def run(self) -> Generator[Event, None, Release]:
         self.overrides = self.check_policy()
         t, opts = self.target, self.options
@@ -249,6 +258,7 @@ class Deploy:
         )
         revision = release.revision
         plan = plan_for(self.objects, history, opts)
+        yield plan_ready(t, revision, plan)
         yield Note(f"{t.app}/{t.stage} revision {revision}: {len(self.objects)} objects in {len(plan.waves)} waves")
         runner = WaveRunner(t, opts)
         try:
@@ -266,6 +276,7 @@ class Deploy:
                 hint="fix the migration and deploy again; the failed Job is re-run on the next deploy",
             ) from None
         except (RolloutFailed, ApplyFailed) as failure:
+            yield Failed.of(failure)  # before rolling back: what failed, not yet what was done about it
             failed = release.with_(
                 outcome=Outcome.FAILED, finished=time.time(), migrations=runner.migrations, message=failure.message
             )

@@ -9,13 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shiplane import policy
-from shiplane.errors import InputError, ShiplaneError
-
-
-class PolicyRefused(ShiplaneError):
-    """The stage's policy fails: nothing was applied."""
-
-    exit_code = 5
+from shiplane.errors import InputError, PolicyRefused  # PolicyRefused: also importable from here, as before
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from dataclasses import replace
 
 from shiplane import planning
 from shiplane.actions import inspect
-from shiplane.actions.deploy import UNSAFE, Options, WaveRunner, plan_for, settle, start_release
+from shiplane.actions.deploy import UNSAFE, Options, WaveRunner, plan_for, plan_ready, settle, start_release
 from shiplane.actions.target import Target
 from shiplane.errors import InputError, ShiplaneError
-from shiplane.events import Event, Note
+from shiplane.events import Event, Note, announce_failure
 from shiplane.kube import Ref
 from shiplane.planning.ordering import MIGRATION_ANNOTATION
 from shiplane.releases import MigrationRun, Outcome, Release
@@ -68,6 +68,7 @@ class Rollback:
             raise InputError("nothing to roll back to: no earlier successful release")
         return older[-1]
 
+    @announce_failure
     def run(self) -> Generator[Event, None, Release]:
         t = self.target
         lock = t.lock(duration=self.options.lock_duration)
@@ -118,6 +119,7 @@ class Rollback:
         revision = release.revision
         plan = plan_for(objects, history, self.options)
         plan = replace(plan, pruning=_pruning(chosen, history, self.options))
+        yield plan_ready(t, revision, plan, rollback_of=chosen.revision)
         yield Note(f"rollback: revision {revision} re-applies revision {chosen.revision} (migrations are not re-run)")
         runner = WaveRunner(t, self.options, run_migrations=False)
         try:

@@ -12,7 +12,7 @@ from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from shiplane import status
-from shiplane.errors import KubeError, ShiplaneError
+from shiplane.errors import ApplyFailed, KubeError, RolloutFailed  # the failures: also importable from here
 from shiplane.events import Applied, Event, Note, StatusChanged, Waiting
 from shiplane.kube import Kube, Ref
 from shiplane.kube.tracking import Seen, Tracker
@@ -21,21 +21,8 @@ WAITABLE = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "app
 APPLY_WORKERS = 8
 
 
-class RolloutFailed(ShiplaneError):
-    """Workloads did not become ready (or a Job failed) within the deadline."""
-
-    def __init__(self, message: str, *, refs: list[Ref] | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.refs = refs or []
-
-
-class ApplyFailed(ShiplaneError):
-    """The API server refused one or more objects; every refusal is listed."""
-
-
 def _immutable(err: KubeError) -> bool:
-    text = str(err).lower()
-    return "field is immutable" in text or "is immutable" in text or "may not change once set" in text
+    return err.is_immutable  # classified from the Status payload (see KubeError)
 
 
 def _gone(kube: Kube, ref: Ref, timeout: float = 120) -> None:
@@ -95,8 +82,8 @@ def apply_all(
             try:
                 done[ref] = future.result()
             except KubeError as err:
-                conflict = "conflict" in str(err).lower()
-                errors.append(f"{ref}: {err.message}" + (" (use --force-conflicts to take over)" if conflict else ""))
+                take_over = " (use --force-conflicts to take over)" if err.is_field_conflict else ""
+                errors.append(f"{ref}: {err.message}{take_over}")
                 continue
             yield Applied(str(ref), done[ref])
     if errors:
@@ -191,7 +178,7 @@ def wait_ready(
             for ref, result in results.items():
                 if result is not None and shown.get(ref) != (result.state, result.message):
                     shown[ref] = (result.state, result.message)
-                    yield StatusChanged(str(ref), str(result.state), result.message)
+                    yield StatusChanged(str(ref), result.state, result.message)
             if all(r is not None and r.ready for r in results.values()):
                 return
             failed = [r for r, res in results.items() if res is not None and res.state is status.State.FAILED]

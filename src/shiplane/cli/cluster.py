@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-import yaml
 
 from shiplane.cli.output import drain
 
@@ -62,6 +61,8 @@ def status(ctx: click.Context, name: str, output: str) -> None:
     if output == "json":
         click.echo(json.dumps(data, indent=2))
     elif output == "yaml":
+        import yaml
+
         click.echo(yaml.safe_dump(data, sort_keys=False))
     else:
         click.echo(f"cluster {st.name}: {'healthy' if st.healthy else 'UNHEALTHY'}  {st.server}  {st.version or ''}")

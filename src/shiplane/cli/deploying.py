@@ -6,7 +6,6 @@ import json
 import time
 
 import click
-import yaml
 
 from shiplane.cli.options import spec_files
 from shiplane.cli.output import drain
@@ -33,7 +32,17 @@ def _connect(kubeconfig: str | None, context: str | None):
     from shiplane.kube import Kube
 
     path = kubeconfig.split(":")[0] if kubeconfig else None  # KUBECONFIG may list several files
-    return Kube.connect(path, context)
+    kube = Kube.connect(path, context)
+    waiting = kube.wait_reachable()  # an unreachable server: a shown, bounded wait, then exit 3
+    first = next(waiting, None)
+    if first is not None:  # no display at all when the server answers at once
+
+        def shown():
+            yield first
+            yield from waiting
+
+        drain(shown())
+    return kube
 
 
 def _target(files, stage, context, namespace, kubeconfig):
@@ -59,6 +68,8 @@ def _emit(data, output: str) -> None:
     if output == "json":
         click.echo(json.dumps(data, indent=2, default=str))
     else:
+        import yaml
+
         click.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
 
 
@@ -81,7 +92,7 @@ progress_option = click.option("--plain", is_flag=True, help="Plain timestamped 
 def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes, prune_only):
     """What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations.
 
-    Exit 0 if nothing would change, 1 if something would, 2 on error."""
+    Exit 0 if nothing would change, 1 if something would, 2 on bad input, 3 if the API server is unreachable."""
     if prune_only:
         return _prune_only(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes)
     from shiplane.actions import inspect
@@ -293,7 +304,9 @@ def history(files, stage, context, namespace, kubeconfig, output):
 @output_option
 @click.pass_context
 def status(ctx, files, stage, context, namespace, kubeconfig, output):
-    """Every workload of the current release: readiness, restarts, OOM kills. Exit 1 if any is unhealthy."""
+    """Every workload of the current release: readiness, restarts, OOM kills.
+
+    Exit 1 if any is unhealthy, 3 if the API server is unreachable."""
     from dataclasses import asdict
 
     from shiplane.actions import inspect

@@ -6,14 +6,33 @@ import sys
 import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, TypeVar
 
 from shiplane import events
+from shiplane.status import State
+
+if TYPE_CHECKING:  # rich is imported by the sink that draws, not by every command that might
+    from rich.console import Console
 
 T = TypeVar("T")
+
+
+QUIET = (events.Action.UNCHANGED, events.Action.SKIP)  # counted by the plan, not listed one by one
+
+
+def _plan_line(event: events.PlanReady) -> str:
+    what = f"rollback to revision {event.rollback_of}" if event.rollback_of is not None else "deploy"
+    waves = ", ".join(f"{w.name} {len(w.refs)}" + (" (waits)" if w.wait else "") for w in event.waves)
+    prune = f"; prune {len(event.prune)}" if event.prune else ""
+    return f"plan: {what} {event.app}/{event.stage} revision {event.revision}: {waves}{prune}"
+
+
+def _first_line(text: str) -> str:
+    """The gist of a failure message: its first line, and the next one if the first only introduces it."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {lines[1]}"
+    return lines[0] if lines else ""
 
 
 def _stamp() -> str:
@@ -53,7 +72,7 @@ class PlainSink:
                     self._line(f"wait  {w} ({e:.0f}s)" + (f": {d}" if d else ""))
             case events.Note(message=m):
                 self._line(f"note  {m}")
-            case events.Applied(ref=r, action=a) if a != "unchanged":
+            case events.Applied(ref=r, action=a) if a not in QUIET:
                 self._line(f"apply {r}: {a}")
             case events.StatusChanged(ref=r, state=s, message=m):
                 self._line(f"state {r}: {s} ({m})")
@@ -61,12 +80,18 @@ class PlainSink:
                 self._line(f"prune {r}")
             case events.RolledBack(to_revision=n, ok=ok, message=m):
                 self._line(f"{'rolled back' if ok else 'ROLLBACK FAILED'} to revision {n}: {m}")
+            case events.PlanReady():
+                self._line(_plan_line(event))
+            case events.Failed(error=e, message=m):
+                self._line(f"FAIL  {e}: {_first_line(m)}")
 
 
 class LiveSink:
     """rich progress bars and spinners for an interactive terminal."""
 
     def __init__(self, console: Console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         self.console = console
         self.progress = Progress(
             SpinnerColumn(),
@@ -103,14 +128,14 @@ class LiveSink:
                 self.progress.update(self._task(w), item=d[-80:])
             case events.Note(message=m):
                 self.console.print(f"[yellow]•[/] {m}")
-            case events.Applied(ref=r, action=a) if a != "unchanged":
+            case events.Applied(ref=r, action=a) if a not in QUIET:
                 self.console.print(f"  [cyan]{a:9}[/] {r}")
             case events.StatusChanged(ref=r, state=s, message=m):
                 # One live row per workload; finished rows leave a line behind.
-                if s == "Current":
+                if s is State.CURRENT:
                     self._finish(r)
                     self.console.print(f"  [green]ready[/]     {r} [dim]{m}[/]")
-                elif s == "Failed":
+                elif s is State.FAILED:
                     self._finish(r)
                     self.console.print(f"  [red]failed[/]    {r}: {m}")
                 else:
@@ -120,15 +145,26 @@ class LiveSink:
             case events.RolledBack(to_revision=n, ok=ok, message=m):
                 color = "green" if ok else "red"
                 self.console.print(f"[{color}]{'rolled back' if ok else 'rollback failed'}[/] to revision {n}: {m}")
+            case events.PlanReady():
+                self.console.print(f"[bold]{_plan_line(event)}[/]", highlight=False)
+            case events.Failed(error=e, message=m):
+                from rich.markup import escape
+
+                self.console.print(f"[red]✗ {e}[/]: {escape(_first_line(m))}", highlight=False)
 
 
 @contextmanager
 def sink(plain: bool | None = None) -> Iterator:
     """The right sink for stderr: live on a TTY unless `plain`, else timestamped lines."""
-    console = Console(stderr=True)
     if plain is None:
-        plain = not console.is_terminal
+        plain = not sys.stderr.isatty()
     if plain:
+        yield PlainSink()
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:  # rich also honours TERM=dumb and the like
         yield PlainSink()
         return
     live = LiveSink(console)

@@ -17,7 +17,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
 
-from shiplane.errors import InputError, KubeError, Retryable, TimedOut
+from shiplane.errors import Conflict, CredentialsRejected, InputError, KubeError, Retryable, TimedOut, Unreachable
 from shiplane.events import Event, Waiting
 
 FIELD_MANAGER = "shiplane"
@@ -44,9 +44,22 @@ class Ref:
         return f"{self.kind} {where}{self.name}"
 
 
+def _unreachable_reason(err: Exception) -> str:
+    """The short cause of a failed connection: 'Connection refused', a TLS or DNS error."""
+    cause = getattr(err, "reason", None) or err  # MaxRetryError wraps NewConnectionError & co.
+    text = str(cause)
+    return text.split("): ", 1)[-1] if "): " in text else text
+
+
 def _translate(err: Exception, what: str) -> KubeError:
-    """ApiException/DynamicApiError → KubeError (Retryable for transient codes), Status kept."""
+    """ApiException/DynamicApiError → KubeError (Retryable for transient codes), Status kept.
+
+    The one seam where API errors are classified; callers ask the KubeError's properties
+    (`reason`, `causes`, `is_immutable`, …), which read the Status payload kept here.
+    """
     status_code = getattr(err, "status", None)
+    if status_code is None and isinstance(err, urllib3.exceptions.HTTPError):
+        return Unreachable(f"{what}: API server not reachable: {_unreachable_reason(err)}")
     body = getattr(err, "body", None)
     payload: dict = {}
     if isinstance(body, bytes | str) and body:
@@ -54,6 +67,10 @@ def _translate(err: Exception, what: str) -> KubeError:
             payload = json.loads(body)
         except ValueError:
             payload = {"message": str(body)[:500]}
+    if not isinstance(payload, dict):
+        payload = {"message": str(payload)[:500]}
+    if status_code is not None and "code" not in payload:
+        payload["code"] = status_code
     message = payload.get("message") or getattr(err, "reason", None) or str(err)
     if status_code == 409:
         cls: type[KubeError] = Conflict
@@ -64,7 +81,17 @@ def _translate(err: Exception, what: str) -> KubeError:
     return cls(f"{what}: {message} (HTTP {status_code})", status=payload)
 
 
+def _current_context(kubeconfig: str | Path | None) -> str:
+    """The kubeconfig's current-context (for messages only: any failure gives "")."""
+    try:
+        _, active = k8s_config.list_kube_config_contexts(str(kubeconfig) if kubeconfig else None)
+    except Exception:  # the config loaded fine a moment ago; a name for a message is not worth failing for
+        return ""
+    return str((active or {}).get("name") or "")
+
+
 RETRY_FOR = 30.0  # seconds: rides out an API server restart or a brief 429/5xx storm
+REACH_FOR = 15.0  # seconds: how long a command waits, showing it, for an API server that does not answer
 
 
 def retrying(fn):
@@ -75,31 +102,76 @@ def retrying(fn):
     """
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(self: Kube, *args, **kwargs):
         deadline = time.monotonic() + RETRY_FOR
         delay = 0.25
         while True:
             try:
-                return fn(*args, **kwargs)
+                return fn(self, *args, **kwargs)
+            except Unreachable as err:
+                if time.monotonic() + delay > deadline:
+                    raise self.unreachable(err, RETRY_FOR) from None
             except Retryable:
                 if time.monotonic() + delay > deadline:
                     raise
-                time.sleep(delay)
-                delay = min(delay * 2, 4.0)
+            time.sleep(delay)
+            delay = min(delay * 2, 4.0)
 
     return wrapper
-
-
-class Conflict(KubeError):
-    """409: the object exists already, changed since we read it, or another field manager owns a field."""
 
 
 class Kube:
     """One API connection. Create with `Kube.connect()`; cheap to keep for a whole run."""
 
-    def __init__(self, api_client: k8s_client.ApiClient) -> None:
+    def __init__(self, api_client: k8s_client.ApiClient, *, context: str = "") -> None:
         self.api_client = api_client
+        self.context = context  # the kubeconfig context, named in errors
         self._dynamic: DynamicClient | None = None
+
+    @property
+    def server(self) -> str:
+        return self.api_client.configuration.host
+
+    def unreachable(self, err: KubeError, waited: float) -> Unreachable:
+        """The error a command ends with when the API server never answered within `waited` seconds."""
+        reason = err.message.rsplit("not reachable: ", 1)[-1]
+        context = f" (context {self.context})" if self.context else ""
+        return Unreachable(
+            f"API server {self.server}{context} not reachable after {waited:.0f} s: {reason}",
+            hint="is the cluster running, and do the kubeconfig and --context point at it?",
+        )
+
+    def wait_reachable(self, timeout: float = REACH_FOR) -> Generator[Event, None, str]:
+        """Ask the API server for its version until it answers, showing the wait; its version.
+
+        Raises Unreachable (exit 3) after `timeout` seconds: a machine that cannot reach its
+        cluster is told so, instead of a long silent retry ending in a misleading exit 1.
+        """
+        started = time.monotonic()
+        delay = 0.5
+        while True:
+            try:
+                return self._version(request_timeout=(3, 10))
+            except Retryable as err:
+                elapsed = time.monotonic() - started
+                if elapsed >= timeout:
+                    raise self.unreachable(err, elapsed) if isinstance(err, Unreachable) else err from None
+                yield Waiting(
+                    f"API server {self.server}",
+                    elapsed,
+                    f"not reachable, retrying ({elapsed:.0f} s of {timeout:.0f} s): {err.message.rsplit(': ', 1)[-1]}",
+                )
+                time.sleep(min(delay, max(0.0, timeout - elapsed)))
+                delay = min(delay * 2, 4.0)
+            except KubeError as err:
+                if err.code == 401:
+                    context = f" (context {self.context})" if self.context else ""
+                    raise CredentialsRejected(
+                        f"API server {self.server}{context} rejected the kubeconfig's credentials (401 Unauthorized)",
+                        status=err.status,
+                        hint="log in again or refresh the token/certificate of this context",
+                    ) from None
+                return ""  # it answered (a 403 for /version, say): reachable; requests will say the rest
 
     @classmethod
     def connect(cls, kubeconfig: str | Path | None = None, context: str | None = None) -> Kube:
@@ -116,7 +188,7 @@ class Kube:
             raise InputError(f"cannot load kubeconfig {kubeconfig or '(default)'}: {err}") from None
         # Concurrent applies and one watch per kind share this pool: size it for both.
         configuration.connection_pool_maxsize = 32
-        return cls(k8s_client.ApiClient(configuration))
+        return cls(k8s_client.ApiClient(configuration), context=context or _current_context(kubeconfig))
 
     @property
     def dynamic(self) -> DynamicClient:
@@ -133,12 +205,15 @@ class Kube:
         except ResourceNotFoundError:
             raise KubeError(f"the cluster does not serve {kind} in {api_version}") from None
 
-    @retrying
-    def server_version(self) -> str:
+    def _version(self, request_timeout: tuple[float, float] | None = None) -> str:
         try:
-            return k8s_client.VersionApi(self.api_client).get_code().git_version
+            return k8s_client.VersionApi(self.api_client).get_code(_request_timeout=request_timeout).git_version
         except _API_ERRORS as err:
             raise _translate(err, "get server version") from None
+
+    @retrying
+    def server_version(self) -> str:
+        return self._version()
 
     @retrying
     def apply(self, obj: dict, *, force: bool = False, dry_run: bool = False) -> dict:

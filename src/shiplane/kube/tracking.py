@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from kubernetes import watch as k8s_watch
 
 from shiplane.errors import KubeError
-from shiplane.kube.client import _API_ERRORS, Kube
+from shiplane.kube.client import _API_ERRORS, Kube, _translate
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class Informer:
                     self.out.put(Seen(self.kind, name, None if kind == "DELETED" else obj))
             except _API_ERRORS as err:
                 if getattr(err, "status", None) != 410 and not self._stop.is_set():
-                    self.out.put(KubeError(f"watch {self.kind}: {err}"))
+                    self.out.put(_translate(err, f"watch {self.kind}"))  # the Status kept, not the raw repr
                     self._stop.wait(1)  # the API server may be restarting: retry shortly
             except Exception as err:  # a background thread must report, never die with a traceback
                 if not self._stop.is_set():

@@ -21,15 +21,9 @@ import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
-from shiplane.errors import ShiplaneError
+from shiplane.errors import Conflict, LockHeld, ShiplaneError  # LockHeld: also importable from here
 from shiplane.events import Event, Waiting
-from shiplane.kube import Conflict, Kube, Ref
-
-
-class LockHeld(ShiplaneError):
-    """Another run holds the deploy lock (and we were told not to wait, or waited too long)."""
-
-    exit_code = 4
+from shiplane.kube import Kube, Ref
 
 
 def holder_identity() -> str:

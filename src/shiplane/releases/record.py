@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from shiplane.errors import ShiplaneError
+from shiplane.errors import CorruptRecord
 
 FORMAT = "shiplane.io/release/v1"
 CHUNK_BYTES = 512 * 1024  # well under etcd's 1.5 MiB request limit, with base64 overhead
@@ -108,10 +108,6 @@ def encode(release: Release) -> list[str]:
     raw = gzip.compress(json.dumps(body, separators=(",", ":"), sort_keys=True).encode(), mtime=0)
     text = base64.b64encode(raw).decode()
     return [text[i : i + CHUNK_BYTES] for i in range(0, len(text), CHUNK_BYTES)] or [""]
-
-
-class CorruptRecord(ShiplaneError):
-    """A stored release record cannot be read (wrong format version or damaged chunks)."""
 
 
 def decode(chunks: list[str]) -> Release:

@@ -11,6 +11,7 @@ from shiplane.actions.deploy import Deploy, Options
 from shiplane.actions.gate import Policy, PolicyRefused
 from shiplane.actions.target import Target
 from shiplane.cli import main
+from shiplane.events import result
 
 
 class NoCluster:
@@ -45,8 +46,10 @@ def latest_web() -> dict:
 def test_a_library_caller_of_deploy_cannot_skip_the_gate() -> None:
     kube = NoCluster()
     action = Deploy(Target(kube, "shop", "dev", "shop"), [latest_web()])  # no policy given: the defaults gate
+    seen = []
     with pytest.raises(PolicyRefused) as refused:
-        next(action.run())
+        result(action.run(), seen.append)
+    assert [type(e).__name__ for e in seen] == ["Failed"]  # announced, then raised
     assert refused.value.exit_code == 5
     assert "policy (baseline) refuses this deploy" in refused.value.message
     assert "image-tag-latest" in refused.value.message
