@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from shiplane import planning, status
 from shiplane.actions.rollout import _immutable, _pod_problems, live_objects
-from shiplane.actions.target import Target, effective_outcome, last_success
+from shiplane.actions.target import Target, effective_outcome
 from shiplane.errors import KubeError
 from shiplane.kube import Ref
 from shiplane.releases import Release
+from shiplane.releases.history import last_good
 from shiplane.releases.lock import LeaseView, force_unlock
 
 
@@ -75,7 +76,7 @@ def _restarts(pods: list[dict]) -> tuple[int, list[str]]:
 
 
 def workload_status(target: Target) -> tuple[Release | None, list[WorkloadStatus]]:
-    current = last_success(target.store().list())
+    current = last_good(target.store().list())
     if current is None:
         return None, []
     workloads = [

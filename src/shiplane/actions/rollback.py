@@ -10,24 +10,16 @@ from __future__ import annotations
 import time
 from collections.abc import Generator
 
-from shiplane.actions.deploy import UNSAFE, Options, WaveRunner, plan_for, settle, start_release
+from shiplane.actions.runner import Options, WaveRunner, open_history, plan_for, settle, start_release
 from shiplane.actions.target import Target
-from shiplane.errors import InputError, ShiplaneError
+from shiplane.errors import ShiplaneError
 from shiplane.events import Event, Note
 from shiplane.kube import Ref
-from shiplane.releases import MigrationRun, Outcome, Release
+from shiplane.releases import Outcome, Release
+from shiplane.releases.history import rollback_target, unsafe_migrations
 from shiplane.releases.store import Store
 
-
-def unsafe_migrations(history: list[Release], *, after: int) -> list[MigrationRun]:
-    """Contract/irreversible migrations that ran in releases newer than revision `after`."""
-    return [
-        m
-        for r in history
-        if r.revision > after
-        for m in r.migrations
-        if m.compatibility in UNSAFE and m.outcome == "succeeded"
-    ]
+__all__ = ["Rollback", "unsafe_migrations"]
 
 
 class Rollback:
@@ -36,27 +28,7 @@ class Rollback:
 
     def choose(self, history: list[Release]) -> Release:
         """The requested revision, or the successful release before the current one."""
-        good = [r for r in history if r.outcome in (Outcome.DEPLOYED, Outcome.SUPERSEDED)]
-        if self.revision is not None:
-            match = next((r for r in history if r.revision == self.revision), None)
-            if match is None:
-                known = ", ".join(str(r.revision) for r in history) or "none"
-                raise InputError(f"no revision {self.revision} in the history (revisions: {known})")
-            if match not in good:
-                raise InputError(
-                    f"revision {self.revision} did not deploy successfully ({match.outcome}); "
-                    "roll back to a successful one"
-                )
-            return match
-        if history and history[-1].outcome is not Outcome.DEPLOYED:
-            # The newest release failed or was interrupted: restore the last good one.
-            older = good
-        else:
-            current = history[-1] if history else None
-            older = [r for r in good if current is None or r.revision < current.revision]
-        if not older:
-            raise InputError("nothing to roll back to: no earlier successful release")
-        return older[-1]
+        return rollback_target(history, self.revision)
 
     def run(self) -> Generator[Event, None, Release]:
         t = self.target
@@ -64,9 +36,7 @@ class Rollback:
         yield from lock.acquire(wait=self.options.wait_lock, timeout=self.options.lock_timeout)
         try:
             store = t.store()
-            from shiplane.actions.deploy import close_interrupted
-
-            history = close_interrupted(store, store.list(), lock.holder)
+            history = open_history(store, lock.holder)
             chosen = self.choose(history)
             blocking = unsafe_migrations(history, after=chosen.revision)
             if blocking:
