@@ -12,7 +12,7 @@ from shiplane.actions.target import Target
 from shiplane.errors import ShiplaneError
 from shiplane.events import Event, Note, RolledBack, Step
 from shiplane.releases import Outcome, Release
-from shiplane.releases.history import last_good, unsafe_migrations
+from shiplane.releases.history import applied, last_good, unsafe_migrations
 from shiplane.releases.record import strip_secret
 from shiplane.releases.store import Store
 
@@ -64,7 +64,7 @@ class Deploy:
         revision = release.revision
         plan = plan_for(self.objects, history, opts)
         yield Note(f"{t.app}/{t.stage} revision {revision}: {len(self.objects)} objects in {len(plan.waves)} waves")
-        runner = WaveRunner(t, opts)
+        runner = WaveRunner(t, opts, applied=applied(history))
         try:
             yield from runner.run(plan.waves, lock=lock)
         except MigrationFailed as failure:
@@ -86,7 +86,11 @@ class Deploy:
             store.put(failed)
             error = yield from self._after_failure(store, [*history, failed], failed, failure)
             raise error from None
-        return (yield from settle(t, store, history, release, plan, opts, migrations=runner.migrations))
+        return (
+            yield from settle(
+                t, store, history, release, plan, opts, migrations=runner.migrations, managed=runner.managed
+            )
+        )
 
     def _after_failure(
         self, store: Store, history: list[Release], failed: Release, failure: ShiplaneError

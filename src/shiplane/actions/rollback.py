@@ -16,7 +16,7 @@ from shiplane.errors import ShiplaneError
 from shiplane.events import Event, Note
 from shiplane.kube import Ref
 from shiplane.releases import Outcome, Release
-from shiplane.releases.history import rollback_target, unsafe_migrations
+from shiplane.releases.history import applied, rollback_target, unsafe_migrations
 from shiplane.releases.store import Store
 
 __all__ = ["Rollback", "unsafe_migrations"]
@@ -78,10 +78,10 @@ class Rollback:
         revision = release.revision
         plan = plan_for(objects, history, self.options)
         yield Note(f"rollback: revision {revision} re-applies revision {chosen.revision} (migrations are not re-run)")
-        runner = WaveRunner(t, self.options, run_migrations=False)
+        runner = WaveRunner(t, self.options, run_migrations=False, applied=applied(history))
         try:
             yield from runner.run(plan.waves)
         except ShiplaneError as failure:
             store.put(release.with_(outcome=Outcome.FAILED, finished=time.time(), message=failure.message))
             raise
-        return (yield from settle(t, store, history, release, plan, self.options))
+        return (yield from settle(t, store, history, release, plan, self.options, managed=runner.managed))

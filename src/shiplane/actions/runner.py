@@ -17,8 +17,10 @@ from shiplane.actions.target import Target, who
 from shiplane.errors import ShiplaneError
 from shiplane.events import Event, Note, Pruned, Step
 from shiplane.kube import Ref
+from shiplane.planning.compare import Verdict, compare, managed_digest
 from shiplane.planning.ordering import MIGRATION_ANNOTATION, Wave
 from shiplane.releases import MigrationRun, Outcome, Release, history
+from shiplane.releases.record import key_of
 from shiplane.releases.store import Store
 
 
@@ -110,11 +112,25 @@ def settle(
 
 
 class WaveRunner:
-    """Applies waves and waits, recording migrations as they run (a failure keeps what ran)."""
+    """Applies waves and waits, recording migrations as they run (a failure keeps what ran).
 
-    def __init__(self, target: Target, options: Options, *, run_migrations: bool = True) -> None:
+    Incremental: an object the comparison with `applied` (what the last good release applied,
+    see `planning.compare`) finds unchanged is not sent, and its workload is not waited for.
+    `managed` collects, per object key, the digest of shiplane's fields to record.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        options: Options,
+        *,
+        run_migrations: bool = True,
+        applied: history.Applied | None = None,
+    ) -> None:
         self.target, self.options, self.run_migrations = target, options, run_migrations
+        self.applied = applied or history.Applied({}, {})
         self.migrations: list[MigrationRun] = []
+        self.managed: dict[str, str] = {}
 
     def _check_lock(self, lock) -> None:
         if lock is not None and lock.lost.is_set():
@@ -122,19 +138,38 @@ class WaveRunner:
 
     def run(self, waves: tuple[Wave, ...], *, lock=None) -> Generator[Event]:
         kube, ns = self.target.kube, self.target.namespace
+        everything = [o for w in waves for o in w.objects]
+        live = live_objects(kube, ns, everything)  # once: one list per kind for all waves
+        verdicts = compare(everything, self.applied, live)
+        unchanged = 0
         for wave in waves:
             objects = list(wave.objects)
             if wave.name == "migrations" and not self.run_migrations:
                 continue
             self._check_lock(lock)
-            live = live_objects(kube, ns, objects)
             if wave.name == "migrations":
                 objects = yield from self._prepare_migrations(objects, live)
                 if not objects:
                     continue
-            yield Step(f"wave {wave.name}: {len(objects)} object(s)")
+            else:
+                same = [o for o in objects if not verdicts[Ref.of(o)].send]
+                for obj in same:
+                    self.managed[key_of(obj)] = self.applied.managed[key_of(obj)]
+                unchanged += len(same)
+                objects = [o for o in objects if verdicts[Ref.of(o)].send]
+                if not objects:
+                    continue
+                for obj in objects:
+                    if verdicts[Ref.of(obj)].verdict is Verdict.DRIFTED:
+                        yield Note(f"{Ref.of(obj)}: {verdicts[Ref.of(obj)].reason}: applying it again")
+            step = f"wave {wave.name}: {len(objects)} object(s)"
+            yield Step(step)
             started = time.monotonic()
-            yield from apply_all(kube, objects, live=live, force=self.options.force_conflicts)
+            after = yield from apply_all(kube, objects, live=live, force=self.options.force_conflicts)
+            for obj in after.values():
+                digest = managed_digest(obj)
+                if digest:
+                    self.managed[key_of(obj)] = digest
             if wave.wait:
                 try:
                     yield from wait_ready(kube, ns, objects, timeout=self.options.timeout, part_of=self.target.app)
@@ -145,7 +180,9 @@ class WaveRunner:
                     raise
             if wave.name == "migrations":
                 self._record_migrations(objects, None)
-            yield Step(f"wave {wave.name}: {len(objects)} object(s)", done=True, seconds=time.monotonic() - started)
+            yield Step(step, done=True, seconds=time.monotonic() - started)
+        if unchanged:
+            yield Note(f"{unchanged} unchanged object(s) not sent again (same as the last successful release)")
 
     def _prepare_migrations(self, jobs: list[dict], live: dict) -> Generator[Event, None, list[dict]]:
         """Skip migrations that already succeeded (same content, same Job name); retry failed ones."""

@@ -62,11 +62,13 @@ progress_option = click.option("--plain", is_flag=True, help="Plain timestamped 
 @stage_options
 @output_option
 @click.option("--prune-volumes", is_flag=True, help="Also plan deleting PersistentVolumeClaims no longer wanted.")
+@click.option("--show-unchanged", is_flag=True, help="List unchanged objects too (by default only counted).")
 @click.pass_context
-def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes):
+def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes, show_unchanged=False):
     """What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations.
 
-    Exit 0 if nothing would change, 1 if something would, 2 on error."""
+    Only objects that differ from the last successful release, or whose live fields drifted, are
+    dry-run on the server. Exit 0 if nothing would change, 1 if something would, 2 on error."""
     from shiplane.actions import inspect
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
@@ -75,8 +77,15 @@ def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volume
         _emit(result.to_json(), output)
     else:
         for wave in result.waves:
+            changes = [
+                c
+                for c in result.changes
+                if c.wave == wave.name and (show_unchanged or c.action is not c.action.UNCHANGED)
+            ]
+            if not changes:
+                continue
             click.secho(f"wave {wave.name}" + (" (waits for rollout)" if wave.wait else ""), bold=True)
-            for change in (c for c in result.changes if c.wave == wave.name):
+            for change in changes:
                 mark = {"create": "+", "update": "~", "replace": "!", "unchanged": "="}[str(change.action)]
                 color = {"+": "green", "~": "yellow", "!": "red", "=": None}[mark]
                 click.secho(f"  {mark} {change.ref} ({change.action})", fg=color)
@@ -89,6 +98,8 @@ def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volume
         for ref, why in result.pruning.kept:
             click.echo(f"  = {ref['kind']} {ref['name']} kept: {why}")
         counts = result.to_json()["counts"]
+        if counts.get("unchanged") and not show_unchanged:
+            click.echo(f"{counts['unchanged']} object(s) unchanged (--show-unchanged lists them)")
         click.echo("plan: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n))
     ctx.exit(1 if result.has_changes else 0)
 
