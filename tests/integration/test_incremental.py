@@ -65,7 +65,10 @@ def test_a_one_image_redeploy_applies_only_that_deployment(local_cluster, namesp
     assert written(before, after) == {web}
     assert kube.get(web)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
     notes = [e.message for e in seen if isinstance(e, Note)]
-    assert f"{len(objects) - 1} unchanged object(s) not sent again (same as the last successful release)" in notes
+    assert (
+        f"{len(objects) - 1} of {len(objects)} object(s) unchanged since the last successful release: not sent again"
+        in notes
+    )
     # the record still lists every object and what shiplane owns on each, for the next comparison
     assert len(second.objects) == len(objects) and set(second.managed) == set(first.managed)
 

@@ -141,7 +141,12 @@ class WaveRunner:
         everything = [o for w in waves for o in w.objects]
         live = live_objects(kube, ns, everything)  # once: one list per kind for all waves
         verdicts = compare(everything, self.applied, live)
-        unchanged = 0
+        unchanged = [o for w in waves if w.name != "migrations" for o in w.objects if not verdicts[Ref.of(o)].send]
+        if unchanged:
+            yield Note(
+                f"{len(unchanged)} of {len(everything)} object(s) unchanged since the last successful release: "
+                "not sent again"
+            )
         for wave in waves:
             objects = list(wave.objects)
             if wave.name == "migrations" and not self.run_migrations:
@@ -155,7 +160,6 @@ class WaveRunner:
                 same = [o for o in objects if not verdicts[Ref.of(o)].send]
                 for obj in same:
                     self.managed[key_of(obj)] = self.applied.managed[key_of(obj)]
-                unchanged += len(same)
                 objects = [o for o in objects if verdicts[Ref.of(o)].send]
                 if not objects:
                     continue
@@ -181,8 +185,6 @@ class WaveRunner:
             if wave.name == "migrations":
                 self._record_migrations(objects, None)
             yield Step(step, done=True, seconds=time.monotonic() - started)
-        if unchanged:
-            yield Note(f"{unchanged} unchanged object(s) not sent again (same as the last successful release)")
 
     def _prepare_migrations(self, jobs: list[dict], live: dict) -> Generator[Event, None, list[dict]]:
         """Skip migrations that already succeeded (same content, same Job name); retry failed ones."""
