@@ -115,3 +115,18 @@ def test_an_edit_by_another_manager_to_a_field_shiplane_owns_is_sent_again(
     # shiplane owns the field again, so the next deploy sends nothing
     _, seen = deploy(kube, namespace, path)
     assert [e for e in seen if isinstance(e, Applied)] == []
+
+
+def test_a_rollback_sends_only_what_differs_from_the_running_release(local_cluster, namespace, tmp_path, monkeypatch):
+    from shiplane.actions.rollback import Rollback
+
+    monkeypatch.setenv("SHOP_API_KEY", SECRET_VALUE)
+    kube = local_cluster.kube
+    deploy(kube, namespace, app(tmp_path, namespace))
+    deploy(kube, namespace, app(tmp_path, namespace, web_image="nginx:1.28", name="v2.yaml"))
+    web = Ref("apps/v1", "Deployment", "web", namespace)
+    seen: list = []
+    rolled = drain(Rollback(target(kube, namespace)).run(), seen.append)
+    assert rolled.rollback_of == 1
+    assert [e.ref for e in seen if isinstance(e, Applied)] == [str(web)]
+    assert kube.get(web)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
