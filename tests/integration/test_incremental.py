@@ -130,3 +130,7 @@ def test_a_rollback_sends_only_what_differs_from_the_running_release(local_clust
     assert rolled.rollback_of == 1
     assert [e.ref for e in seen if isinstance(e, Applied)] == [str(web)]
     assert kube.get(web)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    # The release the rollback recorded is a full baseline (its kept Secrets included): deploying
+    # what now runs sends nothing.
+    _, seen = deploy(kube, namespace, app(tmp_path, namespace))
+    assert [e for e in seen if isinstance(e, Applied)] == []

@@ -17,6 +17,7 @@ from shiplane.events import Event, Note
 from shiplane.kube import Ref
 from shiplane.releases import Outcome, Release
 from shiplane.releases.history import applied, rollback_target, unsafe_migrations
+from shiplane.releases.record import key_of
 from shiplane.releases.store import Store
 
 __all__ = ["Rollback", "unsafe_migrations"]
@@ -84,4 +85,7 @@ class Rollback:
         except ShiplaneError as failure:
             store.put(release.with_(outcome=Outcome.FAILED, finished=time.time(), message=failure.message))
             raise
-        return (yield from settle(t, store, history, release, plan, self.options, managed=runner.managed))
+        # The kept Secrets were not re-applied: what shiplane owned on them is what the chosen release recorded.
+        kept = {key_of(o) for o in secrets}
+        managed = {k: v for k, v in chosen.managed.items() if k in kept} | runner.managed
+        return (yield from settle(t, store, history, release, plan, self.options, managed=managed))
