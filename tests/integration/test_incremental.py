@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shiplane.actions import desired
+from shiplane.actions import desired, inspect
 from shiplane.actions.deploy import Deploy, Options
 from shiplane.events import Applied, Note, StatusChanged
 from shiplane.kube import Ref
@@ -37,6 +37,25 @@ def written(before: dict[Ref, dict], after: dict[Ref, dict]) -> set[Ref]:
     (a PodDisruptionBudget's status follows the pods of the Deployment that changed)."""
     moved = {r for r in before if after[r]["metadata"]["resourceVersion"] != before[r]["metadata"]["resourceVersion"]}
     return {r for r in moved if spec_side(after[r]) != spec_side(before[r])}
+
+
+def patches(kube, fn) -> list[str]:
+    """The PATCH requests (applies, dry-run or not) `fn` makes, as `resource/name?query`."""
+    rest = kube.api_client.rest_client
+    original, seen = rest.request, []
+
+    def counting(method, url, *args, **kwargs):
+        if method == "PATCH":
+            where = url.split("/namespaces/")[-1].split("/", 1)[-1]
+            seen.append(where.split("?")[0] + ("?dryRun=All" if "dryRun=All" in where else ""))
+        return original(method, url, *args, **kwargs)
+
+    rest.request = counting
+    try:
+        fn()
+    finally:
+        rest.request = original
+    return seen
 
 
 def deploy(kube, namespace, path, **options):
@@ -88,6 +107,9 @@ def test_a_one_image_redeploy_applies_only_that_deployment(local_cluster, namesp
     assert planned.returncode == 1
     assert "~ spec.template.spec.containers[0].image: nginx:1.28 -> nginx:1.29" in planned.stdout
     assert f"{len(objects) - 1} object(s) unchanged" in planned.stdout
+    # ... and only that object is dry-run on the server (no request per unchanged object)
+    sent = patches(kube, lambda: inspect.plan(target(kube, namespace), desired.load([v3], "dev").objects))
+    assert sent == ["deployments/web?dryRun=All"]
 
 
 def test_an_edit_by_another_manager_to_a_field_shiplane_owns_is_sent_again(
