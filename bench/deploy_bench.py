@@ -9,6 +9,10 @@ In the same run, on the same cluster (a fresh one this script starts and stops):
      `kubectl rollout status` for each workload; wall time.
   3. shiplane's Deploy again in-process into a third namespace, counting its API
      requests per object.
+  4. One change: one service's image changed, redeployed both ways — `shiplane deploy`
+     (CLI, wall time; the same redeploy in-process for its API requests, counted at the
+     REST client) vs `kubectl apply --server-side -f DIR` + `kubectl rollout status` of
+     the changed Deployment (wall time; requests counted from kubectl's own `-v=6` log).
 Prints both wall times, the ratio and requests per object. Machines are noisy:
 compare ratios, not absolute times.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -63,6 +68,31 @@ def app_spec(services: int) -> dict:
     }
 
 
+CHANGED = "svc150"  # a leaf service (it depends on svc0): the one-change row changes its image
+# kubectl -v=6 logs one line per request, as `"Response" verb="GET" url=…` or `GET https://… 200 OK`
+REQUEST_LINE = re.compile(r'verb="(GET|POST|PUT|PATCH|DELETE)"|\] (GET|POST|PUT|PATCH|DELETE) https?://')
+
+
+def kubectl_counted(argv: list[str], env: dict) -> tuple[float, int]:
+    """Wall time and API requests of one kubectl run (its -v=6 log lines)."""
+    started = time.perf_counter()
+    done = subprocess.run([*argv, "-v=6"], env=env, capture_output=True, text=True)
+    took = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return took, len(REQUEST_LINE.findall(done.stderr))
+
+
+def one_change(spec: dict, services: int) -> dict:
+    """The same app with one service's image changed."""
+    spec = yaml.safe_load(yaml.safe_dump(spec))
+    if services > 150:
+        spec["services"][CHANGED]["image"] += "-patch1"
+    else:
+        spec["services"][f"svc{services - 1}"]["image"] += "-patch1"
+    return spec
+
+
 def timed(argv: list[str], env: dict) -> float:
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
@@ -79,6 +109,8 @@ def main() -> None:
     os.environ["SHIPLANE_STATE"] = str(work / "state")
     spec_path = work / "shiplane.yaml"
     spec_path.write_text(yaml.safe_dump(app_spec(args.services), sort_keys=False))
+    changed_path = work / "changed.yaml"
+    changed_path.write_text(yaml.safe_dump(one_change(app_spec(args.services), args.services), sort_keys=False))
     print(f"starting a local cluster for the benchmark ({args.services} services)...", file=sys.stderr)
     state = result(lc.up("bench", nodes=10))  # 3 x 400 pods; 250 pods per node
     env = {**os.environ, "KUBECONFIG": str(state.kubeconfig)}
@@ -129,6 +161,29 @@ def main() -> None:
         third = desired.load([spec_path], "bench", namespace="bench-counted")
         result(Deploy(Target(kube, "bench", "bench", "bench-counted"), third.objects).run())
         n_objects = len(third.objects)
+        first_requests = counted["n"]
+
+        # One change: shiplane (CLI for wall time; in-process for requests) ...
+        t_shiplane_one = timed([*shiplane, "deploy", "-f", str(changed_path), "--stage", "bench", "--plain"], env)
+        counted["n"] = 0
+        fourth = desired.load([changed_path], "bench", namespace="bench-counted")
+        started = time.perf_counter()
+        result(Deploy(Target(kube, "bench", "bench", "bench-counted"), fourth.objects).run())
+        t_inprocess_one = time.perf_counter() - started
+        one_requests = counted["n"]
+
+        # ... and kubectl: the same manifests with that one image changed, all applied again.
+        kube_changed = desired.load([changed_path], "bench", namespace="bench-kubectl")
+        for i, (old, new) in enumerate(zip(want.objects, kube_changed.objects, strict=True)):
+            if old != new:
+                (manifests / f"{i:05}.yaml").write_text(yaml.safe_dump(new, sort_keys=False))
+                changed_name = new["metadata"]["name"]
+        t_apply, n_apply = kubectl_counted(["kubectl", "apply", "--server-side", "-f", str(manifests)], env)
+        t_status, n_status = kubectl_counted(
+            ["kubectl", "rollout", "status", f"deployment/{changed_name}", "-n", "bench-kubectl", "--timeout=300s"],
+            env,
+        )
+        t_kubectl_one, kubectl_requests = t_apply + t_status, n_apply + n_status
     finally:
         result(lc.down("bench"))
 
@@ -137,9 +192,20 @@ def main() -> None:
     print(f"kubectl apply + rollout:     {t_kubectl:8.2f} s  (no order, no history, no prune)")
     print(f"ratio shiplane / kubectl:    {t_shiplane / t_kubectl:8.2f}")
     print(
-        f"shiplane API requests:       {counted['n']} ({counted['n'] / n_objects:.2f} per object; "
+        f"shiplane API requests:       {first_requests} ({first_requests / n_objects:.2f} per object; "
         "watch streams count once)"
     )
+    print()
+    print("one change (one image, redeployed):")
+    print(f"{'':30}{'wall s':>9}{'requests':>10}")
+    print(f"{'  shiplane deploy (CLI)':30}{t_shiplane_one:9.2f}{one_requests:10d}  (requests: in-process run)")
+    print(f"{'  shiplane Deploy in-process':30}{t_inprocess_one:9.2f}{one_requests:10d}")
+    print(f"{'  kubectl apply + rollout':30}{t_kubectl_one:9.2f}{kubectl_requests:10d}  (kubectl -v=6)")
+    print(
+        f"  ratio shiplane / kubectl:   wall {t_shiplane_one / t_kubectl_one:.2f}, requests "
+        f"{one_requests / max(kubectl_requests, 1):.2f}"
+    )
+    print(f"  shiplane one change / first deploy, requests: {one_requests / first_requests:.1%} (goal: at most 10%)")
 
 
 if __name__ == "__main__":

@@ -238,4 +238,8 @@ class PolicyRefused(ShiplaneError):
 
 
 class CorruptRecord(ShiplaneError):
-    """A stored release record cannot be read (wrong format version or damaged chunks)."""
+    """A stored release record cannot be read (damaged chunks, not a shiplane record)."""
+
+
+class RecordTooNew(EnvironmentProblem):
+    """A record written by a newer shiplane in a format this one cannot read: upgrade."""

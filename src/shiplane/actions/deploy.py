@@ -4,35 +4,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
-from dataclasses import dataclass, field
 
-from shiplane import planning, status
+from shiplane import planning
 from shiplane.actions import gate, inspect
-from shiplane.actions.rollout import apply_all, live_objects, wait_ready
-from shiplane.actions.target import Target, last_success, who
+from shiplane.actions.rollback import Rollback
+from shiplane.actions.runner import (
+    Options,
+    WaveRunner,
+    open_history,
+    plan_for,
+    plan_ready,
+    settle,
+    start_release,
+)
+from shiplane.actions.target import Target
 from shiplane.errors import ApplyFailed, MigrationFailed, RolloutFailed, ShiplaneError
-from shiplane.events import Event, Failed, Note, PlannedWave, PlanReady, Pruned, RolledBack, Step, announce_failure
-from shiplane.kube import Ref
-from shiplane.planning.ordering import MIGRATION_ANNOTATION, Wave
-from shiplane.releases import MigrationRun, Outcome, Release
+from shiplane.events import Event, Failed, Note, RolledBack, Step, announce_failure
+from shiplane.releases import Outcome, Release
+from shiplane.releases.history import applied, last_good, unsafe_migrations
 from shiplane.releases.record import strip_secret
 from shiplane.releases.store import Store
 
-UNSAFE = ("contract", "irreversible")
-
-
-@dataclass(frozen=True)
-class Options:
-    timeout: float = 300.0
-    rollback: bool = True
-    force_conflicts: bool = False
-    wait_lock: bool = True
-    lock_timeout: float = 600.0
-    lock_duration: int = 30
-    prune_volumes: bool = False
-    retention: int = 20
-    rules: list[dict] | None = None
-    policy: gate.Policy = field(default_factory=gate.Policy)  # the gate Deploy.run() passes first
+__all__ = ["Deploy", "MigrationFailed", "Options", "images_of"]
 
 
 def images_of(objects: list[dict]) -> dict[str, str]:
@@ -44,169 +37,6 @@ def images_of(objects: list[dict]) -> dict[str, str]:
         for c in (pod.get("spec") or {}).get("containers", []):
             out[f"{obj['kind']}/{obj['metadata']['name']}/{c['name']}"] = c["image"]
     return out
-
-
-def close_interrupted(store: Store, history: list[Release], holder: str) -> list[Release]:
-    """We hold the lock, so any other pending record belongs to a run that died: say so."""
-    out = []
-    for r in history:
-        if r.outcome is Outcome.PENDING and r.holder != holder:
-            r = r.with_(outcome=Outcome.INTERRUPTED, message="the run that wrote it ended without finishing")
-            store.put(r)
-        out.append(r)
-    return out
-
-
-def apply_retention(store: Store, history: list[Release], keep: int) -> None:
-    """Keep the newest `keep` records, and the last successful one whatever its age."""
-    success = last_success(history)
-    for r in history[:-keep] if keep > 0 else []:
-        if success is None or r.revision != success.revision:
-            store.delete(r.revision)
-
-
-def prune(target: Target, refs: tuple[dict, ...]) -> Generator[Event, None, list[dict]]:
-    done = []
-    for ref in refs:
-        if target.kube.delete(
-            Ref(ref["apiVersion"], ref["kind"], ref["name"], ref.get("namespace")), propagation="Background"
-        ):
-            yield Pruned(f"{ref['kind']} {ref.get('namespace', '')}/{ref['name']}")
-        done.append(ref)
-    return done
-
-
-def start_release(store: Store, history: list[Release], target: Target, **fields) -> Release:
-    """The next revision, written as pending before anything changes (a killed run leaves a trace)."""
-    user, ci = who()
-    release = Release(
-        target.app,
-        target.stage,
-        max((r.revision for r in history), default=0) + 1,
-        started=time.time(),
-        user=user,
-        ci=ci,
-        **fields,
-    )
-    store.put(release)
-    return release
-
-
-def plan_for(objects: list[dict], history: list[Release], options: Options) -> planning.Plan:
-    """Waves and the prune set (no dry-run probes: a deploy applies directly)."""
-    return planning.make(
-        objects, {}, history=history, rules=planning.rules(options.rules), prune_volumes=options.prune_volumes
-    )
-
-
-def plan_ready(target: Target, revision: int, plan: planning.Plan, *, rollback_of: int | None = None) -> PlanReady:
-    """The PlanReady event for a plan about to run: its waves, their objects, what it prunes."""
-    return PlanReady(
-        target.app,
-        target.stage,
-        revision,
-        tuple(PlannedWave(w.name, tuple(str(Ref.of(o)) for o in w.objects), w.wait) for w in plan.waves),
-        tuple(f"{r['kind']} {r.get('namespace', '')}/{r['name']}" for r in plan.pruning.prune),
-        rollback_of,
-    )
-
-
-def settle(
-    target: Target,
-    store: Store,
-    history: list[Release],
-    release: Release,
-    plan: planning.Plan,
-    options: Options,
-    **fields,
-) -> Generator[Event, None, Release]:
-    """After a successful rollout: prune, record it as deployed, supersede the previous one,
-    mark failures it rolled back over, and apply retention."""
-    for ref, why in plan.pruning.kept:
-        yield Note(f"kept {ref['kind']} {ref['name']}: {why}")
-    pruned = yield from prune(target, plan.pruning.prune)
-    done = release.with_(
-        outcome=Outcome.DEPLOYED, finished=time.time(), pruned=pruned, retained=list(plan.pruning.retain), **fields
-    )
-    store.put(done)
-    for r in history:
-        if r.outcome is Outcome.DEPLOYED:
-            store.put(r.with_(outcome=Outcome.SUPERSEDED))
-        elif r.outcome is Outcome.FAILED and done.rollback_of is not None and r.revision > done.rollback_of:
-            store.put(r.with_(outcome=Outcome.ROLLED_BACK))
-    apply_retention(store, [*history, done], options.retention)
-    return done
-
-
-class WaveRunner:
-    """Applies waves and waits, recording migrations as they run (a failure keeps what ran)."""
-
-    def __init__(self, target: Target, options: Options, *, run_migrations: bool = True) -> None:
-        self.target, self.options, self.run_migrations = target, options, run_migrations
-        self.migrations: list[MigrationRun] = []
-
-    def _check_lock(self, lock) -> None:
-        if lock is not None and lock.lost.is_set():
-            raise ShiplaneError("lost the deploy lock (it expired or was taken over); stopping before the next wave")
-
-    def run(self, waves: tuple[Wave, ...], *, lock=None) -> Generator[Event]:
-        kube, ns = self.target.kube, self.target.namespace
-        for wave in waves:
-            objects = list(wave.objects)
-            if wave.name == "migrations" and not self.run_migrations:
-                continue
-            self._check_lock(lock)
-            live = live_objects(kube, ns, objects)
-            if wave.name == "migrations":
-                objects = yield from self._prepare_migrations(objects, live)
-                if not objects:
-                    continue
-            yield Step(f"wave {wave.name}: {len(objects)} object(s)")
-            started = time.monotonic()
-            yield from apply_all(kube, objects, live=live, force=self.options.force_conflicts)
-            if wave.wait:
-                try:
-                    yield from wait_ready(kube, ns, objects, timeout=self.options.timeout, part_of=self.target.app)
-                except RolloutFailed as failure:
-                    if wave.name == "migrations":
-                        self._record_migrations(objects, failure)
-                        raise MigrationFailed(f"migration failed: {failure.message}") from None
-                    raise
-            if wave.name == "migrations":
-                self._record_migrations(objects, None)
-            yield Step(f"wave {wave.name}: {len(objects)} object(s)", done=True, seconds=time.monotonic() - started)
-
-    def _prepare_migrations(self, jobs: list[dict], live: dict) -> Generator[Event, None, list[dict]]:
-        """Skip migrations that already succeeded (same content, same Job name); retry failed ones."""
-        todo = []
-        for job in jobs:
-            current = live.get(Ref.of(job))
-            state = status.compute(current).state if current else None
-            if state is status.State.CURRENT:
-                yield Note(f"migration {job['metadata']['name']} already ran: skipped")
-                self.migrations.append(self._run(job, "skipped"))
-                continue
-            if state is status.State.FAILED:
-                # The same migration failed before: delete the old Job so it runs again.
-                self.target.kube.delete(Ref.of(job), propagation="Foreground")
-                live.pop(Ref.of(job), None)
-            todo.append(job)
-        return todo
-
-    @staticmethod
-    def _run(job: dict, outcome: str) -> MigrationRun:
-        annotations = job["metadata"].get("annotations") or {}
-        return MigrationRun(
-            name=annotations.get("shiplane.io/migration-for", job["metadata"]["name"]),
-            job=job["metadata"]["name"],
-            compatibility=annotations.get(MIGRATION_ANNOTATION, "expand"),
-            outcome=outcome,
-        )
-
-    def _record_migrations(self, jobs: list[dict], failure: RolloutFailed | None) -> None:
-        failed = {r.name for r in (failure.refs if failure else [])}
-        for job in jobs:
-            self.migrations.append(self._run(job, "failed" if job["metadata"]["name"] in failed else "succeeded"))
 
 
 class Deploy:
@@ -245,7 +75,7 @@ class Deploy:
     def _locked(self, lock) -> Generator[Event, None, Release]:
         t, opts = self.target, self.options
         store = t.store()
-        history = close_interrupted(store, store.list(), lock.holder)
+        history = open_history(store, lock.holder)
         release = start_release(
             store,
             history,
@@ -260,7 +90,7 @@ class Deploy:
         plan = plan_for(self.objects, history, opts)
         yield plan_ready(t, revision, plan)
         yield Note(f"{t.app}/{t.stage} revision {revision}: {len(self.objects)} objects in {len(plan.waves)} waves")
-        runner = WaveRunner(t, opts)
+        runner = WaveRunner(t, opts, applied=applied(history))
         try:
             yield from runner.run(plan.waves, lock=lock)
         except MigrationFailed as failure:
@@ -283,20 +113,22 @@ class Deploy:
             store.put(failed)
             error = yield from self._after_failure(store, [*history, failed], failed, failure)
             raise error from None
-        return (yield from settle(t, store, history, release, plan, opts, migrations=runner.migrations))
+        return (
+            yield from settle(
+                t, store, history, release, plan, opts, migrations=runner.migrations, managed=runner.managed
+            )
+        )
 
     def _after_failure(
         self, store: Store, history: list[Release], failed: Release, failure: ShiplaneError
     ) -> Generator[Event, None, RolloutFailed]:
-        from shiplane.actions.rollback import Rollback, unsafe_migrations
-
         head = f"deploy of {failed.app}/{failed.stage} revision {failed.revision} failed:\n{failure.message}"
         if not self.options.rollback:
             return RolloutFailed(
                 f"{head}\nnot rolled back (--no-rollback)",
                 hint=f"shiplane rollback --stage {failed.stage} restores the last good release",
             )
-        target = last_success(history)
+        target = last_good(history)
         if target is None:
             return RolloutFailed(
                 f"{head}\nnothing to roll back to: this app has no successful release in {failed.stage} yet"

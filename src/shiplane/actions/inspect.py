@@ -7,18 +7,26 @@ from dataclasses import dataclass
 
 from shiplane import planning, status
 from shiplane.actions.rollout import _immutable, _pod_problems, live_objects
-from shiplane.actions.target import Target, effective_outcome, last_success
+from shiplane.actions.target import Target, effective_outcome
 from shiplane.errors import KubeError
 from shiplane.kube import Ref
+from shiplane.planning.compare import compare
 from shiplane.releases import Release
+from shiplane.releases.history import applied, last_good
 from shiplane.releases.lock import LeaseView, force_unlock
 
 
-def probe(target: Target, objects: list[dict]) -> dict[Ref, planning.Probe]:
-    """Dry-run apply every object (concurrently) and pair it with its live version."""
+def probe(target: Target, objects: list[dict], releases: list[Release] | None = None) -> dict[Ref, planning.Probe]:
+    """Pair every object with its live version and what applying it would make of it.
+
+    Only objects that differ from what the last good release applied, or whose live fields
+    drifted (`planning.compare`), are dry-run (concurrently); the rest predict themselves.
+    """
     if target.kube.get(Ref("v1", "Namespace", target.namespace)) is None:
         return {Ref.of(o): planning.Probe(None, o) for o in objects}  # all new
     live = live_objects(target.kube, target.namespace, objects)
+    verdicts = compare(objects, applied(releases or []), live)
+    same = {ref: planning.Probe(live[ref], live[ref]) for ref, v in verdicts.items() if not v.send}
 
     def one(obj: dict) -> tuple[Ref, planning.Probe]:
         ref = Ref.of(obj)
@@ -30,13 +38,17 @@ def probe(target: Target, objects: list[dict]) -> dict[Ref, planning.Probe]:
             raise
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return dict(pool.map(one, objects))
+        return same | dict(pool.map(one, [o for o in objects if Ref.of(o) not in same]))
 
 
 def plan(target: Target, objects: list[dict], *, rules: list[dict] | None = None, prune_volumes: bool = False):
     history = target.store().list()
     return planning.make(
-        objects, probe(target, objects), history=history, rules=planning.rules(rules), prune_volumes=prune_volumes
+        objects,
+        probe(target, objects, history),
+        history=history,
+        rules=planning.rules(rules),
+        prune_volumes=prune_volumes,
     )
 
 
@@ -75,7 +87,7 @@ def _restarts(pods: list[dict]) -> tuple[int, list[str]]:
 
 
 def workload_status(target: Target) -> tuple[Release | None, list[WorkloadStatus]]:
-    current = last_success(target.store().list())
+    current = last_good(target.store().list())
     if current is None:
         return None, []
     workloads = [

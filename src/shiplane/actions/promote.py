@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from shiplane.actions.target import Target, last_success
+from shiplane.actions.target import Target
 from shiplane.errors import InputError
+from shiplane.releases.history import last_good
 
 
 def _repository(image: str) -> str:
@@ -20,7 +21,7 @@ def running_images(source: Target) -> tuple[dict[str, str], list[str]]:
     Returns the images and notes for those that could only be taken by tag (the runtime
     reported no digest, e.g. on the simulated local cluster).
     """
-    current = last_success(source.store().list())
+    current = last_good(source.store().list())
     if current is None:
         raise InputError(f"nothing is deployed in stage {source.stage!r} ({source.namespace}) to promote")
     images = dict(current.images)

@@ -33,10 +33,11 @@ def _gone(kube: Kube, ref: Ref, timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
-def apply_one(kube: Kube, obj: dict, *, force: bool, before: dict | None) -> str:
+def apply_one(kube: Kube, obj: dict, *, force: bool, before: dict | None) -> tuple[str, dict]:
     """Server-side apply; an immutable-field refusal becomes an explicit replace (delete, create).
 
-    `before` is the live object (from one list per kind, not a get per object).
+    `before` is the live object (from one list per kind, not a get per object). Returns the
+    action and the object as the server now holds it.
     """
     ref = Ref.of(obj)
     try:
@@ -46,12 +47,11 @@ def apply_one(kube: Kube, obj: dict, *, force: bool, before: dict | None) -> str
             raise
         kube.delete(ref, propagation="Foreground")
         _gone(kube, ref)
-        kube.apply(obj, force=force)
-        return "replace"
+        return "replace", kube.apply(obj, force=force)
     if before is None:
-        return "create"
+        return "create", after
     same = before["metadata"].get("resourceVersion") == after["metadata"].get("resourceVersion")
-    return "unchanged" if same else "update"
+    return "unchanged" if same else "update", after
 
 
 def live_objects(kube: Kube, namespace: str, objects: list[dict]) -> dict[Ref, dict]:
@@ -69,9 +69,11 @@ def live_objects(kube: Kube, namespace: str, objects: list[dict]) -> dict[Ref, d
 
 def apply_all(
     kube: Kube, objects: list[dict], *, live: dict[Ref, dict], force: bool = False
-) -> Generator[Event, None, dict[Ref, str]]:
-    """Apply independent objects concurrently; report each; fail listing every refusal."""
-    done: dict[Ref, str] = {}
+) -> Generator[Event, None, dict[Ref, dict]]:
+    """Apply independent objects concurrently; report each; fail listing every refusal.
+
+    Returns each object as the server holds it after the apply."""
+    done: dict[Ref, dict] = {}
     errors: list[str] = []
     with ThreadPoolExecutor(max_workers=APPLY_WORKERS) as pool:
         futures = {
@@ -80,12 +82,12 @@ def apply_all(
         for future in as_completed(futures):
             ref = futures[future]
             try:
-                done[ref] = future.result()
+                action, done[ref] = future.result()
             except KubeError as err:
                 take_over = " (use --force-conflicts to take over)" if err.is_field_conflict else ""
                 errors.append(f"{ref}: {err.message}{take_over}")
                 continue
-            yield Applied(str(ref), done[ref])
+            yield Applied(str(ref), action)
     if errors:
         raise ApplyFailed(f"{len(errors)} object(s) refused by the API server:\n  " + "\n  ".join(sorted(errors)))
     return done

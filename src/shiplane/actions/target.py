@@ -5,11 +5,17 @@ from __future__ import annotations
 import getpass
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from shiplane.kube import Kube
-from shiplane.releases import ClusterStore, Outcome, Release
+from shiplane.releases import ClusterStore, Outcome, Release, Store, history
 from shiplane.releases.lock import LeaseLock, view
+
+
+def cluster_store(target: Target) -> Store:
+    """Release records as Secrets in the stage namespace (the default)."""
+    return ClusterStore(target.kube, app=target.app, stage=target.stage, namespace=target.namespace)
 
 
 @dataclass(frozen=True)
@@ -18,9 +24,11 @@ class Target:
     app: str
     stage: str
     namespace: str
+    # Where release records live; unit tests of actions pass a MemoryStore here.
+    stores: Callable[[Target], Store] = field(default=cluster_store, repr=False, compare=False)
 
-    def store(self) -> ClusterStore:
-        return ClusterStore(self.kube, app=self.app, stage=self.stage, namespace=self.namespace)
+    def store(self) -> Store:
+        return self.stores(self)
 
     def lock(self, *, duration: int = 30) -> LeaseLock:
         return LeaseLock(self.kube, namespace=self.namespace, app=self.app, duration=duration)
@@ -34,10 +42,6 @@ class Target:
                 "labels": {"app.kubernetes.io/managed-by": "shiplane", "shiplane.io/stage": self.stage},
             },
         }
-
-
-def last_success(history: list[Release]) -> Release | None:
-    return next((r for r in reversed(history) if r.outcome is Outcome.DEPLOYED), None)
 
 
 def who() -> tuple[str, str]:
@@ -57,9 +61,5 @@ def effective_outcome(release: Release, target: Target) -> Outcome:
     if release.outcome is not Outcome.PENDING:
         return release.outcome
     lease = target.kube.get(target.lock().ref)
-    if lease is None:
-        return Outcome.INTERRUPTED
-    held = view(lease)
-    if held.holder != release.holder or held.expired(time.time()):
-        return Outcome.INTERRUPTED
-    return Outcome.PENDING
+    held = view(lease) if lease is not None else None
+    return history.effective_outcome(release, held.holder if held else None, held is None or held.expired(time.time()))

@@ -88,29 +88,39 @@ progress_option = click.option("--plain", is_flag=True, help="Plain timestamped 
     is_flag=True,
     help="Only what would be pruned, from the release records and the spec's structure (no secret values needed).",
 )
+@click.option("--show-unchanged", is_flag=True, help="List unchanged objects too (by default only counted).")
 @click.pass_context
-def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes, prune_only):
+def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes, prune_only, show_unchanged):
     """What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations.
 
-    Exit 0 if nothing would change, 1 if something would, 2 on bad input, 3 if the API server is unreachable."""
+    Only objects that differ from the last successful release, or whose live fields drifted, are
+    dry-run on the server. Exit 0 if nothing would change, 1 if something would, 2 on bad input,
+    3 if the API server is unreachable."""
     if prune_only:
         return _prune_only(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes)
     from shiplane.actions import inspect
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
     result = inspect.plan(target, want.objects, prune_volumes=prune_volumes)
-    _show_plan(result, output)
+    _show_plan(result, output, show_unchanged=show_unchanged)
     ctx.exit(1 if result.has_changes else 0)
 
 
-def _show_plan(result, output: str) -> None:
+def _show_plan(result, output: str, *, show_unchanged: bool = False) -> None:
     """A plan as waves of changes with field diffs, then prunes, then counts; or as data."""
     if output != "text":
         _emit(result.to_json(), output)
     else:
         for wave in result.waves:
+            changes = [
+                c
+                for c in result.changes
+                if c.wave == wave.name and (show_unchanged or c.action is not c.action.UNCHANGED)
+            ]
+            if not changes:
+                continue
             click.secho(f"wave {wave.name}" + (" (waits for rollout)" if wave.wait else ""), bold=True)
-            for change in (c for c in result.changes if c.wave == wave.name):
+            for change in changes:
                 mark = {"create": "+", "update": "~", "replace": "!", "unchanged": "="}[str(change.action)]
                 color = {"+": "green", "~": "yellow", "!": "red", "=": None}[mark]
                 click.secho(f"  {mark} {change.ref} ({change.action})", fg=color)
@@ -123,6 +133,8 @@ def _show_plan(result, output: str) -> None:
         for ref, why in result.pruning.kept:
             click.echo(f"  = {ref['kind']} {ref['name']} kept: {why}")
         counts = result.to_json()["counts"]
+        if counts.get("unchanged") and not show_unchanged:
+            click.echo(f"{counts['unchanged']} object(s) unchanged (--show-unchanged lists them)")
         click.echo("plan: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n))
 
 

@@ -12,7 +12,8 @@ from typing import Any
 from shiplane.kube import Ref
 from shiplane.planning.diff import FieldChange, diff
 from shiplane.planning.ordering import Wave, WaveRule, waves
-from shiplane.releases.record import Outcome, Release, ref_of
+from shiplane.releases.history import last_good
+from shiplane.releases.record import Release, ref_of
 
 CONFIG_KINDS = ("ConfigMap", "Secret")
 KEEP_ANNOTATION = "shiplane.io/keep"
@@ -109,7 +110,7 @@ def pruning(desired: list[dict], history: list[Release], *, prune_volumes: bool 
     unless `prune_volumes` (PVCs) is given.
     """
     current = {_key(ref_of(o)) for o in desired}
-    success = next((r for r in reversed(history) if r.outcome in (Outcome.DEPLOYED, Outcome.SUPERSEDED)), None)
+    success = last_good(history)
     after = [r for r in history if success is None or r.revision > success.revision]
     candidates: dict[tuple, dict] = {}
     previous_objects: dict[tuple, dict] = {}

@@ -12,13 +12,18 @@ import base64
 import gzip
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
-from shiplane.errors import CorruptRecord
+from shiplane.errors import CorruptRecord, RecordTooNew
 
-FORMAT = "shiplane.io/release/v1"
+# The format's major version: a reader reads every record up to its own version and refuses a
+# newer one. Adding fields is no new version: readers ignore (and keep) fields they do not know.
+VERSION = 1
+FORMAT = f"shiplane.io/release/v{VERSION}"
+_FORMAT = re.compile(r"shiplane\.io/release/v(\d+)")
 CHUNK_BYTES = 512 * 1024  # well under etcd's 1.5 MiB request limit, with base64 overhead
 
 
@@ -37,6 +42,7 @@ class MigrationRun:
     job: str
     compatibility: str  # expand | contract | irreversible
     outcome: str  # succeeded | failed | skipped (already ran)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # fields of newer shiplanes
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,9 @@ class Release:
     pruned: list[dict] = field(default_factory=list)
     rollback_of: int | None = None  # set on a release that rolled back to that revision
     message: str = ""
+    # object key → digest of the fields shiplane owned right after applying it (incremental deploys)
+    managed: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # fields of newer shiplanes
 
     @property
     def duration(self) -> float | None:
@@ -75,7 +84,10 @@ class Release:
     def summary(self) -> dict[str, Any]:
         """What `history -o json` shows: everything but the object bodies."""
         out = asdict(self)
-        out.pop("objects")
+        for key in ("objects", "managed", "extra"):
+            out.pop(key)
+        for m in out["migrations"]:
+            m.pop("extra")
         out["outcome"] = str(self.outcome)
         out["duration"] = self.duration
         out["objects"] = len(self.objects)
@@ -90,6 +102,14 @@ def ref_of(obj: dict) -> dict:
     return ref
 
 
+def key_of(obj: dict) -> str:
+    """One object's identity as a string: group/kind/namespace/name (the version may change)."""
+    api = obj["apiVersion"]
+    group = api.split("/")[0] if "/" in api else ""
+    meta = obj.get("metadata", {})
+    return f"{group}/{obj['kind']}/{meta.get('namespace') or ''}/{meta['name']}"
+
+
 def strip_secret(obj: dict) -> dict:
     """A Secret without its values: a digest shows whether they changed, never what they are."""
     if obj.get("kind") != "Secret":
@@ -102,12 +122,35 @@ def strip_secret(obj: dict) -> dict:
     return {**kept, "metadata": meta, "keys": sorted(values)}
 
 
+def _plain(release: Release) -> dict[str, Any]:
+    """The record's JSON form: unknown fields read from a newer writer go back as they came."""
+    data = asdict(release)
+    data["migrations"] = [{**m.pop("extra"), **m} for m in data["migrations"]]
+    return {**data.pop("extra"), **data}
+
+
 def encode(release: Release) -> list[str]:
     """Release → base64 chunks (each at most CHUNK_BYTES)."""
-    body = {"format": FORMAT, "release": asdict(release)}
+    body = {"format": FORMAT, "writer": f"shiplane {_version()}", "release": _plain(release)}
     raw = gzip.compress(json.dumps(body, separators=(",", ":"), sort_keys=True).encode(), mtime=0)
     text = base64.b64encode(raw).decode()
     return [text[i : i + CHUNK_BYTES] for i in range(0, len(text), CHUNK_BYTES)] or [""]
+
+
+def _version() -> str:
+    from shiplane import __version__
+
+    return __version__
+
+
+def _split(cls: type, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(fields `cls` knows, the rest): the rest is kept, not interpreted."""
+    known = {f.name for f in fields(cls)} - {"extra"}
+    return {k: v for k, v in data.items() if k in known}, {k: v for k, v in data.items() if k not in known}
+
+
+def _split_run(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    return _split(MigrationRun, data)
 
 
 def decode(chunks: list[str]) -> Release:
@@ -115,9 +158,32 @@ def decode(chunks: list[str]) -> Release:
         body = json.loads(gzip.decompress(base64.b64decode("".join(chunks))))
     except (ValueError, OSError, EOFError) as err:
         raise CorruptRecord(f"release record is damaged: {err}") from None
-    if body.get("format") != FORMAT:
-        raise CorruptRecord(f"release record format {body.get('format')!r} is not {FORMAT!r}")
+    if not isinstance(body, dict) or not isinstance(body.get("release"), dict):
+        raise CorruptRecord("release record is damaged: no release in it")
     data = body["release"]
-    data["outcome"] = Outcome(data["outcome"])
-    data["migrations"] = [MigrationRun(**m) for m in data.get("migrations", [])]
-    return Release(**data)
+    found = _FORMAT.fullmatch(str(body.get("format")))
+    where = f"release record {data.get('app')}/{data.get('stage')} revision {data.get('revision')}"
+    writer = body.get("writer") or "a newer shiplane"
+    if found is None:
+        raise CorruptRecord(f"{where}: format {body.get('format')!r} is not a shiplane release record")
+    if int(found.group(1)) > VERSION:
+        raise RecordTooNew(
+            f"{where} was written by {writer} in record format v{found.group(1)}; "
+            f"this shiplane {_version()} reads up to v{VERSION}",
+            hint="upgrade shiplane to read this stage's history (it is left untouched)",
+        )
+    known, extra = _split(Release, data)
+    try:
+        known["outcome"] = Outcome(known["outcome"])
+    except ValueError:
+        raise RecordTooNew(
+            f"{where} was written by {writer}: its outcome {known['outcome']!r} is unknown to shiplane {_version()}",
+            hint="upgrade shiplane to read this stage's history (it is left untouched)",
+        ) from None
+    except KeyError:
+        pass  # a record from before outcomes: Release's default
+    try:
+        known["migrations"] = [MigrationRun(**k, extra=x) for k, x in map(_split_run, known.get("migrations", []))]
+        return Release(**known, extra=extra)
+    except TypeError as err:  # a required field missing: damaged, not newer
+        raise CorruptRecord(f"{where} is damaged: {err}") from None

@@ -56,3 +56,96 @@ def test_lease_expiry():
     assert seen == LeaseView("me", seen.renewed, 30)
     assert not seen.expired(seen.renewed + 29) and seen.expired(seen.renewed + 31)
     assert view({"spec": {}}).expired(0)
+
+
+def _raw(body: dict) -> list[str]:
+    """A record as some shiplane (older, newer) may have stored it."""
+    import base64
+    import gzip
+    import json
+
+    return [base64.b64encode(gzip.compress(json.dumps(body).encode())).decode()]
+
+
+def test_a_record_from_a_newer_minor_keeps_and_ignores_unknown_fields():
+    body = {
+        "format": "shiplane.io/release/v1",
+        "writer": "shiplane 9.1.0",
+        "signature": "ignored",  # a body-level field of the future
+        "release": {
+            "app": "shop",
+            "stage": "dev",
+            "revision": 4,
+            "started": 1.0,
+            "outcome": "deployed",
+            "canary": {"weight": 10},  # a release field of the future
+            "migrations": [
+                {"name": "db", "job": "db-1", "compatibility": "expand", "outcome": "succeeded", "took": 3.5}
+            ],
+        },
+    }
+    r = decode(_raw(body))
+    assert (r.app, r.revision, r.outcome) == ("shop", 4, Outcome.DEPLOYED)
+    assert r.extra == {"canary": {"weight": 10}} and r.migrations[0].extra == {"took": 3.5}
+    assert "canary" not in r.summary() and "extra" not in r.summary()["migrations"][0]
+    # Rewriting it (an older shiplane superseding it) gives the newer one its fields back.
+    again = decode(encode(r.with_(outcome=Outcome.SUPERSEDED)))
+    assert again.extra == {"canary": {"weight": 10}} and again.migrations[0].extra == {"took": 3.5}
+    assert again.outcome is Outcome.SUPERSEDED
+
+
+@pytest.mark.parametrize(
+    ("format_", "outcome", "says"),
+    [
+        ("shiplane.io/release/v2", "deployed", "written by shiplane 9.0.0 in record format v2"),
+        ("shiplane.io/release/v1", "paused", "written by shiplane 9.0.0: its outcome 'paused' is unknown"),
+    ],
+)
+def test_a_record_from_a_newer_major_is_a_clear_error_not_a_traceback(format_, outcome, says):
+    from shiplane.errors import EnvironmentProblem
+    from shiplane.releases.record import RecordTooNew
+
+    body = {
+        "format": format_,
+        "writer": "shiplane 9.0.0",
+        "release": {"app": "shop", "stage": "dev", "revision": 7, "started": 1.0, "outcome": outcome, "new": []},
+    }
+    with pytest.raises(RecordTooNew) as caught:
+        decode(_raw(body))
+    assert isinstance(caught.value, EnvironmentProblem) and caught.value.exit_code == 3
+    message = str(caught.value)
+    assert "release record shop/dev revision 7" in message and says in message and "upgrade shiplane" in message
+
+
+def test_a_record_from_the_past_reads_with_defaults():
+    # As the first shiplane wrote them: no writer, no holder/overrides/retained/rollback_of/managed.
+    body = {
+        "format": "shiplane.io/release/v1",
+        "release": {"app": "shop", "stage": "dev", "revision": 1, "started": 1.0, "outcome": "superseded"},
+    }
+    r = decode(_raw(body))
+    assert r.outcome is Outcome.SUPERSEDED and r.holder == "" and r.managed == {} and r.rollback_of is None
+    assert r.extra == {}
+
+
+def test_a_record_missing_what_every_version_has_is_damaged():
+    body = {"format": "shiplane.io/release/v1", "release": {"app": "shop", "outcome": "deployed"}}
+    with pytest.raises(CorruptRecord, match="damaged"):
+        decode(_raw(body))
+    with pytest.raises(CorruptRecord, match="not a shiplane release record"):
+        decode(_raw({"format": "helm.sh/release/v1", "release": {}}))
+
+
+def test_the_cluster_store_refuses_a_history_with_a_newer_record():
+    """Skipping it would reuse its revision number and overwrite it: the store says so instead."""
+    from shiplane.releases.record import RecordTooNew
+    from shiplane.releases.store import ClusterStore
+
+    class Kube:
+        def list(self, *_a, **_kw):
+            body = {"format": "shiplane.io/release/v3", "writer": "shiplane 9.0.0", "release": {"revision": 2}}
+            labels = {"shiplane.io/revision": "2", "shiplane.io/chunk": "0-of-1"}
+            return [{"metadata": {"name": "r", "labels": labels}, "data": {"record": _raw(body)[0]}}]
+
+    with pytest.raises(RecordTooNew, match="upgrade"):
+        ClusterStore(Kube(), app="shop", stage="dev", namespace="ns").list()
