@@ -65,7 +65,7 @@ def size(values: dict[str, str] | dict[str, bytes], *, keys: bool = False) -> in
 def human(n: int) -> str:
     for unit, scale in (("MiB", 2**20), ("KiB", 2**10)):
         if n >= scale:
-            return f"{n / scale:.2f} {unit}"
+            return f"{n / scale:.2f}".rstrip("0").rstrip(".") + f" {unit}"
     return f"{n} bytes"
 
 
