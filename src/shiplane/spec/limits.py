@@ -190,7 +190,7 @@ def cron(schedule: str) -> str | None:
             "e.g. '0 3 * * *' for 03:00 every day"
         )
     for value, (name, low, high, names) in zip(fields, _FIELDS, strict=True):
-        for expr in value.split(","):
+        for expr in filter(None, value.split(",")):  # robfig skips empty list items ("1,,2")
             if problem := _cron_range(expr, name, low, high, names):
                 return problem
     return None
