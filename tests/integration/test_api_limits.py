@@ -149,9 +149,7 @@ def test_capability_names_pass_the_api_server_so_shiplane_checks_them(local_clus
         "kind": "Pod",
         "metadata": {"name": "caps", "namespace": namespace},
         "spec": {
-            "containers": [
-                {"name": "c", "image": "x:1", "securityContext": {"capabilities": {"add": ["NET_ADMINN"]}}}
-            ]
+            "containers": [{"name": "c", "image": "x:1", "securityContext": {"capabilities": {"add": ["NET_ADMINN"]}}}]
         },
     }
     assert limits.capability("NET_ADMINN") is not None
