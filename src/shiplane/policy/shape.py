@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 from shiplane import schemas
 
 Path_ = tuple[str | int, ...]
 
-_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+_RANGES = {"int32": (-(2**31), 2**31 - 1, "int32"), "int64": (-(2**63), 2**63 - 1, "int64")}
 _NAMES = {
     "object": "a mapping",
     "array": "a list",
@@ -52,20 +53,41 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _is(value: Any, kind: str) -> bool:
-    if kind == "object":
-        return isinstance(value, dict)
-    if kind == "array":
-        return isinstance(value, list)
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    return kind == "null" and value is None
+_PY: dict[str, tuple[type, ...]] = {
+    "object": (dict,),
+    "array": (list,),
+    "string": (str, date),  # an unquoted 2024-01-01: YAML's timestamp, a string to the API server
+    "integer": (int,),  # bool is an int in Python: _Node.accepts tells them apart first
+    "number": (int, float),
+}
+
+
+class _Node:
+    """One schema node, resolved and compiled once: which Python values it accepts, what is below."""
+
+    __slots__ = ("bools", "extra", "finite", "fmt", "items", "names", "nullable", "props", "py")
+
+    def __init__(self, types: list[str] | None, schema: dict[str, Any]) -> None:
+        self.names = None if types is None else [t for t in types if t != "null"]
+        self.nullable = types is None or "null" in types
+        self.py = tuple(t for name in self.names or () for t in _PY.get(name, ()))
+        self.bools = types is None or "boolean" in types
+        self.finite = "number" in (self.names or ())
+        self.fmt = _RANGES.get(schema.get("format", ""))
+        self.props: dict[str, Any] = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        self.extra = extra if isinstance(extra, dict) else None
+        items = schema.get("items")
+        self.items = items if isinstance(items, dict) else None
+
+    def accepts(self, value: Any) -> bool:
+        if self.names is None:
+            return True
+        if isinstance(value, bool):
+            return self.bools
+        if isinstance(value, float):
+            return self.finite and math.isfinite(value)
+        return isinstance(value, self.py)
 
 
 class _Walker:
@@ -95,42 +117,49 @@ class _Walker:
             return None
         return [t] if isinstance(t, str) else list(t)
 
+    def node(self, schema: dict[str, Any]) -> _Node:
+        key = id(schema)
+        found = _COMPILED.get(key)
+        if found is None or found[0] is not schema:
+            resolved = self.resolve(schema)
+            found = _COMPILED[key] = (schema, _Node(self.types(resolved), resolved))
+        return found[1]
+
     def walk(self, value: Any, schema: dict[str, Any], path: Path_, null: bool | None) -> Iterator[tuple[Path_, str]]:
         """`null`: True for an optional field, False for a list item, None: as the schema says."""
-        schema = self.resolve(schema)
-        types = self.types(schema)
-        if value is None and null is not False and (null or types is None or "null" in types):
+        node = self.node(schema)
+        if value is None:
+            if null is False:
+                yield path, "expected a value, found null (a list item cannot be empty)"
+            elif not (null or node.nullable):
+                yield path, f"expected {' or '.join(dict.fromkeys(_NAMES[t] for t in node.names or ()))}, found null"
             return
-        if value is None and null is False:
-            yield path, "expected a value, found null (a list item cannot be empty)"
-            return
-        if types is not None and not any(_is(value, t) for t in types):
-            wanted = " or ".join(dict.fromkeys(_NAMES.get(t, t) for t in types if t != "null"))
+        if not node.accepts(value):
+            wanted = " or ".join(dict.fromkeys(_NAMES.get(t, t) for t in node.names or ()))
             yield path, f"expected {wanted}, found {describe(value)}"
             return
-        fmt = schema.get("format")
-        if fmt in _RANGES and _is(value, "integer"):
-            low, high = _RANGES[fmt]
-            if not low <= value <= high:
-                yield path, f"out of range for {fmt} ({low}..{high})"
-            return
-        if isinstance(value, dict):
-            yield from self.mapping(value, schema, path)
-        elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        if node.fmt is not None and isinstance(value, int) and not node.fmt[0] <= value <= node.fmt[1]:
+            yield path, f"out of range for {node.fmt[2]} ({node.fmt[0]}..{node.fmt[1]})"
+        elif isinstance(value, dict):
+            yield from self.mapping(value, node, path)
+        elif isinstance(value, list) and node.items is not None:
             for i, item in enumerate(value):
-                yield from self.walk(item, schema["items"], (*path, i), null=False)
+                yield from self.walk(item, node.items, (*path, i), null=False)
 
-    def mapping(self, value: dict[Any, Any], schema: dict[str, Any], path: Path_) -> Iterator[tuple[Path_, str]]:
-        props = schema.get("properties") or {}
-        extra = schema.get("additionalProperties")
+    def mapping(self, value: dict[Any, Any], node: _Node, path: Path_) -> Iterator[tuple[Path_, str]]:
+        props, extra = node.props, node.extra
         for key, item in value.items():
             if not isinstance(key, str):
                 yield path, f"keys must be strings, found {describe(key)} key"
-                continue
-            if key in props:
+            elif key in props:
                 yield from self.walk(item, props[key], (*path, key), null=True)
-            elif isinstance(extra, dict):
+            elif extra is not None:
                 yield from self.walk(item, extra, (*path, key), null=None)
+
+
+# id(schema dict) → (that dict, compiled node); schemas are cached for the process, so ids are stable,
+# and the dict kept alongside guards against a reused id.
+_COMPILED: dict[int, tuple[dict[str, Any], _Node]] = {}
 
 
 def problems(obj: dict[str, Any]) -> list[tuple[Path_, str]]:
@@ -156,11 +185,13 @@ def problems(obj: dict[str, Any]) -> list[tuple[Path_, str]]:
     return list(_Walker(defs).walk(obj, schema, (), null=None))
 
 
-def without_nulls(value: Any) -> Any:
-    """A copy with null mapping values dropped: the API server reads `field: null` as unset,
-    and rules then need not tell the two apart."""
+def normalized(value: Any) -> Any:
+    """A copy as the API server reads it: `field: null` is unset (dropped), a YAML timestamp is a
+    string; rules then need not tell these apart."""
     if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+        return {k: normalized(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [without_nulls(v) for v in value]
+        return [normalized(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
     return value

@@ -95,6 +95,11 @@ def test_nulls_read_as_unset() -> None:
     assert {f.rule for f in report.findings} >= {"cronjob-deadline-missing", "cronjob-concurrency-allowed"}
 
 
+def test_unquoted_dates_are_strings_as_the_api_server_reads_them() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, annotations: {deployed: 2024-01-01}}\n"
+    assert evaluate(parse(text, "c.yaml")).objects == 1
+
+
 def test_custom_resources_checked_only_for_metadata() -> None:
     text = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {replicas: lots, x: [1]}\n"
     assert evaluate(parse(text, "w.yaml")).objects == 1
