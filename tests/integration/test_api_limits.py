@@ -154,3 +154,31 @@ def test_capability_names_pass_the_api_server_so_shiplane_checks_them(local_clus
     }
     assert limits.capability("NET_ADMINN") is not None
     assert accepted(local_cluster.kube, pod)
+
+
+@pytest.mark.parametrize(
+    ("field", "sub_path"),
+    [
+        ("metadata.name", "data"),
+        ("status.podIP", "a/b"),
+        ("metadata.labels['team']", "x"),
+        ("spec.nodeNam", "data"),
+        ("metadata.name", "../escape"),
+        ("metadata.name", "/abs"),
+    ],
+)
+def test_env_field_and_sub_path_verdicts_match_the_api_server(local_cluster, namespace, field, sub_path):
+    container = {
+        "name": "c",
+        "image": "x:1",
+        "env": [{"name": "V", "valueFrom": {"fieldRef": {"fieldPath": field}}}],
+        "volumeMounts": [{"name": "scratch", "mountPath": "/work", "subPath": sub_path}],
+    }
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": namespace},
+        "spec": {"containers": [container], "volumes": [{"name": "scratch", "emptyDir": {}}]},
+    }
+    ours = limits.field_path(field) is None and limits.sub_path(sub_path) is None
+    assert ours == accepted(local_cluster.kube, pod)

@@ -85,6 +85,10 @@ def guard(stage: StageSpec, objects: Iterable[dict[str, Any]]) -> None:
         seen.setdefault(key, o)
         if problem := _name_problem(o["kind"], meta["name"]):
             problems.append(f"{_source(stage, o)}: {ref}: name: expected {problem}")
+        for key, value in (meta.get("labels") or {}).items():
+            problem = spec_limits.qualified_name(key) or spec_limits.label_value(value)
+            if problem:
+                problems.append(f"{_source(stage, o)}: {ref}: labels: {problem}")
         annotations = meta.get("annotations") or {}
         total = size(annotations, keys=True)
         if total > MAX_ANNOTATION_BYTES:

@@ -17,6 +17,7 @@ from shiplane.spec.fields import (
     Image,
     Int32,
     Labels,
+    LabelValue,
     Model,
     PortName,
     PortNumber,
@@ -143,7 +144,7 @@ class Service(Container):
     kind: Literal["stateless", "stateful", "job", "cronjob", "daemon"] = "stateless"
     build: Build | None = None
     version: str | None = None
-    component: str | None = None
+    component: LabelValue | None = None
     public: Public | None = None
     replicas: Int32 = Field(default=1, ge=0)
     autoscaling: Autoscaling | None = None

@@ -185,6 +185,14 @@ def _generated_names(doc: Document) -> Iterator[Problem]:
                 f"service name {taken!r} is the name of the app's {what} NetworkPolicy (app.name {app!r} + "
                 f"'-{suffix}'); rename the service",
             )
+    for name in doc.migrations:
+        own = doc.services.get(name)
+        if f"{name}-migrate" in doc.services and not (own and own.migration):  # else reported below
+            yield Problem(
+                ("services", f"{name}-migrate"),
+                f"service name '{name}-migrate' is taken by migration {name!r} (migrations.{name}: its pods "
+                "carry that name); rename the service",
+            )
     for name, svc in doc.services.items():
         headless = f"{name}-headless"
         other = doc.services.get(headless)
@@ -195,6 +203,12 @@ def _generated_names(doc: Document) -> Iterator[Problem]:
                 f"(services.{name}); rename one of them",
             )
         migrate = f"{name}-migrate"
+        if name in doc.migrations and svc.migration:
+            yield Problem(
+                ("migrations", name),
+                f"this migration and services.{name}.migration would both be named {migrate!r} "
+                "(their Jobs and pods); rename the app-level migration",
+            )
         if svc.migration and migrate in doc.services:
             yield Problem(
                 ("services", migrate),

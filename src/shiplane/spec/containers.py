@@ -12,6 +12,8 @@ from shiplane.spec.fields import (
     Capability,
     DnsLabel,
     EnvName,
+    ExtendedResource,
+    FieldPath,
     Image,
     Int32,
     Model,
@@ -20,6 +22,7 @@ from shiplane.spec.fields import (
     PortRef,
     Quantity,
     Str,
+    SubPath,
     exactly_one,
 )
 
@@ -90,13 +93,13 @@ class Resources(Model):
     requests: Amounts = Field(default_factory=Amounts)
     limits: Amounts = Field(default_factory=Amounts)
     gpu: Int32 | None = Field(default=None, ge=1)
-    gpu_resource: str = "nvidia.com/gpu"
+    gpu_resource: ExtendedResource = "nvidia.com/gpu"
 
 
 class Mount(Model):
     path: AbsPath
     read_only: bool = False
-    sub_path: str | None = None
+    sub_path: SubPath | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -109,7 +112,7 @@ class EnvValue(Model):
 
     value: Str | None = None
     secret: str | None = None
-    field: str | None = None
+    field: FieldPath | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -96,6 +96,9 @@ Cidr = Annotated[str, _limit(limits.cidr, "expected ")]
 CronSchedule = Annotated[str, _limit(limits.cron, "invalid cron schedule: ")]
 Capability = Annotated[str, _limit(limits.capability, "expected ")]
 Int32 = Annotated[int, Field(le=limits.INT32_MAX)]
+SubPath = Annotated[str, _limit(limits.sub_path, "expected ")]
+FieldPath = Annotated[str, _limit(limits.field_path, "expected ")]
+ExtendedResource = Annotated[str, _limit(limits.extended_resource, "expected ")]
 # An image reference: name[:tag][@sha256:digest]; tags must not be `latest`-implicit for promotion.
 IMAGE = r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
 Image = Annotated[str, StringConstraints(pattern=IMAGE)]

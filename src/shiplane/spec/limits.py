@@ -54,6 +54,43 @@ def qualified_name(key: str) -> str | None:
     return None
 
 
+def sub_path(value: str) -> str | None:
+    if value.startswith("/") or ".." in value.split("/"):
+        return "a relative path without '..' parts"
+    return None
+
+
+_FIELD_PATHS = re.compile(
+    r"^(metadata\.(name|namespace|uid)|spec\.(nodeName|serviceAccountName)|status\.(hostIP|hostIPs|podIP|podIPs)"
+    r"|metadata\.(labels|annotations)\['[^']+'\])$"
+)
+
+
+def field_path(value: str) -> str | None:
+    """The pod fields an env var may read through the downward API (fieldRef)."""
+    if _FIELD_PATHS.match(value):
+        return None
+    return (
+        "a pod field: metadata.name, metadata.namespace, metadata.uid, metadata.labels['<key>'], "
+        "metadata.annotations['<key>'], spec.nodeName, spec.serviceAccountName, status.hostIP(s) or status.podIP(s)"
+    )
+
+
+def extended_resource(value: str) -> str | None:
+    if "/" not in value or qualified_name(value):
+        return "a domain-prefixed resource name such as nvidia.com/gpu"
+    return None
+
+
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def label_value(value: str) -> str | None:
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        return f"label value {value!r}: at most 63 letters, digits, '-', '_' and '.', starting and ending alphanumeric"
+    return None
+
+
 def size(values: dict[str, str] | dict[str, bytes], *, keys: bool = False) -> int:
     """Bytes as the API server counts them (UTF-8), values only unless `keys`."""
     total = 0

@@ -112,9 +112,11 @@ def test_guard_checks_names_and_sizes(project) -> None:
     svc = next(o for o in objects if o["kind"] == "Service")
     svc["metadata"]["name"] = "Web"
     svc["metadata"]["annotations"] = {"a": "x" * 300_000}
+    svc["metadata"]["labels"]["team"] = "Platform Team"
     with pytest.raises(InputErrors) as err:
         limits.guard(stage, objects)
     text = str(err.value)
     assert "data total 1 MiB; Kubernetes allows 1 MiB per ConfigMap" in text
     assert "Service 'Web': name: expected a lowercase DNS label" in text
     assert "annotations total 292.97 KiB; Kubernetes allows 256 KiB per object" in text
+    assert "labels: label value 'Platform Team': at most 63" in text
