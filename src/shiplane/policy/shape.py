@@ -149,9 +149,8 @@ class _Walker:
     def mapping(self, value: dict[Any, Any], node: _Node, path: Path_) -> Iterator[tuple[Path_, str]]:
         props, extra = node.props, node.extra
         for key, item in value.items():
-            if not isinstance(key, str):
-                yield path, f"keys must be strings, found {describe(key)} key"
-            elif key in props:
+            key = key if isinstance(key, str) else json_key(key)
+            if key in props:
                 yield from self.walk(item, props[key], (*path, key), null=True)
             elif extra is not None:
                 yield from self.walk(item, extra, (*path, key), null=None)
@@ -179,17 +178,23 @@ def problems(obj: dict[str, Any]) -> list[tuple[Path_, str]]:
         meta, defs = schemas.object_meta_schema()
         walker = _Walker(defs)
         out = list(walker.walk(obj.get("metadata"), meta, ("metadata",), null=True))
-        out += [((), f"keys must be strings, found {describe(k)} key") for k in obj if not isinstance(k, str)]
         return out
     schema, defs = found
     return list(_Walker(defs).walk(obj, schema, (), null=None))
 
 
+def json_key(key: Any) -> str:
+    """A YAML key as the API server's YAML-to-JSON step spells it (`1:` → "1", `on:` → "true")."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+
 def normalized(value: Any) -> Any:
     """A copy as the API server reads it: `field: null` is unset (dropped), a YAML timestamp is a
-    string; rules then need not tell these apart."""
+    string, a number or boolean key a string; rules then need not tell these apart."""
     if isinstance(value, dict):
-        return {k: normalized(v) for k, v in value.items() if v is not None}
+        return {k if isinstance(k, str) else json_key(k): normalized(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [normalized(v) for v in value]
     if isinstance(value, date):

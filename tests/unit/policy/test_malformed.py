@@ -100,6 +100,11 @@ def test_unquoted_dates_are_strings_as_the_api_server_reads_them() -> None:
     assert evaluate(parse(text, "c.yaml")).objects == 1
 
 
+def test_number_and_boolean_keys_are_strings_as_the_api_server_reads_them() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {1: a, on: b}}\ndata: {2: x}\n"
+    assert evaluate(parse(text, "c.yaml")).objects == 1
+
+
 def test_custom_resources_checked_only_for_metadata() -> None:
     text = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {replicas: lots, x: [1]}\n"
     assert evaluate(parse(text, "w.yaml")).objects == 1
