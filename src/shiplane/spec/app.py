@@ -24,7 +24,7 @@ from shiplane.spec.fields import (
     Quantity,
     exactly_one,
 )
-from shiplane.spec.limits import INT32_MAX, dns_subdomain
+from shiplane.spec.limits import INT64_MAX, dns_subdomain
 
 
 class Build(Model):
@@ -91,8 +91,8 @@ class Volume(Model):
 
 
 class Autoscaling(Model):
-    min_replicas: int = Field(ge=1, le=INT32_MAX)
-    max_replicas: int = Field(ge=1, le=INT32_MAX)
+    min_replicas: Int32 = Field(ge=1)
+    max_replicas: Int32 = Field(ge=1)
     cpu: int | None = Field(default=None, ge=1, le=1000, description="target average CPU utilization, percent")
     memory: int | None = Field(default=None, ge=1, le=1000, description="target memory utilization, percent")
 
@@ -123,7 +123,7 @@ class Connection(Model):
 
 class JobOptions(Model):
     backoff_limit: Int32 = Field(default=6, ge=0)
-    active_deadline_seconds: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    active_deadline_seconds: int | None = Field(default=None, ge=1, le=INT64_MAX)
     ttl_seconds_after_finished: Int32 | None = Field(default=None, ge=0)
     completions: Int32 | None = Field(default=None, ge=1)
     parallelism: Int32 | None = Field(default=None, ge=1)
@@ -137,7 +137,7 @@ class Migration(Container):
     image: Image | None = None  # default: the service's image
     compatibility: Literal["expand", "contract", "irreversible"] = "expand"
     backoff_limit: Int32 = Field(default=0, ge=0)
-    active_deadline_seconds: int = Field(default=600, ge=1, le=2**63 - 1)
+    active_deadline_seconds: int = Field(default=600, ge=1, le=INT64_MAX)
 
 
 class Service(Container):
