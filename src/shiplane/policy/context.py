@@ -17,12 +17,16 @@ from shiplane.policy.pods import WORKLOADS, plain_selector_matches, pod_labels, 
 
 
 def ns(obj: dict[str, Any]) -> str:
-    return (obj.get("metadata") or {}).get("namespace") or ""
+    meta = obj.get("metadata")
+    value = meta.get("namespace") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else ""  # wrong types are reported by policy.shape
 
 
 def name(obj: dict[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
-    return meta.get("name") or meta.get("generateName") or ""
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    value = meta.get("name") or meta.get("generateName")
+    return value if isinstance(value, str) else ""
 
 
 def parse_version(text: str) -> tuple[int, int]:

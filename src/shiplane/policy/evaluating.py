@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from shiplane.errors import InputErrors
-from shiplane.policy import suppressions
+from shiplane.policy import shape, suppressions
 from shiplane.policy.catalog import Rule
 from shiplane.policy.context import Context, name, ns, parse_version
 from shiplane.policy.findings import Finding, ObjectRef, Override, Report, Suppressed
@@ -31,7 +31,15 @@ def format_path(path: Sequence[str | int]) -> str:
 
 
 def ref(obj: dict[str, Any]) -> ObjectRef:
-    return ObjectRef(obj.get("kind", "?"), name(obj), ns(obj))
+    kind = obj.get("kind")
+    return ObjectRef(kind if isinstance(kind, str) else "?", name(obj), ns(obj))
+
+
+def _where(m: Manifest, path: Sequence[str | int]) -> str:
+    if not m.file:
+        return ""
+    line = m.line_of(tuple(path))
+    return f"{m.file}:{line}: " if line else f"{m.file}: "
 
 
 def _as_manifest(o: dict[str, Any] | Manifest) -> Manifest:
@@ -53,6 +61,14 @@ def evaluate(
     prof = get(profile)
     manifests = [_as_manifest(o) for o in objects]
     version = parse_version(kubernetes_version)
+    malformed = [
+        f"{_where(m, path)}{ref(m.obj)}: {format_path(path) or '(object)'}: {what}"
+        for m in manifests
+        for path, what in shape.problems(m.obj)
+    ]
+    if malformed:
+        raise InputErrors(malformed, hint="Kubernetes would reject these objects; fix the fields named above")
+    manifests = [Manifest(shape.normalized(m.obj), m.file, m.line, m.node) for m in manifests]
     ctx = Context([m.obj for m in manifests], version, prof.pss_version or version)
     active = [(r, sev) for r in RULES if (sev := prof.severity(r)) is not None]
     overrides = list(overrides)
@@ -68,9 +84,9 @@ def evaluate(
                 continue
             try:
                 hits = list(r.check(m.obj, ctx))
-            except (AttributeError, TypeError, KeyError, ValueError) as err:
-                where = f"{m.file}:{m.line}: " if m.file else ""
-                problems.append(f"{where}{obj_ref}: malformed object ({r.id} could not read it: {err})")
+            except (AttributeError, TypeError, KeyError, ValueError, ArithmeticError) as err:
+                # Shape-checked objects should not get here; if one does, it is still bad input, not a crash.
+                problems.append(f"{_where(m, ())}{obj_ref}: malformed object ({r.id} could not read it: {err})")
                 break
             for hit in hits:
                 f = Finding(

@@ -115,6 +115,10 @@ def parse(text: str, file: str) -> list[Manifest]:
                 out.extend(_one(data, file, node, problems))
                 continue
             if isinstance(data.get("kind"), str) and data["kind"].endswith("List") and "items" in data:
+                if not isinstance(data["items"] or [], list):
+                    where = f"{file}:{node.start_mark.line + 1}"
+                    problems.append(f"{where}: {data['kind']}: items: expected a list of objects")
+                    continue
                 for item, item_node in zip(data["items"] or [], _items_node(node), strict=False):
                     out.extend(_one(item, file, item_node, problems))
                 continue

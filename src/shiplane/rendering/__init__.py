@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shiplane.rendering import config, networking, workloads
+from shiplane.rendering import config, limits, networking, workloads
 from shiplane.rendering.meta import labels, metadata, obj
 from shiplane.rendering.pods import PodContext
 from shiplane.spec import StageSpec
@@ -43,7 +43,12 @@ def sort_key(o: dict[str, Any]) -> tuple[int, str, str]:
 
 
 def render(stage: StageSpec, inputs: Inputs, *, namespace: str | None = None) -> list[dict[str, Any]]:
-    """Every object of the stage, in apply order; `namespace` overrides the stage's."""
+    """Every object of the stage, in apply order; `namespace` overrides the stage's.
+
+    Raises InputError(s) for what the API server would refuse (see `rendering.limits`).
+    """
+    if namespace is not None:
+        limits.namespace(namespace)
     ns = namespace or stage.namespace
     app = stage.doc.app.name
     out: list[dict[str, Any]] = []
@@ -87,4 +92,5 @@ def render(stage: StageSpec, inputs: Inputs, *, namespace: str | None = None) ->
         ctx = PodContext(account=app, secret_names=secret_names)
         out.append(workloads.migration_job(stage, ns, name, mig, ctx))
     out.sort(key=sort_key)
+    limits.guard(stage, out)
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from shiplane.rendering import limits
 from shiplane.rendering.meta import content_hash, labels, metadata, obj
 from shiplane.rendering.pods import file_key
 from shiplane.spec import Service, StageSpec
@@ -19,6 +20,7 @@ def secrets(stage: StageSpec, namespace: str, inputs: Inputs, used: list[str]) -
     """One Secret per used spec secret (a rotation rolls only the pods that use it)."""
     objs, names = [], {}
     for name in used:
+        limits.config_data(stage, ("secrets", name), f"secret {name!r}", {"value": inputs.secrets[name]}, {})
         data = {"value": base64.b64encode(inputs.secrets[name]).decode()}
         full = f"{name}-{content_hash({'kind': 'Secret', 'data': data})}"
         names[name] = full
@@ -36,12 +38,15 @@ def _configmap(stage: StageSpec, namespace: str, base: str, svc_name: str, svc: 
 
 def env_config(stage: StageSpec, namespace: str, name: str, svc: Service) -> dict[str, Any] | None:
     data = {k: v.value for k, v in svc.env.items() if v.value is not None}
+    limits.config_data(stage, ("services", name, "env"), f"the environment ConfigMap of {name!r}", data, {})
     return _configmap(stage, namespace, f"{name}-env", name, svc, data) if data else None
 
 
 def files_config(stage: StageSpec, namespace: str, name: str, svc: Service, inputs: Inputs) -> dict[str, Any] | None:
-    data = {}
+    data, parts = {}, {}
     for path, f in svc.files.items():
         if f.secret is None:
             data[file_key(path)] = f.content if f.content is not None else inputs.files[f.from_file]
+            parts[file_key(path)] = path if f.from_file is None else f"{path} (fromFile {f.from_file})"
+    limits.config_data(stage, ("services", name, "files"), f"the files ConfigMap of {name!r}", data, parts)
     return _configmap(stage, namespace, f"{name}-files", name, svc, data) if data else None

@@ -7,6 +7,7 @@ from typing import Any
 
 from shiplane.spec import Service
 from shiplane.spec.containers import Container, EnvValue, Probe, Resources, Security
+from shiplane.spec.limits import file_key  # the spec check refuses two files with one key
 
 FILES_VOLUME = "shiplane-files"
 
@@ -19,11 +20,6 @@ class PodContext:
     secret_names: dict[str, str]  # spec secret → rendered Secret name
     env_config: str | None = None  # ConfigMap with the main container's literal env
     files_config: str | None = None
-
-
-def file_key(path: str) -> str:
-    """ConfigMap key for a mounted file: its path with '/' as '_' (keys allow [-._a-zA-Z0-9])."""
-    return path.strip("/").replace("/", "_")
 
 
 def secret_volume(secret: str) -> str:

@@ -121,3 +121,33 @@ def validate(objects: list[dict[str, Any]], version: str) -> None:
             [f"Kubernetes {version} schema: {p}" for p in found],
             hint="the spec produced objects the API server would reject; fix the field named above",
         )
+
+
+_BUILT_IN_GROUP = re.compile(r"^([a-z0-9-]+|[a-z0-9.-]+\.k8s\.io)$")
+
+
+@cache
+def type_schema(kind: str, api_version: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(schema, definitions) for reading an object's field types, from the newest bundled version.
+
+    An apiVersion the newest version no longer serves (extensions/v1beta1 Deployment) falls
+    back to the kind's current built-in schema: field types barely change between versions,
+    and the policy rules read such objects by kind. Custom resources get None.
+    """
+    newest = versions()[-1]
+    group = api_version.rpartition("/")[0]
+    candidates = [p for p in _dir(newest).iterdir() if p.name.startswith(f"{kind.lower()}-")]
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    exact = [p for p in candidates if p.name == f"{kind.lower()}-{group_version}.json"]
+    if not exact and not (group == "" or _BUILT_IN_GROUP.match(group)):
+        return None
+    for path in exact or sorted(candidates, key=lambda p: p.name):
+        schema = json.loads(path.read_text().replace(_PREFIX, "#/$defs/"))
+        if any(g.get("kind") == kind for g in schema.get("x-kubernetes-group-version-kind", [])):
+            return schema, _definitions(newest)
+    return None
+
+
+def object_meta_schema() -> tuple[dict[str, Any], dict[str, Any]]:
+    """ObjectMeta's schema: every object's `metadata`, custom resources included."""
+    return {"$ref": "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}, _definitions(versions()[-1])

@@ -4,10 +4,27 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from shiplane.spec.containers import Container, File, Resources, Security
-from shiplane.spec.fields import AbsPath, DnsLabel, Image, Labels, Model, PortName, Quantity, exactly_one
+from shiplane.spec.fields import (
+    AbsPath,
+    Annotations,
+    Cidr,
+    CronSchedule,
+    DnsLabel,
+    DnsSubdomain,
+    Image,
+    Int32,
+    Labels,
+    LabelValue,
+    Model,
+    PortName,
+    PortNumber,
+    Quantity,
+    exactly_one,
+)
+from shiplane.spec.limits import INT64_MAX, dns_subdomain
 
 
 class Build(Model):
@@ -20,7 +37,7 @@ class Build(Model):
 
 
 class Tls(Model):
-    secret_name: str | None = None
+    secret_name: DnsSubdomain | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -35,8 +52,17 @@ class Public(Model):
     path: str = Field(default="/", pattern=r"^/")
     port: PortName | None = None
     tls: Tls | None = None
-    class_name: str | None = None
-    annotations: dict[str, str] = Field(default_factory=dict)
+    class_name: DnsSubdomain | None = None
+    annotations: Annotations = Field(default_factory=dict)
+
+    @field_validator("host")
+    @classmethod
+    def _host_length(cls, v: str) -> str:
+        if problem := dns_subdomain(v.removeprefix("*.")):
+            raise ValueError(f"expected a host name: {problem}")
+        if any(len(label) > 63 for label in v.split(".")):
+            raise ValueError("expected a host name: each part between dots is at most 63 characters")
+        return v
 
 
 class Scratch(Model):
@@ -46,7 +72,7 @@ class Scratch(Model):
 
 class Persistent(Model):
     size: Quantity
-    storage_class: str | None = None
+    storage_class: DnsSubdomain | None = None
     access_modes: list[Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadOnlyMany", "ReadWriteMany"]] = [
         "ReadWriteOnce"
     ]
@@ -65,8 +91,8 @@ class Volume(Model):
 
 
 class Autoscaling(Model):
-    min_replicas: int = Field(ge=1)
-    max_replicas: int = Field(ge=1)
+    min_replicas: Int32 = Field(ge=1)
+    max_replicas: Int32 = Field(ge=1)
     cpu: int | None = Field(default=None, ge=1, le=1000, description="target average CPU utilization, percent")
     memory: int | None = Field(default=None, ge=1, le=1000, description="target memory utilization, percent")
 
@@ -81,8 +107,8 @@ class Connection(Model):
     """Allowed egress: another service of the app (all its ports) or a CIDR with optional ports."""
 
     service: str | None = None
-    cidr: str | None = None
-    ports: list[int] = Field(default_factory=list)
+    cidr: Cidr | None = None
+    ports: list[PortNumber] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -96,11 +122,11 @@ class Connection(Model):
 
 
 class JobOptions(Model):
-    backoff_limit: int = Field(default=6, ge=0)
-    active_deadline_seconds: int | None = Field(default=None, ge=1)
-    ttl_seconds_after_finished: int | None = Field(default=None, ge=0)
-    completions: int | None = Field(default=None, ge=1)
-    parallelism: int | None = Field(default=None, ge=1)
+    backoff_limit: Int32 = Field(default=6, ge=0)
+    active_deadline_seconds: int | None = Field(default=None, ge=1, le=INT64_MAX)
+    ttl_seconds_after_finished: Int32 | None = Field(default=None, ge=0)
+    completions: Int32 | None = Field(default=None, ge=1)
+    parallelism: Int32 | None = Field(default=None, ge=1)
     concurrency_policy: Literal["Allow", "Forbid", "Replace"] = "Forbid"
 
 
@@ -110,30 +136,30 @@ class Migration(Container):
 
     image: Image | None = None  # default: the service's image
     compatibility: Literal["expand", "contract", "irreversible"] = "expand"
-    backoff_limit: int = Field(default=0, ge=0)
-    active_deadline_seconds: int = Field(default=600, ge=1)
+    backoff_limit: Int32 = Field(default=0, ge=0)
+    active_deadline_seconds: int = Field(default=600, ge=1, le=INT64_MAX)
 
 
 class Service(Container):
     kind: Literal["stateless", "stateful", "job", "cronjob", "daemon"] = "stateless"
     build: Build | None = None
     version: str | None = None
-    component: str | None = None
+    component: LabelValue | None = None
     public: Public | None = None
-    replicas: int = Field(default=1, ge=0)
+    replicas: Int32 = Field(default=1, ge=0)
     autoscaling: Autoscaling | None = None
     volumes: dict[DnsLabel, Volume] = Field(default_factory=dict)
     files: dict[AbsPath, File] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
     connects_to: list[Connection] = Field(default_factory=list)
-    runtime_class_name: str | None = None
+    runtime_class_name: DnsSubdomain | None = None
     sidecars: dict[DnsLabel, Container] = Field(default_factory=dict)
     init_containers: dict[DnsLabel, Container] = Field(default_factory=dict)
     migration: Migration | None = None
-    schedule: str | None = None
+    schedule: CronSchedule | None = None
     job: JobOptions = Field(default_factory=JobOptions)
     labels: Labels = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: Annotations = Field(default_factory=dict)
     automount_service_account_token: bool = False
     metrics_path: str = Field(default="/metrics", pattern=r"^/")
 
@@ -142,7 +168,7 @@ class App(Model):
     name: DnsLabel
     version: str | None = None
     labels: Labels = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    annotations: Annotations = Field(default_factory=dict)
 
 
 class Defaults(Model):

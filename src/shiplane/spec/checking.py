@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from shiplane.spec.app import Document, Service
 from shiplane.spec.containers import Container, Probe
+from shiplane.spec.limits import CONFIG_KEY, file_key
 from shiplane.spec.merging import Path_
 from shiplane.spec.reporting import Problem, suggest
 
@@ -105,6 +106,7 @@ def _service(doc: Document, name: str, svc: Service) -> Iterator[Problem]:
             )
         if vol not in mounted:
             yield Problem((*path, "volumes", vol), f"volume {vol!r} is not mounted by any container")
+    yield from _file_keys(path, svc)
     for fpath, f in svc.files.items():
         if f.secret and f.secret not in doc.secrets:
             yield Problem(
@@ -149,6 +151,72 @@ def _service(doc: Document, name: str, svc: Service) -> Iterator[Problem]:
                 yield Problem((*path, "connectsTo", i), f"service {conn.service!r} has no ports to connect to")
 
 
+def _file_keys(path: Path_, svc: Service) -> Iterator[Problem]:
+    """Files not from a secret share one ConfigMap, keyed by their path: keys must be valid and distinct."""
+    keys: dict[str, str] = {}
+    for fpath, f in svc.files.items():
+        if f.secret is not None:
+            continue
+        key = file_key(fpath)
+        if not CONFIG_KEY.match(key) or len(key) > 253:
+            yield Problem(
+                (*path, "files", fpath),
+                f"this path becomes the ConfigMap key {key!r}, which Kubernetes refuses "
+                "(at most 253 of a-z, A-Z, 0-9, '-', '_' and '.'); rename the file",
+            )
+        elif key in keys:
+            yield Problem(
+                (*path, "files", fpath),
+                f"this file and {keys[key]!r} both become ConfigMap key {key!r} ('/' turns into '_'); "
+                "rename one of them",
+            )
+        keys.setdefault(key, fpath)
+
+
+def _generated_names(doc: Document) -> Iterator[Problem]:
+    """Names shiplane derives (`<app>-default-deny`, `<svc>-headless`, `<svc>-migrate`) must not
+    be the name of another object of the same kind, or one would silently replace the other."""
+    app = doc.app.name
+    for suffix, what in (("default-deny", "default-deny"), ("allow-dns", "DNS")):
+        taken = f"{app}-{suffix}"
+        if taken in doc.services:
+            yield Problem(
+                ("services", taken),
+                f"service name {taken!r} is the name of the app's {what} NetworkPolicy (app.name {app!r} + "
+                f"'-{suffix}'); rename the service",
+            )
+    for name in doc.migrations:
+        own = doc.services.get(name)
+        if f"{name}-migrate" in doc.services and not (own and own.migration):  # else reported below
+            yield Problem(
+                ("services", f"{name}-migrate"),
+                f"service name '{name}-migrate' is taken by migration {name!r} (migrations.{name}: its pods "
+                "carry that name); rename the service",
+            )
+    for name, svc in doc.services.items():
+        headless = f"{name}-headless"
+        other = doc.services.get(headless)
+        if svc.kind == "stateful" and svc.ports and other and other.ports and other.kind in _LONG_RUNNING:
+            yield Problem(
+                ("services", headless),
+                f"this service's Service has the name of the headless Service of stateful service {name!r} "
+                f"(services.{name}); rename one of them",
+            )
+        migrate = f"{name}-migrate"
+        if name in doc.migrations and svc.migration:
+            yield Problem(
+                ("migrations", name),
+                f"this migration and services.{name}.migration would both be named {migrate!r} "
+                "(their Jobs and pods); rename the app-level migration",
+            )
+        if svc.migration and migrate in doc.services:
+            yield Problem(
+                ("services", migrate),
+                f"service name {migrate!r} is taken by the migration of service {name!r} "
+                f"(services.{name}.migration: its pods and NetworkPolicy carry that name); rename the service",
+            )
+
+
 def _cycles(doc: Document) -> Iterator[Problem]:
     """dependsOn must form a DAG, or the deploy could never start anything."""
     state: dict[str, int] = {}
@@ -185,4 +253,5 @@ def check(doc: Document) -> list[Problem]:
             )
         problems.extend(_limits(("migrations", name), mig))
     problems.extend(_cycles(doc))
+    problems.extend(_generated_names(doc))
     return problems

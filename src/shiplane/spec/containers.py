@@ -9,15 +9,20 @@ from pydantic import Field, field_validator, model_validator
 
 from shiplane.spec.fields import (
     AbsPath,
+    Capability,
     DnsLabel,
     EnvName,
+    ExtendedResource,
+    FieldPath,
     Image,
+    Int32,
     Model,
     PortName,
     PortNumber,
     PortRef,
     Quantity,
     Str,
+    SubPath,
     exactly_one,
 )
 
@@ -58,11 +63,11 @@ class Probe(Model):
     tcp: TcpCheck | None = None
     exec: list[str] | None = Field(default=None, min_length=1)
     grpc: GrpcCheck | None = None
-    initial_delay_seconds: int | None = Field(default=None, ge=0)
-    period_seconds: int | None = Field(default=None, ge=1)
-    timeout_seconds: int | None = Field(default=None, ge=1)
-    failure_threshold: int | None = Field(default=None, ge=1)
-    success_threshold: int | None = Field(default=None, ge=1)
+    initial_delay_seconds: Int32 | None = Field(default=None, ge=0)
+    period_seconds: Int32 | None = Field(default=None, ge=1)
+    timeout_seconds: Int32 | None = Field(default=None, ge=1)
+    failure_threshold: Int32 | None = Field(default=None, ge=1)
+    success_threshold: Int32 | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _one_check(self) -> Probe:
@@ -87,14 +92,14 @@ class Resources(Model):
 
     requests: Amounts = Field(default_factory=Amounts)
     limits: Amounts = Field(default_factory=Amounts)
-    gpu: int | None = Field(default=None, ge=1)
-    gpu_resource: str = "nvidia.com/gpu"
+    gpu: Int32 | None = Field(default=None, ge=1)
+    gpu_resource: ExtendedResource = "nvidia.com/gpu"
 
 
 class Mount(Model):
     path: AbsPath
     read_only: bool = False
-    sub_path: str | None = None
+    sub_path: SubPath | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -107,7 +112,7 @@ class EnvValue(Model):
 
     value: Str | None = None
     secret: str | None = None
-    field: str | None = None
+    field: FieldPath | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -146,13 +151,14 @@ class Security(Model):
     """Safe by default; every relaxation is an explicit `false` (or an added capability) in the spec."""
 
     run_as_non_root: bool = True
-    run_as_user: int | None = Field(default=None, ge=0)
-    run_as_group: int | None = Field(default=None, ge=0)
-    fs_group: int | None = Field(default=None, ge=0)
+    # The API server accepts user and group ids 0..2^31-1.
+    run_as_user: Int32 | None = Field(default=None, ge=0)
+    run_as_group: Int32 | None = Field(default=None, ge=0)
+    fs_group: Int32 | None = Field(default=None, ge=0)
     read_only_root_filesystem: bool = True
     allow_privilege_escalation: bool = False
     drop_all_capabilities: bool = True
-    add_capabilities: list[str] = Field(default_factory=list)
+    add_capabilities: list[Capability] = Field(default_factory=list)
     seccomp_profile: Literal["RuntimeDefault", "Unconfined"] = "RuntimeDefault"
 
 

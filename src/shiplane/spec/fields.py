@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
+
+from shiplane.spec import limits
 
 
 class Model(BaseModel):
@@ -58,10 +61,44 @@ LabelValue = Annotated[
     BeforeValidator(_stringify),
     StringConstraints(pattern=r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", max_length=63),
 ]
+
+
+def _limit(check: Callable[[Any], str | None], what: str = "") -> AfterValidator:
+    """A pydantic validator from a `spec.limits` check (None: fine, else what was expected)."""
+
+    def validate(value: Any) -> Any:
+        problem = check(value)
+        if problem:
+            raise ValueError(what + problem)
+        return value
+
+    return AfterValidator(validate)
+
+
+def _key_limits(key: str) -> str | None:
+    problem = limits.qualified_name(key)
+    return problem.split(": ", 1)[1] if problem else None
+
+
 Labels = dict[
-    Annotated[str, StringConstraints(pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")],
+    Annotated[
+        str,
+        StringConstraints(pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"),
+        _limit(_key_limits),
+    ],
     LabelValue,
 ]
+# Annotations: qualified-name keys, at most 256 KiB of keys and values per object.
+Annotations = Annotated[dict[str, str], _limit(limits.annotations)]
+# A DNS subdomain (RFC 1123): RuntimeClass, StorageClass, IngressClass and Secret names, hosts.
+DnsSubdomain = Annotated[str, _limit(limits.dns_subdomain, "expected ")]
+Cidr = Annotated[str, _limit(limits.cidr, "expected ")]
+CronSchedule = Annotated[str, _limit(limits.cron, "invalid cron schedule: ")]
+Capability = Annotated[str, _limit(limits.capability, "expected ")]
+Int32 = Annotated[int, Field(le=limits.INT32_MAX)]
+SubPath = Annotated[str, _limit(limits.sub_path, "expected ")]
+FieldPath = Annotated[str, _limit(limits.field_path, "expected ")]
+ExtendedResource = Annotated[str, _limit(limits.extended_resource, "expected ")]
 # An image reference: name[:tag][@sha256:digest]; tags must not be `latest`-implicit for promotion.
 IMAGE = r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
 Image = Annotated[str, StringConstraints(pattern=IMAGE)]

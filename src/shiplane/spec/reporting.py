@@ -26,6 +26,8 @@ PATTERN_HELP = {
     "^[-._a-zA-Z][-._a-zA-Z0-9]*$": "an environment variable name",
     IMAGE: "an image reference: lowercase name[:tag][@sha256:digest], e.g. ghcr.io/acme/api:1.2",
     QUANTITY: "a Kubernetes quantity such as 500m, 0.5, 256Mi or 2Gi",
+    "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$": "a label value: letters, digits, '-', '_' and '.', "
+    "starting and ending with a letter or digit",
 }
 
 

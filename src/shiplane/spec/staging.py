@@ -8,7 +8,8 @@ every container, so a service's own value always beats a default.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ class StageSpec:
     stage: Stage
     doc: Document
     base_dir: Path
+    # Where each field of the merged document came from, for errors found while rendering.
+    marks: Mapping[Path_, Mark] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def namespace(self) -> str:
@@ -153,7 +156,7 @@ def validate(source: Source) -> Spec:
         for p in problems:
             found.setdefault((locate(marks, p.path), p), []).append(name or "")
         if doc is not None and not problems and name is not None:
-            stages[name] = StageSpec(name=name, stage=doc.stages[name], doc=doc, base_dir=source.base_dir)
+            stages[name] = StageSpec(name=name, stage=doc.stages[name], doc=doc, base_dir=source.base_dir, marks=marks)
     if found:
         raise InputErrors(lines(found, [n or "" for n in names]))
     return Spec(stages=stages, source=source)

@@ -76,4 +76,6 @@ def test_malformed_object_is_an_input_error_not_a_crash():
     )
     with pytest.raises(InputErrors) as err:
         evaluate(parse(text, "d.yaml"))
-    assert err.value.problems[0].startswith("d.yaml:1: Deployment/x: malformed object")
+    assert err.value.problems == [
+        "d.yaml:7: Deployment/x: spec.template.spec.containers[0].env: expected a list, found an integer"
+    ]
