@@ -14,9 +14,10 @@ from typing import Any
 
 import yaml
 
-from shiplane.errors import InputError, InputErrors
+from shiplane.errors import InputErrors
+from shiplane.fileio import reading
+from shiplane.fileio.yamlload import MAX_DEPTH, Loader, syntax_error, too_deep
 
-Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Path_ = tuple[Any, ...]
 
 
@@ -62,6 +63,8 @@ class Builder:
         return f"{mark_of(self.file, key_node.start_mark)}: duplicate key {key!r}"
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
+        if len(path) > MAX_DEPTH:
+            raise too_deep(self.file, node)
         handled, value = self.special(node, path)
         if handled:
             return value
@@ -87,25 +90,13 @@ class Builder:
 
 
 def read_text(path: Path, name: str, what: str = "file") -> str:
-    """A YAML file's text; a missing or unreadable file is an InputError naming it."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{name}: cannot read this {what}: {err}") from None
-
-
-def _syntax(name: str, err: yaml.YAMLError) -> InputError:
-    if isinstance(err, yaml.MarkedYAMLError):
-        where = mark_of(name, err.problem_mark) if err.problem_mark else Mark(name, 1, 1)
-        return InputError(f"{where}: invalid YAML: {err.problem or err.context}")
-    return InputError(f"{name}: invalid YAML: {err}")
+    """A YAML file's text (regular files only, size-capped, UTF-8); any problem is an InputError naming it."""
+    return reading.read_text(path, name=name, what=what)
 
 
 def documents(text: str, name: str, builder: type[Builder] = Builder) -> Iterator[tuple[Any, dict[Path_, Mark]]]:
     """Every document of a YAML stream as (value, marks); syntax errors and key problems are InputErrors."""
-    loader = Loader(text)
+    loader = Loader(text, name)
     try:
         while loader.check_node():
             root = loader.get_node()
@@ -117,14 +108,14 @@ def documents(text: str, name: str, builder: type[Builder] = Builder) -> Iterato
                 raise InputErrors(b.problems)
             yield data, b.marks
     except yaml.YAMLError as err:
-        raise _syntax(name, err) from None
+        raise syntax_error(name, err, text) from None
     finally:
         loader.dispose()
 
 
 def single(text: str, name: str, builder: type[Builder] = Builder) -> tuple[Any, dict[Path_, Mark]]:
     """One YAML document as (value, marks); (None, {}) for an empty file."""
-    loader = Loader(text)
+    loader = Loader(text, name)
     try:
         root = loader.get_single_node()
         if root is None:
@@ -132,7 +123,7 @@ def single(text: str, name: str, builder: type[Builder] = Builder) -> tuple[Any,
         b = builder(name, loader)
         data = b.build(root, ())
     except yaml.YAMLError as err:
-        raise _syntax(name, err) from None
+        raise syntax_error(name, err, text) from None
     finally:
         loader.dispose()
     if b.problems:
