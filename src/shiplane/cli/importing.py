@@ -127,6 +127,7 @@ def procfile(
 ) -> None:
     """Import a Procfile's process types (web is exposed; release becomes a migration)."""
     from shiplane.errors import InputError
+    from shiplane.fileio import reading
     from shiplane.importing import procfile as pf
     from shiplane.importing.interpolating import parse_dotenv
 
@@ -134,7 +135,7 @@ def procfile(
     if env_file is not None:
         if not env_file.is_file():
             raise InputError(f"{env_file}: no such env file (--env-file)")
-        env = parse_dotenv(env_file.read_text(encoding="utf-8"), str(env_file))
+        env = parse_dotenv(reading.read_text(env_file, what="env file"), str(env_file))
     imported = pf.convert(pf.load(file), _app_name(name, file), file.name, env)
     _finish(imported, output_dir or file.parent, report_format, force)
 
