@@ -21,13 +21,19 @@ _REPORT = click.option(
     show_default=True,
     help="Format of the import report on stdout.",
 )
-_FORCE = click.option("--force", is_flag=True, help="Overwrite an existing shiplane.yaml.")
+_FORCE = click.option(
+    "--force", is_flag=True, help="Overwrite an existing shiplane.yaml, secret files and raw/ files of the same names."
+)
 
 
-def _finish(imported, out_dir: Path, report_format: str, force: bool) -> None:
+def _finish(imported, out_dir: Path, report_format: str, force: bool, raw: list | None = None) -> None:
     from shiplane.importing import writing
+    from shiplane.rendering.exporting import to_yaml
 
-    written = writing.write(out_dir, imported.spec, imported.report, imported.secret_values, force=force)
+    raw_texts = [(name, to_yaml(obj)) for name, obj in raw or []]
+    written = writing.write(
+        out_dir, imported.spec, imported.report, imported.secret_values, force=force, raw=raw_texts
+    )
     click.echo(imported.report.to_json() if report_format == "json" else imported.report.to_text(), nl=False)
     click.echo(f"wrote {written}", err=True)
     if imported.secret_values:
@@ -35,6 +41,8 @@ def _finish(imported, out_dir: Path, report_format: str, force: bool) -> None:
             f"wrote {len(imported.secret_values)} secret value(s) to {out_dir / writing.SECRETS_DIR} (git-ignored)",
             err=True,
         )
+    if raw:
+        click.echo(f"kept {len(raw)} object(s) as-is in {out_dir / 'raw'}", err=True)
 
 
 @click.group("import")
@@ -151,15 +159,9 @@ def manifests(
 ) -> None:
     """Adopt existing Kubernetes YAML (files or directories): workloads become services, the rest raw/."""
     from shiplane.importing import manifests as mf
-    from shiplane.rendering.exporting import to_yaml
 
     first = paths[0] if paths[0].is_dir() else paths[0].parent
     out_dir = output_dir or first
     docs, names = mf.load(list(paths))
     imported, raw = mf.convert(docs, _app_name(name, first / "x"), names)
-    _finish(imported, out_dir, report_format, force)
-    if raw:
-        (out_dir / "raw").mkdir(parents=True, exist_ok=True)
-        for file_name, obj in raw:
-            (out_dir / "raw" / file_name).write_text(to_yaml(obj), encoding="utf-8")
-        click.echo(f"kept {len(raw)} object(s) as-is in {out_dir / 'raw'}", err=True)
+    _finish(imported, out_dir, report_format, force, raw)

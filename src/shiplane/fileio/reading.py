@@ -134,6 +134,23 @@ def read_stdin(*, what: str = "input", limit: int = MAX_BYTES) -> str:
     return decode(_capped(stream, STDIN, what, limit), STDIN)
 
 
+def head(path: str | os.PathLike[str], size: int) -> bytes | None:
+    """The first `size` bytes of a regular file, or None for anything else (never blocks, never opens a device)."""
+    if not is_regular(path):
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        try:
+            return fh.read(size)
+        except OSError:
+            return None
+
+
 def is_regular(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> bool:
     """True for a regular file (never blocks, never opens anything)."""
     try:
@@ -153,7 +170,12 @@ def within(path: Path, root: Path) -> bool:
 
 
 def walk_files(
-    directory: Path, *, suffixes: tuple[str, ...] | None = None, recursive: bool = True, root: Path | None = None
+    directory: Path,
+    *,
+    suffixes: tuple[str, ...] | None = None,
+    recursive: bool = True,
+    root: Path | None = None,
+    skip_dirs: frozenset[str] = frozenset(),
 ) -> Iterator[Path]:
     """Regular files under `directory` (sorted, depth first), skipping FIFOs, devices and sockets,
     never descending into symlinked directories, and (with `root`) leaving out anything whose real
@@ -171,7 +193,8 @@ def walk_files(
         except OSError:
             continue
         if is_dir:
-            subdirs.append(path)
+            if entry.name not in skip_dirs:
+                subdirs.append(path)
             continue
         if not is_file or (suffixes is not None and path.suffix not in suffixes):
             continue
@@ -180,4 +203,4 @@ def walk_files(
         yield path
     if recursive:
         for sub in subdirs:
-            yield from walk_files(sub, suffixes=suffixes, recursive=True, root=root)
+            yield from walk_files(sub, suffixes=suffixes, recursive=True, root=root, skip_dirs=skip_dirs)

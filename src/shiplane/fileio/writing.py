@@ -89,19 +89,23 @@ class OutputDir:
             return f"it is {kind_of(st.st_mode)}, not a directory"
         return err.strerror or str(err)
 
-    def existing(self, rel: str | Path) -> str | None:
-        """Why `rel` may not be replaced (None when it is absent or shiplane's own, or with force)."""
+    def existing(self, rel: str | Path, *, replace_foreign: bool = False, any_file: bool = False) -> str | None:
+        """Why `rel` may not be written (None when it is absent, or shiplane's own, or with force).
+
+        `any_file`: any existing file blocks (without force), for files written to be edited."""
         parts = _parts(rel)
         try:
             fd = self._dir(parts[:-1], create=False)
         except InputError:
             return None  # the parent is absent (or refused, which writing reports)
         try:
-            return self._blocker(fd, parts[-1], self.root / rel)
+            return self._blocker(fd, parts[-1], self.root / rel, replace_foreign=replace_foreign, any_file=any_file)
         finally:
             os.close(fd)
 
-    def _blocker(self, fd: int, name: str, shown: Path, *, replace_foreign: bool = False) -> str | None:
+    def _blocker(
+        self, fd: int, name: str, shown: Path, *, replace_foreign: bool = False, any_file: bool = False
+    ) -> str | None:
         try:
             st = os.stat(name, dir_fd=fd, follow_symlinks=False)
         except FileNotFoundError:
@@ -110,18 +114,31 @@ class OutputDir:
             return f"{shown} is a symbolic link; shiplane does not write through links in an output directory"
         if not stat.S_ISREG(st.st_mode):
             return f"{shown} is {kind_of(st.st_mode)}, not a file shiplane wrote"
-        if self.force or replace_foreign or _is_own(fd, name):
+        if self.force or replace_foreign:
+            return None
+        if any_file:
+            return f"{shown} already exists"
+        if _is_own(fd, name):
             return None
         return f"{shown} exists and was not written by shiplane (its first line is not '{OWN} …')"
 
-    def write(self, rel: str | Path, data: str | bytes, *, mode: int = 0o644, replace_foreign: bool = False) -> Path:
+    def write(
+        self,
+        rel: str | Path,
+        data: str | bytes,
+        *,
+        mode: int = 0o644,
+        replace_foreign: bool = False,
+        any_file: bool = False,
+        dir_mode: int = 0o755,
+    ) -> Path:
         """Write root/rel atomically; `replace_foreign` is for files whose content the caller carried
         over (an appended .gitignore). Returns the path written."""
         parts = _parts(rel)
-        fd = self._dir(parts[:-1], create=True)
+        fd = self._dir(parts[:-1], create=True, mode=dir_mode)
         shown = self.root / rel
         try:
-            why = self._blocker(fd, parts[-1], shown, replace_foreign=replace_foreign)
+            why = self._blocker(fd, parts[-1], shown, replace_foreign=replace_foreign, any_file=any_file)
             if why:
                 raise InputError(why, hint="pass --force to replace it, or choose another output directory")
             tmp = f".{parts[-1][:100]}.{secrets.token_hex(6)}.tmp"
