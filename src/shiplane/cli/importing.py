@@ -31,9 +31,7 @@ def _finish(imported, out_dir: Path, report_format: str, force: bool, raw: list 
     from shiplane.rendering.exporting import to_yaml
 
     raw_texts = [(name, to_yaml(obj)) for name, obj in raw or []]
-    written = writing.write(
-        out_dir, imported.spec, imported.report, imported.secret_values, force=force, raw=raw_texts
-    )
+    written = writing.write(out_dir, imported.spec, imported.report, imported.secret_values, force=force, raw=raw_texts)
     click.echo(imported.report.to_json() if report_format == "json" else imported.report.to_text(), nl=False)
     click.echo(f"wrote {written}", err=True)
     if imported.secret_values:
