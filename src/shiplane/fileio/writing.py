@@ -71,8 +71,9 @@ class OutputDir:
                         os.mkdir(part, mode, dir_fd=fd)
                 nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
             except OSError as err:
+                why = self._refusal(part, err, fd)
                 os.close(fd)
-                raise InputError(f"{shown}: cannot write under it: {self._refusal(part, err, fd)}") from None
+                raise InputError(f"{shown}: cannot write under it: {why}") from None
             os.close(fd)
             fd = nxt
         return fd
