@@ -34,8 +34,11 @@ def _fails_fast(fn) -> str:
 
 @pytest.mark.parametrize(
     ("text", "expect"),
-    [(RECURSIVE, "f.yaml:1:4: an alias refers to the anchor that contains it"), (MERGE_LOOP, "f.yaml:1:4: an alias"),
-     (LAUGHS, "f.yaml:1:1: aliases expand this document to")],
+    [
+        (RECURSIVE, "f.yaml:1:4: an alias refers to the anchor that contains it"),
+        (MERGE_LOOP, "f.yaml:1:4: an alias"),
+        (LAUGHS, "f.yaml:1:1: aliases expand this document to"),
+    ],
 )
 def test_every_loader_refuses_alias_bombs(text: str, expect: str) -> None:
     assert len(LAUGHS) < 1024
