@@ -2,18 +2,17 @@
 
 A YAML file under 1 KB can describe a structure of billions of nodes through anchors and
 aliases ("billion laughs"), or one that contains itself (`x: &a [*a]`); building values
-from either never ends. Every document composed here is therefore checked before anyone
-builds values from it: aliases may add at most `ALIAS_BUDGET` nodes beyond what the text
-itself holds, may not refer to themselves, and nothing may nest deeper than `MAX_DEPTH`.
-The text itself is capped at `reading.MAX_BYTES`. Every error names file:line:col.
+from either never ends. So aliases may add at most `ALIAS_BUDGET` nodes beyond what the
+text itself holds, may not refer to what contains them, and nothing may nest deeper than
+`MAX_DEPTH`; the text itself is capped at `reading.MAX_BYTES`. Every error names file:line:col.
 
-The check walks the node graph once (shared nodes counted by memo), and only for texts
-that contain both an anchor and an alias, so plain manifests pay nothing for it.
+Two ways to enforce it: `check` walks a composed document before PyYAML's constructor
+builds it (`load`); the marked builders (`spec.marks`, `policy.manifests`), which visit
+every node anyway, carry a `Budget` instead, which costs a set lookup per mapping or list.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import yaml
@@ -25,10 +24,6 @@ MAX_DEPTH = 200  # Kubernetes objects, CRD schemas included, nest well under 100
 ALIAS_BUDGET = 100_000  # nodes aliases may add; compose's `<<: *defaults` adds hundreds
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-# Anchors and aliases can only start a node: at the start of the text or a line, or after
-# whitespace or a flow indicator. A false positive only costs the check.
-_ANCHOR = re.compile(r"(?:^|(?<=[\s\[\]{},:?\ufeff]))&[^\s\[\]{},]", re.M)
-_ALIAS = re.compile(r"(?:^|(?<=[\s\[\]{},:?\ufeff]))\*[^\s\[\]{},]", re.M)
 
 
 def where(name: str, mark: Any) -> str:
@@ -39,28 +34,68 @@ def where(name: str, mark: Any) -> str:
 
 
 class Loader(_Base):
-    """A C safe loader whose composed documents have passed `check`."""
+    """The C safe loader, refusing texts over the size limit; composed nodes need `check` or a `Budget`."""
 
     def __init__(self, text: str, name: str = "<input>") -> None:
         if len(text) > MAX_BYTES:
             raise InputError(f"{name}: larger than the {human(MAX_BYTES)} limit for YAML input")
         self.name = name
-        self._aliases = bool(_ANCHOR.search(text) and _ALIAS.search(text))
         try:
             super().__init__(text)
         except UnicodeEncodeError as err:  # lone surrogates cannot be encoded for libyaml
             raise InputError(f"{name}: invalid character at offset {err.start}: not UTF-8 text") from None
 
-    def get_node(self) -> Any:
-        return self._checked(super().get_node())
 
-    def get_single_node(self) -> Any:
-        return self._checked(super().get_single_node())
+def recursive(name: str, node: yaml.Node) -> InputError:
+    return InputError(
+        f"{where(name, node.start_mark)}: an alias refers to the anchor that contains it "
+        "(a recursive structure, which shiplane does not accept)"
+    )
 
-    def _checked(self, node: Any) -> Any:
-        if node is not None and self._aliases:
-            check(node, self.name)
-        return node
+
+def bomb(name: str, node: yaml.Node, detail: str = "") -> InputError:
+    return InputError(
+        f"{where(name, node.start_mark)}: aliases expand this document{detail} past the limit of "
+        f"{ALIAS_BUDGET} nodes added by aliases",
+        hint="a 'billion laughs' pattern? write the repeated parts out, or use fewer nested aliases",
+    )
+
+
+class Budget:
+    """What aliases add while a builder expands one document, which calls `enter` and `leave`
+    around every mapping and list: a node entered again while it is being built is recursive,
+    and every node built inside a second visit counts against `ALIAS_BUDGET`."""
+
+    __slots__ = ("active", "added", "name", "repeats", "seen")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.seen: set[int] = set()
+        self.active: set[int] = set()
+        self.repeats = 0  # how many second visits enclose the current node
+        self.added = 0
+
+    def enter(self, node: yaml.Node) -> bool:
+        """Returns whether this is a second visit (pass it to `leave`)."""
+        key = id(node)
+        if key in self.active:
+            raise recursive(self.name, node)
+        self.active.add(key)
+        again = key in self.seen
+        if again:
+            self.repeats += 1
+        else:
+            self.seen.add(key)
+        if self.repeats:
+            self.added += 1 + len(node.value) * (2 if isinstance(node, yaml.MappingNode) else 1)
+            if self.added > ALIAS_BUDGET:
+                raise bomb(self.name, node)
+        return again
+
+    def leave(self, node: yaml.Node, again: bool) -> None:
+        self.active.discard(id(node))
+        if again:
+            self.repeats -= 1
 
 
 def check(root: yaml.Node, name: str) -> None:
@@ -80,20 +115,13 @@ def check(root: yaml.Node, name: str) -> None:
         if key in total:
             continue
         if key in on_path:
-            raise InputError(
-                f"{where(name, node.start_mark)}: an alias refers to the anchor that contains it "
-                "(a recursive structure, which shiplane does not accept)"
-            )
+            raise recursive(name, node)
         on_path.add(key)
         stack.append((node, True))
         stack.extend((k, False) for k in kids if id(k) not in total)
     size, depth = total[id(root)]
     if size - len(total) > ALIAS_BUDGET:
-        raise InputError(
-            f"{where(name, root.start_mark)}: aliases expand this document to {size} nodes "
-            f"({len(total)} written); the limit is {ALIAS_BUDGET} nodes added by aliases",
-            hint="a 'billion laughs' pattern? write the repeated parts out, or use fewer nested aliases",
-        )
+        raise bomb(name, root, f" to {size} nodes ({len(total)} written)")
     if depth > MAX_DEPTH:
         raise InputError(f"{where(name, root.start_mark)}: nested deeper than {MAX_DEPTH} levels")
 
@@ -130,7 +158,11 @@ def load(text: str, name: str) -> Any:
     """One document as plain values (safe tags only), bounded as above; an empty text is None."""
     loader = Loader(text, name)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check(node, name)
+        return loader.construct_document(node)
     except yaml.YAMLError as err:
         raise syntax_error(name, err, text) from None
     except RecursionError:

@@ -68,22 +68,26 @@ class Manifest:
 _STR = "tag:yaml.org,2002:str"
 
 
-def _build(node: yaml.Node, loader: Any, depth: int = 0) -> Any:
+def _build(node: yaml.Node, loader: Any, budget: yamlload.Budget, depth: int = 0) -> Any:
     if isinstance(node, yaml.ScalarNode):
         return node.value if node.tag == _STR else loader.construct_object(node, deep=True)  # strings: fast path
     if depth > yamlload.MAX_DEPTH:
         raise InputError(f"line {node.start_mark.line + 1}: nested deeper than {yamlload.MAX_DEPTH} levels")
+    again = budget.enter(node)  # aliases: no recursion, no billion laughs
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # YAML merge keys (<<)
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _build(key_node, loader, depth + 1)
+            key = _build(key_node, loader, budget, depth + 1)
             if not isinstance(key, str | int | float | bool):
                 raise InputError(f"line {key_node.start_mark.line + 1}: mapping keys must be plain scalars")
-            out[key] = _build(value_node, loader, depth + 1)
+            out[key] = _build(value_node, loader, budget, depth + 1)
+        budget.leave(node, again)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, loader, depth + 1) for item in node.value]
+        items = [_build(item, loader, budget, depth + 1) for item in node.value]
+        budget.leave(node, again)
+        return items
     return loader.construct_object(node, deep=True)
 
 
@@ -105,9 +109,10 @@ def parse(text: str, file: str) -> list[Manifest]:
             if node is None:
                 continue
             try:
-                data = _build(node, loader)
-            except InputError as err:
-                problems.append(f"{file}:{err.message.removeprefix('line ')}")
+                data = _build(node, loader, yamlload.Budget(file))
+            except InputError as err:  # "line N: …" from _build; the budget's own errors name the file
+                msg = err.message
+                problems.append(f"{file}:{msg.removeprefix('line ')}" if msg.startswith("line ") else msg)
                 continue
             if data is None:
                 continue

@@ -16,7 +16,7 @@ import yaml
 
 from shiplane.errors import InputErrors
 from shiplane.fileio import reading
-from shiplane.fileio.yamlload import MAX_DEPTH, Loader, syntax_error, too_deep
+from shiplane.fileio.yamlload import MAX_DEPTH, Budget, Loader, syntax_error, too_deep
 
 Path_ = tuple[Any, ...]
 
@@ -47,6 +47,7 @@ class Builder:
         self.loader = loader
         self.marks: dict[Path_, Mark] = {}
         self.problems: list[str] = []
+        self.budget = Budget(file)  # aliases: no recursion, no billion laughs
 
     def special(self, node: yaml.Node, path: Path_) -> tuple[bool, Any]:
         return False, None
@@ -69,6 +70,7 @@ class Builder:
         if handled:
             return value
         if isinstance(node, yaml.MappingNode):
+            again = self.budget.enter(node)
             self.loader.flatten_mapping(node)  # honours YAML merge keys (<<)
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -79,12 +81,15 @@ class Builder:
                     self.problems.append(self.duplicate(key_node, path, key))
                 self.marks[(*path, key)] = mark_of(self.file, key_node.start_mark)
                 out[key] = self.build(value_node, (*path, key))
+            self.budget.leave(node, again)
             return out
         if isinstance(node, yaml.SequenceNode):
+            again = self.budget.enter(node)
             items = []
             for i, item in enumerate(node.value):
                 self.marks[(*path, i)] = mark_of(self.file, item.start_mark)
                 items.append(self.build(item, (*path, i)))
+            self.budget.leave(node, again)
             return items
         return self.loader.construct_object(node, deep=True)
 
