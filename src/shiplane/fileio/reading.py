@@ -30,8 +30,9 @@ def human(n: int) -> str:
 
 
 def kind_of(mode: int) -> str:
-    """What a non-regular file is, in words."""
+    """What a file is, in words."""
     for test, word in (
+        (stat.S_ISREG, "a regular file"),
         (stat.S_ISDIR, "a directory"),
         (stat.S_ISFIFO, "a named pipe (FIFO)"),
         (stat.S_ISCHR, "a character device"),

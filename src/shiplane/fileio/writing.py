@@ -95,10 +95,22 @@ class OutputDir:
 
         `any_file`: any existing file blocks (without force), for files written to be edited."""
         parts = _parts(rel)
+        for i in range(1, len(parts)):  # a parent that is a link or a file is refused before anything is written
+            try:
+                st = os.lstat(self.root.joinpath(*parts[:i]))
+            except FileNotFoundError:
+                return None
+            except OSError as err:
+                return f"{self.root.joinpath(*parts[:i])}: {err.strerror or err}"
+            if not stat.S_ISDIR(st.st_mode):
+                shown = self.root.joinpath(*parts[:i])
+                if stat.S_ISLNK(st.st_mode):
+                    return f"{shown}: cannot write under it: it is a symbolic link, which shiplane does not follow"
+                return f"{shown}: cannot write under it: it is {kind_of(st.st_mode)}, not a directory"
         try:
             fd = self._dir(parts[:-1], create=False)
         except InputError:
-            return None  # the parent is absent (or refused, which writing reports)
+            return None  # the root is absent
         try:
             return self._blocker(fd, parts[-1], self.root / rel, replace_foreign=replace_foreign, any_file=any_file)
         finally:

@@ -85,3 +85,12 @@ def test_output_dir_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(InputError, match="exists and is not a directory"):
         OutputDir(tmp_path / "f").write("a", "b")
+
+
+def test_existing_reports_a_linked_or_file_parent_before_anything_is_written(tmp_path: Path) -> None:
+    (tmp_path / "raw").symlink_to(tmp_path)
+    (tmp_path / "secrets").write_text("x")
+    out = OutputDir(tmp_path)
+    assert "raw: cannot write under it: it is a symbolic link" in (out.existing("raw/a.yaml") or "")
+    assert "secrets: cannot write under it: it is a regular file" in (out.existing("secrets/a") or "")
+    assert out.existing("absent/a") is None
