@@ -13,6 +13,7 @@ from typing import Any
 
 from shiplane.errors import InputError
 from shiplane.fileio import reading
+from shiplane.fileio.writing import safe_name
 from shiplane.importing import yamlfile
 from shiplane.importing.compose import Imported, spec_name
 from shiplane.importing.containers import DEFAULT_RESOURCES
@@ -251,7 +252,8 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
     for obj in objects:
         if obj.get("kind") == "ConfigMap" and id(obj) not in used:
             used.add(id(obj))  # its values were inlined where referenced
-    raw = [(f"{o['kind'].lower()}-{o['metadata']['name']}.yaml", o) for o in objects if id(o) not in used]
+    # kind and name are the file's text: one safe file name each (`kind: ../../x` must not leave raw/)
+    raw = [(safe_name(f"{o['kind'].lower()}-{o['metadata']['name']}.yaml"), o) for o in objects if id(o) not in used]
     for fname, o in raw:
         report.notes.append(f"{o['kind']} {o['metadata']['name']}: kept as-is in raw/{fname} (apply it with kubectl)")
     if raw:
