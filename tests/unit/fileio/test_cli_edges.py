@@ -305,3 +305,35 @@ def test_kubeconfig_directory_or_fifo_exits_2(tmp_path: Path, monkeypatch: pytes
     with pytest.raises(InputError, match="it is a directory"):
         monkeypatch.setenv("KUBECONFIG", str(tmp_path))
         Kube.connect()
+
+
+@pytest.mark.parametrize(
+    ("command", "file", "where"),
+    [
+        (["import", "compose"], "compose.yaml", "compose.yaml:1:"),
+        (["import", "systemd"], "web.service", "web.service:1:"),
+        (["import", "procfile"], "Procfile", "Procfile:1:"),
+        (["import", "manifests"], "m.yaml", "m.yaml:1:"),
+        (["check"], "m.yaml", "m.yaml:1:"),
+    ],
+)
+def test_non_utf8_inputs_exit_2_naming_the_position(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    command: list[str],
+    file: str,
+    where: str,
+) -> None:
+    (tmp_path / file).write_bytes(b"# caf\xe9\n")
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, file]) == 2
+    err = capsys.readouterr().err
+    assert f"{where}6: not UTF-8 text (byte 0xe9 at offset 5)" in err and "Traceback" not in err
+
+
+def test_render_output_dir_that_is_a_fifo(tmp_path: Path) -> None:
+    spec(tmp_path)
+    os.mkfifo(tmp_path / "out")
+    out = run(["render", "-s", "dev", "-o", "out"], tmp_path, timeout=30)
+    assert out.returncode == 2 and b"out: exists and is not a directory" in out.stderr
