@@ -181,27 +181,31 @@ def walk_files(
     """Regular files under `directory` (sorted, depth first), skipping FIFOs, devices and sockets,
     never descending into symlinked directories, and (with `root`) leaving out anything whose real
     path lies outside `root`."""
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError as err:
-        raise InputError(f"{directory}: cannot list this directory: {_why(err)}") from None
-    subdirs = []
-    for entry in entries:
-        path = Path(entry.path)
+    pending = [directory]  # a stack, not recursion: directory trees can nest deeper than Python's stack
+    while pending:
+        current = pending.pop()
         try:
-            is_dir = entry.is_dir(follow_symlinks=False)
-            is_file = entry.is_file(follow_symlinks=True)
-        except OSError:
+            with os.scandir(current) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as err:
+            if current == directory:
+                raise InputError(f"{directory}: cannot list this directory: {_why(err)}") from None
             continue
-        if is_dir:
-            if entry.name not in skip_dirs:
-                subdirs.append(path)
-            continue
-        if not is_file or (suffixes is not None and path.suffix not in suffixes):
-            continue
-        if root is not None and entry.is_symlink() and not within(path, root):
-            continue
-        yield path
-    if recursive:
-        for sub in subdirs:
-            yield from walk_files(sub, suffixes=suffixes, recursive=True, root=root, skip_dirs=skip_dirs)
+        subdirs = []
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = entry.is_file(follow_symlinks=True)
+            except OSError:
+                continue
+            if is_dir:
+                if recursive and entry.name not in skip_dirs:
+                    subdirs.append(path)
+                continue
+            if not is_file or (suffixes is not None and path.suffix not in suffixes):
+                continue
+            if root is not None and entry.is_symlink() and not within(path, root):
+                continue
+            yield path
+        pending.extend(reversed(subdirs))

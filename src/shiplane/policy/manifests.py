@@ -162,7 +162,7 @@ def expand(paths: Iterable[str]) -> list[str]:
             continue
         path = Path(p)
         if path.is_dir():  # FIFOs, devices and symlinked directories inside are skipped
-            out += [str(f) for f in reading.walk_files(path, suffixes=_SUFFIXES)]
+            out += sorted(str(f) for f in reading.walk_files(path, suffixes=_SUFFIXES))
         elif path.exists():
             out.append(p)  # reading refuses what is not a regular file, saying what it is
         else:
