@@ -126,8 +126,6 @@ def parse(text: str, file: str) -> list[Manifest]:
             out.extend(_one(data, file, node, problems))
     except yaml.YAMLError as err:
         problems.append(yamlload.syntax_error(file, err, text).message)
-    except InputError as err:  # the loader's limits (alias budget, depth)
-        problems.append(err.message)
     finally:
         loader.dispose()
     if problems:

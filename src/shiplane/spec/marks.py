@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from shiplane.errors import InputErrors
+from shiplane.errors import InputError, InputErrors
 from shiplane.fileio import reading
 from shiplane.fileio.yamlload import MAX_DEPTH, Budget, Loader, syntax_error, too_deep
 
@@ -54,6 +54,9 @@ class Builder:
 
     def key(self, key_node: yaml.Node) -> Any:
         """The key's value, or None (after recording a problem) if it cannot be a key."""
+        if not isinstance(key_node, yaml.ScalarNode):  # never build a complex key: it may nest or alias anything
+            self.problems.append(f"{mark_of(self.file, key_node.start_mark)}: keys must be plain scalars")
+            return None
         key = self.loader.construct_object(key_node, deep=True)
         if not isinstance(key, str | int | float | bool) or key is None:
             self.problems.append(f"{mark_of(self.file, key_node.start_mark)}: keys must be plain scalars")
@@ -114,6 +117,8 @@ def documents(text: str, name: str, builder: type[Builder] = Builder) -> Iterato
             yield data, b.marks
     except yaml.YAMLError as err:
         raise syntax_error(name, err, text) from None
+    except RecursionError:  # a safety net: depth is limited above
+        raise InputError(f"{name}: nested too deeply to read") from None
     finally:
         loader.dispose()
 
@@ -129,6 +134,8 @@ def single(text: str, name: str, builder: type[Builder] = Builder) -> tuple[Any,
         data = b.build(root, ())
     except yaml.YAMLError as err:
         raise syntax_error(name, err, text) from None
+    except RecursionError:  # a safety net: depth is limited above
+        raise InputError(f"{name}: nested too deeply to read") from None
     finally:
         loader.dispose()
     if b.problems:

@@ -11,6 +11,7 @@ import pytest
 
 from shiplane.errors import InputError, InputErrors
 from shiplane.fileio import yamlload
+from shiplane.importing import yamlfile
 from shiplane.policy import manifests
 from shiplane.spec import marks
 
@@ -104,3 +105,13 @@ def test_spec_file_that_is_not_utf8_names_line_and_offset(tmp_path: Path) -> Non
     path.write_bytes("app: x\n".encode("utf-16"))
     with pytest.raises(InputError, match="is UTF-16 text"):
         marks.read_text(path, "shiplane.yaml")
+
+
+def test_complex_keys_are_refused_without_being_built() -> None:
+    deep_key = "? " + "[" * 990 + "]" * 990 + "\n: x\n"
+    alias_key = "a: &a [1, [2]]\n? *a\n: x\n"
+    for text in (deep_key, alias_key):
+        with pytest.raises(InputError, match="keys must be plain scalars"):
+            marks.single(text, "k.yaml")
+        with pytest.raises(InputError, match="keys must be plain scalars"):
+            yamlfile.parse(text, "k.yaml")
