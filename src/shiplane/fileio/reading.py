@@ -67,6 +67,8 @@ def read_bytes(
         st = os.stat(path, follow_symlinks=follow_symlinks)
     except FileNotFoundError:
         raise InputError(f"{name}: no such file") from None
+    except ValueError:  # a NUL in the path (it can come from a YAML string)
+        raise InputError(f"{name!r}: not a valid file name") from None
     except OSError as err:
         raise InputError(f"{name}: cannot read this {what}: {_why(err)}") from None
     if not stat.S_ISREG(st.st_mode):

@@ -69,3 +69,8 @@ def test_walk_skips_fifos_devices_and_links_out_of_the_root(tmp_path: Path) -> N
     (root / "in.yaml").symlink_to(root / "a.yaml")
     found = [p.relative_to(root).as_posix() for p in reading.walk_files(root, suffixes=(".yaml",), root=root)]
     assert found == ["a.yaml", "in.yaml", "sub/b.yaml"]
+
+
+def test_a_nul_in_a_path_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="not a valid file name"):
+        reading.read_text("a\0b")
