@@ -166,7 +166,7 @@ def within(path: Path, root: Path) -> bool:
     """Whether `path`, with every symlink resolved, is `root` or lies under it."""
     try:
         resolved = path.resolve()
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):
         return False
     root = root.resolve()
     return resolved == root or root in resolved.parents
