@@ -97,7 +97,7 @@ def _stage_objects(stage: str, files: list[Path]) -> tuple[list[Any], Any, list[
     """The stage's rendered objects, located at their service in the spec, and its Dockerfiles."""
     from shiplane import rendering, spec
     from shiplane.policy.manifests import Manifest
-    from shiplane.spec.inputs import Inputs, used_secrets
+    from shiplane.spec.inputs import Inputs, read_config_file, used_secrets
 
     loaded = spec.load(files)
     stage_spec = loaded.stage(stage)
@@ -106,10 +106,8 @@ def _stage_objects(stage: str, files: list[Path]) -> tuple[list[Any], Any, list[
     for svc in stage_spec.doc.services.values():
         for f in svc.files.values():
             if f.from_file is not None:
-                try:
-                    files_content[f.from_file] = Path(stage_spec.base_dir, f.from_file).read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError) as err:
-                    raise InputError(f"cannot read {f.from_file} (relative to the spec's directory): {err}") from None
+                path = Path(stage_spec.base_dir, f.from_file)
+                files_content[f.from_file] = read_config_file(path, f.from_file)
     inputs = Inputs(secrets=dict.fromkeys(used_secrets(stage_spec), b"-"), files=files_content)
     objects = rendering.render(stage_spec, inputs)
     marks = loaded.source.marks

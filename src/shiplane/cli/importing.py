@@ -21,7 +21,9 @@ _REPORT = click.option(
     show_default=True,
     help="Format of the import report on stdout.",
 )
-_FORCE = click.option("--force", is_flag=True, help="Overwrite an existing shiplane.yaml.")
+_FORCE = click.option(
+    "--force", is_flag=True, help="Overwrite an existing shiplane.yaml, secret files and raw/ files of the same names."
+)
 _DRY = click.option(
     "--dry-run",
     is_flag=True,
@@ -30,24 +32,21 @@ _DRY = click.option(
 )
 
 
-def _preview(imported, out_dir: Path, report_format: str, force: bool, extra: list[Path] | None = None) -> None:
-    """--dry-run: the same checks as writing, then what would be written; secret values stay unprinted."""
+def _finish(imported, out_dir: Path, report_format: str, force: bool, raw: list | None = None, dry_run=False) -> None:
     from shiplane.importing import writing
+    from shiplane.rendering.exporting import to_yaml
 
-    text, paths = writing.preview(out_dir, imported.spec, imported.report, imported.secret_values, force=force)
-    click.echo(imported.report.to_json() if report_format == "json" else imported.report.to_text(), nl=False)
-    if report_format != "json":
-        click.echo(f"\n# {paths[0]} (would be written)\n{text}", nl=False)
-    for path in [*paths, *(extra or [])]:
-        click.echo(f"would write {path}", err=True)
-
-
-def _finish(imported, out_dir: Path, report_format: str, force: bool, dry_run: bool = False) -> None:
-    from shiplane.importing import writing
-
-    if dry_run:
-        return _preview(imported, out_dir, report_format, force)
-    written = writing.write(out_dir, imported.spec, imported.report, imported.secret_values, force=force)
+    raw_texts = [(name, to_yaml(obj)) for name, obj in raw or []]
+    args = (out_dir, imported.spec, imported.report, imported.secret_values)
+    if dry_run:  # the same checks as writing, then what would be written; secret values stay unprinted
+        text, paths = writing.preview(*args, force=force, raw=raw_texts)
+        click.echo(imported.report.to_json() if report_format == "json" else imported.report.to_text(), nl=False)
+        if report_format != "json":
+            click.echo(f"\n# {paths[0]} (would be written)\n{text}", nl=False)
+        for path in paths:
+            click.echo(f"would write {path}", err=True)
+        return
+    written = writing.write(*args, force=force, raw=raw_texts)
     click.echo(imported.report.to_json() if report_format == "json" else imported.report.to_text(), nl=False)
     click.echo(f"wrote {written}", err=True)
     if imported.secret_values:
@@ -55,6 +54,8 @@ def _finish(imported, out_dir: Path, report_format: str, force: bool, dry_run: b
             f"wrote {len(imported.secret_values)} secret value(s) to {out_dir / writing.SECRETS_DIR} (git-ignored)",
             err=True,
         )
+    if raw:
+        click.echo(f"kept {len(raw)} object(s) as-is in {out_dir / 'raw'}", err=True)
 
 
 @click.group("import")
@@ -107,7 +108,7 @@ def compose(
         project_name=project_name,
         connections=connections,
     )
-    _finish(imported, out_dir, report_format, force, dry_run)
+    _finish(imported, out_dir, report_format, force, dry_run=dry_run)
 
 
 def _app_name(name: str | None, first: Path) -> str:
@@ -130,7 +131,7 @@ def systemd(
     from shiplane.importing import systemd as sd
 
     imported = sd.convert(sd.load(list(units)), _app_name(name, units[0]), [u.name for u in units])
-    _finish(imported, output_dir or units[0].parent, report_format, force, dry_run)
+    _finish(imported, output_dir or units[0].parent, report_format, force, dry_run=dry_run)
 
 
 @import_.command()
@@ -157,6 +158,7 @@ def procfile(
 ) -> None:
     """Import a Procfile's process types (web is exposed; release becomes a migration)."""
     from shiplane.errors import InputError
+    from shiplane.fileio import reading
     from shiplane.importing import procfile as pf
     from shiplane.importing.interpolating import parse_dotenv
 
@@ -164,9 +166,9 @@ def procfile(
     if env_file is not None:
         if not env_file.is_file():
             raise InputError(f"{env_file}: no such env file (--env-file)")
-        env = parse_dotenv(env_file.read_text(encoding="utf-8"), str(env_file))
+        env = parse_dotenv(reading.read_text(env_file, what="env file"), str(env_file))
     imported = pf.convert(pf.load(file), _app_name(name, file), file.name, env)
-    _finish(imported, output_dir or file.parent, report_format, force, dry_run)
+    _finish(imported, output_dir or file.parent, report_format, force, dry_run=dry_run)
 
 
 @import_.command()
@@ -181,17 +183,9 @@ def manifests(
 ) -> None:
     """Adopt existing Kubernetes YAML (files or directories): workloads become services, the rest raw/."""
     from shiplane.importing import manifests as mf
-    from shiplane.rendering.exporting import to_yaml
 
     first = paths[0] if paths[0].is_dir() else paths[0].parent
     out_dir = output_dir or first
     docs, names = mf.load(list(paths))
     imported, raw = mf.convert(docs, _app_name(name, first / "x"), names)
-    if dry_run:
-        return _preview(imported, out_dir, report_format, force, [out_dir / "raw" / f for f, _ in raw])
-    _finish(imported, out_dir, report_format, force)
-    if raw:
-        (out_dir / "raw").mkdir(parents=True, exist_ok=True)
-        for file_name, obj in raw:
-            (out_dir / "raw" / file_name).write_text(to_yaml(obj), encoding="utf-8")
-        click.echo(f"kept {len(raw)} object(s) as-is in {out_dir / 'raw'}", err=True)
+    _finish(imported, out_dir, report_format, force, raw, dry_run=dry_run)

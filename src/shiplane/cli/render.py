@@ -28,6 +28,11 @@ from shiplane.cli.options import spec_files
     help="Check every object against the stage's Kubernetes version schemas.",
 )
 @click.option("--show-secrets", is_flag=True, help="Write real Secret data (masked by default).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With -o: replace files of the same name that shiplane did not write (they are kept by default).",
+)
 def render(
     files: tuple[Path, ...],
     stage: str,
@@ -35,6 +40,7 @@ def render(
     output_dir: Path | None,
     validate: bool,
     show_secrets: bool,
+    force: bool,
 ) -> None:
     """Render a stage of the app as Kubernetes objects."""
     from shiplane import rendering, schemas, spec
@@ -50,7 +56,7 @@ def render(
     if output_dir is None:
         click.echo(exporting.to_stream(objects), nl=False)
     else:
-        written = exporting.write_dir(objects, output_dir)
+        written = exporting.write_dir(objects, output_dir, force=force)
         click.echo(f"wrote {len(written)} objects to {output_dir}", err=True)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError, InputErrors
+from shiplane.fileio import reading
 from shiplane.importing import normalizing
 from shiplane.importing.interpolating import Interpolator, interpolate_tree, parse_dotenv
 from shiplane.importing.yamlfile import Mark, Override, Path_, Reset, read
@@ -178,11 +179,15 @@ class _Reader:
         return merge({k: v for k, v in base.items() if k != "extends"}, mine)
 
 
+def _text(path: Path) -> str:
+    return reading.read_text(path, name=display(path), what="env file")
+
+
 def _env(environ: Mapping[str, str], project_dir: Path, env_file: Path | None) -> dict[str, str]:
     path = env_file or project_dir / ".env"
     if env_file is not None and not path.is_file():
         raise InputError(f"{env_file}: no such env file (--env-file)")
-    dotenv = parse_dotenv(path.read_text(encoding="utf-8"), display(path), environ) if path.is_file() else {}
+    dotenv = parse_dotenv(_text(path), display(path), environ) if path.is_file() else {}
     return {**dotenv, **environ}
 
 
@@ -296,7 +301,7 @@ def _read_env_files(p: Project, env: Mapping[str, str]) -> None:
                 if entry.get("required", True):
                     raise InputError(f"{p.where(('services', sname, 'env_file'))}: env file {display(path)} not found")
                 continue
-            values.update(parse_dotenv(path.read_text(encoding="utf-8"), display(path), env))
+            values.update(parse_dotenv(_text(path), display(path), env))
             sources.append(display(path))
         values.update(svc.get("environment") or {})
         resolved = {k: (env.get(k) if v is None else v) for k, v in values.items()}

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError
+from shiplane.fileio import reading
+from shiplane.fileio.writing import safe_name
 from shiplane.importing import yamlfile
 from shiplane.importing.compose import Imported, spec_name
 from shiplane.importing.containers import DEFAULT_RESOURCES
@@ -250,7 +252,8 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
     for obj in objects:
         if obj.get("kind") == "ConfigMap" and id(obj) not in used:
             used.add(id(obj))  # its values were inlined where referenced
-    raw = [(f"{o['kind'].lower()}-{o['metadata']['name']}.yaml", o) for o in objects if id(o) not in used]
+    # kind and name are the file's text: one safe file name each (`kind: ../../x` must not leave raw/)
+    raw = [(safe_name(f"{o['kind'].lower()}-{o['metadata']['name']}.yaml"), o) for o in objects if id(o) not in used]
     for fname, o in raw:
         report.notes.append(f"{o['kind']} {o['metadata']['name']}: kept as-is in raw/{fname} (apply it with kubectl)")
     if raw:
@@ -280,15 +283,15 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
 def load(paths: list[Path]) -> tuple[list[tuple[str, dict]], list[str]]:
     files: list[Path] = []
     for p in paths:
-        if p.is_dir():
-            files += sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml", ".json"))
-        elif p.is_file():
-            files.append(p)
+        if p.is_dir():  # regular files only: a FIFO named x.yaml would block the read forever
+            files += reading.walk_files(p, suffixes=(".yaml", ".yml", ".json"), recursive=False)
+        elif p.exists():
+            files.append(p)  # the read says what it is if not a regular file
         else:
             raise InputError(f"{p}: no such file or directory")
     docs = []
     for f in files:
-        for i, (data, _marks) in enumerate(yamlfile.parse_all(f.read_text(encoding="utf-8"), str(f))):
+        for i, (data, _marks) in enumerate(yamlfile.parse_all(reading.read_text(f, what="manifest"), str(f))):
             if data is None:
                 continue
             if data.get("kind") == "List":

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError
+from shiplane.fileio import reading
 from shiplane.importing import containers, vm
 from shiplane.importing.compose import Imported, spec_name
 from shiplane.importing.report import Report, ServiceReport
@@ -79,7 +80,4 @@ def convert(processes: dict[str, str], app: str, source: str, env: dict[str, str
 
 
 def load(path: Path) -> dict[str, str]:
-    try:
-        return parse(path.read_text(encoding="utf-8"), str(path))
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+    return parse(reading.read_text(path, what="Procfile"), str(path))

@@ -40,7 +40,7 @@ _CONFIG = (".conf", ".cnf", ".ini", ".yaml", ".yml", ".toml", ".properties", ".x
 class PathInfo:
     """What the import saw on disk at a host path (gathered at the edge, see `host.survey`)."""
 
-    kind: str  # missing | file | dir
+    kind: str  # missing | file | dir | outside (a symlink out of the project: not read)
     executable: bool = False
     text: bool = True
     size: int = 0
@@ -97,6 +97,13 @@ def bind(
     if _is_source(src, svc) and not (where.kind != "dir" and src.endswith(_CONFIG)):
         st.dropped_targets.append(target)
         r.dropped.append(f"bind mount {shown} → {target}: source code for development; the image must contain it")
+        return
+    if where.kind == "outside":  # inside by name, but a symlink leads out of the project: not read
+        st.dropped_targets.append(target)
+        r.blockers.append(
+            f"bind mount {shown} → {target}: a symlink to a path outside the project, so it was not read; "
+            "copy the files into the project (files:) or bake them into the image"
+        )
         return
     if where.kind == "missing" and inside:
         st.dropped_targets.append(target)

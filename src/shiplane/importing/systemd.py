@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError
+from shiplane.fileio import reading
 from shiplane.importing import containers, vm
 from shiplane.importing.compose import PORT_NAMES, Imported, spec_name
 from shiplane.importing.interpolating import parse_dotenv
@@ -206,10 +207,7 @@ def convert(units: list[Unit], app: str, sources: list[str]) -> Imported:
 def load(paths: list[Path]) -> list[Unit]:
     units = []
     for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+        text = reading.read_text(path, what="unit file")
         sections = parse(text, str(path))
         env_files: dict[str, dict[str, str] | None] = {}
         for entry in sections["Service"].get("EnvironmentFile", []):
@@ -217,7 +215,7 @@ def load(paths: list[Path]) -> list[Unit]:
             candidates = [Path(file), path.parent / Path(file).name]
             found = next((c for c in candidates if c.is_file()), None)
             if found:
-                env_files[file] = parse_dotenv(found.read_text(encoding="utf-8"), str(found))
+                env_files[file] = parse_dotenv(reading.read_text(found, what="EnvironmentFile"), str(found))
             elif not optional:
                 env_files[file] = None
         units.append(Unit(path.name, sections, env_files))

@@ -6,13 +6,14 @@ written, so an import never leaves a spec that does not load.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from shiplane.errors import InputError
+from shiplane.errors import InputError, InputErrors
+from shiplane.fileio.writing import OutputDir, safe_name
 from shiplane.importing.report import Report
 
 SECRETS_DIR = ".shiplane-secrets"
@@ -47,20 +48,50 @@ def to_yaml(spec: dict[str, Any], report: Report) -> str:
     return "\n".join(head + lines) + "\n"
 
 
-def check_loads(text: str, out_dir: Path) -> None:
-    """Load the spec as `shiplane render` would; a failure here is a bug in the import."""
-    from shiplane import spec
+def check_loads(text: str, target: Path) -> None:
+    """Load the spec as `shiplane render` would, from memory (no probe file is ever written);
+    a failure here is a bug in the import."""
+    from shiplane.spec.loading import source_from_text
+    from shiplane.spec.staging import validate
 
-    probe = out_dir / ".shiplane-import-check.yaml"
-    probe.write_text(text, encoding="utf-8")
     try:
-        spec.load([probe])
+        validate(source_from_text(text, str(target), target.parent.resolve()))
     except InputError as err:
         raise InputError(
             f"the imported spec does not load (a bug in shiplane import; please report it):\n{err}"
         ) from err
-    finally:
-        probe.unlink(missing_ok=True)
+
+
+def _layout(
+    out: OutputDir,
+    spec: dict[str, Any],
+    report: Report,
+    secret_values: dict[str, str],
+    *,
+    file_name: str,
+    raw: Iterable[tuple[str, str]],
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(spec text, secret files, raw files) by relative path, after every refusal `write` makes:
+    a target that exists (unless --force), is a symlink or lies outside the output directory."""
+    for name in secret_values:
+        if safe_name(name) != name:
+            raise InputError(f"secret name {name!r} cannot be a file name in {SECRETS_DIR}/ (a bug in the import)")
+    secret_files = {f"{SECRETS_DIR}/{name}": value for name, value in secret_values.items()}
+    raw_files: dict[str, str] = {}
+    for name, raw_text in raw:
+        rel, n = f"raw/{safe_name(name)}", 2  # names come from the objects' kind and name: untrusted
+        while rel in raw_files:
+            rel, n = f"raw/{safe_name(name).removesuffix('.yaml')}-{n}.yaml", n + 1
+        raw_files[rel] = raw_text
+    edited = (file_name, *secret_files, *raw_files)  # written to be edited: any existing one needs --force
+    refused = [why for rel in edited if (why := out.existing(rel, any_file=True))]
+    if secret_files and (why := out.existing(".gitignore", replace_foreign=True)):
+        refused.append(why)
+    if refused:
+        raise InputErrors(refused, hint="pass --force to overwrite, or -o another directory")
+    text = to_yaml(spec, report)
+    check_loads(text, out.root / file_name)
+    return text, secret_files, raw_files
 
 
 def write(
@@ -71,32 +102,28 @@ def write(
     *,
     force: bool = False,
     file_name: str = "shiplane.yaml",
+    raw: Iterable[tuple[str, str]] = (),
 ) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / file_name
-    if target.exists() and not force:
-        raise InputError(f"{target} already exists", hint="pass --force to overwrite it, or -o another directory")
-    text = to_yaml(spec, report)
-    check_loads(text, out_dir)
-    if secret_values:
-        sdir = out_dir / SECRETS_DIR
-        sdir.mkdir(mode=0o700, exist_ok=True)
-        for name, value in secret_values.items():
-            path = sdir / name
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(value)
-        _ignore(out_dir, f"{SECRETS_DIR}/")
-    target.write_text(text, encoding="utf-8")
-    return target
+    """Write the spec, secret values and `raw` (file name, text) files; refuse before writing anything
+    if a target exists (unless `force`), is a symlink or lies outside `out_dir`."""
+    out = OutputDir(out_dir, force=force)
+    text, secret_files, raw_files = _layout(out, spec, report, secret_values, file_name=file_name, raw=raw)
+    for rel, value in secret_files.items():
+        out.write(rel, value, mode=0o600, any_file=True, dir_mode=0o700)
+    if secret_files:
+        _ignore(out, f"{SECRETS_DIR}/")
+    for rel, raw_text in raw_files.items():
+        out.write(rel, raw_text, any_file=True)
+    return out.write(file_name, text, any_file=True)
 
 
-def _ignore(out_dir: Path, entry: str) -> None:
-    gitignore = out_dir / ".gitignore"
-    lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
+def _ignore(out: OutputDir, entry: str) -> None:
+    """Add `entry` to the output dir's .gitignore, keeping what is there (never through a symlink)."""
+    existing = out.read_own(".gitignore")
+    lines = existing.splitlines() if existing is not None else []
     if entry not in lines:
         lines.append(entry)
-        gitignore.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        out.write(".gitignore", "\n".join(lines) + "\n", replace_foreign=True)
 
 
 def preview(
@@ -107,27 +134,15 @@ def preview(
     *,
     force: bool = False,
     file_name: str = "shiplane.yaml",
+    raw: Iterable[tuple[str, str]] = (),
 ) -> tuple[str, list[Path]]:
-    """What `write` would do, writing nothing (not even the load check's file): the spec text and
-    every path it would write. Refuses as `write` does."""
-    from shiplane.spec.loading import source_from_text
-    from shiplane.spec.staging import validate
-
-    target = out_dir / file_name
-    if target.exists() and not force:
-        raise InputError(f"{target} already exists", hint="pass --force to overwrite it, or -o another directory")
-    text = to_yaml(spec, report)
-    try:
-        validate(source_from_text(text, str(target), out_dir.resolve()))
-    except InputError as err:
-        raise InputError(
-            f"the imported spec does not load (a bug in shiplane import; please report it):\n{err}"
-        ) from err
-    paths = [target]
-    if secret_values:
-        paths += [out_dir / SECRETS_DIR / name for name in secret_values]
-        gitignore = out_dir / ".gitignore"
-        lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
-        if f"{SECRETS_DIR}/" not in lines:
-            paths.append(gitignore)
+    """What `write` would do, writing nothing: the spec text and every path it would write.
+    Refuses as `write` does."""
+    out = OutputDir(out_dir, force=force)
+    text, secret_files, raw_files = _layout(out, spec, report, secret_values, file_name=file_name, raw=raw)
+    paths = [out_dir / file_name, *(out_dir / rel for rel in (*secret_files, *raw_files))]
+    if secret_files:
+        existing = out.read_own(".gitignore")
+        if f"{SECRETS_DIR}/" not in (existing or "").splitlines():
+            paths.append(out_dir / ".gitignore")
     return text, paths

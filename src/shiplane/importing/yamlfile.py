@@ -45,6 +45,9 @@ class _ComposeBuilder(Builder):
         return False, None
 
     def key(self, key_node: yaml.Node) -> Any:
+        if not isinstance(key_node, yaml.ScalarNode):  # never build a complex key: it may nest or alias anything
+            self.problems.append(f"{mark_of(self.file, key_node.start_mark)}: keys must be plain scalars")
+            return None
         key = self.loader.construct_object(key_node, deep=True)
         if isinstance(key, list | dict) or key is None:
             self.problems.append(f"{mark_of(self.file, key_node.start_mark)}: keys must be plain scalars")

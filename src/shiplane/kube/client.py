@@ -19,6 +19,7 @@ from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, Resour
 
 from shiplane.errors import Conflict, CredentialsRejected, InputError, KubeError, Retryable, TimedOut, Unreachable
 from shiplane.events import Event, Waiting
+from shiplane.kube import kubeconfig as kubeconfig_file
 
 FIELD_MANAGER = "shiplane"
 # Everything the client raises for a failed request: HTTP errors and connection failures.
@@ -179,12 +180,12 @@ class Kube:
         configuration = k8s_client.Configuration()
         try:
             k8s_config.load_kube_config(
-                config_file=str(kubeconfig) if kubeconfig else None,
+                config_file=kubeconfig_file.check(kubeconfig),  # shape and limits first: see kube.kubeconfig
                 context=context,
                 client_configuration=configuration,
                 persist_config=False,
             )
-        except (k8s_config.ConfigException, FileNotFoundError) as err:
+        except (k8s_config.ConfigException, OSError, ValueError, TypeError, KeyError, AttributeError) as err:
             raise InputError(f"cannot load kubeconfig {kubeconfig or '(default)'}: {err}") from None
         # Concurrent applies and one watch per kind share this pool: size it for both.
         configuration.connection_pool_maxsize = 32

@@ -7,7 +7,6 @@ Multi-document streams and `kind: List` are flattened into single objects.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +15,11 @@ from typing import Any
 import yaml
 
 from shiplane.errors import InputError, InputErrors
+from shiplane.fileio import reading, yamlload
 
-_Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-
-class _Loader(_Base):  # type: ignore[misc, valid-type]
-    """The C loader, with scalar tag resolution memoised: manifests repeat the same keys and
+class _Loader(yamlload.Loader):
+    """The bounded C loader, with scalar tag resolution memoised: manifests repeat the same keys and
     values thousands of times, and resolving each one runs a list of regexes in Python."""
 
     _resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
@@ -70,20 +68,26 @@ class Manifest:
 _STR = "tag:yaml.org,2002:str"
 
 
-def _build(node: yaml.Node, loader: Any) -> Any:
+def _build(node: yaml.Node, loader: Any, budget: yamlload.Budget, depth: int = 0) -> Any:
     if isinstance(node, yaml.ScalarNode):
         return node.value if node.tag == _STR else loader.construct_object(node, deep=True)  # strings: fast path
+    if depth > yamlload.MAX_DEPTH:
+        raise InputError(f"line {node.start_mark.line + 1}: nested deeper than {yamlload.MAX_DEPTH} levels")
+    again = budget.enter(node)  # aliases: no recursion, no billion laughs
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # YAML merge keys (<<)
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _build(key_node, loader)
+            key = _build(key_node, loader, budget, depth + 1)
             if not isinstance(key, str | int | float | bool):
                 raise InputError(f"line {key_node.start_mark.line + 1}: mapping keys must be plain scalars")
-            out[key] = _build(value_node, loader)
+            out[key] = _build(value_node, loader, budget, depth + 1)
+        budget.leave(node, again)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, loader) for item in node.value]
+        items = [_build(item, loader, budget, depth + 1) for item in node.value]
+        budget.leave(node, again)
+        return items
     return loader.construct_object(node, deep=True)
 
 
@@ -96,7 +100,7 @@ def _items_node(node: yaml.Node) -> list[yaml.Node]:
 
 def parse(text: str, file: str) -> list[Manifest]:
     """Every object in a YAML stream; raise InputErrors naming file:line for each problem."""
-    loader = _Loader(text)
+    loader = _Loader(text, file)
     out: list[Manifest] = []
     problems: list[str] = []
     try:
@@ -105,9 +109,10 @@ def parse(text: str, file: str) -> list[Manifest]:
             if node is None:
                 continue
             try:
-                data = _build(node, loader)
-            except InputError as err:
-                problems.append(f"{file}:{err.message.removeprefix('line ')}")
+                data = _build(node, loader, yamlload.Budget(file))
+            except InputError as err:  # "line N: …" from _build; the budget's own errors name the file
+                msg = err.message
+                problems.append(f"{file}:{msg.removeprefix('line ')}" if msg.startswith("line ") else msg)
                 continue
             if data is None:
                 continue
@@ -124,9 +129,7 @@ def parse(text: str, file: str) -> list[Manifest]:
                 continue
             out.extend(_one(data, file, node, problems))
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
-        problems.append(f"{where}: invalid YAML: {getattr(err, 'problem', None) or err}")
+        problems.append(yamlload.syntax_error(file, err, text).message)
     finally:
         loader.dispose()
     if problems:
@@ -160,10 +163,10 @@ def expand(paths: Iterable[str]) -> list[str]:
             out.append(p)
             continue
         path = Path(p)
-        if path.is_dir():
-            out += sorted(str(f) for f in path.rglob("*") if f.suffix in _SUFFIXES and f.is_file())
-        elif path.is_file():
-            out.append(p)
+        if path.is_dir():  # FIFOs, devices and symlinked directories inside are skipped
+            out += sorted(str(f) for f in reading.walk_files(path, suffixes=_SUFFIXES))
+        elif path.exists():
+            out.append(p)  # reading refuses what is not a regular file, saying what it is
         else:
             raise InputError(f"{p}: no such file or directory")
     return out
@@ -175,9 +178,12 @@ def read(paths: Iterable[str]) -> list[Manifest]:
     problems: list[str] = []
     for name in expand(paths):
         try:
-            text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            problems.append(f"{name}: cannot read: {err}")
+            if name == "-":
+                text = reading.read_stdin(what="manifest stream")
+            else:
+                text = reading.read_text(name, what="manifest")
+        except InputError as err:
+            problems.append(err.message)
             continue
         try:
             out += parse(text, "<stdin>" if name == "-" else name)

@@ -11,7 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shiplane.errors import InputErrors
+from shiplane.errors import InputError, InputErrors
+from shiplane.fileio import reading
 from shiplane.spec.app import Service
 from shiplane.spec.containers import Container
 from shiplane.spec.staging import StageSpec
@@ -43,6 +44,11 @@ def used_secrets(stage: StageSpec) -> list[str]:
     return list(used)
 
 
+def read_config_file(path: Path, name: str) -> str:
+    """A `files.fromFile` source: a regular UTF-8 file (a FIFO or device here would block or never end)."""
+    return reading.read_text(path, name=name, what="config file")
+
+
 def gather(stage: StageSpec, environ: Mapping[str, str] | None = None, *, read_secrets: bool = True) -> Inputs:
     """Read every secret and config file the stage needs; report all that are missing at once.
 
@@ -67,11 +73,10 @@ def gather(stage: StageSpec, environ: Mapping[str, str] | None = None, *, read_s
         else:
             path = stage.base_dir / source.from_file
             try:
-                secrets[name] = path.read_bytes()
-            except OSError as err:
+                secrets[name] = reading.read_bytes(path, name=source.from_file, what="secret file")
+            except InputError as err:
                 problems.append(
-                    f"secret {name!r}: cannot read {source.from_file} (secrets.{name}.fromFile, relative to "
-                    f"the spec's directory): {err.strerror or err}"
+                    f"secret {name!r}: {err.message} (secrets.{name}.fromFile, relative to the spec's directory)"
                 )
     files: dict[str, str] = {}
     for svc_name, svc in stage.doc.services.items():
@@ -80,12 +85,10 @@ def gather(stage: StageSpec, environ: Mapping[str, str] | None = None, *, read_s
                 continue
             path = Path(stage.base_dir, f.from_file)
             try:
-                files[f.from_file] = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as err:
-                why = getattr(err, "strerror", None) or err
+                files[f.from_file] = read_config_file(path, f.from_file)
+            except InputError as err:
                 problems.append(
-                    f"services.{svc_name}.files[{target!r}].fromFile: cannot read {f.from_file} "
-                    f"(relative to the spec's directory): {why}"
+                    f"services.{svc_name}.files[{target!r}].fromFile: {err.message} (relative to the spec's directory)"
                 )
     if problems:
         raise InputErrors(problems)

@@ -122,7 +122,7 @@ def test_commands_that_render_secrets_name_every_missing_value_at_once(no_secret
     err = capsys.readouterr().err
     assert "secret 'token': environment variable DEMO_TOKEN is not set" in err
     assert "secret 'db-password': environment variable DEMO_DB_PASSWORD is not set" in err
-    assert "secret 'tls-key': cannot read keys/tls.key" in err
+    assert "secret 'tls-key': keys/tls.key: no such file" in err
     assert "Traceback" not in err
 
 

@@ -9,9 +9,8 @@ Inline suppression, on the comment lines right above an instruction, reason mand
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-from shiplane.errors import InputError
+from shiplane.fileio import reading
 from shiplane.policy.catalog import Rule
 from shiplane.policy.dockerfile.parsing import Dockerfile, Instruction, parse
 from shiplane.policy.dockerfile.rules import RULES
@@ -95,9 +94,9 @@ def lint_text(text: str, path: str) -> Report:
     return lint(parse(text, path))
 
 
+_MAX_DOCKERFILE = 4 * 1024 * 1024
+
+
 def lint_file(path: str) -> Report:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read Dockerfile: {getattr(err, 'strerror', None) or err}") from None
+    text = reading.read_text(path, what="Dockerfile", limit=_MAX_DOCKERFILE)
     return lint_text(text, path)
