@@ -16,6 +16,7 @@ from shiplane.planning.ordering import MIGRATION_ANNOTATION, Wave
 from shiplane.releases import MigrationRun, Outcome, Release
 from shiplane.releases.record import strip_secret
 from shiplane.releases.store import Store
+from shiplane.status import failfast
 
 UNSAFE = ("contract", "irreversible")
 
@@ -36,6 +37,8 @@ class Options:
     retention: int = 20
     rules: list[dict] | None = None
     overrides: list[dict] = field(default_factory=list)  # policy overrides (rule, reason), recorded
+    fail_fast: bool = True  # fail a rollout on conditions that will not fix themselves (status.failfast)
+    preflight: bool = True  # check the cluster can take the objects before the first write
 
 
 def images_of(objects: list[dict]) -> dict[str, str]:
@@ -157,7 +160,10 @@ class WaveRunner:
             yield from apply_all(kube, objects, live=live, force=self.options.force_conflicts)
             if wave.wait:
                 try:
-                    yield from wait_ready(kube, ns, objects, timeout=self.options.timeout, part_of=self.target.app)
+                    rules = failfast.RULES if self.options.fail_fast else ()
+                    yield from wait_ready(
+                        kube, ns, objects, timeout=self.options.timeout, part_of=self.target.app, rules=rules
+                    )
                 except RolloutFailed as failure:
                     if wave.name == "migrations":
                         self._record_migrations(objects, failure)

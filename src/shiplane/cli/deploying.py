@@ -104,6 +104,8 @@ def _options(flags: dict, *, rollback: bool | None = None):
         prune_volumes=flags["prune_volumes"],
         retention=flags["retention"],
         lock_duration=flags["lock_ttl"],
+        fail_fast=not flags["no_fail_fast"],
+        preflight=not flags.get("skip_preflight", False),
     )
 
 
@@ -125,6 +127,11 @@ def _deploy_flags(fn):
         [
             click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for each wave."),
             click.option("--no-rollback", is_flag=True, help="Leave a failed rollout as it is."),
+            click.option(
+                "--no-fail-fast",
+                is_flag=True,
+                help="Wait for --timeout even when a rollout cannot succeed (unpullable image, no room, …).",
+            ),
             click.option("--dry-run", is_flag=True, help="Only show the plan (same as `shiplane plan`)."),
             click.option("--force-conflicts", is_flag=True, help="Take over fields owned by other managers."),
             click.option("--no-wait-lock", is_flag=True, help="Fail at once if another deploy holds the lock."),
