@@ -24,18 +24,29 @@ class FailFastWatch:
         self.kube, self.watchdog = kube, failfast.Watchdog(rules)
         self.replicasets: dict[str, dict] = {}
         self.events: dict[str, dict] = {}
+        self.first_version: dict[str, str | None] = {}  # event uid → resourceVersion first seen
         self.rooms: list[capacity.NodeRoom] | None = None
         self.nodes: list[dict] = []
         self.rooms_at: float | None = None
         self.rooms_readable = True
         self.checked = float("-inf")
 
-    def saw_event(self, event: dict | None, names: tuple[str, ...]) -> None:
+    def saw_event(self, event: dict | None, names: tuple[str, ...], *, listed: bool) -> None:
+        """Keep creation events of the tracked workloads. A FailedCreate counts once it happens
+        while we watch (new, or repeated since first listed): one listed from an earlier attempt
+        may be stale (the cause fixed meanwhile, the controller not yet retried)."""
         if not event:
             return
         involved = event.get("involvedObject") or {}
-        if event.get("reason") in ("FailedCreate", "SuccessfulCreate") and involved.get("name", "").startswith(names):
-            self.events[(event.get("metadata") or {}).get("uid", "")] = event
+        if event.get("reason") not in ("FailedCreate", "SuccessfulCreate"):
+            return
+        if not involved.get("name", "").startswith(names):
+            return
+        meta = event.get("metadata") or {}
+        uid, version = meta.get("uid", ""), meta.get("resourceVersion")
+        first = self.first_version.setdefault(uid, version)
+        if event.get("reason") == "SuccessfulCreate" or not listed or version != first:
+            self.events[uid] = event
 
     def saw_replicaset(self, name: str, obj: dict | None) -> None:
         if obj is None:

@@ -194,7 +194,7 @@ def wait_ready(
                     if note:
                         yield note
                     if watch:
-                        watch.saw_event(seen.obj, names)
+                        watch.saw_event(seen.obj, names, listed=seen.listed)
                 elif seen.kind == "ReplicaSet":
                     if watch:
                         watch.saw_replicaset(seen.name, seen.obj)

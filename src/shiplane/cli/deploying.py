@@ -174,9 +174,15 @@ def _report(release) -> None:
     )
 
 
+skip_preflight_option = click.option(
+    "--skip-preflight", is_flag=True, help="Do not check the cluster can take the objects before the first write."
+)
+
+
 @click.command()
 @stage_options
 @_deploy_flags
+@skip_preflight_option
 @click.pass_context
 def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **flags):
     """Gate on policy, apply the stage in ordered waves, run migrations first, wait for the rollout;
@@ -277,6 +283,7 @@ def status(ctx, files, stage, context, namespace, kubeconfig, output):
 @click.option("--to", "dest", required=True, help="Stage to deploy them to.")
 @click.option("--kubeconfig", default=None, envvar="KUBECONFIG")
 @_deploy_flags
+@skip_preflight_option
 def promote(files, source, dest, kubeconfig, dry_run, plain, **flags):
     """Deploy to --to exactly the images (digests where known) that --from runs."""
     from dataclasses import replace
