@@ -8,6 +8,7 @@ workload was applied (its cause becomes visible right after) to the failure.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -18,9 +19,15 @@ from shiplane.actions.rollout import RolloutFailed
 from shiplane.events import Applied, Note, RolledBack, Step
 from shiplane.kube import Ref
 from shiplane.localcluster.stages import FAULT
-from tests.integration.deploying import cli, drain, outcomes, spec, target, write
+from tests.integration.deploying import SECRET_VALUE, cli, drain, outcomes, spec, target, write
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _secret(monkeypatch):
+    monkeypatch.setenv("SHOP_API_KEY", SECRET_VALUE)  # in-process deploys render the spec's secret
+
 
 TIMEOUT = 240.0  # far beyond every grace period: a failure before it is a fail-fast one
 
@@ -48,6 +55,7 @@ def deploy_failing(kube, namespace, objects, *, label: str) -> tuple[str, list]:
         drain(Deploy(target(kube, namespace), objects, options=opts).run(), on_event)
     ended = time.monotonic()
     failed = failed_at[0] if failed_at else ended
+    print(f"\n{failure.value.message}")
     print(
         f"\n[fail-fast {label}] time-to-failure {failed - applied_at[0]:.1f}s after the workload was applied "
         f"(deploy total {ended - started:.1f}s, timeout {TIMEOUT:.0f}s)"
@@ -67,7 +75,7 @@ def web_image(kube, ns: str) -> str:
 @pytest.mark.parametrize(
     ("fault", "rule", "shows"),
     [
-        ("image-pull", "image-pull", "ImagePullBackOff"),
+        ("image-pull", "image-pull", "ImagePull"),  # ErrImagePull or ImagePullBackOff, as it alternates
         ("config-error", "config-error", 'configmap "missing-config" not found'),
         ("fail", "crash-loop", "CrashLoopBackOff"),
     ],
@@ -91,7 +99,8 @@ def test_unschedulable_beyond_any_node_fails_fast(local_cluster, namespace, tmp_
     data["services"]["web"]["resources"] = {"requests": {"cpu": "40"}, "limits": {"cpu": "40"}}  # nodes have 32
     message, _ = deploy_failing(local_cluster.kube, namespace, objects_of(tmp_path, data, "big.yaml"), label="cpu")
     assert "fail-fast rule unschedulable" in message
-    assert "cpu 40 wanted, 32 available" in message and "Insufficient cpu" in message
+    assert re.search(r"cpu 40 wanted, 3[12](\.\d+)? available", message), message  # other pods take some room
+    assert "Insufficient cpu" in message
     assert "nothing to roll back to" in message
 
 

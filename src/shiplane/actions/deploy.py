@@ -215,6 +215,12 @@ class Deploy:
 
     def run(self) -> Generator[Event, None, Release]:
         t, opts = self.target, self.options
+        # Preflight: refuse what this cluster cannot take, before the first write (namespace, lock, record).
+        if opts.preflight:
+            from shiplane.actions import preflight
+
+            yield from preflight.run(t, self.objects)
+
         t.kube.apply(t.namespace_object())
         lock = t.lock(duration=opts.lock_duration)
         yield from lock.acquire(wait=opts.wait_lock, timeout=opts.lock_timeout)

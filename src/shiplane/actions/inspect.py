@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shiplane import planning, status
 from shiplane.actions.rollout import _immutable, _pod_problems, live_objects
@@ -35,9 +35,15 @@ def probe(target: Target, objects: list[dict]) -> dict[Ref, planning.Probe]:
 
 def plan(target: Target, objects: list[dict], *, rules: list[dict] | None = None, prune_volumes: bool = False):
     history = target.store().list()
-    return planning.make(
+    result = planning.make(
         objects, probe(target, objects), history=history, rules=planning.rules(rules), prune_volumes=prune_volumes
     )
+
+    # Preflight: the gaps a deploy would refuse (shown with the plan).
+    from shiplane.actions import preflight
+
+    gaps, notes = preflight.gaps(target, objects)
+    return replace(result, gaps=tuple(gaps), notes=tuple(notes))
 
 
 def history(target: Target) -> list[dict]:

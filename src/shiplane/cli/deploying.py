@@ -64,9 +64,10 @@ progress_option = click.option("--plain", is_flag=True, help="Plain timestamped 
 @click.option("--prune-volumes", is_flag=True, help="Also plan deleting PersistentVolumeClaims no longer wanted.")
 @click.pass_context
 def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes):
-    """What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations.
+    """What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations,
+    and the preflight gaps a deploy would refuse.
 
-    Exit 0 if nothing would change, 1 if something would, 2 on error."""
+    Exit 0 if nothing would change, 1 if something would, 2 on error or preflight gaps."""
     from shiplane.actions import inspect
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
@@ -90,7 +91,13 @@ def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volume
             click.echo(f"  = {ref['kind']} {ref['name']} kept: {why}")
         counts = result.to_json()["counts"]
         click.echo("plan: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n))
-    ctx.exit(1 if result.has_changes else 0)
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+        if result.gaps:
+            click.secho(f"preflight: {len(result.gaps)} gap(s); a deploy would refuse:", fg="red", bold=True)
+            for gap in result.gaps:
+                click.secho(f"  {gap}", fg="red")
+    ctx.exit(2 if result.gaps else 1 if result.has_changes else 0)
 
 
 def _options(flags: dict, *, rollback: bool | None = None):
@@ -185,8 +192,10 @@ skip_preflight_option = click.option(
 @skip_preflight_option
 @click.pass_context
 def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **flags):
-    """Gate on policy, apply the stage in ordered waves, run migrations first, wait for the rollout;
-    roll back automatically on failure. Exit 0 deployed, 1 failed, 2 bad input, 4 locked, 5 policy refused."""
+    """Gate on policy, check the cluster can take it (preflight), apply the stage in ordered waves, run
+    migrations first, wait for the rollout (failing fast on errors that will not fix themselves); roll back
+    automatically on failure. Exit 0 deployed, 1 failed, 2 bad input or preflight gaps, 4 locked, 5 policy
+    refused."""
     if dry_run:
         return ctx.invoke(
             plan,

@@ -66,6 +66,8 @@ class Plan:
     waves: tuple[Wave, ...]
     changes: tuple[Change, ...]
     pruning: Pruning = field(default_factory=Pruning)
+    gaps: tuple[Any, ...] = ()  # preflight.Gap: what the cluster cannot take (a deploy refuses)
+    notes: tuple[str, ...] = ()  # preflight facts that could not be read
 
     @property
     def has_changes(self) -> bool:
@@ -88,6 +90,7 @@ class Plan:
             "prune": list(self.pruning.prune),
             "retain": list(self.pruning.retain),
             "kept": [{"ref": ref, "why": why} for ref, why in self.pruning.kept],
+            "preflight": [g.to_json() for g in self.gaps],
         }
 
 

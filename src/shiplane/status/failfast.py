@@ -260,7 +260,10 @@ def _unschedulable(pod: dict, ctx: Context) -> str | None:
     if capacity.fits_somewhere(spec, ctx.rooms):
         return None  # some node has room: not a capacity problem we can judge
     need = {**capacity.pod_resources(spec), "pods": Decimal(1)}
-    best = min(ctx.rooms, key=lambda r: (not capacity.usable(r.node, spec), len(capacity.short(need, r.free))))
+    best = min(
+        ctx.rooms,
+        key=lambda r: (not capacity.usable(r.node, spec), len(capacity.short(need, r.free)), -r.free.get("cpu", 0)),
+    )
     missing = capacity.short(need, best.free)
     return (
         f"pod {pod['metadata']['name']} needs more than any node has free "
