@@ -221,9 +221,8 @@ def wait_ready(
                 lines = "\n  ".join(str(v).replace("\n", "\n  ") for v in verdicts)
                 bad = {v.workload for v in verdicts}
                 raise RolloutFailed(
-                    f"rollout failed fast (waiting would not help):\n  {lines}",
+                    f"rollout failed fast (waiting would not help; --no-fail-fast waits for --timeout):\n  {lines}",
                     refs=sorted((r for r in refs if f"{r.kind} {r.name}" in bad), key=str),
-                    hint="--no-fail-fast waits for --timeout instead",
                 )
             if failed or now > deadline:
                 bad = failed or [r for r, res in results.items() if res is None or not res.ready]
