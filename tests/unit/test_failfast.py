@@ -257,3 +257,45 @@ def test_statefulset_pods_of_the_update_revision_only():
 def test_event_time_reads_new_style_events():
     e = {"eventTime": "2026-11-29T10:00:05.123456Z", "series": {"lastObservedTime": "2026-11-29T10:03:00.5Z"}}
     assert failfast.event_time(e).isoformat() == "2026-11-29T10:03:00.500000+00:00"
+
+
+def test_a_listed_failed_create_counts_only_once_it_recurs_while_watched():
+    from shiplane.actions.failfast import FailFastWatch
+
+    watch = FailFastWatch(kube=None, rules=RULES)  # no cluster read: no pod is unschedulable
+    old = event("FailedCreate", 'forbidden: RuntimeClass "x" not found')
+    old["metadata"]["resourceVersion"] = "10"
+    watch.saw_event(old, ("web",), listed=True)  # from an earlier attempt, perhaps fixed since
+    assert watch.events == {}
+    again = {**old, "metadata": {**old["metadata"], "resourceVersion": "11"}}
+    watch.saw_event(again, ("web",), listed=False)  # the controller retried and failed again
+    assert list(watch.events) == ["e1"]
+    fresh = event("FailedCreate", "forbidden: exceeded quota", uid="e9")
+    watch.saw_event(fresh, ("other",), listed=False)  # not a tracked workload's
+    assert list(watch.events) == ["e1"]
+
+
+def test_watch_notes_a_pending_rule_then_returns_its_verdict_and_survives_forbidden_node_reads():
+    from shiplane.actions.failfast import FailFastWatch
+    from shiplane.errors import KubeError
+    from shiplane.events import Note, result
+
+    class Forbidden:
+        def list(self, *args, **kwargs):
+            raise KubeError("list Node: nodes is forbidden (HTTP 403)")
+
+    watch = FailFastWatch(Forbidden(), RULES)
+    for rs in RS:
+        watch.saw_replicaset(rs["metadata"]["name"], rs)
+    pods = {
+        "web-new-a": pod("web-new-a", waiting="ErrImagePull"),
+        "web-new-b": pod("web-new-b", unschedulable="Insufficient cpu", cpu="40"),
+    }
+    seen: list = []
+    assert result(watch.check([deployment()], pods, 0.0), seen.append) == []
+    messages = [e.message for e in seen if isinstance(e, Note)]
+    assert any("cannot read the nodes' room" in m and "forbidden" in m for m in messages)
+    assert "fail-fast: Deployment web: the image cannot be pulled (image-pull); failing in 20s" in messages
+    assert result(watch.check([deployment()], pods, 0.5)) == []  # at most one check a second
+    (verdict,) = result(watch.check([deployment()], pods, 20.0))
+    assert verdict.rule.id == "image-pull"  # the unschedulable rule is off without the nodes' room

@@ -7,6 +7,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from shiplane import planning, status
+from shiplane.actions import preflight
 from shiplane.actions.rollout import ApplyFailed, RolloutFailed, apply_all, live_objects, wait_ready
 from shiplane.actions.target import Target, last_success, who
 from shiplane.errors import ShiplaneError
@@ -217,8 +218,6 @@ class Deploy:
         t, opts = self.target, self.options
         # Preflight: refuse what this cluster cannot take, before the first write (namespace, lock, record).
         if opts.preflight:
-            from shiplane.actions import preflight
-
             yield from preflight.run(t, self.objects)
 
         t.kube.apply(t.namespace_object())

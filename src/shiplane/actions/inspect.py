@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from shiplane import planning, status
+from shiplane.actions import preflight
 from shiplane.actions.rollout import _immutable, _pod_problems, live_objects
 from shiplane.actions.target import Target, effective_outcome, last_success
 from shiplane.errors import KubeError
@@ -40,8 +41,6 @@ def plan(target: Target, objects: list[dict], *, rules: list[dict] | None = None
     )
 
     # Preflight: the gaps a deploy would refuse (shown with the plan).
-    from shiplane.actions import preflight
-
     gaps, notes = preflight.gaps(target, objects)
     return replace(result, gaps=tuple(gaps), notes=tuple(notes))
 

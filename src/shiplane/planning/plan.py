@@ -12,6 +12,7 @@ from typing import Any
 from shiplane.kube import Ref
 from shiplane.planning.diff import FieldChange, diff
 from shiplane.planning.ordering import Wave, WaveRule, waves
+from shiplane.planning.preflight import Gap
 from shiplane.releases.record import Outcome, Release, ref_of
 
 CONFIG_KINDS = ("ConfigMap", "Secret")
@@ -66,7 +67,7 @@ class Plan:
     waves: tuple[Wave, ...]
     changes: tuple[Change, ...]
     pruning: Pruning = field(default_factory=Pruning)
-    gaps: tuple[Any, ...] = ()  # preflight.Gap: what the cluster cannot take (a deploy refuses)
+    gaps: tuple[Gap, ...] = ()  # what the cluster cannot take (a deploy refuses)
     notes: tuple[str, ...] = ()  # preflight facts that could not be read
 
     @property
