@@ -147,3 +147,16 @@ def test_no_fail_fast_keeps_waiting_until_the_timeout(local_cluster, namespace, 
     assert fast.returncode == 1, fast.stderr
     assert "fail-fast rule image-pull" in fast.stderr and "rolled back automatically" in fast.stderr
     assert "Traceback" not in fast.stderr
+
+
+def test_unschedulable_once_the_nodes_are_full_counts_what_is_already_requested(local_cluster, namespace, tmp_path):
+    """Each pod fits an empty node, but not the room the others leave: 7 x 15 CPUs on 3 x 32."""
+    kube = local_cluster.kube
+    data = spec(namespace, replicas=7)
+    data["services"]["web"]["resources"] = {"requests": {"cpu": "15"}, "limits": {"cpu": "15"}}
+    try:
+        message, _ = deploy_failing(kube, namespace, objects_of(tmp_path, data, "full.yaml"), label="full")
+        assert "fail-fast rule unschedulable" in message
+        assert re.search(r"cpu 15 wanted, \d+(\.\d+)? available", message), message
+    finally:  # give the room back to the session's other tests
+        kube.delete(Ref("apps/v1", "Deployment", "web", namespace), propagation="Background")
