@@ -299,3 +299,19 @@ def test_watch_notes_a_pending_rule_then_returns_its_verdict_and_survives_forbid
     assert result(watch.check([deployment()], pods, 0.5)) == []  # at most one check a second
     (verdict,) = result(watch.check([deployment()], pods, 20.0))
     assert verdict.rule.id == "image-pull"  # the unschedulable rule is off without the nodes' room
+
+
+def test_a_failed_create_is_history_once_its_replicaset_has_all_its_pods():
+    """A transient refusal (e.g. the ServiceAccount cache lagging) in the same second as the
+    successful retry: the ReplicaSet has its pods, so the event no longer stands."""
+    full = replicaset("web-new", "2")
+    full["spec"], full["status"] = {"replicas": 2}, {"replicas": 2}
+    failed = event(
+        "FailedCreate", 'forbidden: error looking up service account ns/shop: serviceaccount "shop" not found'
+    )
+    ok = event("SuccessfulCreate", "Created pod: web-new-a", uid="e2")  # same second as the failure
+    seen, _ = observe([deployment()], [], [replicaset("web-old", "1"), full], [failed, ok])
+    assert seen[0].failures == ()
+    short = {**full, "status": {"replicas": 1}}
+    seen, _ = observe([deployment()], [], [replicaset("web-old", "1"), short], [failed, ok])
+    assert seen[0].failures == (failed,)

@@ -71,6 +71,13 @@ def pod_spec(obj: dict) -> dict | None:
     return None
 
 
+def _template_annotations(obj: dict) -> dict:
+    spec = obj.get("spec") or {}
+    if obj["kind"] == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return ((spec.get("template") or {}).get("metadata") or {}).get("annotations") or {}
+
+
 def _min_replicas(objects: list[dict]) -> dict[tuple[str, str], int]:
     """HPA minReplicas per scaled workload (such workloads omit `replicas`)."""
     out = {}
@@ -399,8 +406,8 @@ def _capacity(objects: list[dict], facts: Facts) -> Iterator[Gap]:
     total: Resources = {}
     for o in objects:
         spec = pod_spec(o)
-        if spec is None:
-            continue
+        if spec is None or capacity.autoscaled((), _template_annotations(o)):
+            continue  # an autoscaler annotation on the pod template: nodes for it come on demand
         fits = [n for n in facts.nodes if capacity.usable(n, spec)]
         per_pod = {**capacity.pod_resources(spec), "pods": Decimal(1)}
         if not any(not capacity.short(per_pod, capacity.allocatable(n)) for n in fits):

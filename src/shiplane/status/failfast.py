@@ -8,7 +8,8 @@ rollout with it (and the deploy rolls back as on any rollout failure).
 
 Only the *current* revision counts: pods of a Deployment's newest ReplicaSet or a
 StatefulSet's update revision, and FailedCreate events newer than shiplane's last
-apply of the workload and not followed by a SuccessfulCreate. So a crash-looping
+apply of the workload, not followed by a SuccessfulCreate, from a controller that
+still lacks pods. So a crash-looping
 old pod, or an hour-old event from an earlier attempt, never fails a new rollout.
 """
 
@@ -153,7 +154,8 @@ def observe(
     for w in workloads:
         kind, name = w["kind"], w["metadata"]["name"]
         mine: list[dict] = []
-        creators: set[tuple[str, str]] = {(kind, name)}  # who emits FailedCreate for its pods
+        # who emits FailedCreate for its pods, if it still lacks pods (a FailedCreate is history once it has them)
+        creators: set[tuple[str, str]] = {(kind, name)} if _short(w) else set()
         if kind == "Deployment":
             revision = (w["metadata"].get("annotations") or {}).get(REVISION)
             for rs in replicasets:
@@ -162,7 +164,8 @@ def observe(
                 rs_pods = by_owner.get(("ReplicaSet", rs["metadata"]["name"]), [])
                 if revision and (rs["metadata"].get("annotations") or {}).get(REVISION) == revision:
                     mine += rs_pods
-                    creators.add(("ReplicaSet", rs["metadata"]["name"]))
+                    if _short(rs):
+                        creators.add(("ReplicaSet", rs["metadata"]["name"]))
                 else:
                     leaving.update(p["metadata"].get("uid", "") for p in rs_pods)
         else:
@@ -183,6 +186,21 @@ def observe(
             )
         )
     return out, frozenset(leaving - {""})
+
+
+def _short(creator: dict) -> bool:
+    """The controller still has pods to create (so its last FailedCreate may still stand)."""
+    kind, spec, st = creator.get("kind"), creator.get("spec") or {}, creator.get("status") or {}
+    if kind in ("ReplicaSet", "StatefulSet"):
+        return st.get("replicas", 0) < spec.get("replicas", 1)
+    if kind == "DaemonSet":
+        return st.get("currentNumberScheduled", 0) < st.get("desiredNumberScheduled", 0)
+    if kind == "Job":
+        done = any(
+            c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in st.get("conditions") or []
+        )
+        return not done and st.get("active", 0) < spec.get("parallelism", 1)
+    return kind != "Deployment"  # a Deployment creates ReplicaSets, not pods
 
 
 def _current_failures(events: list[dict], creators: set[tuple[str, str]], since: datetime | None) -> list[dict]:

@@ -214,3 +214,9 @@ def test_needs_counts_hpa_minimum_and_daemonsets_per_node():
     daemon = {**deployment("agent"), "kind": "DaemonSet"}
     total, _ = needs([web, hpa, daemon], FACTS)
     assert total["pods"] == 3 + 2  # three web replicas, one agent on each of two nodes
+
+
+def test_an_autoscaler_annotation_on_the_pod_template_skips_its_capacity_check():
+    big = deployment(cpu="40")
+    big["spec"]["template"]["metadata"] = {"annotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "true"}}
+    assert gaps([big]) == []
