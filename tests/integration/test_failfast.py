@@ -160,3 +160,24 @@ def test_unschedulable_once_the_nodes_are_full_counts_what_is_already_requested(
         assert re.search(r"cpu 15 wanted, \d+(\.\d+)? available", message), message
     finally:  # give the room back to the session's other tests
         kube.delete(Ref("apps/v1", "Deployment", "web", namespace), propagation="Background")
+
+
+def test_a_missing_priority_class_fails_fast(local_cluster, namespace, tmp_path):
+    objects = objects_of(tmp_path, spec(namespace), "pc.yaml")
+    for obj in objects:  # the spec has no field for it; a library caller's objects may
+        if obj["kind"] == "Deployment":
+            obj["spec"]["template"]["spec"]["priorityClassName"] = "urgent"
+    message, _ = deploy_failing(local_cluster.kube, namespace, objects, label="priority-class")
+    assert "fail-fast rule priority-class-missing" in message and "no PriorityClass with name urgent" in message
+
+
+def test_an_admission_refusal_fails_fast(local_cluster, namespace, tmp_path):
+    """Pod Security admission (built into the API server) refuses an added capability."""
+    kube = local_cluster.kube
+    ns = kube.get(Ref("v1", "Namespace", namespace))
+    ns["metadata"].setdefault("labels", {})["pod-security.kubernetes.io/enforce"] = "restricted"
+    kube.replace(ns)  # an update by another manager: the deploy's own apply of the namespace keeps it
+    data = spec(namespace)
+    data["services"]["web"]["security"] = {"addCapabilities": ["NET_ADMIN"]}
+    message, _ = deploy_failing(kube, namespace, objects_of(tmp_path, data, "psa.yaml"), label="admission")
+    assert "fail-fast rule admission-denied" in message and "violates PodSecurity" in message

@@ -97,10 +97,15 @@ def test_quota_limit_range_class_and_capacity_gaps_are_named_together(local_clus
     assert kube.list("v1", "Secret", namespace=namespace, label_selector="shiplane.io/release-of")
 
 
-def test_unserved_api_versions_and_custom_kinds_without_crds(local_cluster, namespace, tmp_path, monkeypatch):
+def test_unserved_apis_custom_kinds_without_crds_and_a_missing_priority_class(
+    local_cluster, namespace, tmp_path, monkeypatch
+):
     monkeypatch.setenv("SHOP_API_KEY", SECRET_VALUE)
     kube = local_cluster.kube
     objects = desired.load([write(tmp_path, spec(namespace))], "dev").objects
+    for obj in objects:  # no spec field for it; a library caller's objects may have one
+        if obj["kind"] == "Deployment":
+            obj["spec"]["template"]["spec"]["priorityClassName"] = "urgent"
     extra = [
         {"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget",
          "metadata": {"name": "old", "namespace": namespace}, "spec": {"maxUnavailable": 1}},
@@ -112,7 +117,14 @@ def test_unserved_api_versions_and_custom_kinds_without_crds(local_cluster, name
         drain(Deploy(target(kube, namespace), [*objects, *extra], options=Options()).run())
     print(f"\n[preflight api/crd] refused after {time.monotonic() - started:.1f}s\n{refused.value.message}")
     checks = {(g.check, g.objects) for g in refused.value.gaps}
-    assert checks == {("api", ("PodDisruptionBudget old",)), ("crd", ("Certificate tls",))}
+    assert checks == {
+        ("api", ("PodDisruptionBudget old",)),
+        ("crd", ("Certificate tls",)),
+        ("priority-class", ("Deployment web",)),
+    }
+    assert (
+        'PriorityClass "urgent" does not exist in the cluster (it has: system-cluster-critical' in refused.value.message
+    )
     message = refused.value.message
     assert "does not serve PodDisruptionBudget in policy/v1beta1 (it serves it in policy/v1)" in message
     assert "no CustomResourceDefinition for Certificate in group cert-manager.io" in message
