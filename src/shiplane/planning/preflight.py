@@ -325,19 +325,34 @@ def needs(objects: list[dict], facts: Facts) -> tuple[Resources, dict[str, list[
         if not n:
             continue
         add("pods", Decimal(n), who)
+        defaulted = _defaulted(spec, facts.limit_ranges or ())
         for which in ("requests", "limits"):
-            per_pod: Resources = {}
-            for c in spec.get("containers") or []:
-                for k, v in _with_defaults(c, facts.limit_ranges or ())[which].items():
-                    per_pod[k] = per_pod.get(k, Decimal(0)) + v
-            for k, v in per_pod.items():
+            for k, v in capacity.pod_resources(defaulted, which).items():
                 add(f"{which}.{k}", v * n, who)
                 if which == "requests" and k in ("cpu", "memory"):
                     add(k, v * n, who)
     return total, why
 
 
-TRACKED_USAGE = ("pods", "cpu", "memory", "requests.", "limits.")  # what `Facts.app_usage` covers
+def _defaulted(spec: dict, ranges: tuple[dict, ...]) -> dict:
+    """The pod spec with LimitRange defaults filled into its containers' resources (as admission does)."""
+
+    def fill(c: dict) -> dict:
+        res = _with_defaults(c, ranges)
+        return {**c, "resources": {w: {k: f"{v:f}" for k, v in res[w].items()} for w in ("requests", "limits")}}
+
+    return {
+        **spec,
+        "containers": [fill(c) for c in spec.get("containers") or []],
+        "initContainers": [fill(c) for c in spec.get("initContainers") or []],
+    }
+
+
+def _tracked(key: str) -> bool:
+    """Quota keys `Facts.app_usage` covers (the app's pods); storage and object counts are not."""
+    return key in ("pods", "cpu", "memory") or (
+        key.startswith(("requests.", "limits.")) and key.split(".", 1)[1] != "storage"
+    )
 
 
 def _show(key: str, value: Decimal) -> str:
@@ -372,9 +387,9 @@ def _quotas(objects: list[dict], facts: Facts) -> Iterator[Gap]:
             if key not in need:
                 continue
             # Others' pods keep their share; this app's own pods are replaced, so theirs comes back.
-            # Object counts are judged for the app alone (its own objects are in `used`).
+            # Object counts and storage are judged for the app alone (its own objects are in `used`).
             others = used.get(key, Decimal(0)) - facts.app_usage.get(key, Decimal(0))
-            room = limit - max(others, Decimal(0)) if key.startswith(TRACKED_USAGE) else limit
+            room = limit - max(others, Decimal(0)) if _tracked(key) else limit
             if need[key] > room:
                 yield Gap(
                     "quota",

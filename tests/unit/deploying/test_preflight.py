@@ -220,3 +220,19 @@ def test_an_autoscaler_annotation_on_the_pod_template_skips_its_capacity_check()
     big = deployment(cpu="40")
     big["spec"]["template"]["metadata"] = {"annotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "true"}}
     assert gaps([big]) == []
+
+
+def test_quota_storage_used_by_the_apps_own_claims_is_not_counted_twice():
+    quota = {
+        "metadata": {"name": "q"},
+        "spec": {"hard": {"requests.storage": "30Gi"}},
+        "status": {"used": {"requests.storage": "20Gi"}},  # the app's own claim, from its last deploy
+    }
+    assert gaps([statefulset(size="20Gi")], quotas=(quota,)) == []
+
+
+def test_quota_needs_count_init_containers_as_the_scheduler_does():
+    web = deployment(replicas=1, cpu="100m")
+    web["spec"]["template"]["spec"]["initContainers"] = [{"name": "init", "resources": {"limits": {"cpu": "2"}}}]
+    total, _ = needs([web], FACTS)
+    assert total["requests.cpu"] == Decimal(2)
