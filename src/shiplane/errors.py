@@ -243,3 +243,15 @@ class CorruptRecord(ShiplaneError):
 
 class RecordTooNew(EnvironmentProblem):
     """A record written by a newer shiplane in a format this one cannot read: upgrade."""
+
+
+class PreflightFailed(InputError):
+    """The cluster cannot take the objects as they are; each gap is listed (exit 2)."""
+
+    def __init__(self, gaps: list) -> None:
+        self.gaps = gaps
+        lines = "\n  ".join(str(g).replace("\n", "\n  ") for g in gaps)
+        super().__init__(
+            f"preflight found {len(gaps)} gap(s) between the spec and the cluster; nothing was written:\n  {lines}",
+            hint="fix each gap and deploy again (--skip-preflight deploys anyway)",
+        )

@@ -337,7 +337,9 @@ def test_an_unschedulable_rollout_names_the_scheduler_event(local_cluster, names
     data = spec(namespace)
     data["services"]["web"]["resources"] = {"requests": {"cpu": "64"}, "limits": {"cpu": "64"}}  # nodes have 32
     path = write(tmp_path, data)
-    out = cli("deploy", "-f", str(path), "--stage", "dev", "--plain", "--timeout", "8", kubeconfig=kc)
+    # preflight would refuse this before any write; skip it to see the rollout's message
+    args = ("deploy", "-f", str(path), "--stage", "dev", "--plain", "--timeout", "8", "--skip-preflight")
+    out = cli(*args, kubeconfig=kc)
     assert out.returncode == 1
     assert "unschedulable" in out.stderr and "Insufficient cpu" in out.stderr
     assert "event FailedScheduling" in out.stderr  # in the failure message

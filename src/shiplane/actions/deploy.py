@@ -6,7 +6,7 @@ import time
 from collections.abc import Generator
 
 from shiplane import planning
-from shiplane.actions import gate, inspect
+from shiplane.actions import gate, inspect, preflight
 from shiplane.actions.rollback import Rollback
 from shiplane.actions.runner import (
     Options,
@@ -64,6 +64,9 @@ class Deploy:
     def run(self) -> Generator[Event, None, Release]:
         self.overrides = self.check_policy()
         t, opts = self.target, self.options
+        # Preflight: refuse what this cluster cannot take, before the first write (namespace, lock, record).
+        if opts.preflight:
+            yield from preflight.run(t, self.objects)
         t.kube.apply(t.namespace_object())
         lock = t.lock(duration=opts.lock_duration)
         yield from lock.acquire(wait=opts.wait_lock, timeout=opts.lock_timeout)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shiplane import planning, status
+from shiplane.actions import preflight
 from shiplane.actions.rollout import _immutable, _pod_problems, live_objects
 from shiplane.actions.target import Target, effective_outcome
 from shiplane.errors import KubeError
@@ -43,13 +44,17 @@ def probe(target: Target, objects: list[dict], releases: list[Release] | None = 
 
 def plan(target: Target, objects: list[dict], *, rules: list[dict] | None = None, prune_volumes: bool = False):
     history = target.store().list()
-    return planning.make(
+    result = planning.make(
         objects,
         probe(target, objects, history),
         history=history,
         rules=planning.rules(rules),
         prune_volumes=prune_volumes,
     )
+
+    # Preflight: the gaps a deploy would refuse (shown with the plan).
+    gaps, notes = preflight.gaps(target, objects)
+    return replace(result, gaps=tuple(gaps), notes=tuple(notes))
 
 
 def history(target: Target) -> list[dict]:

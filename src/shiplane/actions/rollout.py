@@ -12,10 +12,12 @@ from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from shiplane import status
+from shiplane.actions.failfast import FailFastWatch
 from shiplane.errors import ApplyFailed, KubeError, RolloutFailed  # the failures: also importable from here
 from shiplane.events import Applied, Event, Note, StatusChanged, Waiting
 from shiplane.kube import Kube, Ref
 from shiplane.kube.tracking import Seen, Tracker
+from shiplane.status import failfast
 
 WAITABLE = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1"}
 APPLY_WORKERS = 8
@@ -142,13 +144,26 @@ def _warning(event: dict | None, names: tuple[str, ...], told: set[str]) -> Note
 
 
 def wait_ready(
-    kube: Kube, namespace: str, objects: list[dict], *, timeout: float, part_of: str | None = None
+    kube: Kube,
+    namespace: str,
+    objects: list[dict],
+    *,
+    timeout: float,
+    part_of: str | None = None,
+    rules: tuple[failfast.Rule, ...] = failfast.RULES,
 ) -> Generator[Event]:
-    """Watch the workloads among `objects` until all are ready; raise RolloutFailed otherwise."""
+    """Watch the workloads among `objects` until all are ready; raise RolloutFailed otherwise.
+
+    With fail-fast `rules` (none: wait for the deadline), a condition that will not
+    fix itself fails the rollout as soon as it has held for its rule's grace period.
+    """
     refs = {Ref.of(o) for o in objects if o["kind"] in WAITABLE}
     if not refs:
         return
     kinds = [*sorted({(r.api_version, r.kind) for r in refs}), ("v1", "Pod"), ("v1", "Event")]
+    watch = FailFastWatch(kube, rules) if rules else None
+    if watch and any(r.kind == "Deployment" for r in refs):
+        kinds.append(("apps/v1", "ReplicaSet"))  # which pods are the new revision's
     names = tuple(r.name for r in refs)
     told: set[str] = set()  # event uids already shown
     latest: dict[Ref, dict | None] = {}
@@ -167,6 +182,11 @@ def wait_ready(
                     note = _warning(seen.obj, names, told)
                     if note:
                         yield note
+                    if watch:
+                        watch.saw_event(seen.obj, names, listed=seen.listed)
+                elif seen.kind == "ReplicaSet":
+                    if watch:
+                        watch.saw_replicaset(seen.name, seen.obj)
                 elif seen.kind == "Pod":
                     if seen.obj is None:
                         pods.pop(seen.name, None)
@@ -185,6 +205,14 @@ def wait_ready(
                 return
             failed = [r for r, res in results.items() if res is not None and res.state is status.State.FAILED]
             now = time.monotonic()
+            verdicts = (yield from watch.check([o for o in latest.values() if o], pods, now)) if watch else []
+            if verdicts:
+                lines = "\n  ".join(str(v).replace("\n", "\n  ") for v in verdicts)
+                bad = {v.workload for v in verdicts}
+                raise RolloutFailed(
+                    f"rollout failed fast (waiting would not help; --no-fail-fast waits for --timeout):\n  {lines}",
+                    refs=sorted((r for r in refs if f"{r.kind} {r.name}" in bad), key=str),
+                )
             if failed or now > deadline:
                 bad = failed or [r for r, res in results.items() if res is None or not res.ready]
                 lines = []

@@ -23,6 +23,7 @@ from shiplane.planning.ordering import MIGRATION_ANNOTATION, Wave
 from shiplane.releases import MigrationRun, Outcome, Release, history
 from shiplane.releases.record import key_of
 from shiplane.releases.store import Store
+from shiplane.status import failfast
 
 __all__ = ["MigrationFailed", "Options", "WaveRunner", "plan_ready"]
 
@@ -39,6 +40,8 @@ class Options:
     retention: int = 20
     rules: list[dict] | None = None
     policy: gate.Policy = field(default_factory=gate.Policy)  # the gate Deploy.run() passes first
+    fail_fast: bool = True  # fail a rollout on conditions that will not fix themselves (status.failfast)
+    preflight: bool = True  # check the cluster can take the objects before the first write
 
 
 def write(store: Store, history_: list[Release], writes: history.Writes) -> list[Release]:
@@ -187,7 +190,10 @@ class WaveRunner:
                     self.managed[key_of(obj)] = digest
             if wave.wait:
                 try:
-                    yield from wait_ready(kube, ns, objects, timeout=self.options.timeout, part_of=self.target.app)
+                    rules = failfast.RULES if self.options.fail_fast else ()
+                    yield from wait_ready(
+                        kube, ns, objects, timeout=self.options.timeout, part_of=self.target.app, rules=rules
+                    )
                 except RolloutFailed as failure:
                     if wave.name == "migrations":
                         self._record_migrations(objects, failure)

@@ -90,12 +90,14 @@ class LazyGroup(click.Group):
         ),
         "plan": (
             "shiplane.cli.deploying:plan",
-            "What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations.",
+            "What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations, "
+            "and the preflight gaps a deploy would refuse.",
         ),
         "deploy": (
             "shiplane.cli.deploying:deploy",
-            "Gate on policy, apply the stage in ordered waves, run migrations first, wait for the rollout; "
-            "roll back automatically on failure.",
+            "Gate on policy, check the cluster can take it (preflight), apply the stage in ordered waves, run "
+            "migrations first, wait for the rollout (failing fast on errors that will not fix themselves); roll "
+            "back automatically on failure.",
         ),
         "rollback": (
             "shiplane.cli.deploying:rollback",

@@ -91,11 +91,12 @@ progress_option = click.option("--plain", is_flag=True, help="Plain timestamped 
 @click.option("--show-unchanged", is_flag=True, help="List unchanged objects too (by default only counted).")
 @click.pass_context
 def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes, prune_only, show_unchanged):
-    """What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations.
+    """What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations,
+    and the preflight gaps a deploy would refuse.
 
     Only objects that differ from the last successful release, or whose live fields drifted, are
-    dry-run on the server. Exit 0 if nothing would change, 1 if something would, 2 on bad input,
-    3 if the API server is unreachable."""
+    dry-run on the server. Exit 0 if nothing would change, 1 if something would, 2 on bad input or
+    preflight gaps, 3 if the API server is unreachable."""
     if prune_only:
         return _prune_only(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes)
     from shiplane.actions import inspect
@@ -103,7 +104,7 @@ def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volume
     target, want = _target(files, stage, context, namespace, kubeconfig)
     result = inspect.plan(target, want.objects, prune_volumes=prune_volumes)
     _show_plan(result, output, show_unchanged=show_unchanged)
-    ctx.exit(1 if result.has_changes else 0)
+    ctx.exit(_plan_exit(result))
 
 
 def _show_plan(result, output: str, *, show_unchanged: bool = False) -> None:
@@ -136,6 +137,17 @@ def _show_plan(result, output: str, *, show_unchanged: bool = False) -> None:
         if counts.get("unchanged") and not show_unchanged:
             click.echo(f"{counts['unchanged']} object(s) unchanged (--show-unchanged lists them)")
         click.echo("plan: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()) if n))
+        for note in result.notes:
+            click.echo(f"note: {note}", err=True)
+        if result.gaps:
+            click.secho(f"preflight: {len(result.gaps)} gap(s); a deploy would refuse:", fg="red", bold=True)
+            for gap in result.gaps:
+                click.secho(f"  {gap}", fg="red")
+
+
+def _plan_exit(result) -> int:
+    """2 if a deploy would be refused by preflight, 1 if it would change something, else 0."""
+    return 2 if result.gaps else 1 if result.has_changes else 0
 
 
 def _prune_only(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes):
@@ -182,6 +194,8 @@ def _options(flags: dict, *, rollback: bool | None = None, want=None):
         prune_volumes=flags["prune_volumes"],
         retention=flags["retention"],
         lock_duration=flags["lock_ttl"],
+        fail_fast=not flags["no_fail_fast"],
+        preflight=not flags.get("skip_preflight", False),
     )
 
 
@@ -191,10 +205,15 @@ def _deploy_flags(fn):
             click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for each wave."),
             click.option("--no-rollback", is_flag=True, help="Leave a failed rollout as it is."),
             click.option(
+                "--no-fail-fast",
+                is_flag=True,
+                help="Wait for --timeout even when a rollout cannot succeed (unpullable image, no room, …).",
+            ),
+            click.option(
                 "--dry-run",
                 is_flag=True,
                 help="Show the plan the real run would execute and write nothing (no lock, record, namespace "
-                "or object). Exit 0 if nothing would change, 1 if something would.",
+                "or object). Exit 0 if nothing would change, 1 if something would, 2 on preflight gaps.",
             ),
             click.option("--force-conflicts", is_flag=True, help="Take over fields owned by other managers."),
             click.option("--no-wait-lock", is_flag=True, help="Fail at once if another deploy holds the lock."),
@@ -245,13 +264,21 @@ def _report(release) -> None:
     )
 
 
+skip_preflight_option = click.option(
+    "--skip-preflight", is_flag=True, help="Do not check the cluster can take the objects before the first write."
+)
+
+
 @click.command()
 @stage_options
 @_deploy_flags
+@skip_preflight_option
 @click.pass_context
 def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **flags):
-    """Gate on policy, apply the stage in ordered waves, run migrations first, wait for the rollout;
-    roll back automatically on failure. Exit 0 deployed, 1 failed, 2 bad input, 4 locked, 5 policy refused."""
+    """Gate on policy, check the cluster can take it (preflight), apply the stage in ordered waves, run
+    migrations first, wait for the rollout (failing fast on errors that will not fix themselves); roll back
+    automatically on failure. Exit 0 deployed, 1 failed, 2 bad input or preflight gaps, 3 API server
+    unreachable, 4 locked, 5 policy refused."""
     from shiplane.actions.deploy import Deploy
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
@@ -266,7 +293,7 @@ def _dry_run(ctx, result, head: str, output: str) -> None:
     if output == "text":
         click.secho(head, bold=True)
     _show_plan(result, output)
-    ctx.exit(1 if result.has_changes else 0)
+    ctx.exit(_plan_exit(result))
 
 
 @click.command()
@@ -353,6 +380,7 @@ def status(ctx, files, stage, context, namespace, kubeconfig, output):
 @click.option("--to", "dest", required=True, help="Stage to deploy them to.")
 @click.option("--kubeconfig", default=None, envvar="KUBECONFIG")
 @_deploy_flags
+@skip_preflight_option
 @click.pass_context
 def promote(ctx, files, source, dest, kubeconfig, dry_run, plain, **flags):
     """Deploy to --to exactly the images (digests where known) that --from runs."""

@@ -206,6 +206,26 @@ class Kube:
         except ResourceNotFoundError:
             raise KubeError(f"the cluster does not serve {kind} in {api_version}") from None
 
+    def served(self, api_version: str, kind: str) -> bool:
+        """Discovery: does this server serve `kind` in `api_version` (a stale cache is refreshed once)?"""
+        try:
+            self.dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            return False
+        except _API_ERRORS as err:
+            raise _translate(err, f"discover {kind} in {api_version}") from None
+        return True
+
+    def served_versions(self, kind: str) -> list[str]:
+        """Discovery: every apiVersion this server serves `kind` in (searches all groups)."""
+        try:
+            found = self.dynamic.resources.search(kind=kind)
+        except ResourceNotFoundError:
+            return []
+        except _API_ERRORS as err:
+            raise _translate(err, f"discover {kind}") from None
+        return sorted({r.group_version for r in found if "/" not in r.name})
+
     def _version(self, request_timeout: tuple[float, float] | None = None) -> str:
         try:
             return k8s_client.VersionApi(self.api_client).get_code(_request_timeout=request_timeout).git_version

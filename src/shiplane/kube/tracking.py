@@ -25,6 +25,7 @@ class Seen:
     kind: str
     name: str
     obj: dict | None
+    listed: bool = False  # from a (re)list, not a watch: it may predate the tracking
 
 
 class Informer:
@@ -54,7 +55,7 @@ class Informer:
                 for item in listing["items"]:
                     item.setdefault("kind", self.kind)
                     item.setdefault("apiVersion", self.api_version)
-                    self.out.put(Seen(self.kind, item["metadata"]["name"], item))
+                    self.out.put(Seen(self.kind, item["metadata"]["name"], item, listed=True))
                 version = listing["metadata"]["resourceVersion"]
                 self._watch = k8s_watch.Watch()
                 for kind, obj in self.kube.watch(

@@ -7,6 +7,10 @@ a pod annotation (set it in a pod template to rehearse an unhappy rollout):
     sim.shiplane.io/fault: never-ready   runs, but never becomes Ready
     sim.shiplane.io/fault: fail          exits 1: phase Failed for restartPolicy Never
                                          (Job pods), CrashLoopBackOff otherwise
+    sim.shiplane.io/fault: image-pull    stays Pending: ErrImagePull, then ImagePullBackOff,
+                                         and so on (as a kubelet retrying a missing image)
+    sim.shiplane.io/fault: config-error  stays Pending in CreateContainerConfigError (as for a
+                                         missing ConfigMap/Secret key)
     sim.shiplane.io/ready-after: "20s"   becomes Ready only after that delay
 
 kwok picks among matching stages by weight, and drops zero-weight stages (kwok's
@@ -93,8 +97,92 @@ def _fault_is(value: str) -> dict:
     return {"key": f'.metadata.annotations["{FAULT}"]', "operator": "In", "values": [value]}
 
 
+def _waiting_is(*reasons: str, negate: bool = False) -> dict:
+    return {
+        "key": ".status.containerStatuses.[].state.waiting.reason",
+        "operator": "NotIn" if negate else "In",
+        "values": list(reasons),
+    }
+
+
+def _stuck_pending(reason: str, message: str) -> str:
+    """A scheduled pod whose containers wait with `reason` (the kubelet never starts them)."""
+    return (
+        """{{ $now := Now }}
+phase: Pending
+startTime: {{ $now | Quote }}
+conditions:
+- {type: PodScheduled, status: "True", lastTransitionTime: {{ $now | Quote }}}
+- {type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }}}
+- {type: Ready, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }}}
+- {type: ContainersReady, status: "False", reason: ContainersNotReady, lastTransitionTime: {{ $now | Quote }}}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  imageID: ""
+  ready: false
+  started: false
+  restartCount: 0
+  state:
+    waiting: {reason: @REASON@, message: @MESSAGE@}
+{{ end }}
+""".replace("@REASON@", reason).replace("@MESSAGE@", message)
+        + _POD_IPS
+    )
+
+
+def waiting_fault_stages() -> list[dict]:
+    """Pods that stay Pending with waiting containers: `image-pull` and `config-error`.
+
+    Each state has a positive-weight stage that matches it (a retry, or a hold), so
+    kwok's own zero-weight pod-ready stage never makes these pods Ready.
+    """
+    pull = _fault_is("image-pull")
+    err_pull = _stuck_pending(
+        "ErrImagePull",
+        '{{ printf "failed to pull image %q: not found (injected by sim.shiplane.io/fault=image-pull)" .image | Quote }}',
+    )
+    backoff = _stuck_pending("ImagePullBackOff", '{{ printf "Back-off pulling image %q" .image | Quote }}')
+    config = _fault_is("config-error")
+    config_error = _stuck_pending(
+        "CreateContainerConfigError",
+        '"configmap \\"missing-config\\" not found (injected by sim.shiplane.io/fault=config-error)"',
+    )
+    return [
+        _stage(
+            "shiplane-pod-image-pull",
+            _pending_pod_selector(pull, _waiting_is("ErrImagePull", "ImagePullBackOff", negate=True)),
+            err_pull,
+        ),
+        _stage(
+            "shiplane-pod-image-pull-backoff",
+            _pending_pod_selector(pull, _waiting_is("ErrImagePull")),
+            backoff,
+            delay={"durationMilliseconds": 3000},
+        ),
+        _stage(
+            "shiplane-pod-image-pull-retry",
+            _pending_pod_selector(pull, _waiting_is("ImagePullBackOff")),
+            err_pull,
+            delay={"durationMilliseconds": 15000},
+        ),
+        _stage(
+            "shiplane-pod-config-error",
+            _pending_pod_selector(config, _waiting_is("CreateContainerConfigError", negate=True)),
+            config_error,
+        ),
+        _stage(
+            "shiplane-pod-config-error-hold",
+            _pending_pod_selector(config, _waiting_is("CreateContainerConfigError")),
+            config_error,
+            delay={"durationMilliseconds": 30000},
+        ),
+    ]
+
+
 def fault_stages() -> list[dict]:
-    """shiplane's own failure-injection stages (the first two of the three annotations)."""
+    """shiplane's own failure-injection stages (every `fault` annotation)."""
     never_ready = (
         "{{ $now := Now }}\nphase: Running\nstartTime: {{ $now | Quote }}\n"
         + _NOT_READY_CONDITIONS
@@ -151,6 +239,7 @@ containerStatuses:
         _stage("shiplane-pod-never-ready", _pending_pod_selector(_fault_is("never-ready")), never_ready),
         _stage("shiplane-pod-fail-exit", _pending_pod_selector(_fault_is("fail"), never), exit_failed),
         _stage("shiplane-pod-fail-crashloop", _pending_pod_selector(_fault_is("fail"), restarts), crash_loop),
+        *waiting_fault_stages(),
     ]
 
 

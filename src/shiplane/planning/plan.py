@@ -12,6 +12,7 @@ from typing import Any
 from shiplane.kube import Ref
 from shiplane.planning.diff import FieldChange, diff
 from shiplane.planning.ordering import Wave, WaveRule, waves
+from shiplane.planning.preflight import Gap
 from shiplane.releases.history import last_good
 from shiplane.releases.record import Release, ref_of
 
@@ -67,6 +68,8 @@ class Plan:
     waves: tuple[Wave, ...]
     changes: tuple[Change, ...]
     pruning: Pruning = field(default_factory=Pruning)
+    gaps: tuple[Gap, ...] = ()  # what the cluster cannot take (a deploy refuses)
+    notes: tuple[str, ...] = ()  # preflight facts that could not be read
 
     @property
     def has_changes(self) -> bool:
@@ -89,6 +92,7 @@ class Plan:
             "prune": list(self.pruning.prune),
             "retain": list(self.pruning.retain),
             "kept": [{"ref": ref, "why": why} for ref, why in self.pruning.kept],
+            "preflight": [g.to_json() for g in self.gaps],
         }
 
 

@@ -1,5 +1,7 @@
+import itertools
 from pathlib import Path
 
+import pytest
 import yaml
 
 from shiplane.localcluster import stages
@@ -27,7 +29,16 @@ def _fake_kwok_tree(root: Path) -> Path:
 
 def test_fault_stages_outweigh_kwok_defaults_and_select_by_annotation():
     by_name = {s["metadata"]["name"]: s for s in stages.fault_stages()}
-    assert set(by_name) == {"shiplane-pod-never-ready", "shiplane-pod-fail-exit", "shiplane-pod-fail-crashloop"}
+    assert set(by_name) == {
+        "shiplane-pod-never-ready",
+        "shiplane-pod-fail-exit",
+        "shiplane-pod-fail-crashloop",
+        "shiplane-pod-image-pull",
+        "shiplane-pod-image-pull-backoff",
+        "shiplane-pod-image-pull-retry",
+        "shiplane-pod-config-error",
+        "shiplane-pod-config-error-hold",
+    }
     for stage in by_name.values():
         assert stage["spec"]["weight"] > 0  # zero-weight kwok defaults then drop out
         keys = [e["key"] for e in stage["spec"]["selector"]["matchExpressions"]]
@@ -47,4 +58,39 @@ def test_ready_after_is_kwoks_pod_ready_with_a_delay_from_the_annotation(tmp_pat
     }
     original = next(s for s in all_stages if s["metadata"]["name"] == "pod-ready")
     assert original == POD_READY  # kwok's own stage is left untouched
-    assert len(all_stages) == len(stages.KWOK_STAGES) + 4
+    assert len(all_stages) == len(stages.KWOK_STAGES) + 9
+
+
+def _reason_selector(stage: dict) -> dict:
+    return next(e for e in stage["spec"]["selector"]["matchExpressions"] if e["key"].endswith("state.waiting.reason"))
+
+
+def _matches(selector: dict, reason: str | None) -> bool:
+    # kwok: In needs one of the values; NotIn holds for a missing key too
+    inside = reason in selector["values"]
+    return inside if selector["operator"] == "In" else not inside
+
+
+@pytest.mark.parametrize(
+    ("fault", "cycle"),
+    [
+        ("image-pull", [None, "ErrImagePull", "ImagePullBackOff", "ErrImagePull"]),
+        ("config-error", [None, "CreateContainerConfigError", "CreateContainerConfigError"]),
+    ],
+)
+def test_waiting_faults_always_have_a_stage_so_kwok_never_makes_them_ready(fault, cycle):
+    """Each state a waiting fault passes through is matched by exactly one positive-weight stage
+    of that fault (kwok's zero-weight pod-ready stage would otherwise take the pod), which keeps it
+    Pending and moves it to the next state of the cycle."""
+    mine = [
+        s
+        for s in stages.fault_stages()
+        if {"key": f'.metadata.annotations["{stages.FAULT}"]', "operator": "In", "values": [fault]}
+        in s["spec"]["selector"]["matchExpressions"]
+    ]
+    for now, after in itertools.pairwise(cycle):
+        matching = [s for s in mine if _matches(_reason_selector(s), now)]
+        assert len(matching) == 1, (now, [s["metadata"]["name"] for s in matching])
+        template = matching[0]["spec"]["next"]["statusTemplate"]
+        assert "phase: Pending" in template
+        assert f"reason: {after}," in template

@@ -70,4 +70,4 @@ def test_plain_strings_stay_plain_and_ambiguous_ones_are_quoted() -> None:
     text = to_yaml({"name": "web", "replicas": "3", "enabled": "true", "cmd": ["-b", "0.0.0.0:8080"]})
     assert "name: web\n" in text
     assert 'replicas: "3"\n' in text and 'enabled: "true"\n' in text
-    assert "- -b\n" in text and "- 0.0.0.0:8080" in text and to_yaml({"a": "x:"}) == "a: \"x:\"\n"
+    assert "- -b\n" in text and "- 0.0.0.0:8080" in text and to_yaml({"a": "x:"}) == 'a: "x:"\n'
