@@ -193,5 +193,5 @@ def decode(chunks: list[str]) -> Release:
     try:
         known["migrations"] = [MigrationRun(**k, extra=x) for k, x in map(_split_run, known.get("migrations", []))]
         return Release(**known, extra=extra)
-    except TypeError as err:  # a required field missing: damaged, not newer
+    except (TypeError, AttributeError) as err:  # a required field missing or mistyped: damaged, not newer
         raise CorruptRecord(f"{where} is damaged: {err}") from None
