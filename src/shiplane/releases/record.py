@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
+from shiplane import __version__
 from shiplane.errors import CorruptRecord, RecordTooNew
 
 # The format's major version: a reader reads every record up to its own version and refuses a
@@ -131,16 +132,12 @@ def _plain(release: Release) -> dict[str, Any]:
 
 def encode(release: Release) -> list[str]:
     """Release → base64 chunks (each at most CHUNK_BYTES)."""
-    body = {"format": FORMAT, "writer": f"shiplane {_version()}", "release": _plain(release)}
+    body = {"format": FORMAT, "writer": f"shiplane {__version__}", "release": _plain(release)}
     raw = gzip.compress(json.dumps(body, separators=(",", ":"), sort_keys=True).encode(), mtime=0)
     text = base64.b64encode(raw).decode()
     return [text[i : i + CHUNK_BYTES] for i in range(0, len(text), CHUNK_BYTES)] or [""]
 
 
-def _version() -> str:
-    from shiplane import __version__
-
-    return __version__
 
 
 def _split(cls: type, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -169,7 +166,7 @@ def decode(chunks: list[str]) -> Release:
     if int(found.group(1)) > VERSION:
         raise RecordTooNew(
             f"{where} was written by {writer} in record format v{found.group(1)}; "
-            f"this shiplane {_version()} reads up to v{VERSION}",
+            f"this shiplane {__version__} reads up to v{VERSION}",
             hint="upgrade shiplane to read this stage's history (it is left untouched)",
         )
     known, extra = _split(Release, data)
@@ -177,13 +174,13 @@ def decode(chunks: list[str]) -> Release:
         known["outcome"] = Outcome(known["outcome"])
     except ValueError:
         raise RecordTooNew(
-            f"{where} was written by {writer}: its outcome {known['outcome']!r} is unknown to shiplane {_version()}",
+            f"{where} was written by {writer}: its outcome {known['outcome']!r} is unknown to shiplane {__version__}",
             hint="upgrade shiplane to read this stage's history (it is left untouched)",
         ) from None
     except KeyError:
-        pass  # a record from before outcomes: Release's default
+        raise CorruptRecord(f"{where} is damaged: it has no outcome") from None
     try:
         known["migrations"] = [MigrationRun(**k, extra=x) for k, x in map(_split_run, known.get("migrations", []))]
         return Release(**known, extra=extra)
-    except TypeError as err:  # a required field missing: damaged, not newer
+    except (TypeError, AttributeError) as err:  # a required field missing or mistyped: damaged, not newer
         raise CorruptRecord(f"{where} is damaged: {err}") from None

@@ -132,6 +132,9 @@ def test_a_record_missing_what_every_version_has_is_damaged():
     body = {"format": "shiplane.io/release/v1", "release": {"app": "shop", "outcome": "deployed"}}
     with pytest.raises(CorruptRecord, match="damaged"):
         decode(_raw(body))
+    mistyped = {"app": "shop", "stage": "dev", "revision": 1, "started": 1.0, "migrations": ["db"]}
+    with pytest.raises(CorruptRecord, match="revision 1 is damaged"):
+        decode(_raw({"format": "shiplane.io/release/v1", "release": mistyped}))
     with pytest.raises(CorruptRecord, match="not a shiplane release record"):
         decode(_raw({"format": "helm.sh/release/v1", "release": {}}))
 
