@@ -52,7 +52,7 @@ def test_a_deploy_announces_its_plan_then_applies_and_becomes_ready(local_cluste
     assert {e.action for e in applied} == {events.Action.CREATE}
     # Each wave the plan announced runs, in that order.
     started = [e.message.split(":")[0] for e in seen if isinstance(e, events.Step) and not e.done]
-    assert started == [f"wave {w.name}" for w in plan.waves]
+    assert started == ["preflight"] + [f"wave {w.name}" for w in plan.waves]  # preflight before the first write
     last = {e.ref: e.state for e in seen if isinstance(e, events.StatusChanged)}
     assert last and set(last.values()) == {State.CURRENT}
 

@@ -15,11 +15,14 @@ import pytest
 
 from shiplane.actions import desired
 from shiplane.actions.deploy import Deploy, Options
+from shiplane.actions.gate import Policy
 from shiplane.actions.rollout import RolloutFailed
 from shiplane.events import Applied, Note, RolledBack, Step
 from shiplane.kube import Ref
 from shiplane.localcluster.stages import FAULT
 from tests.integration.deploying import SECRET_VALUE, cli, drain, outcomes, spec, target, write
+
+NO_GATE = Policy(fail_on="never")  # these tests are about the cluster, not the policy gate
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +53,7 @@ def deploy_failing(kube, namespace, objects, *, label: str) -> tuple[str, list]:
             failed_at.append(time.monotonic())
 
     started = time.monotonic()
-    opts = Options(timeout=TIMEOUT, preflight=False, lock_duration=15)
+    opts = Options(timeout=TIMEOUT, preflight=False, lock_duration=15, policy=NO_GATE)
     with pytest.raises(RolloutFailed) as failure:
         drain(Deploy(target(kube, namespace), objects, options=opts).run(), on_event)
     ended = time.monotonic()
@@ -106,10 +109,10 @@ def test_unschedulable_beyond_any_node_fails_fast(local_cluster, namespace, tmp_
 
 def test_a_missing_runtime_class_fails_fast_from_the_replicaset_event(local_cluster, namespace, tmp_path):
     data = spec(namespace)
-    data["services"]["web"]["runtimeClassName"] = "wasmedge"
+    data["services"]["web"]["runtimeClassName"] = "wasmedge-absent"  # no other test creates it
     message, _ = deploy_failing(local_cluster.kube, namespace, objects_of(tmp_path, data, "rc.yaml"), label="rc")
     assert "fail-fast rule runtime-class-missing" in message
-    assert 'RuntimeClass "wasmedge" not found' in message and "ReplicaSet web-" in message
+    assert 'RuntimeClass "wasmedge-absent" not found' in message and "ReplicaSet web-" in message
 
 
 def test_a_resource_quota_that_refuses_the_pods_fails_fast(local_cluster, namespace, tmp_path):
