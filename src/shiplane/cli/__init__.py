@@ -37,6 +37,7 @@ class LazyGroup(click.Group):
     lazy={
         "check": "shiplane.cli.check:check",
         "cluster": "shiplane.cli.cluster:cluster",
+        "images": "shiplane.cli.images:images",
         "import": "shiplane.cli.importing:import_",
         "render": "shiplane.cli.render:render",
         "schema": "shiplane.cli.render:schema",

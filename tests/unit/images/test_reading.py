@@ -25,15 +25,31 @@ from tests.unit.images.imagebuilder import (
     write_oci,
 )
 
-BASE = build_layer([
-    Dir("etc"), File("etc/os-release", b'ID=debian\nVERSION_ID="12"\n'), Dir("usr"), Dir("usr/bin"),
-    File("usr/bin/tool", b"\x7fELF" + b"\0" * 100, 0o755), Symlink("bin", "usr/bin"), Dir("opt"),
-    File("opt/a.txt", b"a"), File("opt/b.txt", b"b"), Dir("var"), Dir("var/cache"), File("var/cache/x", b"x" * 10),
-])
-TOP = build_layer([
-    Whiteout("opt/a.txt"), Opaque("var/cache"), File("var/cache/y", b"y"), File("etc/os-release", b"ID=alpine\n"),
-    Hardlink("etc/os-release.copy", "etc/os-release"),
-])
+BASE = build_layer(
+    [
+        Dir("etc"),
+        File("etc/os-release", b'ID=debian\nVERSION_ID="12"\n'),
+        Dir("usr"),
+        Dir("usr/bin"),
+        File("usr/bin/tool", b"\x7fELF" + b"\0" * 100, 0o755),
+        Symlink("bin", "usr/bin"),
+        Dir("opt"),
+        File("opt/a.txt", b"a"),
+        File("opt/b.txt", b"b"),
+        Dir("var"),
+        Dir("var/cache"),
+        File("var/cache/x", b"x" * 10),
+    ]
+)
+TOP = build_layer(
+    [
+        Whiteout("opt/a.txt"),
+        Opaque("var/cache"),
+        File("var/cache/y", b"y"),
+        File("etc/os-release", b"ID=alpine\n"),
+        Hardlink("etc/os-release.copy", "etc/os-release"),
+    ]
+)
 
 
 def _forms(tmp_path: Path, layers: list[bytes]) -> dict[str, Path]:
@@ -73,8 +89,10 @@ def test_read_many_reads_each_layer_once_and_wanted_files_are_kept_from_the_firs
         return original(index)
 
     fs.reopen = counting
-    got = dict((e.path, d) for e, d in fs.read_many([fs.entries["opt/b.txt"], fs.entries["usr/bin/tool"],
-                                                     fs.entries["etc/os-release"]]))
+    got = dict(
+        (e.path, d)
+        for e, d in fs.read_many([fs.entries["opt/b.txt"], fs.entries["usr/bin/tool"], fs.entries["etc/os-release"]])
+    )
     assert got["opt/b.txt"] == b"b" and got["etc/os-release"] == b"ID=alpine\n"
     assert opened == [0]
 
@@ -100,8 +118,14 @@ def test_rootfs_directory(tmp_path: Path) -> None:
 
 
 def test_symlinks_are_resolved_inside_the_root(tmp_path: Path) -> None:
-    layer = build_layer([Dir("etc"), File("etc/passwd", b"root:x:0:0\n"), Symlink("up", "../../../../etc"),
-                         Symlink("abs", "/etc/passwd")])
+    layer = build_layer(
+        [
+            Dir("etc"),
+            File("etc/passwd", b"root:x:0:0\n"),
+            Symlink("up", "../../../../etc"),
+            Symlink("abs", "/etc/passwd"),
+        ]
+    )
     fs = open_image(write_oci(tmp_path / "oci", [layer])).fs
     assert fs.read("up/passwd") == b"root:x:0:0\n"
     assert fs.read("abs") == b"root:x:0:0\n"

@@ -1,0 +1,103 @@
+"""What is installed in an image: the OS release and every package a cataloger recognises.
+
+Each cataloger is a pure function over the image's `FileSystem` returning `Package`s, each with a
+package URL (purl), the OSV ecosystem its advisories use, the file it was found in and that file's
+layer. `WANTED` tells the reader which small files to keep from its first pass over the layers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from shiplane.images.filesystem import FileSystem
+
+MAX_METADATA = 4 << 20
+
+
+@dataclass(frozen=True)
+class OSRelease:
+    id: str = ""
+    version_id: str = ""
+    version_codename: str = ""
+    pretty_name: str = ""
+    id_like: str = ""
+    location: str = ""
+
+    @property
+    def distro(self) -> str:
+        """The purl `distro` qualifier: debian-12, alpine-3.19.1."""
+        return f"{self.id}-{self.version_id}" if self.id and self.version_id else self.id
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+    type: str  # the purl type: deb, apk, pypi, npm, golang, maven
+    ecosystem: str  # OSV ecosystem: Debian:12, Alpine:v3.19, PyPI, npm, Go, Maven
+    purl: str
+    location: str  # the file (or package database) it was found in
+    layer: int
+    source_name: str = ""  # dpkg Source / apk origin: what distro advisories name
+    source_version: str = ""
+    arch: str = ""
+    detail: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: v for k, v in data.items() if v not in ("", {}, None)} | {"layer": self.layer}
+
+
+@dataclass(frozen=True)
+class Inventory:
+    os: OSRelease
+    packages: tuple[Package, ...]
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "os": {k: v for k, v in asdict(self.os).items() if v},
+            "packages": [p.to_dict() for p in self.packages],
+            "notes": list(self.notes),
+        }
+
+
+_WANTED = re.compile(
+    r"""^(?:
+      (?:usr/lib|etc)/os-release
+    | var/lib/dpkg/status
+    | var/lib/dpkg/status\.d/[^/]+
+    | lib/apk/db/installed
+    | .*\.dist-info/METADATA
+    | .*\.egg-info(?:/PKG-INFO)?
+    | .*/node_modules/(?:@[^/]+/)?[^/]+/package\.json
+    )$""",
+    re.X,
+)
+
+
+def WANTED(path: str, size: int) -> bool:
+    """Small metadata files worth keeping while the layers stream past the first time."""
+    return size <= MAX_METADATA and _WANTED.match(path) is not None
+
+
+def take(fs: FileSystem) -> Inventory:
+    from shiplane.images.inventory import distro, gobinary, java, languages
+
+    notes: list[str] = []
+    os_release = distro.os_release(fs)
+    packages: list[Package] = []
+    packages += distro.dpkg(fs, os_release, notes)
+    packages += distro.apk(fs, os_release, notes)
+    packages += languages.python(fs, notes)
+    packages += languages.npm(fs, notes)
+    packages += gobinary.go_binaries(fs, notes)
+    packages += java.archives(fs, notes)
+    return Inventory(os_release, tuple(_sorted(packages)), tuple(notes))
+
+
+def _sorted(packages: Iterable[Package]) -> list[Package]:
+    return sorted(packages, key=lambda p: (p.type, p.name.lower(), p.version, p.location))

@@ -1,0 +1,174 @@
+"""Inventory on images built from real packages: Debian .debs (apt-get download), a PyPI wheel,
+a Go binary built here (cross-checked with `go version -m`), a real Debian jar nested in a war."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from shiplane.cli import main
+from shiplane.images import inventory, open_image
+from shiplane.images.inventory import gobinary
+from tests.unit.images import realdata
+from tests.unit.images.imagebuilder import Dir, File, build_layer, write_oci
+
+OS_RELEASE = File(
+    "etc/os-release",
+    b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
+    b'VERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
+)
+PACKAGE_JSON = json.dumps({"name": "@types/node", "version": "20.1.0"}).encode()
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory, debian_bz2, debian_java, old_urllib3, go_text_binary) -> Path:
+    base = build_layer([Dir("etc"), OS_RELEASE])
+    debs = realdata.dpkg_layer([debian_bz2])
+    java = realdata.dpkg_layer([debian_java], installed_before=[debian_bz2])
+    jar = next(data for m, data in realdata.deb_files(debian_java)[1] if m.name.endswith("/commons-lang3.jar"))
+    war = io.BytesIO()
+    with zipfile.ZipFile(war, "w") as zf:
+        zf.writestr("WEB-INF/lib/commons-lang3-3.12.0.jar", jar)
+        zf.writestr("index.html", "<p>hi</p>")
+    app = build_layer(
+        [
+            File("srv/app.war", war.getvalue()),
+            File("usr/local/bin/textdemo", go_text_binary.read_bytes(), 0o755),
+            File("app/node_modules/@types/node/package.json", PACKAGE_JSON),
+            File("app/node_modules/@types/node/test/package.json", b'{"private": true}'),
+        ]
+    )
+    python = realdata.site_packages_layer([old_urllib3])
+    return write_oci(tmp_path_factory.mktemp("inv") / "image.tar", [base, debs, java, app, python])
+
+
+def test_inventory_of_real_packages(image: Path) -> None:
+    img = open_image(image, wanted=inventory.WANTED)
+    inv = inventory.take(img.fs)
+    by = {(p.type, p.name): p for p in inv.packages}
+    assert inv.os.id == "debian" and inv.os.version_id == "12"
+
+    bz2 = by["deb", "libbz2-1.0"]
+    assert (bz2.version, bz2.source_name, bz2.source_version, bz2.arch) == ("1.0.8-5+b1", "bzip2", "1.0.8-5", "amd64")
+    assert bz2.purl == "pkg:deb/debian/libbz2-1.0@1.0.8-5%2Bb1?arch=amd64&distro=debian-12&upstream=bzip2%401.0.8-5"
+    assert bz2.ecosystem == "Debian:12"
+    # status was rewritten by layer 2, but the package came with layer 1 (its .list file says so)
+    assert bz2.layer == 1 and by["deb", "libcommons-lang3-java"].layer == 2
+
+    urllib3 = by["pypi", "urllib3"]
+    assert (urllib3.version, urllib3.purl, urllib3.layer) == ("1.24.1", "pkg:pypi/urllib3@1.24.1", 4)
+    assert urllib3.location.endswith("site-packages/urllib3-1.24.1.dist-info/METADATA")
+
+    node = by["npm", "@types/node"]
+    assert node.purl == "pkg:npm/%40types/node@20.1.0" and node.layer == 3
+    assert len([p for p in inv.packages if p.type == "npm"]) == 1  # the name-less test/package.json is no package
+
+    lang = [p for p in inv.packages if p.type == "maven"]
+    assert {(p.purl, p.location) for p in lang} == {
+        (
+            "pkg:maven/org.apache.commons/commons-lang3@3.12.0",
+            "srv/app.war!/WEB-INF/lib/commons-lang3-3.12.0.jar!/META-INF/maven/org.apache.commons/commons-lang3/pom.properties",
+        ),
+        (
+            "pkg:maven/org.apache.commons/commons-lang3@3.12.0",
+            "usr/share/java/commons-lang3.jar!/META-INF/maven/org.apache.commons/commons-lang3/pom.properties",
+        ),
+    }
+    text = by["golang", "golang.org/x/text"]
+    assert (text.version, text.purl, text.location, text.layer) == (
+        "v0.3.5",
+        "pkg:golang/golang.org/x/text@v0.3.5",
+        "usr/local/bin/textdemo",
+        3,
+    )
+
+
+def _go_version_m(binary: Path) -> tuple[str, set[tuple[str, str]]]:
+    out = subprocess.run(["go", "version", "-m", str(binary)], capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    go = lines[0].split(": ", 1)[1].strip()
+    mods = set()
+    for line in lines[1:]:
+        parts = line.strip().split("\t")
+        if parts[0] in ("mod", "dep"):
+            mods.add((parts[1], parts[2]))
+        elif parts[0] == "=>":
+            mods.pop()  # (set order: only used for binaries without replaces here)
+    return go, mods
+
+
+def test_go_buildinfo_matches_go_version_m(go_text_binary: Path) -> None:
+    go, mods = _go_version_m(go_text_binary)
+    info = gobinary.buildinfo(go_text_binary.read_bytes())
+    assert info is not None and info[0] == go
+    found = gobinary.packages(info, "bin", 0)
+    assert {(p.name, p.version) for p in found if p.name != "stdlib"} == mods
+    stdlib = next(p for p in found if p.name == "stdlib")
+    assert stdlib.version == gobinary.stdlib_version(go) and stdlib.detail["go"] == go
+
+
+def test_go_stdlib_versions_as_osv_names_them() -> None:
+    assert gobinary.stdlib_version("go1.21.5") == "1.21.5"
+    assert gobinary.stdlib_version("go1.20") == "1.20.0"
+    assert gobinary.stdlib_version("go1.21rc2") == "1.21.0-rc.2"
+
+
+def test_non_go_elf_and_garbage_have_no_buildinfo() -> None:
+    assert gobinary.buildinfo(Path("/bin/ls").read_bytes()) is None
+    assert gobinary.buildinfo(b"\x7fELF" + b"\xff" * 200) is None
+
+
+def test_distroless_status_d_and_apk(tmp_path: Path, debian_bz2: Path) -> None:
+    fields, _ = realdata.deb_files(debian_bz2)
+    stanza = "\n".join(f"{k}: {v}" for k, v in fields.items()).encode()
+    distroless = build_layer(
+        [
+            OS_RELEASE,
+            File("var/lib/dpkg/status.d/libbz2-1.0", stanza),
+            File("var/lib/dpkg/status.d/libbz2-1.0.md5sums", b"00  usr/lib/x\n"),
+        ]
+    )
+    inv = inventory.take(open_image(write_oci(tmp_path / "d", [distroless]), wanted=inventory.WANTED).fs)
+    assert [(p.name, p.version, p.source_name, p.location) for p in inv.packages] == [
+        ("libbz2-1.0", "1.0.8-5+b1", "bzip2", "var/lib/dpkg/status.d/libbz2-1.0")
+    ]
+
+    apk_db = (
+        b"C:Q1abc=\nP:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\nC:Q1def=\nP:libcrypto3\nV:3.1.4-r1\nA:x86_64\no:openssl\n\n"
+    )
+    alpine = build_layer(
+        [File("etc/os-release", b"ID=alpine\nVERSION_ID=3.19.1\n"), File("lib/apk/db/installed", apk_db)]
+    )
+    inv = inventory.take(open_image(write_oci(tmp_path / "a", [alpine]), wanted=inventory.WANTED).fs)
+    crypto = next(p for p in inv.packages if p.name == "libcrypto3")
+    assert crypto.purl == "pkg:apk/alpine/libcrypto3@3.1.4-r1?arch=x86_64&distro=alpine-3.19.1&upstream=openssl"
+    assert crypto.ecosystem == "Alpine:v3.19" and crypto.source_name == "openssl"
+
+
+def test_cli_inventory_json_and_text(image: Path, capsys) -> None:
+    assert main(["images", "inventory", str(image), "-o", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "oci-tar" and len(doc["layers"]) == 5 and doc["os"]["id"] == "debian"
+    assert {
+        "name": "urllib3",
+        "version": "1.24.1",
+        "type": "pypi",
+        "ecosystem": "PyPI",
+        "purl": "pkg:pypi/urllib3@1.24.1",
+        "location": "usr/local/lib/python3.11/site-packages/urllib3-1.24.1.dist-info/METADATA",
+        "layer": 4,
+    } in doc["packages"]
+    assert main(["images", "inventory", str(image)]) == 0
+    out = capsys.readouterr().out
+    assert "Debian GNU/Linux 12 (bookworm)" in out and "libbz2-1.0" in out and "golang.org/x/text" in out
+
+
+def test_cli_bad_image_is_exit_2(tmp_path: Path, capsys) -> None:
+    path = write_oci(tmp_path / "evil", [build_layer([File("../x", b"")])])
+    assert main(["images", "inventory", str(path)]) == 2
+    assert "escapes the image root" in capsys.readouterr().err
