@@ -7,6 +7,7 @@ Exit codes: 0 ok (scan: nothing at or above --fail-on), 1 scan findings at or ab
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -67,3 +68,94 @@ def inventory_(image: str, output: str, platform: str | None) -> int:
     for note in inv.notes:
         click.secho(f"note: {note}", fg="yellow", err=True)
     return 0
+
+
+@images.group("db")
+def db() -> None:
+    """The local advisory database (OSV data imported from files; never downloaded at scan time)."""
+
+
+def _database(path: str | None):
+    from shiplane.images.database import Database
+
+    return Database(Path(path) if path else None)
+
+
+DB_OPTION = click.option(
+    "--db",
+    "db_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Database file (default: $SHIPLANE_CACHE/advisories.db, else ~/.cache/shiplane/advisories.db).",
+)
+
+
+@db.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@DB_OPTION
+@click.option("--dry-run", is_flag=True, help="Read and check every record; write nothing.")
+def db_import(paths: tuple[str, ...], db_path: str | None, dry_run: bool) -> int:
+    """Import OSV advisories: JSON or YAML files, folders of them, or osv.dev's all.zip.
+
+    Each PATH is one source; importing it again replaces what it brought before.
+    """
+    import time
+
+    from shiplane.cli.output import sink
+    from shiplane.images.database import run_import
+
+    database = _database(db_path)
+    started = time.monotonic()
+    with sink() as on_event:
+        count = run_import(database, [Path(p) for p in paths], on_event, dry_run=dry_run)
+    verb = "would import" if dry_run else "imported"
+    target = "" if dry_run else f" into {database.path}"
+    click.echo(f"{verb} {count} advisories from {len(paths)} source(s){target} in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+@db.command("status")
+@DB_OPTION
+@click.option("-o", "--output", type=click.Choice(FORMATS), default="text", show_default=True)
+def db_status(db_path: str | None, output: str) -> int:
+    """Sources, advisory counts per ecosystem and the age of each import. Exit 3 when there is no data."""
+    status = _database(db_path).require()
+    if output == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "path": str(status.path),
+                    "advisories": status.advisories,
+                    "ecosystems": status.by_ecosystem,
+                    "sources": [
+                        {
+                            "path": s.path,
+                            "importedAt": s.imported_at.isoformat(),
+                            "advisories": s.advisories,
+                            "ageDays": round(s.age().total_seconds() / 86400, 2),
+                        }
+                        for s in status.sources
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    click.echo(f"{status.path}: {status.advisories} advisories")
+    for eco, n in status.by_ecosystem.items():
+        click.echo(f"  {eco:20} {n}")
+    for s in status.sources:
+        click.echo(
+            f"  source {s.path}: {s.advisories} advisories, imported {s.imported_at:%Y-%m-%d %H:%M} UTC "
+            f"({_age(s.age())} ago)"
+        )
+    return 0
+
+
+def _age(delta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
