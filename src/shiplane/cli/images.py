@@ -159,3 +159,78 @@ def _age(delta) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h"
     return f"{seconds // 86400}d"
+
+
+@images.command("scan")
+@click.argument("image_paths", nargs=-1, required=True, metavar="IMAGE...", type=click.Path())
+@click.option("-o", "--output", type=click.Choice(("text", "json", "sarif")), default="text", show_default=True)
+@click.option(
+    "--fail-on",
+    type=click.Choice(("low", "medium", "high", "critical", "never")),
+    default="high",
+    show_default=True,
+    help="Exit 1 when a finding is at or above this severity (unknown severity counts as high).",
+)
+@click.option(
+    "--max-age",
+    type=click.IntRange(min=0),
+    default=7,
+    show_default=True,
+    help="Warn when the advisory data was imported more than this many days ago.",
+)
+@click.option("--platform", default=None, help="OS/ARCH to pick from a multi-platform index (default linux/amd64).")
+@DB_OPTION
+def scan(
+    image_paths: tuple[str, ...], output: str, fail_on: str, max_age: int, platform: str | None, db_path: str | None
+) -> int:
+    """Match every package of each IMAGE against the local advisory database.
+
+    \b
+    Exit 0: nothing at or above --fail-on; 1: findings at or above it; 2: an image cannot be read
+    (bad, hostile or truncated input); 3: no advisory data (run `shiplane images db import`).
+    """
+    import datetime as dt
+
+    from shiplane import events
+    from shiplane.cli.output import sink
+    from shiplane.images import report
+    from shiplane.images.scanning import scan as run_scan
+
+    with sink() as on_event:
+        status, scans = events.result(
+            run_scan(list(image_paths), _database(db_path), platform=platform, max_age=dt.timedelta(days=max_age)),
+            on_event,
+        )
+    failing = sum(len(s.failing(fail_on)) for s in scans)
+    if output == "json":
+        click.echo(report.to_json(status, scans, fail_on), nl=False)
+    elif output == "sarif":
+        click.echo(report.to_sarif(scans), nl=False)
+    else:
+        _scan_text(scans, fail_on)
+    return 1 if failing else 0
+
+
+SEVERITY_COLOR = {"critical": "red", "high": "red", "medium": "yellow", "low": "blue", "unknown": "magenta"}
+
+
+def _scan_text(scans, fail_on: str) -> None:
+    for s in scans:
+        os_name = s.inventory.os.pretty_name or s.inventory.os.id or "unknown OS"
+        click.echo(
+            f"{s.image} ({os_name}): {len(s.inventory.packages)} packages, "
+            f"{len(s.matches.findings)} findings, {len(s.failing(fail_on))} at or above {fail_on}"
+        )
+        for f in s.matches.findings:
+            fixed = ", ".join(f.fixed) or "no fix known"
+            aka = f" ({', '.join(f.aliases[:3])}{'…' if len(f.aliases) > 3 else ''})" if f.aliases else ""
+            click.echo(
+                "  "
+                + click.style(f"{f.severity:8}", fg=SEVERITY_COLOR[f.severity])
+                + f" {f.id}{aka}  {f.package.name} {f.installed} -> {fixed}  "
+                f"[layer {f.package.layer}] /{f.package.location}"
+            )
+        for u in s.matches.undecided:
+            click.secho(f"  undecided {u.advisory} {u.package.purl}: {u.reason}", fg="yellow")
+        for note in s.inventory.notes:
+            click.secho(f"note: {note}", fg="yellow", err=True)

@@ -158,7 +158,7 @@ def match(packages: Iterable[Package], found: dict[tuple[str, str], list[tuple[d
                 )
             )
         out.findings += dedupe(raw)
-    out.findings.sort(key=lambda f: (-f.rank, f.package.name, f.id))
+    out.findings.sort(key=lambda f: (-sev.GATE_RANK[f.severity], -f.rank, f.package.name, f.id))
     return out
 
 

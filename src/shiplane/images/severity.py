@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 LEVELS = ("unknown", "low", "medium", "high", "critical")
+# For gates and ordering an advisory without any score counts as high: unknown is not harmless.
+GATE_RANK = {"unknown": 3, "low": 1, "medium": 2, "high": 3, "critical": 4}
 RANK = {"none": 0, "unknown": 0, "low": 1, "medium": 2, "moderate": 2, "high": 3, "important": 3, "critical": 4}
 
 

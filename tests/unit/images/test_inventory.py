@@ -3,52 +3,20 @@ a Go binary built here (cross-checked with `go version -m`), a real Debian jar n
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
-import zipfile
 from pathlib import Path
-
-import pytest
 
 from shiplane.cli import main
 from shiplane.images import inventory, open_image
 from shiplane.images.inventory import gobinary
 from tests.unit.images import realdata
-from tests.unit.images.imagebuilder import Dir, File, build_layer, write_oci
-
-OS_RELEASE = File(
-    "etc/os-release",
-    b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
-    b'VERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n',
-)
-PACKAGE_JSON = json.dumps({"name": "@types/node", "version": "20.1.0"}).encode()
+from tests.unit.images.conftest import OS_RELEASE
+from tests.unit.images.imagebuilder import File, build_layer, write_oci
 
 
-@pytest.fixture(scope="module")
-def image(tmp_path_factory, debian_bz2, debian_java, old_urllib3, go_text_binary) -> Path:
-    base = build_layer([Dir("etc"), OS_RELEASE])
-    debs = realdata.dpkg_layer([debian_bz2])
-    java = realdata.dpkg_layer([debian_java], installed_before=[debian_bz2])
-    jar = next(data for m, data in realdata.deb_files(debian_java)[1] if m.name.endswith("/commons-lang3.jar"))
-    war = io.BytesIO()
-    with zipfile.ZipFile(war, "w") as zf:
-        zf.writestr("WEB-INF/lib/commons-lang3-3.12.0.jar", jar)
-        zf.writestr("index.html", "<p>hi</p>")
-    app = build_layer(
-        [
-            File("srv/app.war", war.getvalue()),
-            File("usr/local/bin/textdemo", go_text_binary.read_bytes(), 0o755),
-            File("app/node_modules/@types/node/package.json", PACKAGE_JSON),
-            File("app/node_modules/@types/node/test/package.json", b'{"private": true}'),
-        ]
-    )
-    python = realdata.site_packages_layer([old_urllib3])
-    return write_oci(tmp_path_factory.mktemp("inv") / "image.tar", [base, debs, java, app, python])
-
-
-def test_inventory_of_real_packages(image: Path) -> None:
-    img = open_image(image, wanted=inventory.WANTED)
+def test_inventory_of_real_packages(real_image: Path) -> None:
+    img = open_image(real_image, wanted=inventory.WANTED)
     inv = inventory.take(img.fs)
     by = {(p.type, p.name): p for p in inv.packages}
     assert inv.os.id == "debian" and inv.os.version_id == "12"
@@ -150,8 +118,8 @@ def test_distroless_status_d_and_apk(tmp_path: Path, debian_bz2: Path) -> None:
     assert crypto.ecosystem == "Alpine:v3.19" and crypto.source_name == "openssl"
 
 
-def test_cli_inventory_json_and_text(image: Path, capsys) -> None:
-    assert main(["images", "inventory", str(image), "-o", "json"]) == 0
+def test_cli_inventory_json_and_text(real_image: Path, capsys) -> None:
+    assert main(["images", "inventory", str(real_image), "-o", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["kind"] == "oci-tar" and len(doc["layers"]) == 5 and doc["os"]["id"] == "debian"
     assert {
@@ -163,7 +131,7 @@ def test_cli_inventory_json_and_text(image: Path, capsys) -> None:
         "location": "usr/local/lib/python3.11/site-packages/urllib3-1.24.1.dist-info/METADATA",
         "layer": 4,
     } in doc["packages"]
-    assert main(["images", "inventory", str(image)]) == 0
+    assert main(["images", "inventory", str(real_image)]) == 0
     out = capsys.readouterr().out
     assert "Debian GNU/Linux 12 (bookworm)" in out and "libbz2-1.0" in out and "golang.org/x/text" in out
 

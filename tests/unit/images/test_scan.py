@@ -1,0 +1,102 @@
+"""`shiplane images scan`: real packages against real advisories; exit codes 0/1/2/3; JSON and SARIF."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from shiplane import events
+from shiplane.cli import main
+from shiplane.images.database import Database, run_import
+from tests.unit.images.conftest import OS_RELEASE
+from tests.unit.images.imagebuilder import File, build_layer, write_oci
+
+DATA = Path(__file__).parents[2] / "data"
+
+
+@pytest.fixture(scope="module")
+def db_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("db") / "advisories.db"
+    run_import(Database(path), [DATA / "advisories"])
+    return path
+
+
+def test_scan_json_names_advisory_package_versions_location_and_layer(real_image: Path, db_file: Path, capsys) -> None:
+    assert main(["images", "scan", str(real_image), "--db", str(db_file), "-o", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    (image,) = doc["images"]
+    by_id = {f["id"]: f for f in image["findings"]}
+    assert set(by_id) == {"GO-2021-0113", "PYSEC-2019-132", "PYSEC-2020-148", "PYSEC-2023-192"}
+    go = by_id["GO-2021-0113"]
+    assert go["aliases"] == ["CVE-2021-38561", "GHSA-ppp9-7jff-5vj2"]
+    assert go["package"]["purl"] == "pkg:golang/golang.org/x/text@v0.3.5"
+    assert (go["installedVersion"], go["fixedVersions"], go["location"]) == (
+        "v0.3.5",
+        ["0.3.7"],
+        "usr/local/bin/textdemo",
+    )
+    assert go["layer"]["index"] == 3 and go["layer"]["digest"].startswith("sha256:")
+    py = by_id["PYSEC-2020-148"]
+    assert (py["package"]["name"], py["installedVersion"], py["fixedVersions"]) == ("urllib3", "1.24.1", ["1.25.9"])
+    assert py["location"].endswith("urllib3-1.24.1.dist-info/METADATA") and py["layer"]["index"] == 4
+    assert py["severity"] == "unknown"  # no CVSS vector in the PyPA record: gated as high
+    assert by_id["PYSEC-2023-192"]["severity"] == "high" and by_id["PYSEC-2023-192"]["cvss"]["score"] >= 7
+    assert image["failing"] == 4 and doc["failOn"] == "high" and doc["database"]["advisories"] == 6
+
+
+def test_fail_on_threshold_and_text_output(real_image: Path, db_file: Path, capsys) -> None:
+    assert main(["images", "scan", str(real_image), "--db", str(db_file), "--fail-on", "critical"]) == 0
+    out = capsys.readouterr().out
+    assert "4 findings, 0 at or above critical" in out
+    assert "GO-2021-0113 (CVE-2021-38561, GHSA-ppp9-7jff-5vj2)  golang.org/x/text v0.3.5 -> 0.3.7  [layer 3]" in out
+    assert main(["images", "scan", str(real_image), "--db", str(db_file), "--fail-on", "never"]) == 0
+
+
+def test_sarif_validates_against_the_official_schema(real_image: Path, db_file: Path, capsys) -> None:
+    assert main(["images", "scan", str(real_image), "--db", str(db_file), "-o", "sarif"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    schema = json.loads((DATA / "policy-sarif" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.validate(doc, schema)
+    results = doc["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} == {"GO-2021-0113", "PYSEC-2019-132", "PYSEC-2020-148", "PYSEC-2023-192"}
+    levels = {r["ruleId"]: r["level"] for r in results}
+    assert levels.pop("PYSEC-2023-192") == "error"  # CVSS 3.1 vector in the record: high
+    assert set(levels.values()) == {"warning"}  # no score: unknown
+
+
+def test_clean_image_is_exit_0(tmp_path: Path, db_file: Path, capsys) -> None:
+    image = write_oci(tmp_path / "clean", [build_layer([OS_RELEASE])])
+    assert main(["images", "scan", str(image), "--db", str(db_file), "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"][0]["findings"] == []
+
+
+def test_no_database_is_exit_3_before_reading_any_image(tmp_path: Path, capsys) -> None:
+    assert main(["images", "scan", str(tmp_path / "does-not-matter"), "--db", str(tmp_path / "none.db")]) == 3
+    assert "no advisory database at" in capsys.readouterr().err
+    empty = tmp_path / "empty.db"
+    (tmp_path / "nothing").mkdir()
+    run_import(Database(empty), [tmp_path / "nothing"])
+    assert main(["images", "scan", str(tmp_path), "--db", str(empty)]) == 3
+    assert "is empty" in capsys.readouterr().err
+
+
+def test_hostile_image_is_exit_2(tmp_path: Path, db_file: Path, capsys) -> None:
+    image = write_oci(tmp_path / "evil", [build_layer([File("../../etc/cron.d/x", b"* * * * * root sh")])])
+    assert main(["images", "scan", str(image), "--db", str(db_file)]) == 2
+    assert "escapes the image root" in capsys.readouterr().err
+
+
+def test_old_database_warns(tmp_path: Path) -> None:
+    from shiplane.images.scanning import scan
+
+    db = Database(tmp_path / "old.db")
+    events.result(db.import_paths([DATA / "advisories"], now=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)))
+    seen: list = []
+    image = write_oci(tmp_path / "clean", [build_layer([OS_RELEASE])])
+    events.result(scan([image], db, max_age=dt.timedelta(days=7)), seen.append)
+    notes = [e.message for e in seen if isinstance(e, events.Note)]
+    assert len(notes) == 1 and "imported" in notes[0] and "older than 7 days" in notes[0]
