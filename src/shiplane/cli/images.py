@@ -234,3 +234,28 @@ def _scan_text(scans, fail_on: str) -> None:
             click.secho(f"  undecided {u.advisory} {u.package.purl}: {u.reason}", fg="yellow")
         for note in s.inventory.notes:
             click.secho(f"note: {note}", fg="yellow", err=True)
+
+
+@images.command("sbom")
+@click.argument("image", type=click.Path())
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("cyclonedx", "spdx")),
+    default="cyclonedx",
+    show_default=True,
+    help="CycloneDX 1.6 JSON or SPDX 2.3 JSON.",
+)
+@click.option("--platform", default=None, help="OS/ARCH to pick from a multi-platform index (default linux/amd64).")
+def sbom(image: str, fmt: str, platform: str | None) -> int:
+    """Write a software bill of materials of IMAGE to stdout (every package with its purl and layer)."""
+    from shiplane.images import inventory
+    from shiplane.images import sbom as boms
+
+    img = _open(image, platform)
+    try:
+        inv = inventory.take(img.fs)
+    finally:
+        img.close()
+    click.echo(boms.to_cyclonedx(img.source, inv) if fmt == "cyclonedx" else boms.to_spdx(img.source, inv), nl=False)
+    return 0
