@@ -174,6 +174,17 @@ def member_path(label: str, name: str) -> str:
     return posixpath.normpath("/" + name).lstrip("/")
 
 
+class _Overlay:
+    """The layer being applied over the merged lower layers, for lookups only (no copy)."""
+
+    def __init__(self, upper: dict[str, Entry], lower: dict[str, Entry]) -> None:
+        self.upper, self.lower = upper, lower
+
+    def get(self, path: str) -> Entry | None:
+        found = self.upper.get(path)
+        return found if found is not None else self.lower.get(path)
+
+
 class Builder:
     """Applies layers one after the other."""
 
@@ -195,7 +206,7 @@ class Builder:
             prefix = "/".join(parts[:i])
             e = current.get(prefix) or self.entries.get(prefix)
             if e is not None and e.kind == "symlink":
-                view = FileSystem(self.label, {**self.entries, **current}, self.limits)
+                view = FileSystem(self.label, _Overlay(current, self.entries), self.limits)  # type: ignore[arg-type]
                 resolved = view.resolve(parent)
                 return f"{resolved}/{base}" if resolved else base
         return path

@@ -4,6 +4,7 @@ a Go binary built here (cross-checked with `go version -m`), a real Debian jar n
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -140,3 +141,28 @@ def test_cli_bad_image_is_exit_2(tmp_path: Path, capsys) -> None:
     path = write_oci(tmp_path / "evil", [build_layer([File("../x", b"")])])
     assert main(["images", "inventory", str(path)]) == 2
     assert "escapes the image root" in capsys.readouterr().err
+
+
+def test_dpkg_parser_agrees_with_dpkg_query_on_this_machines_database(tmp_path: Path) -> None:
+    """A real, large status file (this machine's), read by shiplane and by dpkg-query itself."""
+    status = Path("/var/lib/dpkg/status")
+    if not status.is_file() or not shutil.which("dpkg-query"):
+        pytest.skip("no dpkg database on this machine")
+    out = subprocess.run(
+        [
+            "dpkg-query",
+            "--admindir",
+            "/var/lib/dpkg",
+            "-W",
+            "-f",
+            "${Package}\\t${Version}\\t${source:Package}\\t${source:Version}\\t${db:Status-Abbrev}\\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    expected = {tuple(line.split("\t")[:4]) for line in out.splitlines() if line.split("\t")[4].startswith("ii")}
+    layer = build_layer([OS_RELEASE, File("var/lib/dpkg/status", status.read_bytes())])
+    inv = inventory.take(open_image(write_oci(tmp_path / "host", [layer]), wanted=inventory.WANTED).fs)
+    found = {(p.name, p.version, p.source_name, p.source_version) for p in inv.packages if p.type == "deb"}
+    assert found == expected and len(found) > 50
