@@ -8,6 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from shiplane.cli import main
 from shiplane.images import inventory, open_image
 from shiplane.images.inventory import gobinary
