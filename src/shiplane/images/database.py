@@ -110,11 +110,20 @@ def _parse(name: str, data: bytes) -> list[dict[str, Any]]:
         doc = yaml.load(io.BytesIO(data), Loader=YAML_LOADER) if is_yaml else json.loads(data)  # safe loaders only
     except (ValueError, yaml.YAMLError) as err:
         raise InputError(f"{name}: not valid {'YAML' if is_yaml else 'JSON'}: {err}") from None
+    from shiplane.images import feeds
+
     docs = doc if isinstance(doc, list) else [doc]
+    if len(docs) == 1 and feeds.kind(docs[0]) == "debian-tracker":
+        return feeds.debian_tracker(docs[0])
+    if len(docs) == 1 and feeds.kind(docs[0]) == "alpine-secdb":
+        return feeds.alpine_secdb(docs[0])
     out = []
     for d in docs:
         if not isinstance(d, dict) or not isinstance(d.get("id"), str):
-            raise InputError(f"{name}: not an OSV record (expected an object with a string 'id')")
+            raise InputError(
+                f"{name}: not an OSV record, a Debian security tracker file or an Alpine secdb file "
+                "(expected an object with a string 'id')"
+            )
         if not isinstance(d.get("affected", []), list):
             raise InputError(f"{name}: {d['id']}: 'affected' must be a list")
         out.append(d)

@@ -38,17 +38,33 @@ def _run(cmd: list[str], cwd: Path, what: str, env: dict | None = None) -> str:
     return done.stdout
 
 
-def debian_package(name: str) -> Path:
-    """The .deb of `name` as this machine's apt sources serve it."""
+def debian_package(name: str, version: str | None = None) -> Path:
+    """The .deb of `name` (at `version`, else the candidate) as this machine's apt sources serve it."""
     folder = CACHE / "deb"
     folder.mkdir(parents=True, exist_ok=True)
-    found = sorted(folder.glob(f"{name}_*.deb"))
+    quoted = (version or "*").replace(":", "%3a")
+    found = sorted(folder.glob(f"{name}_{quoted}_*.deb"))
     if not found:
-        _run(["apt-get", "download", name], folder, f"apt-get download {name}")
-        found = sorted(folder.glob(f"{name}_*.deb"))
+        spec = f"{name}={version}" if version else name
+        _run(["apt-get", "download", spec], folder, f"apt-get download {spec}")
+        found = sorted(folder.glob(f"{name}_{quoted}_*.deb"))
     if not found:
         _unavailable(f"apt-get download {name} produced no .deb")
     return found[-1]
+
+
+def debian_versions(name: str) -> list[str]:
+    """Every version of `name` the apt sources serve at once (apt-cache madison), oldest first."""
+    out = _run(["apt-cache", "madison", name], Path.cwd(), f"apt-cache madison {name}")
+    versions = list(dict.fromkeys(line.split("|")[1].strip() for line in out.splitlines() if "|" in line))
+    cmp = subprocess.run
+    ordered: list[str] = []
+    for v in versions:  # insertion sort with dpkg itself as the judge
+        i = 0
+        while i < len(ordered) and cmp(["dpkg", "--compare-versions", ordered[i], "lt", v]).returncode == 0:
+            i += 1
+        ordered.insert(i, v)
+    return ordered
 
 
 def deb_files(deb: Path) -> tuple[dict[str, str], list[tuple[tarfile.TarInfo, bytes | None]]]:

@@ -66,7 +66,9 @@ def test_bad_records_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"bad.json: not valid JSON"):
         run_import(Database(tmp_path / "a.db"), [tmp_path / "bad.json"])
     (tmp_path / "x.yaml").write_text("summary: no id here\n")
-    with pytest.raises(InputError, match=r"x.yaml: not an OSV record \(expected an object with a string 'id'\)"):
+    with pytest.raises(
+        InputError, match=r"x.yaml: not an OSV record, a Debian security tracker file or an Alpine secdb file"
+    ):
         run_import(Database(tmp_path / "b.db"), [tmp_path / "x.yaml"])
     with pytest.raises(InputError, match="no such file"):
         run_import(Database(tmp_path / "c.db"), [tmp_path / "missing"])
