@@ -217,9 +217,9 @@ SEVERITY_COLOR = {"critical": "red", "high": "red", "medium": "yellow", "low": "
 def _scan_text(scans, fail_on: str) -> None:
     for s in scans:
         os_name = s.inventory.os.pretty_name or s.inventory.os.id or "unknown OS"
+        gate = f", {len(s.failing(fail_on))} at or above {fail_on}" if fail_on != "never" else ""
         click.echo(
-            f"{s.image} ({os_name}): {len(s.inventory.packages)} packages, "
-            f"{len(s.matches.findings)} findings, {len(s.failing(fail_on))} at or above {fail_on}"
+            f"{s.image} ({os_name}): {len(s.inventory.packages)} packages, {len(s.matches.findings)} findings{gate}"
         )
         for f in s.matches.findings:
             fixed = ", ".join(f.fixed) or "no fix known"
@@ -229,6 +229,13 @@ def _scan_text(scans, fail_on: str) -> None:
                 + click.style(f"{f.severity:8}", fg=SEVERITY_COLOR[f.severity])
                 + f" {f.id}{aka}  {f.package.name} {f.installed} -> {fixed}  "
                 f"[layer {f.package.layer}] /{f.package.location}"
+            )
+        for n in s.support:
+            when = {"ended": f"ended {n.rule.date}", "ends": f"ends {n.rule.date}", "limited": "limited"}[n.status]
+            click.secho(
+                f"  support  {n.package.name} {n.package.version} (source {n.package.source_name}): "
+                f"security support {when}: {n.rule.details}",
+                fg="yellow",
             )
         for u in s.matches.undecided:
             click.secho(f"  undecided {u.advisory} {u.package.purl}: {u.reason}", fg="yellow")

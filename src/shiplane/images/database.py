@@ -23,6 +23,7 @@ import yaml
 
 from shiplane import events
 from shiplane.errors import InputError
+from shiplane.images import support
 from shiplane.images.errors import DatabaseMissing
 
 SCHEMA = """
@@ -35,6 +36,9 @@ CREATE TABLE IF NOT EXISTS affected (
     advisory TEXT NOT NULL, ecosystem TEXT NOT NULL, name TEXT NOT NULL, entry TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS affected_by_package ON affected (ecosystem, name);
 CREATE INDEX IF NOT EXISTS advisories_by_source ON advisories (source);
+CREATE TABLE IF NOT EXISTS support (
+    source INTEGER NOT NULL, kind TEXT NOT NULL, release TEXT NOT NULL, pattern TEXT NOT NULL, version TEXT,
+    date TEXT, details TEXT);
 """
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -89,14 +93,15 @@ def _documents(path: Path) -> Iterator[tuple[str, bytes]]:
                 full = Path(root, name)
                 if name.endswith(".zip"):
                     yield from _documents(full)
-                elif name.endswith((".json", ".yaml", ".yml")):
+                elif name.endswith((".json", ".yaml", ".yml")) or support.is_list(name):
                     yield str(full), full.read_bytes()
         return
     if path.suffix == ".zip":
         try:
             with zipfile.ZipFile(path) as zf:
                 for info in zf.infolist():
-                    if info.filename.endswith((".json", ".yaml", ".yml")) and not info.is_dir():
+                    wanted = info.filename.endswith((".json", ".yaml", ".yml")) or support.is_list(info.filename)
+                    if wanted and not info.is_dir():
                         yield f"{path}!/{info.filename}", zf.read(info)
         except zipfile.BadZipFile as err:
             raise InputError(f"{path}: not a readable zip archive ({err})") from None
@@ -165,7 +170,7 @@ class Database:
                 raise InputError(f"{p}: no such file or directory", hint="give OSV JSON/YAML files, folders or all.zip")
         if dry_run:
             for p in paths:
-                count = sum(len(_parse(name, data)) for name, data in _documents(p))
+                count = sum(len(_parse(name, data)) for name, data in _documents(p) if not support.is_list(name))
                 yield events.Step(f"would import {p.resolve()}: {count} advisories", done=True)
                 total += count
             return total
@@ -185,14 +190,21 @@ class Database:
                             (source_id,),
                         )
                         conn.execute("DELETE FROM advisories WHERE source = ?", (source_id,))
+                        conn.execute("DELETE FROM support WHERE source = ?", (source_id,))
                     else:
                         source_id = conn.execute(
                             "INSERT INTO sources (path, imported_at, advisories) VALUES (?, ?, 0)",
                             (label, now.isoformat()),
                         ).lastrowid
                     count = 0
-                    adv_rows, aff_rows = [], []
+                    adv_rows, aff_rows, support_rows = [], [], []
                     for name, data in _documents(p):
+                        if support.is_list(name):
+                            rules = support.parse(name, data.decode("utf-8", "replace"))
+                            support_rows += [
+                                (source_id, r.kind, r.release, r.pattern, r.version, r.date, r.details) for r in rules
+                            ]
+                            continue
                         for doc in _parse(name, data):
                             count += 1
                             adv_rows.append(self._advisory_row(doc, source_id))
@@ -209,12 +221,14 @@ class Database:
                         conn.execute(f"DELETE FROM affected WHERE advisory IN ({marks})", part)
                     conn.executemany("INSERT OR REPLACE INTO advisories VALUES (?, ?, ?, ?, ?, ?)", adv_rows)
                     conn.executemany("INSERT INTO affected VALUES (?, ?, ?, ?)", aff_rows)
+                    conn.executemany("INSERT INTO support VALUES (?, ?, ?, ?, ?, ?, ?)", support_rows)
                     conn.execute(
                         "UPDATE sources SET imported_at = ?, advisories = ? WHERE id = ?",
                         (now.isoformat(), count, source_id),
                     )
                 total += count
-                yield events.Step(f"import {label}: {count} advisories", done=True)
+                extra = f", {len(support_rows)} support-status lines" if support_rows else ""
+                yield events.Step(f"import {label}: {count} advisories{extra}", done=True)
         finally:
             conn.close()
         return total
@@ -234,7 +248,7 @@ class Database:
     def _affected_rows(doc: dict[str, Any]) -> list[tuple]:
         rows = []
         for aff in doc.get("affected") or []:
-            pkg = aff.get("package") or {} if isinstance(aff, dict) else {}
+            pkg = (aff.get("package") or {}) if isinstance(aff, dict) else {}
             eco, name = pkg.get("ecosystem"), pkg.get("name")
             if not isinstance(eco, str) or not isinstance(name, str):
                 continue
@@ -258,6 +272,14 @@ class Database:
         finally:
             conn.close()
         return Status(self.path, sources, count, by_eco)
+
+    def support_rules(self) -> list[support.Rule]:
+        conn = self._connect()
+        try:
+            rows = conn.execute("SELECT kind, release, pattern, version, date, details FROM support").fetchall()
+        finally:
+            conn.close()
+        return [support.Rule(*row) for row in rows]
 
     def require(self) -> Status:
         status = self.status()

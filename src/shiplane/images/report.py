@@ -62,6 +62,18 @@ def to_json(status: Status, scans: list[ImageScan], fail_on: str) -> str:
                     {"id": u.advisory, "purl": u.package.purl, "reason": u.reason} for u in s.matches.undecided
                 ],
                 "notComparable": s.matches.not_comparable,
+                "support": [
+                    {
+                        "package": n.package.name,
+                        "version": n.package.version,
+                        "source": n.package.source_name,
+                        "status": n.status,
+                        "date": n.rule.date or None,
+                        "lastSupportedVersion": n.rule.version or None,
+                        "details": n.rule.details,
+                    }
+                    for n in s.support
+                ],
                 "notes": list(s.inventory.notes),
             }
         )

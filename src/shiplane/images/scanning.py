@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shiplane import events
 from shiplane.images import inventory as inv
-from shiplane.images import matching
+from shiplane.images import matching, support
 from shiplane.images.database import Database, Status
 from shiplane.images.filesystem import LayerInfo, Limits
 from shiplane.images.reading import read
@@ -28,6 +28,7 @@ class ImageScan:
     layers: tuple[LayerInfo, ...]
     inventory: inv.Inventory
     matches: matching.Matches
+    support: tuple[support.Notice, ...] = ()
 
     def failing(self, threshold: str) -> list[matching.Finding]:
         if threshold == "never":
@@ -52,6 +53,7 @@ def scan(
             f"advisory data from {oldest.path} was imported {oldest.age().days} days ago "
             f"(older than {max_age.days} days): re-import it for recent advisories"
         )
+    rules = database.support_rules()
     out = []
     for path in paths:
         yield events.Step(f"scan {path}")
@@ -73,6 +75,7 @@ def scan(
                 tuple(image.fs.layers),
                 found,
                 matches,
+                tuple(support.check(list(found.packages), found.os.id, found.os.version_id, rules)),
             )
         )
         yield events.Step(f"scan {path}: {len(found.packages)} packages, {len(matches.findings)} findings", done=True)

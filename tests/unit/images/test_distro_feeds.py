@@ -135,3 +135,32 @@ def test_alpine_secdb(tmp_path: Path) -> None:
         ("ALPINE-CVE-2023-6237", ("3.1.4-r5",)),
         ("ALPINE-CVE-2024-0727", ("3.1.4-r5",)),
     ]
+
+
+def test_debian_security_support_lists(tmp_path: Path, capsys) -> None:
+    """The real lists of the debian-security-support package: binutils is 'limited', mbedtls 'ended'."""
+    from shiplane.cli import main
+
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    for m, data in realdata.deb_files(realdata.debian_package("debian-security-support"))[1]:
+        if "/usr/share/debian-security-support/security-support-" in "/" + m.name.lstrip("./") and data:
+            (lists / Path(m.name).name).write_bytes(data)
+    assert (lists / "security-support-limited").is_file()
+    db = tmp_path / "a.db"
+    advisories = Path(__file__).parents[2] / "data" / "advisories"
+    assert main(["images", "db", "import", "--db", str(db), str(lists), str(advisories)]) == 0
+    debs = [
+        realdata.debian_package("libctf-nobfd0"),
+        realdata.debian_package("libmbedcrypto7"),
+        realdata.debian_package("libbz2-1.0"),
+    ]
+    image = write_oci(tmp_path / "img", [build_layer([Dir("etc"), OS_RELEASE]), realdata.dpkg_layer(debs)])
+    capsys.readouterr()
+    assert main(["images", "scan", "--db", str(db), str(image), "-o", "json"]) == 0
+    notices = {n["source"]: n for n in json.loads(capsys.readouterr().out)["images"][0]["support"]}
+    assert set(notices) == {"binutils", "mbedtls"}  # bzip2 is fully supported
+    assert notices["binutils"]["status"] == "limited" and "trusted content" in notices["binutils"]["details"]
+    assert notices["mbedtls"]["status"] in ("ended", "ends") and notices["mbedtls"]["date"]
+    assert main(["images", "scan", "--db", str(db), str(image)]) == 0
+    assert "security support limited" in capsys.readouterr().out
