@@ -202,12 +202,17 @@ def scan(
             on_event,
         )
     failing = sum(len(s.failing(fail_on)) for s in scans)
+    unreadable = [s for s in scans if s.error]
     if output == "json":
         click.echo(report.to_json(status, scans, fail_on), nl=False)
     elif output == "sarif":
         click.echo(report.to_sarif(scans), nl=False)
     else:
         _scan_text(scans, fail_on)
+    for s in unreadable:
+        click.secho(f"error: {s.error}", fg="red", err=True)
+    if unreadable:
+        return 2  # an image that cannot be read is never reported as clean
     return 1 if failing else 0
 
 
@@ -216,6 +221,9 @@ SEVERITY_COLOR = {"critical": "red", "high": "red", "medium": "yellow", "low": "
 
 def _scan_text(scans, fail_on: str) -> None:
     for s in scans:
+        if s.error:
+            click.secho(f"{s.image}: CANNOT BE READ (not scanned)", fg="red")
+            continue
         os_name = s.inventory.os.pretty_name or s.inventory.os.id or "unknown OS"
         gate = f", {len(s.failing(fail_on))} at or above {fail_on}" if fail_on != "never" else ""
         click.echo(

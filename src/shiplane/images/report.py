@@ -47,6 +47,9 @@ def finding_dict(scan: ImageScan, f: Finding) -> dict[str, Any]:
 def to_json(status: Status, scans: list[ImageScan], fail_on: str) -> str:
     images = []
     for s in scans:
+        if s.error:
+            images.append({"image": s.image, "error": s.error, "findings": None})
+            continue
         images.append(
             {
                 "image": s.image,
@@ -133,6 +136,9 @@ def to_sarif(scans: list[ImageScan]) -> str:
                     },
                 }
             )
+    unreadable = [
+        {"level": "error", "message": {"text": f"{s.image}: cannot be read: {s.error}"}} for s in scans if s.error
+    ]
     doc = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -140,6 +146,7 @@ def to_sarif(scans: list[ImageScan]) -> str:
             {
                 "tool": {"driver": {"name": "shiplane-images", "version": __version__, "rules": list(rules.values())}},
                 "results": results,
+                "invocations": [{"executionSuccessful": not unreadable, "toolExecutionNotifications": unreadable}],
             }
         ],
     }

@@ -11,6 +11,7 @@ from shiplane import events
 from shiplane.images import inventory as inv
 from shiplane.images import matching, support
 from shiplane.images.database import Database, Status
+from shiplane.images.errors import ImageError
 from shiplane.images.filesystem import LayerInfo, Limits
 from shiplane.images.reading import read
 from shiplane.images.severity import GATE_RANK
@@ -29,6 +30,7 @@ class ImageScan:
     inventory: inv.Inventory
     matches: matching.Matches
     support: tuple[support.Notice, ...] = ()
+    error: str = ""  # the image could not be read: reported as such, never as clean
 
     def failing(self, threshold: str) -> list[matching.Finding]:
         if threshold == "never":
@@ -57,11 +59,30 @@ def scan(
     out = []
     for path in paths:
         yield events.Step(f"scan {path}")
-        image = yield from read(path, limits=limits, wanted=inv.WANTED, platform=platform)
         try:
-            found = inv.take(image.fs)
-        finally:
-            image.close()
+            image = yield from read(path, limits=limits, wanted=inv.WANTED, platform=platform)
+            try:
+                found = inv.take(image.fs)
+            finally:
+                image.close()
+        except ImageError as err:
+            # One unreadable image does not hide the results of the others; the CLI exits 2.
+            out.append(
+                ImageScan(
+                    str(path),
+                    "",
+                    (),
+                    None,
+                    None,
+                    (),
+                    inv.Inventory(inv.OSRelease(), ()),
+                    matching.Matches(),
+                    (),
+                    str(err),
+                )
+            )
+            yield events.Step(f"scan {path}: cannot be read", done=True)
+            continue
         keys = [matching.lookup_key(p) for p in found.packages]
         matches = matching.match(found.packages, database.lookup(keys))
         src = image.source

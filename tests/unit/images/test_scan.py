@@ -90,6 +90,24 @@ def test_hostile_image_is_exit_2(tmp_path: Path, db_file: Path, capsys) -> None:
     assert "escapes the image root" in capsys.readouterr().err
 
 
+def test_an_unreadable_image_is_reported_as_such_beside_the_others(
+    real_image: Path, tmp_path: Path, db_file: Path, capsys
+) -> None:
+    evil = write_oci(tmp_path / "evil", [build_layer([File("../x", b"")])])
+    assert main(["images", "scan", str(evil), str(real_image), "--db", str(db_file), "-o", "json"]) == 2
+    captured = capsys.readouterr()
+    first, second = json.loads(captured.out)["images"]
+    assert first["findings"] is None and "escapes the image root" in first["error"]
+    assert len(second["findings"]) == 4
+    assert "escapes the image root" in captured.err
+    assert main(["images", "scan", str(evil), "--db", str(db_file), "-o", "sarif"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    jsonschema.validate(doc, json.loads((DATA / "policy-sarif" / "sarif-schema-2.1.0.json").read_text()))
+    assert doc["runs"][0]["invocations"][0]["executionSuccessful"] is False
+    assert main(["images", "scan", str(evil), "--db", str(db_file)]) == 2
+    assert "CANNOT BE READ" in capsys.readouterr().out
+
+
 def test_old_database_warns(tmp_path: Path) -> None:
     from shiplane.images.scanning import scan
 
