@@ -255,3 +255,26 @@ def test_manifest_path_escaping_the_archive_is_refused(tmp_path: Path) -> None:
             (out / m.name).write_bytes(data)
     with pytest.raises(ImageError, match="escapes the archive"):
         open_image(out)
+
+
+def test_empty_layers_and_a_symlinked_os_release(tmp_path: Path) -> None:
+    """Builders emit empty layers (an end-of-archive marker only); Debian links /etc/os-release."""
+    from shiplane.images import inventory
+
+    empty = build_layer([])
+    base = build_layer(
+        [
+            Dir("usr"),
+            Dir("usr/lib"),
+            File("usr/lib/os-release", b"ID=debian\nVERSION_ID=12\n"),
+            Dir("etc"),
+            Symlink("etc/os-release", "../usr/lib/os-release"),
+        ]
+    )
+    for path in (
+        write_oci(tmp_path / "oci", [empty, base, empty]),
+        write_docker_archive(tmp_path / "d.tar", [empty, base, empty]),
+    ):
+        fs = open_image(path, wanted=inventory.WANTED).fs
+        assert [la.files for la in fs.layers] == [0, 5, 0]
+        assert inventory.take(fs).os.version_id == "12"
