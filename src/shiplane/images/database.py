@@ -291,8 +291,11 @@ class Database:
 
     def lookup(self, packages: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[tuple[dict, dict]]]:
         """(ecosystem, name) -> [(advisory document, its affected entry)], for many packages at once."""
-        wanted = {(ecosystem_key(e), name_key(e, n)): (e, n) for e, n in packages}
-        out: dict[tuple[str, str], list[tuple[dict, dict]]] = {orig: [] for orig in wanted.values()}
+        # Several spellings can share one key ("URLLib3", "urllib3"): each gets the results.
+        wanted: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for e, n in packages:
+            wanted.setdefault((ecosystem_key(e), name_key(e, n)), []).append((e, n))
+        out: dict[tuple[str, str], list[tuple[dict, dict]]] = {o: [] for origs in wanted.values() for o in origs}
         if not wanted:
             return out
         conn = self._connect()
@@ -306,7 +309,10 @@ class Database:
                 "JOIN advisories a ON a.id = f.advisory"
             ).fetchall()
             # Debian:12 packages also match advisories filed for plain 'Debian' (no release).
-            bases = {(k[0].split(":", 1)[0], k[1]): orig for k, orig in wanted.items() if ":" in k[0]}
+            bases: dict[tuple[str, str], list[tuple[str, str]]] = {}
+            for k, origs in wanted.items():
+                if ":" in k[0]:
+                    bases.setdefault((k[0].split(":", 1)[0], k[1]), []).extend(origs)
             if bases:
                 conn.execute("DELETE FROM want")
                 conn.executemany("INSERT INTO want VALUES (?, ?)", list(bases))
@@ -321,10 +327,12 @@ class Database:
             conn.close()
         for eco, name, adv, entry, doc in rows:
             docs.setdefault(adv, json.loads(doc))
-            out[wanted[(eco, name)]].append((docs[adv], json.loads(entry)))
+            for orig in dict.fromkeys(wanted[(eco, name)]):
+                out[orig].append((docs[adv], json.loads(entry)))
         for eco, name, adv, entry, doc in base_rows:
             docs.setdefault(adv, json.loads(doc))
-            out[bases[(eco, name)]].append((docs[adv], json.loads(entry)))
+            for orig in dict.fromkeys(bases[(eco, name)]):
+                out[orig].append((docs[adv], json.loads(entry)))
         return out
 
 

@@ -28,7 +28,8 @@ def test_import_folder_of_yaml_and_json_then_look_up(tmp_path: Path) -> None:
     assert status.advisories == 6
     assert status.by_ecosystem == {"crates.io": 1, "go": 1, "pypi": 4}
     assert [(s.path, s.advisories) for s in status.sources] == [(str(DATA.resolve()), 6)]
-    found = db.lookup([("PyPI", "URLLIB3"), ("Go", "golang.org/x/text"), ("npm", "left-pad")])
+    found = db.lookup([("PyPI", "URLLIB3"), ("PyPI", "urllib3"), ("Go", "golang.org/x/text"), ("npm", "left-pad")])
+    assert len(found[("PyPI", "urllib3")]) == 3  # two spellings of one name: both answered
     assert sorted(doc["id"] for doc, _ in found[("PyPI", "URLLIB3")]) == [
         "PYSEC-2019-132",
         "PYSEC-2020-148",
