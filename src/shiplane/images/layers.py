@@ -143,6 +143,8 @@ def members(
             for ordinal, member in enumerate(tf):
                 state["last_end"] = member.offset_data + (member.size if member.isreg() else 0)
                 yield ordinal, member, tf
+                # A streamed TarFile keeps every TarInfo it has read; iteration does not need them.
+                tf.members.clear()
         except ImageError:
             raise
         except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as err:

@@ -85,7 +85,7 @@ def WANTED(path: str, size: int) -> bool:
 
 
 def take(fs: FileSystem) -> Inventory:
-    from shiplane.images.inventory import distro, gobinary, java, languages
+    from shiplane.images.inventory import distro, languages
 
     notes: list[str] = []
     os_release = distro.os_release(fs)
@@ -94,9 +94,33 @@ def take(fs: FileSystem) -> Inventory:
     packages += distro.apk(fs, os_release, notes)
     packages += languages.python(fs, notes)
     packages += languages.npm(fs, notes)
-    packages += gobinary.go_binaries(fs, notes)
-    packages += java.archives(fs, notes)
+    packages += _binaries(fs, notes)
     return Inventory(os_release, tuple(_sorted(packages)), tuple(notes))
+
+
+def _binaries(fs: FileSystem, notes: list[str]) -> list[Package]:
+    """Go programs and Java archives: read in one more pass over only the layers that hold them."""
+    from shiplane.images.errors import ImageError
+    from shiplane.images.inventory import gobinary, java
+
+    wanted = []
+    for entry in fs.files():
+        if not (gobinary.wants(entry) or java.wants(entry)):
+            continue
+        if entry.size > fs.limits.max_file:
+            notes.append(f"/{entry.path}: {entry.size} bytes, over the per-file cap; not inspected")
+        else:
+            wanted.append(entry)
+    out: list[Package] = []
+    try:
+        for entry, data in fs.read_many(wanted):
+            if java.wants(entry):
+                out += java.from_file(entry, data, fs.limits.max_file, notes)
+            else:
+                out += gobinary.from_file(entry, data)
+    except ImageError as err:  # pragma: no cover - the layers were verified by the first pass
+        notes.append(f"binaries and archives not inspected: {err}")
+    return out
 
 
 def _sorted(packages: Iterable[Package]) -> list[Package]:

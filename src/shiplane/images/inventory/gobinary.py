@@ -13,31 +13,21 @@ import struct
 
 from packageurl import PackageURL
 
-from shiplane.images.errors import ImageError
-from shiplane.images.filesystem import FileSystem
+from shiplane.images.filesystem import Entry
 from shiplane.images.inventory import Package
 
 MAGIC = b"\xff Go buildinf:"
 ELF = b"\x7fELF"
 
 
-def go_binaries(fs: FileSystem, notes: list[str]) -> list[Package]:
-    candidates = [e for e in fs.files() if e.head.startswith(ELF) and e.executable and ".so" not in e.path]
-    out: list[Package] = []
-    readable = []
-    for e in candidates:
-        if e.size > fs.limits.max_file:
-            notes.append(f"/{e.path}: executable of {e.size} bytes, over the per-file cap; not inspected")
-        else:
-            readable.append(e)
-    try:
-        for entry, data in fs.read_many(readable):
-            info = buildinfo(data)
-            if info is not None:
-                out += packages(info, entry.path, entry.layer)
-    except ImageError as err:
-        notes.append(str(err))
-    return out
+def wants(entry: Entry) -> bool:
+    """An executable ELF file (shared libraries aside): maybe a Go program."""
+    return entry.head.startswith(ELF) and entry.executable and ".so" not in entry.path
+
+
+def from_file(entry: Entry, data: bytes) -> list[Package]:
+    info = buildinfo(data)
+    return packages(info, entry.path, entry.layer) if info is not None else []
 
 
 def _sections(data: bytes) -> list[tuple[str, int, int, int]]:

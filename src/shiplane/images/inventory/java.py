@@ -7,25 +7,19 @@ import zipfile
 
 from packageurl import PackageURL
 
-from shiplane.images.errors import ImageError
-from shiplane.images.filesystem import FileSystem
+from shiplane.images.filesystem import Entry
 from shiplane.images.inventory import Package
 
 ARCHIVES = (".jar", ".war", ".ear", ".par", ".sar", ".jpi", ".hpi")
 MAX_DEPTH = 4
 
 
-def archives(fs: FileSystem, notes: list[str]) -> list[Package]:
-    candidates = [e for e in fs.files() if e.path.lower().endswith(ARCHIVES) and e.head.startswith(b"PK")]
-    big = [e for e in candidates if e.size > fs.limits.max_file]
-    notes += [f"/{e.path}: {e.size} bytes, over the per-file cap; not inspected" for e in big]
-    out: list[Package] = []
-    try:
-        for entry, data in fs.read_many([e for e in candidates if e.size <= fs.limits.max_file]):
-            out += _archive(data, entry.path, entry.layer, fs.limits.max_file, notes, 0)
-    except ImageError as err:
-        notes.append(str(err))
-    return out
+def wants(entry: Entry) -> bool:
+    return entry.path.lower().endswith(ARCHIVES) and entry.head.startswith(b"PK")
+
+
+def from_file(entry: Entry, data: bytes, cap: int, notes: list[str]) -> list[Package]:
+    return _archive(data, entry.path, entry.layer, cap, notes, 0)
 
 
 def _archive(data: bytes, location: str, layer: int, cap: int, notes: list[str], depth: int) -> list[Package]:
