@@ -127,6 +127,7 @@ def db_status(db_path: str | None, output: str) -> int:
                     "path": str(status.path),
                     "advisories": status.advisories,
                     "ecosystems": status.by_ecosystem,
+                "supportLines": status.support_lines,
                     "sources": [
                         {
                             "path": s.path,
@@ -144,6 +145,8 @@ def db_status(db_path: str | None, output: str) -> int:
     click.echo(f"{status.path}: {status.advisories} advisories")
     for eco, n in status.by_ecosystem.items():
         click.echo(f"  {eco:20} {n}")
+    if status.support_lines:
+        click.echo(f"  {'Debian support lists':20} {status.support_lines} lines")
     for s in status.sources:
         click.echo(
             f"  source {s.path}: {s.advisories} advisories, imported {s.imported_at:%Y-%m-%d %H:%M} UTC "

@@ -78,6 +78,7 @@ class Status:
     sources: tuple[Source, ...]
     advisories: int
     by_ecosystem: dict[str, int]
+    support_lines: int = 0
 
     @property
     def oldest(self) -> Source | None:
@@ -269,9 +270,10 @@ class Database:
                     "SELECT ecosystem, count(DISTINCT advisory) FROM affected GROUP BY ecosystem ORDER BY ecosystem"
                 )
             )
+            support_lines = conn.execute("SELECT count(*) FROM support").fetchone()[0]
         finally:
             conn.close()
-        return Status(self.path, sources, count, by_eco)
+        return Status(self.path, sources, count, by_eco, support_lines)
 
     def support_rules(self) -> list[support.Rule]:
         conn = self._connect()

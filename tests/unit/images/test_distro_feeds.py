@@ -150,6 +150,9 @@ def test_debian_security_support_lists(tmp_path: Path, capsys) -> None:
     db = tmp_path / "a.db"
     advisories = Path(__file__).parents[2] / "data" / "advisories"
     assert main(["images", "db", "import", "--db", str(db), str(lists), str(advisories)]) == 0
+    capsys.readouterr()
+    assert main(["images", "db", "status", "--db", str(db), "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["supportLines"] > 20
     debs = [
         realdata.debian_package("libctf-nobfd0"),
         realdata.debian_package("libmbedcrypto7"),
