@@ -97,6 +97,55 @@ class _Sniffed:
         return True
 
 
+class _Zstd:
+    """zstd frames decompressed one after the other; input ending inside a frame is an EOFError
+    (zstandard's own stream reader just stops, which would pass for a short tar). Input is fed 1 KiB
+    at a time, so one call can expand to at most ~32 MiB (RLE blocks) before the caps see it."""
+
+    CHUNK = 1024
+
+    def __init__(self, source: _Sniffed) -> None:
+        import zstandard
+
+        self.error = zstandard.ZstdError
+        self.new = zstandard.ZstdDecompressor().decompressobj
+        self.source = source
+        self.dobj = self.new()
+        self.buffer = b""
+        self.pos = 0
+        self.done = False
+
+    def _fill(self) -> None:
+        chunk = self.source.read(self.CHUNK)
+        if not chunk:
+            if not self.dobj.eof:
+                raise EOFError("zstd stream ended before the end of its frame")
+            self.done = True
+            return
+        out = []
+        try:
+            while chunk:
+                if self.dobj.eof:  # the next frame
+                    self.dobj = self.new()
+                out.append(self.dobj.decompress(chunk))
+                chunk = self.dobj.unused_data if self.dobj.eof else b""
+        except self.error as err:
+            raise ValueError(f"corrupt zstd data: {err}") from None
+        self.buffer = self.buffer[self.pos :] + b"".join(out)
+        self.pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        while not self.done and (n < 0 or len(self.buffer) - self.pos < n):
+            self._fill()
+        end = len(self.buffer) if n < 0 else self.pos + n
+        data = self.buffer[self.pos : end]
+        self.pos += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
 def compression(head: bytes) -> str:
     if head.startswith(GZIP_MAGIC):
         return "gzip"
@@ -124,9 +173,7 @@ def members(
     if kind == "gzip":
         inner: IO[bytes] = gzip.GzipFile(fileobj=source, mode="rb")  # type: ignore[arg-type]
     elif kind == "zstd":
-        import zstandard
-
-        inner = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)  # type: ignore[arg-type]
+        inner = _Zstd(source)  # type: ignore[assignment]
     else:
         inner = source  # type: ignore[assignment]
     plain = _Meter(

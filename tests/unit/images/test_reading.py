@@ -165,9 +165,10 @@ def test_symlink_loop_is_a_clear_error(tmp_path: Path) -> None:
         open_image(write_oci(tmp_path / "oci", [layer]))
 
 
-def test_decompression_bomb_stops_at_the_layer_cap(tmp_path: Path) -> None:
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_decompression_bomb_stops_at_the_layer_cap(tmp_path: Path, compression: str) -> None:
     layer = build_layer([File("zeros", b"\0" * (4 << 20))])
-    path = write_oci(tmp_path / "oci", [layer])
+    path = write_oci(tmp_path / "oci", [layer], compression=compression)
     with pytest.raises(ImageError, match=r"more than 1048576 bytes uncompressed \(the per-layer cap\)"):
         open_image(path, limits=Limits(max_layer=1 << 20))
     with pytest.raises(ImageError, match=r"expands more than 100x"):
@@ -197,6 +198,17 @@ def test_truncated_layer_is_a_clear_error(tmp_path: Path, compression: str) -> N
     cut = raw[:15000]
     path = write_oci(tmp_path / "oci", [cut], compression=compression, diff_ids=[sha256(raw)])
     with pytest.raises(ImageError, match=r"layer 0 .*truncated"):
+        open_image(path)
+
+
+def test_truncated_zstd_stream(tmp_path: Path) -> None:
+    import zstandard
+
+    raw = build_layer([File("a", os.urandom(50000))])
+    path = write_oci(tmp_path / "oci", [raw], compression="zstd")
+    blob = next(p for p in (path / "blobs/sha256").iterdir() if p.read_bytes()[:4] == b"\x28\xb5\x2f\xfd")
+    blob.write_bytes(zstandard.ZstdCompressor().compress(raw)[:-5000])
+    with pytest.raises(ImageError, match=r"layer 0 .*(truncated|does not match)"):
         open_image(path)
 
 
