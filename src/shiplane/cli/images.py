@@ -64,7 +64,8 @@ def inventory_(image: str, output: str, platform: str | None) -> int:
     click.echo(f"{image}: {os_name}, {len(img.fs.layers)} layer(s), {len(inv.packages)} package(s)")
     width = max((len(p.name) for p in inv.packages), default=4)
     for p in inv.packages:
-        click.echo(f"  {p.type:7} {p.name:{width}}  {p.version:24} layer {p.layer}  /{p.location}")
+        owner = f"  (shipped by {p.detail['ownedBy']})" if p.detail.get("ownedBy") else ""
+        click.echo(f"  {p.type:7} {p.name:{width}}  {p.version:24} layer {p.layer}  /{p.location}{owner}")
     for note in inv.notes:
         click.secho(f"note: {note}", fg="yellow", err=True)
     return 0
@@ -127,7 +128,7 @@ def db_status(db_path: str | None, output: str) -> int:
                     "path": str(status.path),
                     "advisories": status.advisories,
                     "ecosystems": status.by_ecosystem,
-                "supportLines": status.support_lines,
+                    "supportLines": status.support_lines,
                     "sources": [
                         {
                             "path": s.path,

@@ -48,6 +48,7 @@ class Matches:
     undecided: list[Undecided] = field(default_factory=list)
     withdrawn_skipped: int = 0
     not_comparable: list[str] = field(default_factory=list)  # packages of ecosystems without a comparator
+    owned_skipped: list[str] = field(default_factory=list)  # language packages the distribution ships
 
 
 def lookup_key(p: Package) -> tuple[str, str]:
@@ -127,6 +128,9 @@ def match(packages: Iterable[Package], found: dict[tuple[str, str], list[tuple[d
     for pkg in packages:
         installed = installed_version(pkg)
         if not installed or installed == "(devel)":
+            continue
+        if pkg.detail.get("ownedBy"):
+            out.owned_skipped.append(f"{pkg.purl} ({pkg.detail['ownedBy']})")
             continue
         if versions.sort_key(pkg.ecosystem) is None:
             out.not_comparable.append(pkg.purl)

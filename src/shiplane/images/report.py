@@ -65,6 +65,7 @@ def to_json(status: Status, scans: list[ImageScan], fail_on: str) -> str:
                     {"id": u.advisory, "purl": u.package.purl, "reason": u.reason} for u in s.matches.undecided
                 ],
                 "notComparable": s.matches.not_comparable,
+                "ownedByOS": s.matches.owned_skipped,
                 "support": [
                     {
                         "package": n.package.name,

@@ -118,3 +118,23 @@ def test_old_database_warns(tmp_path: Path) -> None:
     events.result(scan([image], db, max_age=dt.timedelta(days=7)), seen.append)
     notes = [e.message for e in seen if isinstance(e, events.Note)]
     assert len(notes) == 1 and "imported" in notes[0] and "older than 7 days" in notes[0]
+
+
+def test_libraries_the_distribution_ships_are_not_matched_again_as_pypi(tmp_path: Path, db_file: Path, capsys) -> None:
+    """Debian's python3-urllib3 1.26.12 carries Debian's fixes; its egg-info must not draw PyPI advisories.
+    The same files without a dpkg owner (copied in by hand) do."""
+    from tests.unit.images import realdata
+
+    deb = realdata.debian_package("python3-urllib3")
+    owned = write_oci(tmp_path / "owned", [build_layer([OS_RELEASE]), realdata.dpkg_layer([deb])])
+    assert main(["images", "scan", str(owned), "--db", str(db_file), "-o", "json"]) == 0
+    image = json.loads(capsys.readouterr().out)["images"][0]
+    assert image["findings"] == []
+    assert any(o.startswith("pkg:pypi/urllib3@1.26.12") and "deb:python3-urllib3" in o for o in image["ownedByOS"])
+
+    _, members = realdata.deb_files(deb)
+    loose = [File(m.name.lstrip("./"), data) for m, data in members if m.isreg()]
+    unowned = write_oci(tmp_path / "unowned", [build_layer([OS_RELEASE, *loose])])
+    assert main(["images", "scan", str(unowned), "--db", str(db_file), "-o", "json"]) == 1
+    findings = json.loads(capsys.readouterr().out)["images"][0]["findings"]
+    assert {f["id"] for f in findings} == {"PYSEC-2023-192"}  # fixed in 1.26.17

@@ -70,6 +70,7 @@ _WANTED = re.compile(
       (?:usr/lib|etc)/os-release
     | var/lib/dpkg/status
     | var/lib/dpkg/status\.d/[^/]+
+    | var/lib/dpkg/info/[^/]+\.list
     | lib/apk/db/installed
     | .*\.dist-info/METADATA
     | .*\.egg-info(?:/PKG-INFO)?
@@ -95,7 +96,27 @@ def take(fs: FileSystem) -> Inventory:
     packages += languages.python(fs, notes)
     packages += languages.npm(fs, notes)
     packages += _binaries(fs, notes)
+    owners = distro.owned_files(fs)
+    packages = [_owned(p, owners) for p in packages]
     return Inventory(os_release, tuple(_sorted(packages)), tuple(notes))
+
+
+# Libraries the distribution ships (python3-urllib3's egg-info, libcommons-lang3-java's jar) carry the
+# distribution's patches under the upstream version: they are matched as OS packages, not again as
+# PyPI/Maven/npm packages (which would report flaws the distribution fixed).
+OWNED_TYPES = ("pypi", "npm", "maven")
+
+
+def _owned(p: Package, owners: dict[str, str]) -> Package:
+    if p.type not in OWNED_TYPES:
+        return p
+    base = p.location.split("!/")[0]
+    owner = owners.get(base) or owners.get(base.rsplit("/", 1)[0])  # the file, or its *-info directory
+    if owner is None:
+        return p
+    from dataclasses import replace
+
+    return replace(p, detail={**p.detail, "ownedBy": owner})
 
 
 def _binaries(fs: FileSystem, notes: list[str]) -> list[Package]:

@@ -151,3 +151,30 @@ def apk(fs: FileSystem, os: OSRelease, notes: list[str]) -> list[Package]:
         purl = PackageURL("apk", os.id or "alpine", name, version, qualifiers).to_string()
         out.append(Package(name, version, "apk", ecosystem, purl, path, entry.layer, origin, version, arch))
     return out
+
+
+def owned_files(fs: FileSystem) -> dict[str, str]:
+    """Root-relative path -> "deb:NAME" / "apk:NAME" for every file a package database lists."""
+    owners: dict[str, str] = {}
+    for path, entry in fs.entries.items():
+        if entry.kind != "file" or not path.startswith("var/lib/dpkg/info/") or not path.endswith(".list"):
+            continue
+        name = path.rsplit("/", 1)[1].removesuffix(".list").split(":")[0]
+        try:
+            text = fs.read(path).decode("utf-8", "replace")
+        except ImageError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("/") and len(line) > 1:
+                owners[line.strip("/")] = f"deb:{name}"
+    apk_db = fs.get("lib/apk/db/installed")
+    if apk_db is not None and apk_db.kind == "file":
+        name, folder = "", ""
+        for line in fs.read("lib/apk/db/installed").decode("utf-8", "replace").splitlines():
+            if line.startswith("P:"):
+                name = line[2:]
+            elif line.startswith("F:"):
+                folder = line[2:]
+            elif line.startswith("R:") and name:
+                owners[f"{folder}/{line[2:]}" if folder else line[2:]] = f"apk:{name}"
+    return owners
