@@ -93,6 +93,14 @@ class TarStore(Store):
             self.tar = tarfile.open(path, mode="r:")  # noqa: SIM115 - closed by close()
             members = self.tar.getmembers()
         except (tarfile.TarError, EOFError, OSError) as err:
+            with open(path, "rb") as fh:
+                magic = fh.read(4)
+            tool = "gunzip" if magic[:2] == b"\x1f\x8b" else "unzstd" if magic == b"\x28\xb5\x2f\xfd" else ""
+            if tool:
+                raise ImageError(
+                    f"{path}: a compressed archive; shiplane reads image archives uncompressed (random access)",
+                    hint=f"decompress it first, e.g. `{tool} {path}`",
+                ) from None
             raise ImageError(f"{path}: not a readable tar archive ({err})") from None
         self.members = {_safe_rel(self.label, m.name): m for m in members if m.isfile() or m.islnk()}
 

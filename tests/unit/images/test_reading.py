@@ -248,6 +248,9 @@ def test_not_an_image(tmp_path: Path) -> None:
         open_image(tmp_path / "y.tar")
     with pytest.raises(ImageError, match="no such file"):
         open_image(tmp_path / "missing")
+    (tmp_path / "z.tar.gz").write_bytes(gzip.compress(buf.getvalue()))
+    with pytest.raises(ImageError, match=r"a compressed archive.*\n  hint: decompress it first, e.g. `gunzip "):
+        open_image(tmp_path / "z.tar.gz")
 
 
 def test_manifest_path_escaping_the_archive_is_refused(tmp_path: Path) -> None:
