@@ -323,9 +323,11 @@ def from_directory(root: Path, limits: Limits, wanted: Wanted) -> FileSystem:
         if len(entries) > limits.max_files:
             raise ImageError(f"{label}: more than {limits.max_files} files; refusing to index it")
 
+    device = os.lstat(root).st_dev
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = os.path.relpath(dirpath, root)
         rel_dir = "" if rel_dir == "." else rel_dir.replace(os.sep, "/")
+        keep = []
         for name in [*dirnames, *filenames]:
             full = os.path.join(dirpath, name)
             try:
@@ -333,4 +335,8 @@ def from_directory(root: Path, limits: Limits, wanted: Wanted) -> FileSystem:
             except OSError:
                 continue
             add(f"{rel_dir}/{name}" if rel_dir else name, st, full)
+            # Like `find -xdev`: /proc, /sys and other mounts inside the tree are listed, not entered.
+            if name in dirnames and stat.S_ISDIR(st.st_mode) and st.st_dev == device:
+                keep.append(name)
+        dirnames[:] = keep
     return FileSystem(label, entries, limits, [info], root=root)

@@ -168,3 +168,25 @@ def test_dpkg_parser_agrees_with_dpkg_query_on_this_machines_database(tmp_path: 
     inv = inventory.take(open_image(write_oci(tmp_path / "host", [layer]), wanted=inventory.WANTED).fs)
     found = {(p.name, p.version, p.source_name, p.source_version) for p in inv.packages if p.type == "deb"}
     assert found == expected and len(found) > 50
+
+
+def test_go_replace_directives() -> None:
+    """As a real binary (google-cloud-sdk's anthoscli) has them: module and local-directory replacements."""
+    modinfo = (
+        "path\tcommand-line-arguments\n"
+        "dep\tanthoscli\t(devel)\t\n"
+        "dep\tcnrm.googlesource.com/cnrm\tv0.0.0\t\n"
+        "=>\t./private_repos/cnrm.googlesource.com/cnrm/\t(devel)\t\n"
+        "dep\tgolang.org/x/net\tv0.0.1\th1:x=\n"
+        "=>\tgithub.com/fork/net\tv0.17.0\th1:y=\n"
+    )
+    found = {p.name: p for p in gobinary.packages(("go1.21.5", modinfo), "bin/x", 2)}
+    assert found["cnrm.googlesource.com/cnrm"].version == "(devel)"
+    assert found["cnrm.googlesource.com/cnrm"].detail["replacedByLocal"].startswith("./private_repos")
+    fork = found["github.com/fork/net"]
+    assert (fork.version, fork.detail["replaces"], fork.purl) == (
+        "v0.17.0",
+        "golang.org/x/net",
+        "pkg:golang/github.com/fork/net@v0.17.0",
+    )
+    assert "golang.org/x/net" not in found and found["stdlib"].version == "1.21.5"

@@ -154,12 +154,21 @@ def packages(info: tuple[str, str], location: str, layer: int) -> list[Package]:
         elif parts[0] in ("mod", "dep") and len(parts) >= 3:
             rows.append((parts[0], parts[1], parts[2], ""))
         elif parts[0] == "=>" and rows and len(parts) >= 2:
-            # A replace directive: the code built is the replacement (a local one has no version).
-            rows[-1] = (rows[-1][0], parts[1], parts[2] if len(parts) > 2 and parts[2] else "(devel)", rows[-1][1])
+            kind, original = rows[-1][0], rows[-1][1]
+            if parts[1].startswith((".", "/")):
+                # Replaced by a local directory: the original name, no version anyone published.
+                rows[-1] = (kind, original, "(devel)", parts[1])
+            else:
+                # Replaced by another module: that module at its version is what was built.
+                rows[-1] = (kind, parts[1], parts[2] if len(parts) > 2 and parts[2] else "(devel)", original)
     for kind, path, version, replaces in rows:
-        namespace, _, name = path.rpartition("/")
+        namespace, _, name = path.strip("/").rpartition("/")
+        if not name:
+            continue
         detail = {"kind": "main module" if kind == "mod" else "dependency"}
-        if replaces:
+        if replaces.startswith((".", "/")):
+            detail["replacedByLocal"] = replaces
+        elif replaces:
             detail["replaces"] = replaces
         if kind == "mod" and main_path:
             detail["main"] = main_path
