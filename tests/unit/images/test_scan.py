@@ -138,3 +138,26 @@ def test_libraries_the_distribution_ships_are_not_matched_again_as_pypi(tmp_path
     assert main(["images", "scan", str(unowned), "--db", str(db_file), "-o", "json"]) == 1
     findings = json.loads(capsys.readouterr().out)["images"][0]["findings"]
     assert {f["id"] for f in findings} == {"PYSEC-2023-192"}  # fixed in 1.26.17
+
+
+def test_a_library_vendored_inside_a_package_is_still_matched(tmp_path: Path, db_file: Path, capsys) -> None:
+    from tests.unit.images import realdata
+
+    _, members = realdata.deb_files(realdata.debian_package("python3-urllib3"))
+    pkg_info = next(data for m, data in members if m.name.endswith("egg-info/PKG-INFO"))
+    vendored = "opt/vendor/lib/urllib3-1.26.12.egg-info/PKG-INFO"
+    layer = build_layer(
+        [
+            OS_RELEASE,
+            File(vendored, pkg_info),
+            File(
+                "var/lib/dpkg/status",
+                b"Package: vendor-app\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\n",
+            ),
+            File("var/lib/dpkg/info/vendor-app.list", f"/opt\n/opt/vendor/lib\n/{vendored}\n".encode()),
+        ]
+    )
+    image = write_oci(tmp_path / "vendored", [layer])
+    assert main(["images", "scan", str(image), "--db", str(db_file), "-o", "json"]) == 1
+    (finding,) = json.loads(capsys.readouterr().out)["images"][0]["findings"]
+    assert finding["id"] == "PYSEC-2023-192" and finding["location"] == vendored

@@ -101,10 +101,15 @@ def take(fs: FileSystem) -> Inventory:
     return Inventory(os_release, tuple(_sorted(packages)), tuple(notes))
 
 
-# Libraries the distribution ships (python3-urllib3's egg-info, libcommons-lang3-java's jar) carry the
-# distribution's patches under the upstream version: they are matched as OS packages, not again as
-# PyPI/Maven/npm packages (which would report flaws the distribution fixed).
+# Libraries the distribution packages itself (python3-urllib3's egg-info in dist-packages,
+# libcommons-lang3-java's jar in /usr/share/java) carry the distribution's patches under the upstream
+# version: they are matched as OS packages, not again as PyPI/Maven/npm packages (which would report
+# flaws the distribution fixed). A library merely *vendored* inside some package's own tree (a vendor's
+# .deb bundling jars under /usr/lib/vendor/...) is still matched: nobody patched it.
 OWNED_TYPES = ("pypi", "npm", "maven")
+DISTRO_LIBRARY_DIRS = re.compile(
+    r"^usr/(?:lib/python[0-9.]*/(?:dist|site)-packages|share/java|share/maven-repo|share/nodejs|lib/nodejs)/"
+)
 
 
 def _owned(p: Package, owners: dict[str, str]) -> Package:
@@ -116,7 +121,8 @@ def _owned(p: Package, owners: dict[str, str]) -> Package:
         return p
     from dataclasses import replace
 
-    return replace(p, detail={**p.detail, "ownedBy": owner})
+    key = "ownedBy" if DISTRO_LIBRARY_DIRS.match(base) else "installedBy"
+    return replace(p, detail={**p.detail, key: owner})
 
 
 def _binaries(fs: FileSystem, notes: list[str]) -> list[Package]:
