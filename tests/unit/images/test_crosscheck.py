@@ -85,8 +85,19 @@ def test_shiplane_reads_what_skopeo_writes(tmp_path: Path) -> None:
     _run("skopeo", "copy", "-q", f"docker-archive:{source}", f"oci:{tmp_path / 'oci'}:app:1")
     _run("skopeo", "copy", "-q", f"docker-archive:{source}", f"oci-archive:{tmp_path / 'oci.tar'}:app:1")
     _run("skopeo", "copy", "-q", f"oci:{tmp_path / 'oci'}:app:1", f"docker-archive:{tmp_path / 'again.tar'}:app:1")
+    _run(
+        "skopeo",
+        "copy",
+        "-q",
+        "--dest-compress-format",
+        "zstd",
+        f"docker-archive:{source}",
+        f"oci:{tmp_path / 'zstd'}:app:1",
+    )
+    zstd_manifest = json.loads(_run("skopeo", "inspect", "--raw", f"oci:{tmp_path / 'zstd'}:app:1"))
+    assert all(d["mediaType"].endswith("+zstd") for d in zstd_manifest["layers"])
     expected = _tree(open_image(source).fs)
-    for written in ("oci", "oci.tar", "again.tar"):
+    for written in ("oci", "oci.tar", "again.tar", "zstd"):
         image = open_image(tmp_path / written)
         assert _tree(image.fs) == expected, written
         assert image.fs.read("etc/os-release2") == b"ID=debian\nVERSION_ID=12\n"
