@@ -79,6 +79,10 @@ class LazyGroup(click.Group):
             "A real local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, "
             "kwok nodes) built from the official Go modules.",
         ),
+        "images": (
+            "shiplane.cli.images:images",
+            "Audit container images: what is installed, which advisories affect it.",
+        ),
         "import": (
             "shiplane.cli.importing:import_",
             "Import compose files, systemd units, Procfiles or Kubernetes manifests into a spec.",
