@@ -22,7 +22,8 @@ REDACTED = "<redacted>"
 # Names that hold a secret. Deliberately broad: a name wrongly taken as secret costs a
 # `<redacted>` in a message or a Secret instead of an env literal, a leak costs much more.
 SENSITIVE_NAME = re.compile(
-    r"(PASS(WORD|WD|PHRASE)?|PWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|SECRET_?KEY|CREDENTIALS?|AUTH|SALT"
+    r"(PASS(WORD|WD|PHRASE)?(?![A-Z])|PWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|SECRET_?KEY|CREDENTIALS?"
+    r"|(?<![A-Z])(AUTH|PW)(?![A-Z])|SALT"
     r"|_KEY$|^KEY$|DSN$|SIGNING|CERT_?KEY)",
     re.I,
 )
@@ -37,7 +38,7 @@ CREDENTIAL_VALUE = re.compile(
     r"|\bgh[pousr]_[A-Za-z0-9]{36}\b"
     r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"
     r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\."
-    r"|://[^/\s:@]+:[^/\s@]+@"
+    r"|://[^/\s:@]*:[^/\s@]+@"
 )
 _PLAIN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^@\s]*$", re.I)
 _WORD = re.compile(r"[^A-Za-z0-9]+")
@@ -101,7 +102,7 @@ def scrub(text: str, values: Iterable[str]) -> str:
     """`text` with every known secret value (and every credential URL's password) replaced."""
     for value in sorted({v for v in values if isinstance(v, str) and len(v) >= MIN_SCRUB}, key=len, reverse=True):
         text = text.replace(value, REDACTED)
-    return re.sub(r"(://[^/\s:@]+:)[^/\s@]+@", rf"\1{REDACTED}@", text)
+    return re.sub(r"(://[^/\s:@]*:)[^/\s@]+@", rf"\1{REDACTED}@", text)
 
 
 def scrub_tree(value: Any, values: Iterable[str]) -> Any:

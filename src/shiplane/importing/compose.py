@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shiplane.importing import classify, containers, health, storage
+from shiplane.importing import classify, containers, health, secretrefs, storage
 from shiplane.importing.composefile import Project
 from shiplane.importing.images import ImageFacts
 from shiplane.importing.report import Report, ServiceReport
-from shiplane.importing.sensitive import SecretBook
+from shiplane.importing.sensitive import SecretBook, looks_secret
 from shiplane.importing.storage import PathInfo, label
 
 PORT_NAMES = {
@@ -247,6 +247,9 @@ def convert(
         services[s] = out
         reports[s] = r
         r.why = "; ".join(st.state)
+    sensitive = {v: k for k, v in project.interpolated.items() if looks_secret(k, v)}
+    protector = secretrefs.Protector(book, sensitive)
+    protector.services(services, reports)
     classify.kinds(project, services, reports, ports_of)
     classify.dependencies(project, services, reports, names)
     classify.connections(project, services, reports, ports_of, names, connections)
@@ -268,4 +271,6 @@ def convert(
         report.notes.append(f"variable {var} is not set: it became an empty string (as compose does)")
     report.notes.append("one stage 'dev' was created; add test/prod stages with their overrides")
     report.spec_gaps = sorted(gaps)
+    report.notes += protector.notes
+    secretrefs.scrub_report(report, protector.values())
     return Imported(spec=spec, report=report, secret_values=dict(book.values))

@@ -36,6 +36,7 @@ class Project:
     configs: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, list[str]] = field(default_factory=dict)  # inactive service → its profiles
     unset: list[str] = field(default_factory=list)  # variables that became ""
+    interpolated: dict[str, str] = field(default_factory=dict)  # variables substituted → values (redaction)
     marks: dict[Path_, Mark] = field(default_factory=dict)
 
     def where(self, path: Path_) -> str:
@@ -203,6 +204,7 @@ def load(
     reader = _Reader(env, project_dir)
     merged: dict[str, Any] = {}
     marks: dict[Path_, Mark] = {}
+    interpolated: dict[str, str] = {}
     for path in paths:
         if not path.is_file():
             raise InputError(f"{display(path)}: no such file")
@@ -221,6 +223,7 @@ def load(
                 },
             )
             marks.update(sub.marks)
+            interpolated.update(sub.interpolated)
         resolved = {s: reader.extends(path, s) for s in data["services"]}
         merged = merge(merged, {**{k: v for k, v in data.items() if k != "include"}, "services": resolved})
         marks.update(file_marks)
@@ -244,6 +247,7 @@ def load(
         configs={k: v or {} for k, v in (merged.get("configs") or {}).items()},
         skipped=skipped,
         unset=list(reader.interpolate.unset),
+        interpolated={**interpolated, **reader.interpolate.used},
         marks=marks,
     )
     _check(project)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError
-from shiplane.importing import yamlfile
+from shiplane.importing import secretrefs, yamlfile
 from shiplane.importing.compose import Imported, spec_name
 from shiplane.importing.containers import DEFAULT_RESOURCES
 from shiplane.importing.report import Report, ServiceReport
@@ -268,12 +268,17 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
             "no NetworkPolicy in the input: every service may connect to every other (connectsTo); "
             "narrow it to what each really calls"
         )
+    protector = secretrefs.Protector(book)
+    protector.services(services, {r.name: r for r in report.services})
+    report.notes += protector.notes
     spec = {"apiVersion": "shiplane.io/v1alpha1", "app": {"name": app}, "defaults": {"resources": DEFAULT_RESOURCES}}
     if book.sources:
         spec["secrets"] = book.sources
     spec["services"] = services
     spec["stages"] = {"dev": {"namespace": app}}
     report.notes.append("one stage 'dev' was created; add test/prod stages with their overrides")
+    secretrefs.scrub_report(report, protector.values())
+    secretrefs.scrub_report(report, protector.values())
     return Imported(spec=spec, report=report, secret_values=dict(book.values)), raw
 
 

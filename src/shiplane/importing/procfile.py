@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError
-from shiplane.importing import containers, vm
+from shiplane.importing import containers, secretrefs, vm
 from shiplane.importing.compose import Imported, spec_name
 from shiplane.importing.report import Report, ServiceReport
 from shiplane.importing.sensitive import SecretBook
@@ -74,7 +74,11 @@ def convert(processes: dict[str, str], app: str, source: str, env: dict[str, str
         raise InputError(f"{source}: only a release process; nothing to run")
     if release and "web" not in processes:
         report.notes.append("release has no web process to attach to; add it as a migration by hand")
+    protector = secretrefs.Protector(book)
+    protector.services(services, {r.name: r for r in report.services})
+    report.notes += protector.notes
     spec = vm.skeleton(app, services, report, book.sources)
+    secretrefs.scrub_report(report, protector.values())
     return Imported(spec=spec, report=report, secret_values=dict(book.values))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from shiplane.redaction import credential, sensitive_name
 
+
 def looks_secret(key: str, value: str) -> bool:
     """Import moves a value to `.shiplane-secrets/` on the project's redaction rule, and also
     when it is a placeholder-like literal (`changeme`, `1234`): that is still the password the

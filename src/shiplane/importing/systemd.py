@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError
-from shiplane.importing import containers, vm
+from shiplane.importing import containers, secretrefs, vm
 from shiplane.importing.compose import PORT_NAMES, Imported, spec_name
 from shiplane.importing.interpolating import parse_dotenv
 from shiplane.importing.report import Report, ServiceReport
@@ -199,7 +199,11 @@ def convert(units: list[Unit], app: str, sources: list[str]) -> Imported:
         svc["connectsTo"] = [d for d in svc.get("connectsTo", []) if services[d].get("ports")]
         if not svc["connectsTo"]:
             svc.pop("connectsTo")
+    protector = secretrefs.Protector(book)
+    protector.services(services, {r.name: r for r in report.services})
+    report.notes += protector.notes
     spec = vm.skeleton(app, services, report, book.sources)
+    secretrefs.scrub_report(report, protector.values())
     return Imported(spec=spec, report=report, secret_values=dict(book.values))
 
 
