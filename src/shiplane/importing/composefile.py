@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError, InputErrors
-from shiplane.importing import normalizing
+from shiplane.importing import normalizing, shapes
 from shiplane.importing.interpolating import Interpolator, interpolate_tree, parse_dotenv
 from shiplane.importing.yamlfile import Mark, Override, Path_, Reset, read
 from shiplane.spec.reporting import format_path, suggest
@@ -194,6 +194,7 @@ def load(
     profiles: list[str] | None = None,
     env_file: Path | None = None,
     name: str | None = None,
+    _including: tuple[Path, ...] = (),
 ) -> Project:
     """Merge the files in order into one project with only the active profiles' services."""
     if not paths:
@@ -209,9 +210,8 @@ def load(
         if not path.is_file():
             raise InputError(f"{display(path)}: no such file")
         data, file_marks = reader.file(path, project_dir)
-        for inc in data.get("include") or []:
-            inc_path = path.parent / (inc if isinstance(inc, str) else inc.get("path", ""))
-            sub = load([inc_path], environ=environ, profiles=profiles)
+        for inc_path in _includes(data, file_marks, path, (*_including, path.resolve())):
+            sub = load([inc_path], environ=environ, profiles=profiles, _including=(*_including, path.resolve()))
             merged = merge(
                 merged,
                 {
@@ -250,9 +250,35 @@ def load(
         interpolated={**interpolated, **reader.interpolate.used},
         marks=marks,
     )
+    shapes.check(
+        shapes.ComposeProject,
+        {"services": services, "volumes": project.volumes, "secrets": project.secrets, "configs": project.configs},
+        project.where,
+    )
     _check(project)
     _read_env_files(project, env)
     return project
+
+
+def _includes(data: dict, marks: dict[Path_, Mark], path: Path, trail: tuple[Path, ...]) -> list[Path]:
+    """The files an `include:` names, relative to the including file; a cycle is an input error."""
+    entries = data.get("include") or []
+    at = marks.get(("include",), Mark(display(path), 1, 1))
+    if not isinstance(entries, list):
+        raise InputError(f"{at}: include: expected a list of files, found {type(entries).__name__}")
+    out = []
+    for i, inc in enumerate(entries):
+        where = marks.get(("include", i), at)
+        raw = inc.get("path") if isinstance(inc, dict) else inc
+        for item in raw if isinstance(raw, list) else [raw]:
+            if not isinstance(item, str) or not item:
+                raise InputError(f"{where}: include[{i}]: expected a file path or {{path: …}}")
+            target = path.parent / item
+            if target.resolve() in trail:
+                chain = " -> ".join(display(p) for p in (*trail, target.resolve()))
+                raise InputError(f"{where}: include[{i}]: include cycle: {chain}")
+            out.append(target)
+    return out
 
 
 def _split(text: str) -> list[str]:

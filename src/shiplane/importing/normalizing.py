@@ -72,6 +72,13 @@ def mapping(v: Any, what: str) -> dict[str, str | None]:
     raise Invalid(f"{what} must be a mapping or a list of KEY=VALUE")
 
 
+def _kind(x: Any) -> str:
+    """What was found, by type only (the value itself may be a secret)."""
+    return {dict: "a mapping", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(x), "a string" if isinstance(x, str) else type(x).__name__
+    )
+
+
 def _scalar(x: Any) -> str:
     if isinstance(x, bool):
         return "true" if x else "false"
@@ -99,6 +106,8 @@ def ports(v: Any) -> list[dict[str, Any]]:
         if isinstance(item, dict):
             if "target" not in item:
                 raise Invalid("a port needs a target")
+            if not re.fullmatch(r"\d{1,5}", str(item["target"])):
+                raise Invalid(f"ports: target must be a port number, found {_kind(item['target'])}")
             entry = {"target": int(item["target"]), "protocol": str(item.get("protocol", "tcp")).lower()}
             if item.get("published") is not None:
                 entry["published"] = str(item["published"])
@@ -201,6 +210,8 @@ def tmpfs(v: Any) -> list[dict[str, Any]]:
 
 
 def build(v: Any, base: Path) -> dict[str, Any]:
+    if not isinstance(v, str | dict):
+        raise Invalid(f"build must be a path or a mapping with a context, found {_kind(v)}")
     entry = {"context": v} if isinstance(v, str) else dict(v)
     if not isinstance(entry.get("context", "."), str):
         raise Invalid("build.context must be a path")
@@ -219,6 +230,8 @@ def depends_on(v: Any) -> dict[str, dict[str, Any]]:
     if isinstance(v, dict):
         out = {}
         for name, opts in v.items():
+            if not isinstance(opts, dict | None):
+                raise Invalid(f"depends_on.{name} must be a mapping (condition, required, restart)")
             opts = dict(opts or {})
             opts.setdefault("condition", "service_started")
             opts.setdefault("required", True)
@@ -256,6 +269,8 @@ def env_files(v: Any, base: Path) -> list[dict[str, Any]]:
     items = v if isinstance(v, list) else [v]
     out = []
     for item in items:
+        if not isinstance(item, str | dict):
+            raise Invalid("env_file entries must be paths or mappings with a path")
         entry = {"path": item, "required": True} if isinstance(item, str) else dict(item)
         if not isinstance(entry.get("path"), str):
             raise Invalid("env_file entries must be paths")
@@ -273,6 +288,7 @@ def service(svc: dict[str, Any], base: Path) -> dict[str, Any]:
         "entrypoint": command,
         "environment": lambda x: mapping(x, "environment"),
         "labels": lambda x: mapping(x, "labels"),
+        "annotations": lambda x: mapping(x, "annotations"),
         "sysctls": lambda x: mapping(x, "sysctls"),
         "ports": ports,
         "expose": expose,
