@@ -37,6 +37,7 @@ class SecretBook:
 
     values: dict[str, str] = field(default_factory=dict)  # name → value (written to the git-ignored dir)
     sources: dict[str, dict] = field(default_factory=dict)  # name → spec SecretSource
+    objects: dict[tuple[str, str], str] = field(default_factory=dict)  # (Secret object, key) → name
 
     def add_value(self, key: str, value: str, owner: str) -> str:
         for name, known in self.values.items():

@@ -386,6 +386,11 @@ class AnyObject(_Open):
     metadata: Meta
 
 
+_PATTERNS = {
+    DNS_SUBDOMAIN: "a DNS name: lowercase letters, digits, '-' and '.', at most 253 characters",
+    KIND: "a kind: letters and digits, starting with a letter",
+}
+
 MANIFEST_MODELS: dict[str, type[BaseModel]] = {
     "Deployment": Workload,
     "StatefulSet": Workload,
@@ -421,6 +426,11 @@ def _problems(err: ValidationError, data: Any) -> dict[tuple, tuple[list[str], A
             msg = e["msg"].removeprefix("Value error, ").removeprefix("Input should be ").removeprefix("expected ")
             msg = re.sub(r"a valid dictionary( or instance of \w+)?", "a mapping", msg)
             msg = re.sub(r", unable to parse string as an? \w+", "", msg.replace("a valid list", "a list"))
+            pattern = (e.get("ctx") or {}).get("pattern")
+            if pattern:
+                msg = _PATTERNS.get(pattern, f"a value matching {pattern!r}")
+            elif e["type"] == "too_short":
+                msg = f"at least {e['ctx']['min_length']} item(s)"
         messages, _ = out.setdefault(tuple(path), ([], e.get("input")))
         if msg not in messages:
             messages.append(msg)
