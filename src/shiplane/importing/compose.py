@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shiplane.importing import classify, containers, health, secretrefs, storage
+from shiplane.importing import classify, containers, health, naming, secretrefs, storage
 from shiplane.importing.composefile import Project
 from shiplane.importing.images import ImageFacts
+from shiplane.importing.naming import spec_name
 from shiplane.importing.report import Report, ServiceReport
 from shiplane.importing.sensitive import SecretBook, looks_secret
 from shiplane.importing.storage import PathInfo, label
@@ -49,11 +50,6 @@ class Imported:
     spec: dict[str, Any]
     report: Report
     secret_values: dict[str, str] = field(default_factory=dict, repr=False)
-
-
-def spec_name(raw: str) -> str:
-    name = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")
-    return (re.sub(r"^[^a-z]+", "", name) or "svc")[:40].rstrip("-")
 
 
 def _ports(
@@ -142,7 +138,7 @@ def convert(
     report = Report(tool="compose", app=app, sources=files)
     book = SecretBook()
     gaps: set[str] = set()
-    names = {s: spec_name(s) for s in project.services}
+    names = naming.unique([(s, project.where(("services", s))) for s in project.services], "compose service")
     users: dict[str, list[str]] = {}
     for s, svc in project.services.items():
         for v in svc.get("volumes") or []:

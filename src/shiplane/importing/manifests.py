@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError, InputErrors
-from shiplane.importing import secretrefs, shapes, yamlfile
+from shiplane.importing import naming, secretrefs, shapes, yamlfile
 from shiplane.importing.compose import Imported, spec_name
 from shiplane.importing.containers import DEFAULT_RESOURCES
 from shiplane.importing.report import Report, ServiceReport
@@ -286,6 +286,15 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
     report = Report(tool="manifests", app=app, sources=sources)
     book = SecretBook()
     objects = [o for _, o in documents]
+    workloads = [(f, o) for f, o in documents if o.get("kind") in _KINDS]
+    naming.unique(  # two workloads that become one service name: both are named, nothing is dropped
+        [
+            (f"{o['kind']} {o['metadata'].get('namespace') or 'default'}/{o['metadata']['name']}", f)
+            for f, o in workloads
+        ],
+        "workload",
+        lambda raw: raw.rsplit("/", 1)[-1],
+    )
     services_k8s = [o for o in objects if o.get("kind") == "Service"]
     configmaps = {o["metadata"]["name"]: o.get("data") or {} for o in objects if o.get("kind") == "ConfigMap"}
     services: dict[str, Any] = {}

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError
-from shiplane.importing import containers, secretrefs, vm
-from shiplane.importing.compose import Imported, spec_name
+from shiplane.importing import containers, naming, secretrefs, vm
+from shiplane.importing.compose import Imported
 from shiplane.importing.report import Report, ServiceReport
 from shiplane.importing.sensitive import SecretBook
 
@@ -44,10 +44,11 @@ def convert(processes: dict[str, str], app: str, source: str, env: dict[str, str
     release = processes.get("release")
     image_report = ServiceReport(name=app, source="")
     image = vm.placeholder(app, image_report, "the app (every process type shares it)")
+    names = naming.unique([(p, source) for p in processes if p != "release"], "process type")
     for ptype, command in processes.items():
         if ptype == "release":
             continue
-        name = spec_name(ptype)
+        name = names[ptype]
         r = ServiceReport(name=name, source=f"Procfile process {ptype!r}")
         r.blockers += image_report.blockers
         # Procfile commands run in a shell ($PORT, &&, pipes), so keep one.

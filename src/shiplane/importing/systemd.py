@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError
-from shiplane.importing import containers, secretrefs, vm
+from shiplane.importing import containers, naming, secretrefs, vm
 from shiplane.importing.compose import PORT_NAMES, Imported, spec_name
 from shiplane.importing.interpolating import parse_dotenv
 from shiplane.importing.report import Report, ServiceReport
@@ -188,7 +188,9 @@ def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[
 
 
 def convert(units: list[Unit], app: str, sources: list[str]) -> Imported:
-    names = {u.name: spec_name(u.name.removesuffix(".service").split("@")[0]) for u in units}
+    names = naming.unique(
+        [(u.name, f"unit {u.name}") for u in units], "unit", lambda n: n.removesuffix(".service").split("@")[0]
+    )
     report = Report(tool="systemd", app=app, sources=sources)
     book = SecretBook()
     services = {}
