@@ -28,7 +28,7 @@ def parse(text: str, name: str) -> dict[str, str]:
             continue
         m = _LINE.match(line)
         if not m:
-            raise InputError(f"{name}:{lineno}: expected 'type: command', found {line[:40]!r}")
+            raise InputError(f"{name}:{lineno}: expected 'type: command' (a process type of letters, digits, '-', '_')")
         if m.group(1) in out:
             raise InputError(f"{name}:{lineno}: process type {m.group(1)!r} appears twice")
         out[m.group(1)] = m.group(2)
