@@ -87,13 +87,24 @@ def _scalar(x: Any) -> str:
     raise Invalid(f"expected a string, number or boolean, found {type(x).__name__}")
 
 
-def _range(text: str) -> list[int]:
-    m = re.fullmatch(r"(\d+)(?:-(\d+))?", text)
+# Port ranges up to this size become one named port each; larger ones (RTP media ranges,
+# `1-65535`) are kept as one range entry that the mapping reports instead of expanding: a
+# container with thousands of ports is useless to Kubernetes, and expanding them is slow.
+MAX_PORT_RANGE = 100
+
+
+def _bounds(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d{1,5})(?:-(\d{1,5}))?", text)
     if not m:
         raise Invalid(f"invalid port {text!r}")
     low, high = int(m.group(1)), int(m.group(2) or m.group(1))
     if not 0 < low <= high <= 65535:
         raise Invalid(f"invalid port range {text!r}")
+    return low, high
+
+
+def _range(text: str) -> list[int]:
+    low, high = _bounds(text)
     return list(range(low, high + 1))
 
 
@@ -131,7 +142,16 @@ def ports(v: Any) -> list[dict[str, Any]]:
             published, target = parts
         else:
             published, target = None, parts[0]
-        targets = _range(target)
+        low, high = _bounds(target)
+        if high - low + 1 > MAX_PORT_RANGE:
+            if published and (lambda b: b[1] - b[0])(_bounds(published)) not in (0, high - low):
+                raise Invalid(f"port ranges of different sizes in {item!r}")
+            entry = {"target": low, "range_end": high, "protocol": (proto or "tcp").lower()}
+            if published:
+                entry["published"] = published
+            out.append(entry)
+            continue
+        targets = list(range(low, high + 1))
         publisheds = _range(published) if published else [None] * len(targets)
         if len(publisheds) == 1 and len(targets) > 1:
             publisheds = publisheds * len(targets)
@@ -151,7 +171,11 @@ def expose(v: Any) -> list[dict[str, Any]]:
     out = []
     for item in _str_list(v, "expose"):
         port, _, proto = item.partition("/")
-        out += [{"target": p, "protocol": (proto or "tcp").lower()} for p in _range(port)]
+        low, high = _bounds(port)
+        if high - low + 1 > MAX_PORT_RANGE:
+            out.append({"target": low, "range_end": high, "protocol": (proto or "tcp").lower()})
+            continue
+        out += [{"target": p, "protocol": (proto or "tcp").lower()} for p in range(low, high + 1)]
     return out
 
 
