@@ -98,34 +98,52 @@ def describe(value: Any, *, sensitive: bool = False, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def scrub(text: str, values: Iterable[str]) -> str:
+Values = Iterable[str] | re.Pattern[str] | None
+
+
+def pattern(values: Iterable[str]) -> re.Pattern[str] | None:
+    """One compiled alternation of the secret values (longest first): callers that scrub many
+    texts compile once, so the cost stays linear in the text, not texts times values."""
+    known = sorted({v for v in values if isinstance(v, str) and len(v) >= MIN_SCRUB}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, known))) if known else None
+
+
+def _compiled(values: Values) -> re.Pattern[str] | None:
+    return values if isinstance(values, re.Pattern) or values is None else pattern(values)
+
+
+_URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^/\s@]+@")
+
+
+def scrub(text: str, values: Values) -> str:
     """`text` with every known secret value (and every credential URL's password) replaced."""
-    for value in sorted({v for v in values if isinstance(v, str) and len(v) >= MIN_SCRUB}, key=len, reverse=True):
-        text = text.replace(value, REDACTED)
-    return re.sub(r"(://[^/\s:@]*:)[^/\s@]+@", rf"\1{REDACTED}@", text)
+    p = _compiled(values)
+    if p is not None:
+        text = p.sub(REDACTED, text)
+    return _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
 
 
-def scrub_tree(value: Any, values: Iterable[str]) -> Any:
+def scrub_tree(value: Any, values: Values) -> Any:
     """`scrub` over every string of a nested dict/list (keys included)."""
-    known = [v for v in values if isinstance(v, str) and len(v) >= MIN_SCRUB]
+    p = _compiled(values)
     if isinstance(value, str):
-        return scrub(value, known)
+        return scrub(value, p)
     if isinstance(value, dict):
-        return {scrub_tree(k, known): scrub_tree(v, known) for k, v in value.items()}
+        return {scrub_tree(k, p): scrub_tree(v, p) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(scrub_tree(v, known) for v in value)
+        return type(value)(scrub_tree(v, p) for v in value)
     return value
 
 
-def contains(value: Any, values: Iterable[str]) -> bool:
+def contains(value: Any, values: Values) -> bool:
     """Whether any string inside `value` still holds one of the secret `values`."""
-    known = [v for v in values if isinstance(v, str) and len(v) >= MIN_SCRUB]
-    if not known:
+    p = _compiled(values)
+    if p is None:
         return False
     if isinstance(value, str):
-        return any(v in value for v in known)
+        return p.search(value) is not None
     if isinstance(value, dict):
-        return any(contains(k, known) or contains(v, known) for k, v in value.items())
+        return any(contains(k, p) or contains(v, p) for k, v in value.items())
     if isinstance(value, list | tuple):
-        return any(contains(v, known) for v in value)
+        return any(contains(v, p) for v in value)
     return False

@@ -73,17 +73,25 @@ class Protector:
         self.known: dict[str, str] = dict(known or {})
         self.weak: set[str] = set()  # values that are also ordinary configuration: cannot be hidden
         self.notes: list[str] = []  # for the report
+        self._key: tuple[int, int, int] = (-1, -1, -1)
+        self._table: dict[str, tuple[str, str]] = {}
+        self._pattern: re.Pattern[str] | None = None
 
     def values(self) -> set[str]:
         return {*self.known, *self.book.values.values()} - self.weak
 
-    def _usable(self) -> list[tuple[str, str]]:
-        known = {**{v: k for k, v in self.book.values.items()}, **self.known}
-        return sorted(
-            ((v, h) for v, h in known.items() if len(v) >= redaction.MIN_SCRUB and v not in self.weak),
-            key=lambda vh: len(vh[0]),
-            reverse=True,
-        )
+    def _lookup(self) -> tuple[re.Pattern[str] | None, dict[str, tuple[str, str]]]:
+        """(one pattern of every secret value, text matched → (value, variable hint)); rebuilt only
+        when values were added, so protecting N services stays linear in N."""
+        key = (len(self.known), len(self.book.values), len(self.weak))
+        if key != self._key:
+            table: dict[str, tuple[str, str]] = {}
+            for value, hint in {**{v: k for k, v in self.book.values.items()}, **self.known}.items():
+                if len(value) >= redaction.MIN_SCRUB and value not in self.weak:
+                    table[value] = (value, hint)
+                    table.setdefault(value.replace("$(", "$$("), (value, hint))  # as containers.escape wrote it
+            self._key, self._table, self._pattern = key, table, redaction.pattern(table)
+        return self._pattern, self._table
 
     def _find_weak(self, services: dict[str, dict[str, Any]]) -> None:
         """A password that is also a user name, an image or a service name (`postgres`) names
@@ -107,9 +115,9 @@ class Protector:
                     leaves.add(node)
 
         walk(services)
+        tokens = {t for w in words for t in (*re.split(r"[^A-Za-z0-9]+", w), *re.split(r"[/:@]+", w)) if t}
         for value in {*self.known, *self.book.values.values()}:
-            boundary = re.compile(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])")
-            if value in leaves or any(boundary.search(w) for w in words):
+            if value in leaves or value in tokens:
                 self.weak.add(value)
                 names = [n for n, v in self.book.values.items() if v == value]
                 self.notes.append(
@@ -137,13 +145,14 @@ class Protector:
         argv = [*(c.get("command") or []), *(c.get("args") or [])]
         for flag, value in flag_values([a for a in argv if isinstance(a, str)]):
             self.known.setdefault(value, flag)
-        if not self.values():
+        p, _ = self._lookup()
+        if p is None:
             return
         for key in ("command", "args"):
             if c.get(key):
                 c[key] = [self._arg(c, a, r, key, where) if isinstance(a, str) else a for a in c[key]]
         for key, v in list((c.get("env") or {}).items()):
-            if isinstance(v, str) and redaction.contains(v, self.values()):
+            if isinstance(v, str) and p.search(v):
                 name = self.book.add_value(key, v, r.name)
                 c["env"][key] = {"secret": name}
                 r.mapped.append(
@@ -154,17 +163,21 @@ class Protector:
                 probe["exec"] = self._probe(c, probe["exec"], r, f"{where}{kind} probe")
 
     def _arg(self, c: dict, arg: str, r: ServiceReport, key: str, where: str) -> str:
-        for value, hint in self._usable():
-            escaped = value.replace("$(", "$$(")  # containers.escape ran before
-            for v in {value, escaped}:
-                if v in arg:
-                    var = self._bind(c, value, hint, r)
-                    arg = arg.replace(v, f"$({var})")
-                    r.mapped.append(f"{where}{key}: a secret value → $({var}) (Kubernetes expands it from the env)")
-        return arg
+        p, table = self._lookup()
+        if p is None or not p.search(arg):
+            return arg
+
+        def ref(m: re.Match[str]) -> str:
+            var = self._bind(c, *table[m.group(0)], r)
+            r.mapped.append(f"{where}{key}: a secret value → $({var}) (Kubernetes expands it from the env)")
+            return f"$({var})"
+
+        return p.sub(ref, arg)
 
     def _probe(self, c: dict, argv: list[str], r: ServiceReport, where: str) -> list[str]:
-        subs = [(v, h) for v, h in self._usable() if any(v in a for a in argv)]
+        p, table = self._lookup()
+        found = {table[m][0]: table[m][1] for a in argv for m in (p.findall(a) if p else [])}
+        subs = sorted(found.items(), key=lambda vh: len(vh[0]), reverse=True)
         if not subs:
             return argv
         shell = argv[:2] == ["sh", "-c"] and len(argv) == 3
@@ -197,8 +210,8 @@ class Protector:
 
     def leftovers(self, svc: dict[str, Any], r: ServiceReport) -> None:
         """Remove whatever still holds a secret value (labels, build args, paths …): a blocker each."""
-        values = self.values()
-        if not values:
+        values, _ = self._lookup()
+        if values is None:
             return
 
         def walk(node: Any, path: tuple) -> Any:
@@ -249,12 +262,13 @@ def _split_keep(pieces: list[str], value: str, ref: str, refs: set[str]) -> list
 
 def scrub_report(report: Any, values: set[str]) -> None:
     """The safety net: no known secret value in any line of the report."""
-    if not values:
+    p = redaction.pattern(values)
+    if p is None:
         return
     for s in report.services:
         for attr in ("why", "source"):
-            setattr(s, attr, redaction.scrub(getattr(s, attr), values))
+            setattr(s, attr, redaction.scrub(getattr(s, attr), p))
         for attr in ("mapped", "guessed", "dropped", "blockers"):
-            setattr(s, attr, [redaction.scrub(x, values) for x in getattr(s, attr)])
+            setattr(s, attr, [redaction.scrub(x, p) for x in getattr(s, attr)])
     for attr in ("notes", "prerequisites", "secrets", "spec_gaps", "sources"):
-        setattr(report, attr, [redaction.scrub(x, values) for x in getattr(report, attr)])
+        setattr(report, attr, [redaction.scrub(x, p) for x in getattr(report, attr)])
