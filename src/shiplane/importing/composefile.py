@@ -179,11 +179,20 @@ class _Reader:
         return merge({k: v for k, v in base.items() if k != "extends"}, mine)
 
 
+def _text(path: Path, at: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{at}: {display(path)} is not UTF-8 text (byte {err.start + 1})") from None
+    except OSError as err:
+        raise InputError(f"{at}: cannot read {display(path)}: {err.strerror or err}") from None
+
+
 def _env(environ: Mapping[str, str], project_dir: Path, env_file: Path | None) -> dict[str, str]:
     path = env_file or project_dir / ".env"
     if env_file is not None and not path.is_file():
         raise InputError(f"{env_file}: no such env file (--env-file)")
-    dotenv = parse_dotenv(path.read_text(encoding="utf-8"), display(path), environ) if path.is_file() else {}
+    dotenv = parse_dotenv(_text(path, display(path)), display(path), environ) if path.is_file() else {}
     return {**dotenv, **environ}
 
 
@@ -320,13 +329,20 @@ def _read_env_files(p: Project, env: Mapping[str, str]) -> None:
     for sname, svc in p.services.items():
         values: dict[str, str | None] = {}
         sources = []
-        for entry in svc.get("env_file") or []:
+        for i, entry in enumerate(svc.get("env_file") or []):
             path = Path(entry["path"])
+            at = p.where(("services", sname, "env_file", i))
+            inside = path.resolve().is_relative_to(p.directory)
+            if not inside:  # a compose file handed to us must not pull this machine's files into the spec
+                raise InputError(
+                    f"{at}: env_file: outside the project directory (not read); copy it into the project",
+                    hint="env files are read into the imported spec; only files of the project are",
+                )
             if not path.is_file():
                 if entry.get("required", True):
-                    raise InputError(f"{p.where(('services', sname, 'env_file'))}: env file {display(path)} not found")
+                    raise InputError(f"{at}: env file {display(path)} not found")
                 continue
-            values.update(parse_dotenv(path.read_text(encoding="utf-8"), display(path), env))
+            values.update(parse_dotenv(_text(path, at), display(path), env))
             sources.append(display(path))
         values.update(svc.get("environment") or {})
         resolved = {k: (env.get(k) if v is None else v) for k, v in values.items()}
