@@ -99,7 +99,7 @@ def secret_files(svc: dict, project: Project, secrets: dict[str, str], st: Stora
         target = target if target.startswith("/") else f"/run/secrets/{target}"
         entry: dict[str, Any] = {"secret": secrets[ref["source"]]}
         if ref.get("mode") is not None:
-            mode = int(str(ref["mode"]), 8) if isinstance(ref["mode"], str) else ref["mode"]
+            mode = int(str(ref["mode"]).replace("o", ""), 8) if isinstance(ref["mode"], str) else ref["mode"]
             entry["mode"] = f"0o{mode:o}"  # YAML 1.1 would read 0400 as an octal int; 0o400 stays readable
         st.files[target] = entry
         r.mapped.append(f"secret {ref['source']} → file {target}")

@@ -167,7 +167,11 @@ class _Reader:
         if ext is None:
             return svc
         spec = {"service": ext} if isinstance(ext, str) else ext
-        if not isinstance(spec, dict) or "service" not in spec:
+        if (
+            not isinstance(spec, dict)
+            or not isinstance(spec.get("service"), str)
+            or not isinstance(spec.get("file", ""), str | None)
+        ):
             where = marks.get(("services", sname, "extends"), Mark(display(path), 1, 1))
             raise InputError(f"{where}: services.{sname}.extends: expected a service name or {{service, file}}")
         target = path.parent / spec["file"] if spec.get("file") else path
@@ -299,6 +303,12 @@ def _check(p: Project) -> None:
     problems = []
     if not p.services and not p.skipped:
         problems.append(f"{display(p.files[0])}: no services defined")
+    elif not p.services:
+        wanted = sorted({w for ws in p.skipped.values() for w in ws})
+        problems.append(
+            f"{display(p.files[0])}: every service is in a profile that is not enabled "
+            f"(pass --profile {wanted[0] if wanted else '…'}; profiles: {', '.join(map(str, wanted))})"
+        )
     for sname, svc in p.services.items():
         at = ("services", sname)
         if not svc.get("image") and not svc.get("build"):

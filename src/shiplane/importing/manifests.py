@@ -261,8 +261,16 @@ def _workload(obj: dict, services: list[dict], configmaps: dict, book: SecretBoo
             )
             for c in [out, *out.get("sidecars", {}).values(), *out.get("initContainers", {}).values()]:
                 c.get("mounts", {}).pop(vname, None)
+    mounted = {
+        m
+        for c in [out, *out.get("sidecars", {}).values(), *out.get("initContainers", {}).values()]
+        for m in c.get("mounts", {})
+    }
     for claim in spec.get("volumeClaimTemplates") or []:
-        size = claim["spec"].get("resources", {}).get("requests", {}).get("storage", "1Gi")
+        size = ((claim["spec"].get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
+        if spec_name(claim["metadata"]["name"]) not in mounted:
+            r.dropped.append(f"volumeClaimTemplate {claim['metadata']['name']}: no container mounts it")
+            continue
         volumes[spec_name(claim["metadata"]["name"])] = {"persistent": {"size": str(size)}}
     if volumes and kind != "stateful" and any("persistent" in v for v in volumes.values()):
         out = {"kind": "stateful", **{k: v for k, v in out.items() if k != "kind"}}

@@ -120,10 +120,18 @@ class Volume(_Open):
     read_only: bool | None = None
 
 
+def _octal(v: Any) -> Any:
+    if isinstance(v, str) and not re.fullmatch(r"0?o?[0-7]{1,4}", v):
+        raise ValueError("expected an octal file mode such as 0440")
+    return v
+
+
 class Ref(_Open):
     source: str
     target: str | None = None
-    mode: int | str | None = None
+    mode: int | str | None = Field(default=None)
+
+    _mode = field_validator("mode")(lambda v: _octal(v))
 
 
 class ComposeService(_Open):
@@ -261,6 +269,16 @@ class Mount(_Open):
     read_only: bool | None = Field(default=None, alias="readOnly")
 
 
+class NameRef(_Open):
+    name: str
+
+
+class EnvFrom(_Open):
+    config_map_ref: NameRef | None = Field(default=None, alias="configMapRef")
+    secret_ref: NameRef | None = Field(default=None, alias="secretRef")
+    prefix: str | None = None
+
+
 class Container(_Open):
     name: str
     image: str = Field(min_length=1)
@@ -269,7 +287,7 @@ class Container(_Open):
     working_dir: str | None = Field(default=None, alias="workingDir")
     ports: list[KPort] | None = None
     env: list[EnvVar] | None = None
-    env_from: list[dict[str, Any]] | None = Field(default=None, alias="envFrom")
+    env_from: list[EnvFrom] | None = Field(default=None, alias="envFrom")
     readiness_probe: KProbe | None = Field(default=None, alias="readinessProbe")
     liveness_probe: KProbe | None = Field(default=None, alias="livenessProbe")
     startup_probe: KProbe | None = Field(default=None, alias="startupProbe")
@@ -365,7 +383,7 @@ class ServiceSpec(_Open):
 class KService(_Open):
     kind: str
     metadata: Meta
-    spec: ServiceSpec = Field(default_factory=ServiceSpec)
+    spec: ServiceSpec
 
 
 class ConfigMap(_Open):
