@@ -20,6 +20,7 @@ from shiplane.importing.containers import DEFAULT_RESOURCES
 from shiplane.importing.report import Report, ServiceReport
 from shiplane.importing.sensitive import SecretBook, looks_secret
 from shiplane.redaction import describe
+from shiplane.spec.marks import read_text
 from shiplane.spec.reporting import format_path
 
 _KINDS = {
@@ -368,7 +369,7 @@ def load(paths: list[Path]) -> tuple[list[tuple[str, dict]], list[str]]:
     docs = []
     problems: list[str] = []
     for f in files:
-        for i, (data, marks) in enumerate(yamlfile.parse_all(f.read_text(encoding="utf-8"), str(f))):
+        for i, (data, marks) in enumerate(yamlfile.parse_all(read_text(f, str(f), "manifest"), str(f))):
             if data is None:
                 continue
             at = shapes.where_in(marks, str(f))

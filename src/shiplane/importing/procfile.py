@@ -85,6 +85,9 @@ def convert(processes: dict[str, str], app: str, source: str, env: dict[str, str
 
 def load(path: Path) -> dict[str, str]:
     try:
-        return parse(path.read_text(encoding="utf-8"), str(path))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 text (byte {err.start + 1})") from None
     except OSError as err:
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+    return parse(text, str(path))
