@@ -200,6 +200,28 @@ def _secret_objects(objects: list[dict], book: SecretBook, report: Report) -> No
         )
 
 
+def _raw_secrets(obj: dict, book: SecretBook, report: Report) -> dict:
+    """raw/ is committed: a secret-looking field of an object kept as-is is moved to
+    .shiplane-secrets/ and replaced by a placeholder naming where it went."""
+    where = f"{obj['kind']} {obj['metadata']['name']}"
+
+    def walk(node: Any, path: tuple) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, (*path, k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(node)]
+        key = next((p for p in reversed(path) if isinstance(p, str)), "")
+        if isinstance(node, str) and looks_secret(key, node):
+            name = book.add_value(f"{obj['metadata']['name']}-{key}", node, obj["metadata"]["name"])
+            report.secrets.append(
+                f"{where}: {format_path(path)} moved to .shiplane-secrets/{name}; put it back when applying raw/"
+            )
+            return f"<secret: .shiplane-secrets/{name}>"
+        return node
+
+    return walk(obj, ())
+
+
 def _workload(obj: dict, services: list[dict], configmaps: dict, book: SecretBook) -> tuple[str, dict, ServiceReport]:
     meta = obj["metadata"]
     name = spec_name(meta["name"])
@@ -326,6 +348,7 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
         if obj.get("kind") == "ConfigMap" and id(obj) not in used:
             used.add(id(obj))  # its values were inlined where referenced
     raw = [(f"{o['kind'].lower()}-{o['metadata']['name']}.yaml", o) for o in objects if id(o) not in used]
+    raw = [(fname, _raw_secrets(o, book, report)) for fname, o in raw]
     for fname, o in raw:
         report.notes.append(f"{o['kind']} {o['metadata']['name']}: kept as-is in raw/{fname} (apply it with kubectl)")
     if raw:
