@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shiplane.errors import InputErrors
 from shiplane.importing import health
@@ -113,11 +113,24 @@ class Port(_Open):
     name: str | None = None
 
 
+class TmpfsOpts(_Open):
+    size: Scalar | None = None
+
+    _s = field_validator("size")(lambda v: _is_size(v))
+
+
 class Volume(_Open):
     type: str
     target: str
     source: str | None = None
     read_only: bool | None = None
+    tmpfs: TmpfsOpts | None = None
+
+    @model_validator(mode="after")
+    def _bind_source(self) -> Volume:
+        if self.type == "bind" and not self.source:
+            raise ValueError("expected a source for a bind mount")
+        return self
 
 
 def _octal(v: Any) -> Any:
@@ -139,7 +152,7 @@ class ComposeService(_Open):
     build: ComposeBuild | None = None
     command: list[str] | None = None
     entrypoint: list[str] | None = None
-    working_dir: str | None = None
+    working_dir: Annotated[str, Field(pattern=r"^/")] | None = None
     user: str | int | None = None
     environment: dict[str, str | None] | None = None
     ports: list[Port] | None = None
@@ -405,6 +418,7 @@ class AnyObject(_Open):
 
 
 _PATTERNS = {
+    r"^/": "an absolute path starting with '/'",
     DNS_SUBDOMAIN: "a DNS name: lowercase letters, digits, '-' and '.', at most 253 characters",
     KIND: "a kind: letters and digits, starting with a letter",
 }
