@@ -47,7 +47,7 @@ _WORD = re.compile(r"[^A-Za-z0-9]+")
 MIN_SCRUB = 3
 
 
-def _norm(name: Any) -> str:
+def normalized_name(name: Any) -> str:
     """`--db-password`, `db.password`, `dbPassword` → comparable upper-case words with `_`."""
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(name))
     return _WORD.sub("_", text).strip("_").upper()
@@ -55,7 +55,7 @@ def _norm(name: Any) -> str:
 
 def sensitive_name(name: Any) -> bool:
     """A variable, key, flag or option name that marks its value as a secret."""
-    n = _norm(name)
+    n = normalized_name(name)
     return bool(n) and bool(SENSITIVE_NAME.search(n)) and not REFERENCE_NAME.search(n)
 
 

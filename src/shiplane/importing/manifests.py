@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError, InputErrors
-from shiplane.importing import naming, secretrefs, shapes, yamlfile
+from shiplane.importing import manifestshapes, naming, secretrefs, shapes, yamlfile
 from shiplane.importing.compose import Imported, spec_name
 from shiplane.importing.containers import DEFAULT_RESOURCES
 from shiplane.importing.report import Report, ServiceReport
@@ -421,7 +421,7 @@ def _shape(obj: Any, marks: dict, file: str, root: tuple, number: int) -> list[s
         return [f"{at(())}: document {number} is not a Kubernetes object (found {describe(obj)}, expected a mapping)"]
     if "kind" not in obj or "metadata" not in obj:
         return [f"{at(())}: document {number} is not a Kubernetes object (no kind/metadata)"]
-    problems = shapes.validate(shapes.AnyObject, obj, at)
+    problems = shapes.validate(manifestshapes.AnyObject, obj, at)
     if problems:
         return problems
     kind, name = obj["kind"], obj["metadata"]["name"]
@@ -430,5 +430,5 @@ def _shape(obj: Any, marks: dict, file: str, root: tuple, number: int) -> list[s
         mark = at(path).split(": ", 1)[0] if path else at(())
         return f"{mark}: {kind} {name}: {format_path(path)}" if path else f"{mark}: {kind} {name}"
 
-    model = shapes.MANIFEST_MODELS.get(kind)
+    model = manifestshapes.MANIFEST_MODELS.get(kind)
     return shapes.validate(model, obj, where, secret=kind == "Secret") if model else []

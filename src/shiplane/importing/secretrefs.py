@@ -29,7 +29,7 @@ _NAMING = re.compile(r"(USER|USERNAME|LOGIN|DB|DATABASE|_NAME)$", re.I)
 
 
 def _var(hint: str) -> str:
-    name = _ENV_NAME.sub("_", redaction._norm(hint)).strip("_") or "SECRET"
+    name = _ENV_NAME.sub("_", redaction.normalized_name(hint)).strip("_") or "SECRET"
     return name if not name[0].isdigit() else f"S_{name}"
 
 
