@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shiplane import redaction
 from shiplane.errors import InputError, InputErrors
 from shiplane.importing import normalizing, shapes
 from shiplane.importing.interpolating import Interpolator, interpolate_tree, parse_dotenv
+from shiplane.importing.sensitive import looks_secret
 from shiplane.importing.yamlfile import Mark, Override, Path_, Reset, read
 from shiplane.spec.reporting import format_path, suggest
 
@@ -215,6 +217,25 @@ def load(
     environ = dict(os.environ if environ is None else environ)
     project_dir = paths[0].resolve().parent
     env = _env(environ, project_dir, env_file)
+    try:
+        return _load(paths, env, environ, profiles, name, project_dir, _including)
+    except InputError as err:  # a value interpolated from a secret variable never reaches a message
+        secret = redaction.pattern(v for k, v in env.items() if looks_secret(k, v))
+        if secret is None:
+            raise
+        problems = getattr(err, "problems", None) or [err.message]
+        raise InputErrors([redaction.scrub(p, secret) for p in problems], hint=err.hint) from None
+
+
+def _load(
+    paths: list[Path],
+    env: Mapping[str, str],
+    environ: Mapping[str, str],
+    profiles: list[str] | None,
+    name: str | None,
+    project_dir: Path,
+    _including: tuple[Path, ...],
+) -> Project:
     reader = _Reader(env, project_dir)
     merged: dict[str, Any] = {}
     marks: dict[Path_, Mark] = {}
