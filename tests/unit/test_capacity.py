@@ -55,3 +55,12 @@ def test_short_and_its_description():
     assert capacity.describe_short(missing) == "cpu 40 wanted, 32 available"
     assert capacity.fmt(Decimal(3 * 2**30 // 2), "memory") == "1.5Gi"
     assert capacity.fmt(Decimal("0.25"), "cpu") == "0.25"
+
+
+def test_a_starting_nodes_lifecycle_taints_do_not_make_it_unusable():
+    """The node lifecycle controller taints a node not-ready for a moment after it registers;
+    preflight must not refuse a deploy as "no schedulable node" in that moment."""
+    starting = {"spec": {"taints": [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]}}
+    cordoned = {"spec": {"taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]}}
+    assert capacity.usable(starting)
+    assert not capacity.usable(cordoned)

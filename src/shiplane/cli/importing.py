@@ -121,16 +121,29 @@ def _app_name(name: str | None, first: Path) -> str:
 @click.argument("units", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @_OUT
 @click.option("--name", default=None, help="App name (default: the units' directory).")
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="A copy of the VM's filesystem: absolute EnvironmentFile= paths are read under it "
+    "(otherwise only beside the unit; never from this machine's own /etc).",
+)
 @_REPORT
 @_FORCE
 @_DRY
 def systemd(
-    units: tuple[Path, ...], output_dir: Path | None, name: str | None, report_format: str, force: bool, dry_run: bool
+    units: tuple[Path, ...],
+    output_dir: Path | None,
+    name: str | None,
+    root: Path | None,
+    report_format: str,
+    force: bool,
+    dry_run: bool,
 ) -> None:
     """Import systemd service UNITS from a VM (the image is left for you to fill)."""
     from shiplane.importing import systemd as sd
 
-    imported = sd.convert(sd.load(list(units)), _app_name(name, units[0]), [u.name for u in units])
+    imported = sd.convert(sd.load(list(units), root=root), _app_name(name, units[0]), [u.name for u in units])
     _finish(imported, output_dir or units[0].parent, report_format, force, dry_run=dry_run)
 
 

@@ -99,7 +99,7 @@ def secret_files(svc: dict, project: Project, secrets: dict[str, str], st: Stora
         target = target if target.startswith("/") else f"/run/secrets/{target}"
         entry: dict[str, Any] = {"secret": secrets[ref["source"]]}
         if ref.get("mode") is not None:
-            mode = int(str(ref["mode"]), 8) if isinstance(ref["mode"], str) else ref["mode"]
+            mode = int(str(ref["mode"]).replace("o", ""), 8) if isinstance(ref["mode"], str) else ref["mode"]
             entry["mode"] = f"0o{mode:o}"  # YAML 1.1 would read 0400 as an octal int; 0o400 stays readable
         st.files[target] = entry
         r.mapped.append(f"secret {ref['source']} → file {target}")
@@ -254,7 +254,9 @@ def dependencies(project: Project, services: dict, reports: dict, names: dict[st
             services[s]["dependsOn"] = deps
 
 
-def _mentions(svc: dict, other: str) -> bool:
+def _names_in(svc: dict) -> set[str]:
+    """Every host-name-like word its configuration mentions (`db`, `db.internal` → db, db.internal):
+    computed once per service, so who-mentions-whom is linear in the services, not quadratic."""
     text = " ".join(
         [
             *(str(v) for v in (svc.get("environment") or {}).values()),
@@ -262,7 +264,11 @@ def _mentions(svc: dict, other: str) -> bool:
             *(svc.get("entrypoint") or []),
         ]
     )
-    return re.search(rf"(?<![\w.-]){re.escape(other)}(?![\w-])", text) is not None
+    out: set[str] = set()
+    for chunk in re.split(r"[^\w.-]+", text):
+        parts = chunk.split(".")
+        out.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return out
 
 
 def connections(project: Project, services: dict, reports: dict, ports_of: dict, names: dict, mode: str) -> None:
@@ -273,11 +279,12 @@ def connections(project: Project, services: dict, reports: dict, ports_of: dict,
         nets[s] = set() if nm in ("host", "none") else set(svc.get("networks") or {"default": {}})
     for s, svc in project.services.items():
         wanted, notes = [], []
+        mentioned = _names_in(svc)
         for o in project.services:
             shared = nets[s] & nets[o]
             if o == s or not shared:
                 continue
-            evidence = o in (svc.get("depends_on") or {}) or _mentions(svc, o)
+            evidence = o in (svc.get("depends_on") or {}) or o in mentioned
             if not ports_of[o]:
                 if evidence and services[o].get("kind") != "job":  # waiting for a job is not calling it
                     reports[o].blockers.append(
@@ -299,6 +306,7 @@ def connections(project: Project, services: dict, reports: dict, ports_of: dict,
             reports[s].mapped.append("may connect to " + "; ".join(notes))
 
 
+_HOST_PORT = re.compile(r"(?<![\w.-])([\w.-]+?):(\d{2,5})\b")
 _LISTEN = re.compile(r"(?:^|[/@])(?:0\.0\.0\.0|\+|\*|\[::\]|localhost)?:(\d{2,5})\b")
 
 
@@ -315,8 +323,7 @@ def hinted_ports(project: Project) -> dict[str, tuple[int, str]]:
                 host = value.split("//")[-1].split("@")[-1]
                 if "localhost" in value or not re.search(r"[a-z]{2,}[\w.-]*:\d", host):  # not another host's
                     out.setdefault(s, (int(m.group(1)), f"its env {key}"))
-            for other in project.services:
-                m = re.search(rf"(?<![\w.-]){re.escape(other)}:(\d{{2,5}})\b", value)
-                if other != s and m:
-                    out.setdefault(other, (int(m.group(1)), f"{s}'s env {key}"))
+            for m in _HOST_PORT.finditer(value):  # first `name:port` of each other service
+                if m.group(1) != s and m.group(1) in project.services:
+                    out.setdefault(m.group(1), (int(m.group(2)), f"{s}'s env {key}"))
     return out

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shiplane.importing import classify, containers, health, storage
+from shiplane.importing import classify, containers, health, naming, normalizing, secretrefs, storage
 from shiplane.importing.composefile import Project
 from shiplane.importing.images import ImageFacts
+from shiplane.importing.naming import spec_name
 from shiplane.importing.report import Report, ServiceReport
-from shiplane.importing.sensitive import SecretBook
+from shiplane.importing.sensitive import SecretBook, looks_secret
 from shiplane.importing.storage import PathInfo, label
 
 PORT_NAMES = {
@@ -51,19 +52,24 @@ class Imported:
     secret_values: dict[str, str] = field(default_factory=dict, repr=False)
 
 
-def spec_name(raw: str) -> str:
-    name = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")
-    return (re.sub(r"^[^a-z]+", "", name) or "svc")[:40].rstrip("-")
-
-
 def _ports(
     svc: dict, f: ImageFacts, r: ServiceReport, hint: tuple[int, str] | None
 ) -> tuple[dict[str, Any], list[tuple[str, dict]]]:
     """(spec ports, [(name, compose port with a published side)])."""
     entries: list[dict] = []
+    seen: set[tuple[int, str]] = set()
     for p in [*(svc.get("ports") or []), *(svc.get("expose") or [])]:
-        if not any(e["target"] == p["target"] and e["protocol"] == p["protocol"] for e in entries):
+        if p.get("range_end"):
+            _big_range(p, r)
+        elif (p["target"], p["protocol"]) not in seen:
+            seen.add((p["target"], p["protocol"]))
             entries.append(p)
+    first: dict[int, dict] = {}  # target → its first compose port; published: targets published somewhere
+    published_targets = set()
+    for q in svc.get("ports") or []:
+        first.setdefault(q["target"], q)
+        if q.get("published"):
+            published_targets.add(q["target"])
     if not entries and f.ports:
         entries = [{"target": p, "protocol": "tcp"} for p in f.ports]
         r.guessed.append(f"port(s) {', '.join(map(str, f.ports))} from the {f.source} (compose declares none)")
@@ -79,11 +85,20 @@ def _ports(
         while name in out:
             name, n = f"{p['protocol']}-{p['target']}-{n}", n + 1
         out[name] = p["target"] if p["protocol"] == "tcp" else {"port": p["target"], "protocol": p["protocol"].upper()}
-        if any(q["target"] == p["target"] and q.get("published") for q in svc.get("ports") or []):
-            published.append((name, next(q for q in svc["ports"] if q["target"] == p["target"])))
+        if p["target"] in published_targets:
+            published.append((name, first[p["target"]]))
     if out:
         r.mapped.append("ports → " + ", ".join(f"{n} {v if isinstance(v, int) else v['port']}" for n, v in out.items()))
     return out, published
+
+
+def _big_range(p: dict, r: ServiceReport) -> None:
+    span = f"{p['target']}-{p['range_end']}/{p['protocol']}"
+    r.blockers.append(
+        f"port range {span} ({p['range_end'] - p['target'] + 1} ports) not mapped: ranges above "
+        f"{normalizing.MAX_PORT_RANGE} ports would become as many named ports and Service ports; media servers "
+        "(RTP) usually need hostNetwork or a TURN/media relay in Kubernetes — add the few ports clients use under ports"
+    )
 
 
 def _public(
@@ -142,7 +157,7 @@ def convert(
     report = Report(tool="compose", app=app, sources=files)
     book = SecretBook()
     gaps: set[str] = set()
-    names = {s: spec_name(s) for s in project.services}
+    names = naming.unique([(s, project.where(("services", s))) for s in project.services], "compose service")
     users: dict[str, list[str]] = {}
     for s, svc in project.services.items():
         for v in svc.get("volumes") or []:
@@ -247,6 +262,9 @@ def convert(
         services[s] = out
         reports[s] = r
         r.why = "; ".join(st.state)
+    sensitive = {v: k for k, v in project.interpolated.items() if looks_secret(k, v)}
+    protector = secretrefs.Protector(book, sensitive)
+    protector.services(services, reports)
     classify.kinds(project, services, reports, ports_of)
     classify.dependencies(project, services, reports, names)
     classify.connections(project, services, reports, ports_of, names, connections)
@@ -268,4 +286,6 @@ def convert(
         report.notes.append(f"variable {var} is not set: it became an empty string (as compose does)")
     report.notes.append("one stage 'dev' was created; add test/prod stages with their overrides")
     report.spec_gaps = sorted(gaps)
+    report.notes += protector.notes
+    secretrefs.scrub_report(report, protector.values())
     return Imported(spec=spec, report=report, secret_values=dict(book.values))

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shiplane import redaction
 from shiplane.errors import InputError, InputErrors
 from shiplane.fileio import reading
-from shiplane.importing import normalizing
+from shiplane.importing import normalizing, shapes
 from shiplane.importing.interpolating import Interpolator, interpolate_tree, parse_dotenv
+from shiplane.importing.sensitive import looks_secret
 from shiplane.importing.yamlfile import Mark, Override, Path_, Reset, read
 from shiplane.spec.reporting import format_path, suggest
 
@@ -37,6 +39,7 @@ class Project:
     configs: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, list[str]] = field(default_factory=dict)  # inactive service → its profiles
     unset: list[str] = field(default_factory=list)  # variables that became ""
+    interpolated: dict[str, str] = field(default_factory=dict)  # variables substituted → values (redaction)
     marks: dict[Path_, Mark] = field(default_factory=dict)
 
     def where(self, path: Path_) -> str:
@@ -167,7 +170,11 @@ class _Reader:
         if ext is None:
             return svc
         spec = {"service": ext} if isinstance(ext, str) else ext
-        if not isinstance(spec, dict) or "service" not in spec:
+        if (
+            not isinstance(spec, dict)
+            or not isinstance(spec.get("service"), str)
+            or not isinstance(spec.get("file", ""), str | None)
+        ):
             where = marks.get(("services", sname, "extends"), Mark(display(path), 1, 1))
             raise InputError(f"{where}: services.{sname}.extends: expected a service name or {{service, file}}")
         target = path.parent / spec["file"] if spec.get("file") else path
@@ -198,6 +205,7 @@ def load(
     profiles: list[str] | None = None,
     env_file: Path | None = None,
     name: str | None = None,
+    _including: tuple[Path, ...] = (),
 ) -> Project:
     """Merge the files in order into one project with only the active profiles' services."""
     if not paths:
@@ -205,16 +213,35 @@ def load(
     environ = dict(os.environ if environ is None else environ)
     project_dir = paths[0].resolve().parent
     env = _env(environ, project_dir, env_file)
+    try:
+        return _load(paths, env, environ, profiles, name, project_dir, _including)
+    except InputError as err:  # a value interpolated from a secret variable never reaches a message
+        secret = redaction.pattern(v for k, v in env.items() if looks_secret(k, v))
+        if secret is None:
+            raise
+        problems = getattr(err, "problems", None) or [err.message]
+        raise InputErrors([redaction.scrub(p, secret) for p in problems], hint=err.hint) from None
+
+
+def _load(
+    paths: list[Path],
+    env: Mapping[str, str],
+    environ: Mapping[str, str],
+    profiles: list[str] | None,
+    name: str | None,
+    project_dir: Path,
+    _including: tuple[Path, ...],
+) -> Project:
     reader = _Reader(env, project_dir)
     merged: dict[str, Any] = {}
     marks: dict[Path_, Mark] = {}
+    interpolated: dict[str, str] = {}
     for path in paths:
         if not path.is_file():
             raise InputError(f"{display(path)}: no such file")
         data, file_marks = reader.file(path, project_dir)
-        for inc in data.get("include") or []:
-            inc_path = path.parent / (inc if isinstance(inc, str) else inc.get("path", ""))
-            sub = load([inc_path], environ=environ, profiles=profiles)
+        for inc_path in _includes(data, file_marks, path, (*_including, path.resolve())):
+            sub = load([inc_path], environ=environ, profiles=profiles, _including=(*_including, path.resolve()))
             merged = merge(
                 merged,
                 {
@@ -226,6 +253,7 @@ def load(
                 },
             )
             marks.update(sub.marks)
+            interpolated.update(sub.interpolated)
         resolved = {s: reader.extends(path, s) for s in data["services"]}
         merged = merge(merged, {**{k: v for k, v in data.items() if k != "include"}, "services": resolved})
         marks.update(file_marks)
@@ -249,11 +277,38 @@ def load(
         configs={k: v or {} for k, v in (merged.get("configs") or {}).items()},
         skipped=skipped,
         unset=list(reader.interpolate.unset),
+        interpolated={**interpolated, **reader.interpolate.used},
         marks=marks,
+    )
+    shapes.check(
+        shapes.ComposeProject,
+        {"services": services, "volumes": project.volumes, "secrets": project.secrets, "configs": project.configs},
+        project.where,
     )
     _check(project)
     _read_env_files(project, env)
     return project
+
+
+def _includes(data: dict, marks: dict[Path_, Mark], path: Path, trail: tuple[Path, ...]) -> list[Path]:
+    """The files an `include:` names, relative to the including file; a cycle is an input error."""
+    entries = data.get("include") or []
+    at = marks.get(("include",), Mark(display(path), 1, 1))
+    if not isinstance(entries, list):
+        raise InputError(f"{at}: include: expected a list of files, found {type(entries).__name__}")
+    out = []
+    for i, inc in enumerate(entries):
+        where = marks.get(("include", i), at)
+        raw = inc.get("path") if isinstance(inc, dict) else inc
+        for item in raw if isinstance(raw, list) else [raw]:
+            if not isinstance(item, str) or not item:
+                raise InputError(f"{where}: include[{i}]: expected a file path or {{path: …}}")
+            target = path.parent / item
+            if target.resolve() in trail:
+                chain = " -> ".join(display(p) for p in (*trail, target.resolve()))
+                raise InputError(f"{where}: include[{i}]: include cycle: {chain}")
+            out.append(target)
+    return out
 
 
 def _split(text: str) -> list[str]:
@@ -265,6 +320,12 @@ def _check(p: Project) -> None:
     problems = []
     if not p.services and not p.skipped:
         problems.append(f"{display(p.files[0])}: no services defined")
+    elif not p.services:
+        wanted = sorted({w for ws in p.skipped.values() for w in ws})
+        problems.append(
+            f"{display(p.files[0])}: every service is in a profile that is not enabled "
+            f"(pass --profile {wanted[0] if wanted else '…'}; profiles: {', '.join(map(str, wanted))})"
+        )
     for sname, svc in p.services.items():
         at = ("services", sname)
         if not svc.get("image") and not svc.get("build"):
@@ -295,11 +356,18 @@ def _read_env_files(p: Project, env: Mapping[str, str]) -> None:
     for sname, svc in p.services.items():
         values: dict[str, str | None] = {}
         sources = []
-        for entry in svc.get("env_file") or []:
+        for i, entry in enumerate(svc.get("env_file") or []):
             path = Path(entry["path"])
+            at = p.where(("services", sname, "env_file", i))
+            inside = path.resolve().is_relative_to(p.directory)
+            if not inside:  # a compose file handed to us must not pull this machine's files into the spec
+                raise InputError(
+                    f"{at}: env_file: outside the project directory (not read); copy it into the project",
+                    hint="env files are read into the imported spec; only files of the project are",
+                )
             if not path.is_file():
                 if entry.get("required", True):
-                    raise InputError(f"{p.where(('services', sname, 'env_file'))}: env file {display(path)} not found")
+                    raise InputError(f"{at}: env file {display(path)} not found")
                 continue
             values.update(parse_dotenv(_text(path), display(path), env))
             sources.append(display(path))

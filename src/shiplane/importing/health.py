@@ -59,6 +59,7 @@ def _command(test: Any) -> tuple[list[str] | None, str]:
     """(exec argv, the command as text) of a healthcheck test; argv None when disabled."""
     if isinstance(test, str):
         return ["sh", "-c", test], test
+    test = [str(t) for t in test or []]  # the shape check allows numbers in the list
     if not test or test[0] == "NONE":
         return None, ""
     if test[0] == "CMD-SHELL":

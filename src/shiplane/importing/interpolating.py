@@ -26,6 +26,7 @@ class InterpolationError(ValueError):
 class Interpolator:
     env: Mapping[str, str]
     unset: list[str] = field(default_factory=list)  # variables that defaulted to ""
+    used: dict[str, str] = field(default_factory=dict)  # variables substituted → their values (for redaction)
 
     def __call__(self, text: str) -> str:
         out, _ = self._expand(text, 0, stop=None)
@@ -53,24 +54,32 @@ class Interpolator:
                 out.append(self._lookup(m.group(0)))
                 i = m.end()
             else:
-                raise InterpolationError(f"invalid interpolation format for {text!r}: a '$' must be escaped as '$$'")
+                raise InterpolationError(
+                    f"invalid interpolation format at character {i + 1}: a '$' must be escaped as '$$'"
+                )
         if stop is not None:
-            raise InterpolationError(f"invalid interpolation format for {text!r}: missing '}}'")
+            raise InterpolationError(f"invalid interpolation format at character {i + 1}: missing '}}'")
         return "".join(out), i
 
     def _braced(self, text: str, i: int) -> tuple[str, int]:
         m = _NAME.match(text, i)
         if not m:
-            raise InterpolationError(f"invalid interpolation format for {text!r}: expected a variable name after '${{'")
+            raise InterpolationError(
+                f"invalid interpolation format at character {i - 1}: expected a variable name after '${{'"
+            )
         name, i = m.group(0), m.end()
         if text[i : i + 1] == "}":
             return self._lookup(name), i + 1
         op = next((o for o in (":-", ":?", ":+", "-", "?", "+") if text.startswith(o, i)), None)
         if op is None:
-            raise InterpolationError(f"invalid interpolation format for {text!r}: unexpected {text[i : i + 1]!r}")
+            raise InterpolationError(
+                f"invalid interpolation format at character {i + 1}: expected '}}' or an operator (:- - :? ? :+ +)"
+            )
         arg, i = self._expand(text, i + len(op), stop="}")
         i += 1
         value = self.env.get(name)
+        if value is not None:
+            self.used[name] = value
         empty_counts = op.startswith(":")
         missing = value is None or (empty_counts and value == "")
         if op.endswith("-"):
@@ -87,6 +96,7 @@ class Interpolator:
 
     def _lookup(self, name: str) -> str:
         if name in self.env:
+            self.used[name] = self.env[name]
             return self.env[name]
         if name not in self.unset:
             self.unset.append(name)
@@ -123,8 +133,10 @@ def parse_dotenv(text: str, file: str, env: Mapping[str, str] | None = None) -> 
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
         m = _LINE.match(raw)
-        if not m:
-            raise InputError(f"{file}:{lineno}: expected KEY=VALUE, found {raw.strip()[:40]!r}")
+        if not m:  # the line may hold a secret: name its key at most, never the rest
+            key = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*([:\s])", raw)
+            found = f" (found {key.group(1)!r} followed by {key.group(2)!r}; use '=')" if key else ""
+            raise InputError(f"{file}:{lineno}: expected KEY=VALUE{found}")
         key, value = m.group(1), (m.group(2) or "").lstrip()
         if m.group(2) is None:
             continue  # a bare KEY takes its value from the environment, which already wins

@@ -8,17 +8,21 @@ become spec services (a reverse render); every other object is kept verbatim in
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 from typing import Any
 
-from shiplane.errors import InputError
+from shiplane.errors import InputError, InputErrors
 from shiplane.fileio import reading
 from shiplane.fileio.writing import safe_name
-from shiplane.importing import yamlfile
+from shiplane.importing import manifestshapes, naming, secretrefs, shapes, yamlfile
 from shiplane.importing.compose import Imported, spec_name
 from shiplane.importing.containers import DEFAULT_RESOURCES
 from shiplane.importing.report import Report, ServiceReport
 from shiplane.importing.sensitive import SecretBook, looks_secret
+from shiplane.redaction import describe
+from shiplane.spec.reporting import format_path
 
 _KINDS = {
     "Deployment": "stateless",
@@ -80,6 +84,10 @@ def _container(
             )
         elif "value" in e:
             env[e["name"]] = str(e["value"])
+        elif "secretKeyRef" in ref and (ref["secretKeyRef"]["name"], ref["secretKeyRef"]["key"]) in book.objects:
+            sk = ref["secretKeyRef"]
+            env[e["name"]] = {"secret": book.objects[(sk["name"], sk["key"])]}
+            r.mapped.append(f"env {e['name']} → secret {env[e['name']]['secret']} (from Secret {sk['name']})")
         elif "secretKeyRef" in ref:
             sk = ref["secretKeyRef"]
             var = spec_name(f"{sk['name']}-{sk['key']}").upper().replace("-", "_")
@@ -99,10 +107,17 @@ def _container(
             r.dropped.append(f"env {e['name']}: unsupported valueFrom")
     for src in c.get("envFrom") or []:
         cm = (src.get("configMapRef") or {}).get("name")
-        if cm in configmaps:
+        sref = (src.get("secretRef") or {}).get("name")
+        keys = {k: n for (s, k), n in book.objects.items() if s == sref}
+        if sref and keys:
+            prefix = str(src.get("prefix") or "")
+            env.update({f"{prefix}{k}": {"secret": n} for k, n in keys.items()})
+            r.mapped.append(f"envFrom Secret {sref} → env {', '.join(prefix + k for k in keys)} (secrets)")
+        elif cm in configmaps:
             env.update({k: str(v) for k, v in configmaps[cm].items()})
         else:
-            r.blockers.append(f"envFrom {src}: not among the inputs; add the values as env")
+            what = f"Secret {sref}" if sref else f"ConfigMap {cm}" if cm else "an unknown source"
+            r.blockers.append(f"envFrom {what}: not among the inputs; add the values as env")
     if env:
         out["env"] = env
     probes = {
@@ -145,6 +160,67 @@ def _container(
             for m in c["volumeMounts"]
         }
     return out
+
+
+def _secret_files(v: dict, out: dict, book: SecretBook, r: ServiceReport) -> None:
+    """A volume of an imported Secret → files of the main container, one per key (or item)."""
+    secret = v["secret"]["secretName"]
+    keys = {k: n for (s, k), n in book.objects.items() if s == secret}
+    items = {i["key"]: i["path"] for i in v["secret"].get("items") or []} or {k: k for k in keys}
+    mount = out.get("mounts", {}).pop(spec_name(v["name"]), None)
+    if mount is None:
+        r.blockers.append(f"volume {v['name']} (Secret {secret}): mounted only in sidecars; add the files by hand")
+        return
+    path = (mount if isinstance(mount, str) else mount["path"]).rstrip("/")
+    for key, rel in items.items():
+        if key in keys:
+            out.setdefault("files", {})[f"{path}/{rel}"] = {"secret": keys[key]}
+    r.mapped.append(f"volume {v['name']} (Secret {secret}) → files under {path} from secrets")
+    if not out["mounts"]:
+        out.pop("mounts")
+
+
+def _secret_objects(objects: list[dict], book: SecretBook, report: Report) -> None:
+    """Secret objects of the input: each key's value to .shiplane-secrets/, never to raw/ or the spec."""
+    for o in (o for o in objects if o.get("kind") == "Secret"):
+        name = o["metadata"]["name"]
+        values: dict[str, str] = {}
+        for key, raw in (o.get("data") or {}).items():
+            try:
+                values[key] = base64.b64decode(raw or "", validate=True).decode("utf-8")
+            except (binascii.Error, ValueError):
+                report.notes.append(
+                    f"Secret {name}: key {key} is not base64 of UTF-8 text (binary?); not imported, provide it by hand"
+                )
+        values.update({k: "" if v is None else str(v) for k, v in (o.get("stringData") or {}).items()})
+        for key, value in values.items():
+            book.objects[(name, key)] = book.add_value(f"{name}-{key}", value, name)
+        shown = ", ".join(f"{k} → {book.objects[(name, k)]}" for k in values)
+        report.secrets.append(
+            f"Secret {name}: {len(values)} key(s) moved to .shiplane-secrets/ ({shown}); not copied to raw/"
+        )
+
+
+def _raw_secrets(obj: dict, book: SecretBook, report: Report) -> dict:
+    """raw/ is committed: a secret-looking field of an object kept as-is is moved to
+    .shiplane-secrets/ and replaced by a placeholder naming where it went."""
+    where = f"{obj['kind']} {obj['metadata']['name']}"
+
+    def walk(node: Any, path: tuple) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v, (*path, k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(node)]
+        key = next((p for p in reversed(path) if isinstance(p, str)), "")
+        if isinstance(node, str) and looks_secret(key, node):
+            name = book.add_value(f"{obj['metadata']['name']}-{key}", node, obj["metadata"]["name"])
+            report.secrets.append(
+                f"{where}: {format_path(path)} moved to .shiplane-secrets/{name}; put it back when applying raw/"
+            )
+            return f"<secret: .shiplane-secrets/{name}>"
+        return node
+
+    return walk(obj, ())
 
 
 def _workload(obj: dict, services: list[dict], configmaps: dict, book: SecretBook) -> tuple[str, dict, ServiceReport]:
@@ -194,6 +270,8 @@ def _workload(obj: dict, services: list[dict], configmaps: dict, book: SecretBoo
             if v["emptyDir"].get("sizeLimit"):
                 scratch["sizeLimit"] = str(v["emptyDir"]["sizeLimit"])
             volumes[vname] = {"scratch": scratch}
+        elif "secret" in v and any(k[0] == v["secret"]["secretName"] for k in book.objects):
+            _secret_files(v, out, book, r)
         elif "persistentVolumeClaim" in v:
             volumes[vname] = {"persistent": {"size": "1Gi"}}
             r.guessed.append(
@@ -207,8 +285,16 @@ def _workload(obj: dict, services: list[dict], configmaps: dict, book: SecretBoo
             )
             for c in [out, *out.get("sidecars", {}).values(), *out.get("initContainers", {}).values()]:
                 c.get("mounts", {}).pop(vname, None)
+    mounted = {
+        m
+        for c in [out, *out.get("sidecars", {}).values(), *out.get("initContainers", {}).values()]
+        for m in c.get("mounts", {})
+    }
     for claim in spec.get("volumeClaimTemplates") or []:
-        size = claim["spec"].get("resources", {}).get("requests", {}).get("storage", "1Gi")
+        size = ((claim["spec"].get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
+        if spec_name(claim["metadata"]["name"]) not in mounted:
+            r.dropped.append(f"volumeClaimTemplate {claim['metadata']['name']}: no container mounts it")
+            continue
         volumes[spec_name(claim["metadata"]["name"])] = {"persistent": {"size": str(size)}}
     if volumes and kind != "stateful" and any("persistent" in v for v in volumes.values()):
         out = {"kind": "stateful", **{k: v for k, v in out.items() if k != "kind"}}
@@ -232,10 +318,20 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
     report = Report(tool="manifests", app=app, sources=sources)
     book = SecretBook()
     objects = [o for _, o in documents]
+    workloads = [(f, o) for f, o in documents if o.get("kind") in _KINDS]
+    naming.unique(  # two workloads that become one service name: both are named, nothing is dropped
+        [
+            (f"{o['kind']} {o['metadata'].get('namespace') or 'default'}/{o['metadata']['name']}", f)
+            for f, o in workloads
+        ],
+        "workload",
+        lambda raw: raw.rsplit("/", 1)[-1],
+    )
     services_k8s = [o for o in objects if o.get("kind") == "Service"]
     configmaps = {o["metadata"]["name"]: o.get("data") or {} for o in objects if o.get("kind") == "ConfigMap"}
     services: dict[str, Any] = {}
-    used: set[int] = set()
+    _secret_objects(objects, book, report)
+    used: set[int] = {id(o) for o in objects if o.get("kind") == "Secret"}
     for obj in objects:
         if obj.get("kind") in _KINDS:
             name, out, r = _workload(obj, services_k8s, configmaps, book)
@@ -254,6 +350,7 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
             used.add(id(obj))  # its values were inlined where referenced
     # kind and name are the file's text: one safe file name each (`kind: ../../x` must not leave raw/)
     raw = [(safe_name(f"{o['kind'].lower()}-{o['metadata']['name']}.yaml"), o) for o in objects if id(o) not in used]
+    raw = [(fname, _raw_secrets(o, book, report)) for fname, o in raw]
     for fname, o in raw:
         report.notes.append(f"{o['kind']} {o['metadata']['name']}: kept as-is in raw/{fname} (apply it with kubectl)")
     if raw:
@@ -271,12 +368,17 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
             "no NetworkPolicy in the input: every service may connect to every other (connectsTo); "
             "narrow it to what each really calls"
         )
+    protector = secretrefs.Protector(book)
+    protector.services(services, {r.name: r for r in report.services})
+    report.notes += protector.notes
     spec = {"apiVersion": "shiplane.io/v1alpha1", "app": {"name": app}, "defaults": {"resources": DEFAULT_RESOURCES}}
     if book.sources:
         spec["secrets"] = book.sources
     spec["services"] = services
     spec["stages"] = {"dev": {"namespace": app}}
     report.notes.append("one stage 'dev' was created; add test/prod stages with their overrides")
+    secretrefs.scrub_report(report, protector.values())
+    secretrefs.scrub_report(report, protector.values())
     return Imported(spec=spec, report=report, secret_values=dict(book.values)), raw
 
 
@@ -290,14 +392,45 @@ def load(paths: list[Path]) -> tuple[list[tuple[str, dict]], list[str]]:
         else:
             raise InputError(f"{p}: no such file or directory")
     docs = []
+    problems: list[str] = []
     for f in files:
-        for i, (data, _marks) in enumerate(yamlfile.parse_all(reading.read_text(f, what="manifest"), str(f))):
+        for i, (data, marks) in enumerate(yamlfile.parse_all(reading.read_text(f, what="manifest"), str(f))):
             if data is None:
                 continue
-            if data.get("kind") == "List":
-                docs += [(str(f), item) for item in data.get("items") or []]
-            elif not isinstance(data, dict) or "kind" not in data or "metadata" not in data:
-                raise InputError(f"{f}: document {i + 1} is not a Kubernetes object (no kind/metadata)")
+            at = shapes.where_in(marks, str(f))
+            if isinstance(data, dict) and data.get("kind") == "List":
+                items = data.get("items")
+                if not isinstance(items, list):
+                    problems.append(f"{at(('items',))}: expected a list of objects (found {describe(items)})")
+                    continue
+                objects = [(item, ("items", j)) for j, item in enumerate(items)]
             else:
-                docs.append((str(f), data))
+                objects = [(data, ())]
+            for obj, root in objects:
+                found = _shape(obj, marks, str(f), root, i + 1)
+                problems += found
+                if not found:
+                    docs.append((str(f), obj))
+    if problems:
+        raise InputErrors(problems)
     return docs, [f.name for f in files]
+
+
+def _shape(obj: Any, marks: dict, file: str, root: tuple, number: int) -> list[str]:
+    """Problems of one object: a mapping with kind and metadata.name, and the fields the mapping reads."""
+    at = shapes.where_in(marks, file, root)
+    if not isinstance(obj, dict):
+        return [f"{at(())}: document {number} is not a Kubernetes object (found {describe(obj)}, expected a mapping)"]
+    if "kind" not in obj or "metadata" not in obj:
+        return [f"{at(())}: document {number} is not a Kubernetes object (no kind/metadata)"]
+    problems = shapes.validate(manifestshapes.AnyObject, obj, at)
+    if problems:
+        return problems
+    kind, name = obj["kind"], obj["metadata"]["name"]
+
+    def where(path: tuple) -> str:
+        mark = at(path).split(": ", 1)[0] if path else at(())
+        return f"{mark}: {kind} {name}: {format_path(path)}" if path else f"{mark}: {kind} {name}"
+
+    model = manifestshapes.MANIFEST_MODELS.get(kind)
+    return shapes.validate(model, obj, where, secret=kind == "Secret") if model else []

@@ -72,6 +72,13 @@ def mapping(v: Any, what: str) -> dict[str, str | None]:
     raise Invalid(f"{what} must be a mapping or a list of KEY=VALUE")
 
 
+def _kind(x: Any) -> str:
+    """What was found, by type only (the value itself may be a secret)."""
+    return {dict: "a mapping", list: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(x), "a string" if isinstance(x, str) else type(x).__name__
+    )
+
+
 def _scalar(x: Any) -> str:
     if isinstance(x, bool):
         return "true" if x else "false"
@@ -80,13 +87,24 @@ def _scalar(x: Any) -> str:
     raise Invalid(f"expected a string, number or boolean, found {type(x).__name__}")
 
 
-def _range(text: str) -> list[int]:
-    m = re.fullmatch(r"(\d+)(?:-(\d+))?", text)
+# Port ranges up to this size become one named port each; larger ones (RTP media ranges,
+# `1-65535`) are kept as one range entry that the mapping reports instead of expanding: a
+# container with thousands of ports is useless to Kubernetes, and expanding them is slow.
+MAX_PORT_RANGE = 100
+
+
+def _bounds(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(\d{1,5})(?:-(\d{1,5}))?", text)
     if not m:
         raise Invalid(f"invalid port {text!r}")
     low, high = int(m.group(1)), int(m.group(2) or m.group(1))
     if not 0 < low <= high <= 65535:
         raise Invalid(f"invalid port range {text!r}")
+    return low, high
+
+
+def _range(text: str) -> list[int]:
+    low, high = _bounds(text)
     return list(range(low, high + 1))
 
 
@@ -99,6 +117,8 @@ def ports(v: Any) -> list[dict[str, Any]]:
         if isinstance(item, dict):
             if "target" not in item:
                 raise Invalid("a port needs a target")
+            if not re.fullmatch(r"\d{1,5}", str(item["target"])):
+                raise Invalid(f"ports: target must be a port number, found {_kind(item['target'])}")
             entry = {"target": int(item["target"]), "protocol": str(item.get("protocol", "tcp")).lower()}
             if item.get("published") is not None:
                 entry["published"] = str(item["published"])
@@ -122,7 +142,16 @@ def ports(v: Any) -> list[dict[str, Any]]:
             published, target = parts
         else:
             published, target = None, parts[0]
-        targets = _range(target)
+        low, high = _bounds(target)
+        if high - low + 1 > MAX_PORT_RANGE:
+            if published and (lambda b: b[1] - b[0])(_bounds(published)) not in (0, high - low):
+                raise Invalid(f"port ranges of different sizes in {item!r}")
+            entry = {"target": low, "range_end": high, "protocol": (proto or "tcp").lower()}
+            if published:
+                entry["published"] = published
+            out.append(entry)
+            continue
+        targets = list(range(low, high + 1))
         publisheds = _range(published) if published else [None] * len(targets)
         if len(publisheds) == 1 and len(targets) > 1:
             publisheds = publisheds * len(targets)
@@ -142,7 +171,11 @@ def expose(v: Any) -> list[dict[str, Any]]:
     out = []
     for item in _str_list(v, "expose"):
         port, _, proto = item.partition("/")
-        out += [{"target": p, "protocol": (proto or "tcp").lower()} for p in _range(port)]
+        low, high = _bounds(port)
+        if high - low + 1 > MAX_PORT_RANGE:
+            out.append({"target": low, "range_end": high, "protocol": (proto or "tcp").lower()})
+            continue
+        out += [{"target": p, "protocol": (proto or "tcp").lower()} for p in range(low, high + 1)]
     return out
 
 
@@ -201,6 +234,8 @@ def tmpfs(v: Any) -> list[dict[str, Any]]:
 
 
 def build(v: Any, base: Path) -> dict[str, Any]:
+    if not isinstance(v, str | dict):
+        raise Invalid(f"build must be a path or a mapping with a context, found {_kind(v)}")
     entry = {"context": v} if isinstance(v, str) else dict(v)
     if not isinstance(entry.get("context", "."), str):
         raise Invalid("build.context must be a path")
@@ -219,6 +254,8 @@ def depends_on(v: Any) -> dict[str, dict[str, Any]]:
     if isinstance(v, dict):
         out = {}
         for name, opts in v.items():
+            if not isinstance(opts, dict | None):
+                raise Invalid(f"depends_on.{name} must be a mapping (condition, required, restart)")
             opts = dict(opts or {})
             opts.setdefault("condition", "service_started")
             opts.setdefault("required", True)
@@ -256,6 +293,8 @@ def env_files(v: Any, base: Path) -> list[dict[str, Any]]:
     items = v if isinstance(v, list) else [v]
     out = []
     for item in items:
+        if not isinstance(item, str | dict):
+            raise Invalid("env_file entries must be paths or mappings with a path")
         entry = {"path": item, "required": True} if isinstance(item, str) else dict(item)
         if not isinstance(entry.get("path"), str):
             raise Invalid("env_file entries must be paths")
@@ -273,6 +312,7 @@ def service(svc: dict[str, Any], base: Path) -> dict[str, Any]:
         "entrypoint": command,
         "environment": lambda x: mapping(x, "environment"),
         "labels": lambda x: mapping(x, "labels"),
+        "annotations": lambda x: mapping(x, "annotations"),
         "sysctls": lambda x: mapping(x, "sysctls"),
         "ports": ports,
         "expose": expose,

@@ -12,8 +12,8 @@ from typing import Any
 
 from shiplane.errors import InputError
 from shiplane.fileio import reading
-from shiplane.importing import containers, vm
-from shiplane.importing.compose import Imported, spec_name
+from shiplane.importing import containers, naming, secretrefs, vm
+from shiplane.importing.compose import Imported
 from shiplane.importing.report import Report, ServiceReport
 from shiplane.importing.sensitive import SecretBook
 
@@ -29,7 +29,7 @@ def parse(text: str, name: str) -> dict[str, str]:
             continue
         m = _LINE.match(line)
         if not m:
-            raise InputError(f"{name}:{lineno}: expected 'type: command', found {line[:40]!r}")
+            raise InputError(f"{name}:{lineno}: expected 'type: command' (a process type of letters, digits, '-', '_')")
         if m.group(1) in out:
             raise InputError(f"{name}:{lineno}: process type {m.group(1)!r} appears twice")
         out[m.group(1)] = m.group(2)
@@ -45,10 +45,11 @@ def convert(processes: dict[str, str], app: str, source: str, env: dict[str, str
     release = processes.get("release")
     image_report = ServiceReport(name=app, source="")
     image = vm.placeholder(app, image_report, "the app (every process type shares it)")
+    names = naming.unique([(p, source) for p in processes if p != "release"], "process type")
     for ptype, command in processes.items():
         if ptype == "release":
             continue
-        name = spec_name(ptype)
+        name = names[ptype]
         r = ServiceReport(name=name, source=f"Procfile process {ptype!r}")
         r.blockers += image_report.blockers
         # Procfile commands run in a shell ($PORT, &&, pipes), so keep one.
@@ -75,7 +76,11 @@ def convert(processes: dict[str, str], app: str, source: str, env: dict[str, str
         raise InputError(f"{source}: only a release process; nothing to run")
     if release and "web" not in processes:
         report.notes.append("release has no web process to attach to; add it as a migration by hand")
+    protector = secretrefs.Protector(book)
+    protector.services(services, {r.name: r for r in report.services})
+    report.notes += protector.notes
     spec = vm.skeleton(app, services, report, book.sources)
+    secretrefs.scrub_report(report, protector.values())
     return Imported(spec=spec, report=report, secret_values=dict(book.values))
 
 

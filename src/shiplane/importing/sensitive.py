@@ -10,21 +10,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_NAME = re.compile(
-    r"(PASS(WORD|WD)?|PWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|SECRET_?KEY|CREDENTIALS?|AUTH|SALT"
-    r"|_KEY$|^KEY$|DSN$|SIGNING|CERT_?KEY)",
-    re.I,
-)
-_NOT = re.compile(r"(_FILE|_PATH|_DIR|_LENGTH|_ALGO(RITHM)?|_METHOD|_TYPE|_ENABLED|_EXPIRY|_TTL)$", re.I)
-_DSN = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I)
+from shiplane.redaction import credential, sensitive_name
 
 
 def looks_secret(key: str, value: str) -> bool:
+    """Import moves a value to `.shiplane-secrets/` on the project's redaction rule, and also
+    when it is a placeholder-like literal (`changeme`, `1234`): that is still the password the
+    service runs with today."""
     if not value or value.startswith("/run/secrets/"):
         return False
-    if _DSN.match(value) or value.lstrip().startswith("-----BEGIN"):
+    if credential(value) or value.lstrip().startswith("-----BEGIN"):
         return True
-    return bool(_NAME.search(key)) and not _NOT.search(key) and not value.startswith("/")
+    return sensitive_name(key) and not value.startswith("/") and not re.fullmatch(r"\$\(\w+\)", value)
 
 
 def secret_name(raw: str) -> str:
@@ -40,6 +37,7 @@ class SecretBook:
 
     values: dict[str, str] = field(default_factory=dict)  # name → value (written to the git-ignored dir)
     sources: dict[str, dict] = field(default_factory=dict)  # name → spec SecretSource
+    objects: dict[tuple[str, str], str] = field(default_factory=dict)  # (Secret object, key) → name
 
     def add_value(self, key: str, value: str, owner: str) -> str:
         for name, known in self.values.items():

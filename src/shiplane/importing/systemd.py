@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shiplane.errors import InputError
 from shiplane.fileio import reading
-from shiplane.importing import containers, vm
+from shiplane.importing import containers, naming, secretrefs, vm
 from shiplane.importing.compose import PORT_NAMES, Imported, spec_name
 from shiplane.importing.interpolating import parse_dotenv
 from shiplane.importing.report import Report, ServiceReport
@@ -29,6 +29,12 @@ class Unit:
     name: str  # file name, e.g. web.service
     sections: dict[str, dict[str, list[str]]]  # section → key → values (keys repeat)
     env_files: dict[str, dict[str, str] | None]  # EnvironmentFile path → values (None: not readable here)
+    lines: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (section, key) → line numbers
+    path: str = ""  # as shown in messages
+
+    def where(self, section: str, key: str) -> str:
+        numbers = self.lines.get((section, key))
+        return f"{self.path or self.name}:{numbers[-1]}" if numbers else (self.path or self.name)
 
     def get(self, section: str, key: str) -> list[str]:
         return self.sections.get(section, {}).get(key, [])
@@ -38,21 +44,32 @@ class Unit:
         return values[-1] if values else default
 
 
-def parse(text: str, name: str) -> dict[str, dict[str, list[str]]]:
+def parse(
+    text: str, name: str, lines: dict[tuple[str, str], list[int]] | None = None
+) -> dict[str, dict[str, list[str]]]:
+    """Sections of a unit; `lines` (when given) receives the line number of every assignment."""
     sections: dict[str, dict[str, list[str]]] = {}
     current = None
-    logical = re.sub(r"\\\n", " ", text)
-    for lineno, raw in enumerate(logical.splitlines(), 1):
+    section = ""
+    logical = re.sub(r"\\\n", " \0", text)  # keep a marker per joined line, for line numbers
+    end = 0
+    for raw in logical.splitlines():
+        lineno = end + 1
+        end += 1 + raw.count("\0")
+        raw = raw.replace("\0", "")
         line = raw.strip()
         if not line or line[0] in "#;":
             continue
         if line.startswith("[") and line.endswith("]"):
-            current = sections.setdefault(line[1:-1], {})
+            section = line[1:-1]
+            current = sections.setdefault(section, {})
             continue
         key, sep, value = line.partition("=")
         if not sep or current is None:
-            raise InputError(f"{name}:{lineno}: expected [Section] or Key=Value, found {line[:40]!r}")
+            raise InputError(f"{name}:{lineno}: expected [Section] or Key=Value (found a line without '=')")
         key, value = key.strip(), value.strip()
+        if lines is not None:
+            lines.setdefault((section, key), []).append(lineno)
         if value == "":  # an empty assignment resets the list, as systemd does
             current[key] = []
         else:
@@ -77,15 +94,25 @@ def _environment(unit: Unit, r: ServiceReport) -> dict[str, str]:
     env: dict[str, str] = {}
     for path, values in unit.env_files.items():
         if values is None:
-            r.blockers.append(f"EnvironmentFile {path}: not readable here; copy it next to the unit and import again")
+            r.blockers.append(
+                f"EnvironmentFile {path}: not found beside the unit or under --root (the VM's files, not this "
+                "machine's); copy it next to the unit, or pass --root with a copy of the VM's filesystem"
+            )
         else:
             env.update(values)
             r.mapped.append(f"EnvironmentFile {path} → env")
     for line in unit.get("Service", "Environment"):
-        for item in shlex.split(line):
+        for item in _split(line, unit, "Environment"):
             key, _, value = item.partition("=")
             env[key] = value
     return env
+
+
+def _split(line: str, unit: Unit, key: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as err:  # the message names the problem, never the line (it may hold a secret)
+        raise InputError(f"{unit.where('Service', key)}: {key}: cannot split the command line: {err}") from None
 
 
 def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[str, Any], ServiceReport]:
@@ -97,7 +124,9 @@ def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[
         raise InputError(f"{unit.name}: [Service] has no ExecStart")
     kind_type = unit.last("Service", "Type", "simple")
     command = starts[-1].lstrip("-@:+!")
-    argv = shlex.split(command)
+    argv = _split(command, unit, "ExecStart")
+    if not argv:
+        raise InputError(f"{unit.where('Service', 'ExecStart')}: ExecStart: expected a command after the prefix")
     out["image"] = vm.placeholder(name, r, argv[0])
     out["command"] = containers.escape(argv)
     r.mapped.append(f"ExecStart → command {argv[0]} …")
@@ -128,7 +157,9 @@ def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[
     if mem_max:
         res.setdefault("limits", {})["memory"] = mem_max
     if quota.endswith("%"):
-        res.setdefault("limits", {})["cpu"] = f"{int(float(quota[:-1]) * 10)}m"
+        if not re.fullmatch(r"\d+(\.\d+)?%", quota):
+            raise InputError(f"{unit.where('Service', 'CPUQuota')}: CPUQuota: expected a percentage such as 150%")
+        res.setdefault("limits", {})["cpu"] = f"{max(1, int(float(quota[:-1]) * 10))}m"
     if mem_low or res.get("limits"):
         res["requests"] = {**res.get("limits", {}), **({"memory": mem_low} if mem_low else {})}
     if res:
@@ -189,7 +220,9 @@ def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[
 
 
 def convert(units: list[Unit], app: str, sources: list[str]) -> Imported:
-    names = {u.name: spec_name(u.name.removesuffix(".service").split("@")[0]) for u in units}
+    names = naming.unique(
+        [(u.name, f"unit {u.name}") for u in units], "unit", lambda n: n.removesuffix(".service").split("@")[0]
+    )
     report = Report(tool="systemd", app=app, sources=sources)
     book = SecretBook()
     services = {}
@@ -200,23 +233,41 @@ def convert(units: list[Unit], app: str, sources: list[str]) -> Imported:
         svc["connectsTo"] = [d for d in svc.get("connectsTo", []) if services[d].get("ports")]
         if not svc["connectsTo"]:
             svc.pop("connectsTo")
+    protector = secretrefs.Protector(book)
+    protector.services(services, {r.name: r for r in report.services})
+    report.notes += protector.notes
     spec = vm.skeleton(app, services, report, book.sources)
+    secretrefs.scrub_report(report, protector.values())
     return Imported(spec=spec, report=report, secret_values=dict(book.values))
 
 
-def load(paths: list[Path]) -> list[Unit]:
+def env_file_candidates(file: str, unit_path: Path, root: Path | None) -> list[Path]:
+    """Where an EnvironmentFile of the VM is looked for: under the VM's root copy (`--root`), then
+    beside the unit. Never this machine's own path: /etc/os-release here is not the VM's."""
+    out = []
+    if root is not None and file.startswith("/"):
+        base = root.resolve()
+        candidate = (base / file.lstrip("/")).resolve()
+        if candidate == base or base in candidate.parents:  # a symlink in the copy must not leave it
+            out.append(candidate)
+    out.append(unit_path.parent / Path(file).name)
+    return out
+
+
+def load(paths: list[Path], root: Path | None = None) -> list[Unit]:
+    """Read units; EnvironmentFiles from `root` (a copy of the VM's filesystem) or beside the unit."""
     units = []
     for path in paths:
         text = reading.read_text(path, what="unit file")
-        sections = parse(text, str(path))
+        lines: dict[tuple[str, str], list[int]] = {}
+        sections = parse(text, str(path), lines)
         env_files: dict[str, dict[str, str] | None] = {}
         for entry in sections["Service"].get("EnvironmentFile", []):
             optional, file = entry.startswith("-"), entry.lstrip("-")
-            candidates = [Path(file), path.parent / Path(file).name]
-            found = next((c for c in candidates if c.is_file()), None)
+            found = next((c for c in env_file_candidates(file, path, root) if c.is_file()), None)
             if found:
                 env_files[file] = parse_dotenv(reading.read_text(found, what="EnvironmentFile"), str(found))
             elif not optional:
                 env_files[file] = None
-        units.append(Unit(path.name, sections, env_files))
+        units.append(Unit(path.name, sections, env_files, lines, str(path)))
     return units

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from shiplane.redaction import describe, sensitive_path
 from shiplane.spec.fields import IMAGE, QUANTITY
 from shiplane.spec.merging import Path_
 
@@ -88,15 +89,6 @@ def model_at(root: type[BaseModel], loc: Path_) -> type[BaseModel] | None:
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def from_validation_error(err: ValidationError, root: type[BaseModel]) -> list[Problem]:
     problems = []
     for e in err.errors():
@@ -123,9 +115,9 @@ def from_validation_error(err: ValidationError, root: type[BaseModel]) -> list[P
                 and "input" in e
                 and not isinstance(e["input"], Mapping | list)
             ):
-                msg += f" (got {_describe(e['input'])})"
+                msg += f" (got {describe(e['input'], sensitive=sensitive_path(loc))})"
             elif kind in ("model_type", "dict_type", "list_type"):
-                msg += f" (got {_describe(e.get('input'))})"
+                msg += f" (got {describe(e.get('input'), sensitive=sensitive_path(loc))})"
         problems.append(Problem(loc, msg))
     return problems
 

@@ -100,6 +100,11 @@ def _tolerated(taint: dict, tolerations: Iterable[dict]) -> bool:
     return False
 
 
+# Taints the node lifecycle controller sets while a node starts or loses contact: they come and go
+# by themselves, so they do not make a node unusable for judging whether the app can ever fit.
+TRANSIENT_TAINTS = frozenset({"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"})
+
+
 def usable(node: dict, pod_spec: dict | None = None) -> bool:
     """The scheduler may place this pod here: schedulable, untainted (or tolerated), selector matches."""
     spec = node.get("spec") or {}
@@ -108,6 +113,8 @@ def usable(node: dict, pod_spec: dict | None = None) -> bool:
     pod_spec = pod_spec or {}
     tolerations = pod_spec.get("tolerations") or []
     for taint in spec.get("taints") or []:
+        if taint.get("key") in TRANSIENT_TAINTS:
+            continue
         if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerated(taint, tolerations):
             return False
     labels = (node.get("metadata") or {}).get("labels") or {}

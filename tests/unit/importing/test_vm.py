@@ -75,3 +75,32 @@ def test_bad_procfile_line() -> None:
     with pytest.raises(InputError) as err:
         procfile.parse("web: run\nthis is not a process\n", "Procfile")
     assert "Procfile:2: expected 'type: command'" in str(err.value)
+
+
+def test_environment_file_is_the_vms_never_this_machines(tmp_path: Path) -> None:
+    """EnvironmentFile=/etc/os-release names the VM's file: read under --root or beside the unit,
+    never this machine's /etc (defect 8 of issue 10)."""
+    units, vm = tmp_path / "units", tmp_path / "vm"
+    (units).mkdir()
+    (vm / "etc" / "app").mkdir(parents=True)
+    unit = units / "api.service"
+    unit.write_text(
+        "[Service]\nExecStart=/usr/bin/api\nEnvironmentFile=/etc/os-release\nEnvironmentFile=-/etc/app/escape\n"
+    )
+    (vm / "etc" / "os-release").write_text("NAME=shiplane-vm-os\n")
+    (tmp_path / "host.env").write_text("LEAK=this-machine\n")
+    (vm / "etc" / "app" / "escape").symlink_to(tmp_path / "host.env")  # points out of the VM's copy
+
+    alone = systemd.convert(systemd.load([unit]), "shop", ["api.service"])
+    assert "env" not in alone.spec["services"]["api"]
+    assert any(
+        "EnvironmentFile /etc/os-release: not found beside the unit or under --root" in b
+        for b in alone.report.services[0].blockers
+    )
+
+    rooted = systemd.convert(systemd.load([unit], root=vm), "shop", ["api.service"])
+    assert rooted.spec["services"]["api"]["env"] == {"NAME": "shiplane-vm-os"}
+
+    (units / "os-release").write_text("NAME=beside-the-unit\n")
+    beside = systemd.convert(systemd.load([unit]), "shop", ["api.service"])
+    assert beside.spec["services"]["api"]["env"] == {"NAME": "beside-the-unit"}

@@ -13,8 +13,8 @@ from shiplane.policy.catalog import Group, Rule
 from shiplane.policy.dockerfile.parsing import Dockerfile, Instruction, Stage
 from shiplane.policy.findings import Severity
 from shiplane.policy.rules.images import split_image
-from shiplane.policy.rules.secrets import SECRET_NAME, looks_secret
 from shiplane.policy.shell import Command, process_problem, split
+from shiplane.redaction import looks_secret, sensitive_name
 
 DHit = tuple[Instruction, str]  # the instruction at fault and a detail
 
@@ -237,7 +237,7 @@ def secrets(df: Dockerfile):
             for name, value in _pairs(ins):
                 if value is not None and looks_secret(name, value):
                     yield ins, f"{ins.keyword} {name} has a literal value"
-                elif value is None and ins.keyword == "ARG" and SECRET_NAME.search(name):
+                elif value is None and ins.keyword == "ARG" and sensitive_name(name):
                     yield ins, f"ARG {name} is kept in the image history"
 
 

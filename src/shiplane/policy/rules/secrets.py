@@ -7,38 +7,11 @@ import re
 from shiplane.policy.catalog import Group, Hit, rule
 from shiplane.policy.findings import Severity
 from shiplane.policy.pods import WORKLOADS, cname, containers
+from shiplane.redaction import CREDENTIAL_VALUE, looks_secret, placeholder
 
-SECRET_NAME = re.compile(
-    r"(PASSW(OR)?D|PASSPHRASE|PWD$|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH_?KEY|DSN$)", re.I
-)
-# Names that point at a secret rather than hold one.
-REFERENCE_NAME = re.compile(r"(_FILE|_PATH|_DIR|_URL_ENV|_NAME|_ID|_HEADER|_TYPE|_LENGTH|_TTL|_EXPIRY)$", re.I)
-SECRET_VALUE = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----"
-    r"|\bAKIA[0-9A-Z]{16}\b"
-    r"|\bgh[pousr]_[A-Za-z0-9]{36}\b"
-    r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"
-    r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\."
-    r"|://[^/\s:@]+:[^/\s@]+@"
-)
+# Which names and values are secrets is the project's one redaction rule (shiplane.redaction).
+SECRET_VALUE = CREDENTIAL_VALUE
 ASSIGNMENT = re.compile(r"(?im)^\s*[\w.-]*(password|passwd|secret|token|api_?key)[\w.-]*\s*[:=]\s*['\"]?([^\s'\"#]+)")
-
-
-_PLAIN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^@\s]*$", re.I)
-
-
-def placeholder(value: str) -> bool:
-    """Not secrets: templating (${X}, {{ x }}, <x>), paths, numbers, flags, URLs without credentials."""
-    v = value.strip()
-    if not v or v[0] in "$<{%/" or v.isdigit() or _PLAIN_URL.match(v):
-        return True
-    return v.lower() in ("changeme", "none", "null", "true", "false", "yes", "no")
-
-
-def looks_secret(name: str, value: str) -> bool:
-    if SECRET_VALUE.search(value):
-        return True
-    return bool(SECRET_NAME.search(name)) and not REFERENCE_NAME.search(name) and not placeholder(value)
 
 
 @rule(
