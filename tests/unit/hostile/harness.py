@@ -278,7 +278,7 @@ def verdict(
             continue
         if f"{os.sep}{SECRETS_DIR}{os.sep}" in f"{os.sep}{rel}" and inside_out:
             continue
-        if not forms or rel in before.files and before.files[rel] == digest:
+        if not forms or (rel in before.files and before.files[rel] == digest):
             continue
         data = (root / rel).read_bytes()
         for form in forms:

@@ -49,7 +49,7 @@ odd_unicode = st.sampled_from(
     [
         "web\u200b",  # zero-width space
         "\u202eevil",  # right-to-left override
-        "ｗｅｂ",  # fullwidth
+        "\uff57\uff45\uff42",  # fullwidth "web"
         "İstanbul",  # lower() changes the length
         "ß",
         "e\u0301",  # combining accent
@@ -133,10 +133,7 @@ def mutated(draw, doc: Any, max_mutations: int = 3) -> Any:
     for _ in range(draw(st.integers(0, max_mutations))):
         paths = _paths(doc)
         path = draw(st.sampled_from(paths))
-        if path and draw(st.booleans()):
-            doc = _delete(doc, path)
-        else:
-            doc = _set(doc, path, draw(hostile_value))
+        doc = _delete(doc, path) if path and draw(st.booleans()) else _set(doc, path, draw(hostile_value))
     return doc
 
 
@@ -446,9 +443,8 @@ def systemd_projects(draw) -> Project:
     marker = draw(markers)
     files: dict[str, bytes] = {}
     units = []
-    for name in draw(
-        st.lists(st.sampled_from(["web", "worker", "web@", "WEB", "a_b", "a-b", "db"]), min_size=1, max_size=3, unique=True)
-    ):
+    unit_names = st.sampled_from(["web", "worker", "web@", "WEB", "a_b", "a-b", "db"])
+    for name in draw(st.lists(unit_names, min_size=1, max_size=3, unique=True)):
         lines = ["[Unit]", f"Description={name}", "", "[Service]"]
         lines.append(
             draw(
