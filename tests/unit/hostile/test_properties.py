@@ -63,7 +63,7 @@ def prepare(project: S.Project, root: Path) -> tuple[Path, Path]:
     (root / "victim.txt").write_text("a file outside the output directory\n")
     if project.out_setup == "user-file":
         out.mkdir()
-        for name in ("shiplane.yaml", "deployment-web.yaml", ".gitignore", ".shiplane-write-probe"):
+        for name in ("shiplane.yaml", "deployment-web.yaml", ".gitignore", ".shiplane-import-check.yaml"):
             (out / name).write_text("# written by hand, not by shiplane\n")
     elif project.out_setup == "symlink-out":
         out.mkdir()
@@ -129,7 +129,13 @@ def check_project(project: S.Project, strategy: str) -> None:
         env = {"SHIPLANE_STATE": str(root / "state"), "KUBECONFIG": str(root / "no-kubeconfig"), **project.env}
         outcome = run_inproc(project.argv, work, env=env, stdin=project.stdin, timeout=TIMEOUT, memory_mb=MEMORY_MB)
         problems = verdict(
-            outcome, command=project.command, root=root, out_dir=out, before=before, markers=project.markers
+            outcome,
+            command=project.command,
+            root=root,
+            out_dir=out,
+            before=before,
+            markers=project.markers,
+            may_change={"a/b/work/out/.gitignore"},  # import appends to a .gitignore (not through a link)
         )
         problems += _extra_checks(project, outcome)
         if problems and COLLECT:
