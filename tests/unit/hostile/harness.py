@@ -230,9 +230,11 @@ def run_subprocess(
 
 
 def marker_forms(marker: str) -> list[str]:
-    """The marker as it may leak: verbatim, and base64 as a Secret's `data` would carry it."""
-    forms = [marker, base64.b64encode(marker.encode()).decode()]
-    return forms
+    """The marker as it may leak: its planted prefix alone (a message that cuts the value short still
+    leaks it), and base64 as a Secret's `data` would carry it."""
+    from tests.unit.hostile.strategies import MARK_PREFIX
+
+    return [MARK_PREFIX if marker.startswith(MARK_PREFIX) else marker, base64.b64encode(marker.encode()).decode()]
 
 
 def verdict(
