@@ -229,6 +229,68 @@ def run_subprocess(
     return Outcome(argv, proc.returncode, _bytes_text(proc.stdout or b""), stderr, seconds, exc_line, tb, False, oom)
 
 
+INT32 = 2**31 - 1
+_INT32_FIELDS = {
+    "replicas",
+    "minReplicas",
+    "maxReplicas",
+    "port",
+    "containerPort",
+    "targetPort",
+    "nodePort",
+    "backoffLimit",
+    "completions",
+    "parallelism",
+    "failureThreshold",
+    "successThreshold",
+    "periodSeconds",
+    "timeoutSeconds",
+    "initialDelaySeconds",
+    "averageUtilization",
+    "defaultMode",
+    "mode",
+}
+
+
+def api_limits(objects: list) -> list[str]:
+    """Limits the API server enforces that offline schema validation does not: what `render` exit 0
+    promises beyond the schema (issue 10 defect 6)."""
+    problems = []
+
+    def walk(node, path: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in _INT32_FIELDS and isinstance(v, int) and not isinstance(v, bool) and not -INT32 <= v <= INT32:
+                    problems.append(f"{path}.{k}: {v} is beyond int32")
+                walk(v, f"{path}.{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{path}[{i}]")
+
+    for obj in objects:
+        if not isinstance(obj, dict):
+            continue
+        meta = obj.get("metadata") or {}
+        where = f"{obj.get('kind')}/{meta.get('name')}"
+        name = str(meta.get("name", ""))
+        if len(name) > 253:
+            problems.append(f"{where}: name longer than 253 characters")
+        for key, value in (meta.get("labels") or {}).items():
+            if len(str(value)) > 63:
+                problems.append(f"{where}: label {key} longer than 63 characters")
+        size = sum(len(str(k)) + len(str(v)) for k, v in (meta.get("annotations") or {}).items())
+        if size > 256 * 1024:
+            problems.append(f"{where}: annotations over 256 KiB")
+        if obj.get("kind") in ("ConfigMap", "Secret"):
+            data = sum(
+                len(str(v)) for part in ("data", "binaryData", "stringData") for v in (obj.get(part) or {}).values()
+            )
+            if data > 1024 * 1024:
+                problems.append(f"{where}: data over 1 MiB")
+        walk(obj, where)
+    return problems
+
+
 def marker_forms(marker: str) -> list[str]:
     """The marker as it may leak: its planted prefix alone (a message that cuts the value short still
     leaks it), and base64 as a Secret's `data` would carry it."""

@@ -43,7 +43,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.unit.hostile.harness import Snapshot, run_inproc, run_subprocess, verdict
+from tests.unit.hostile.harness import Snapshot, api_limits, run_inproc, run_subprocess, verdict
 
 CASES = Path(__file__).parents[2] / "data" / "hostile-cases"
 
@@ -100,6 +100,8 @@ def _after_checks(conf: dict, run: dict, outcome, work: Path) -> list[str]:
     problems = []
     if outcome.rc != 0:
         return problems
+    if run["argv"][0] == "render" and "-o" not in run["argv"]:
+        problems += api_limits(list(yaml.safe_load_all(outcome.stdout)))
     if conf.get("unique_objects") and "-o" not in run["argv"]:
         seen = set()
         for obj in yaml.safe_load_all(outcome.stdout):

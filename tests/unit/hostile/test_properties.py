@@ -29,7 +29,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, note, settings
 
 from tests.unit.hostile import strategies as S
-from tests.unit.hostile.harness import Snapshot, run_inproc, verdict
+from tests.unit.hostile.harness import Snapshot, api_limits, run_inproc, verdict
 
 EXAMPLES = int(os.environ.get("SHIPLANE_FUZZ_EXAMPLES", "25"))
 RANDOM = os.environ.get("SHIPLANE_FUZZ_SEED", "") == "random"
@@ -86,8 +86,10 @@ def _extra_checks(project: S.Project, outcome) -> list[str]:
         if (outcome.rc == 1) == bool(doc.get("passed")):
             problems.append(f"check exit {outcome.rc} but passed={doc.get('passed')}")
     if outcome.rc == 0 and project.argv[0] == "render" and "-o" not in project.argv:
+        objects = list(yaml.safe_load_all(outcome.stdout))
+        problems += api_limits(objects)
         seen = set()
-        for obj in yaml.safe_load_all(outcome.stdout):
+        for obj in objects:
             if not isinstance(obj, dict):
                 continue
             meta = obj.get("metadata") or {}
@@ -141,8 +143,10 @@ def check_project(project: S.Project, strategy: str) -> None:
         if problems and COLLECT:
             _collect(project, problems, outcome)
             return
-        assert not problems, "\n".join(problems) + f"\nexit {outcome.rc}\nstderr:\n{outcome.stderr[-3000:]}" + (
-            f"\n{outcome.traceback[-3000:]}" if outcome.traceback else ""
+        assert not problems, (
+            "\n".join(problems)
+            + f"\nexit {outcome.rc}\nstderr:\n{outcome.stderr[-3000:]}"
+            + (f"\n{outcome.traceback[-3000:]}" if outcome.traceback else "")
         )
 
 
