@@ -34,10 +34,11 @@ class Project:
     markers: list[str] = field(default_factory=list)
     stdin: bytes = b""
     out_setup: str = "none"  # what already exists in the output directory, see test_properties.prepare
+    specials: dict[str, str] = field(default_factory=dict)  # path → "fifo" | "dir": not a regular file
 
     def describe(self) -> str:
         shown = {k: v[:4000].decode("utf-8", "replace") for k, v in self.files.items()}
-        return f"argv={self.argv} env={self.env} out_setup={self.out_setup}\n" + "\n".join(
+        return f"argv={self.argv} env={self.env} out_setup={self.out_setup} specials={self.specials}\n" + "\n".join(
             f"--- {k}\n{v}" for k, v in shown.items()
         )
 
@@ -193,11 +194,11 @@ def spec_service(draw, secret: str | None) -> dict:
     svc: dict[str, Any] = {"image": draw(st.sampled_from(["nginx:1.27", "ghcr.io/acme/api:1.0", "redis", "Nginx"]))}
     svc["kind"] = draw(st.sampled_from(["stateless", "stateless", "stateful", "job", "cronjob", "daemon"]))
     if svc["kind"] == "cronjob":
-        svc["schedule"] = draw(st.sampled_from(["*/5 * * * *", "every day", "@hourly"]))
+        svc["schedule"] = draw(st.sampled_from(["*/5 * * * *", "every day", "@hourly", "* * * *", "61 * * * *"]))
     if draw(st.booleans()):
         svc["ports"] = draw(st.dictionaries(port_name, st.integers(1, 65535), min_size=1, max_size=3))
     if draw(st.booleans()):
-        svc["replicas"] = draw(st.integers(0, 5))
+        svc["replicas"] = draw(st.one_of(st.integers(0, 5), st.sampled_from([2**31, 2**53, 2**63])))
     if draw(st.booleans()):
         svc["env"] = {"LOG_LEVEL": "info"}
         if secret:
@@ -212,7 +213,23 @@ def spec_service(draw, secret: str | None) -> dict:
     if draw(st.booleans()):
         svc["probes"] = {"readiness": {"http": {"port": next(iter(svc.get("ports") or {"http": 1})), "path": "/"}}}
     if draw(st.booleans()):
-        svc["connectsTo"] = draw(st.sampled_from([["db"], [{"cidr": "10.0.0.0/8", "ports": [443]}]]))
+        svc["connectsTo"] = draw(
+            st.sampled_from(
+                [
+                    ["db"],
+                    [{"cidr": "10.0.0.0/8", "ports": [443]}],
+                    [{"cidr": draw(st.sampled_from(["10.0.0.0/33", "::/129", "300.1.1.1/8", "fe80::/64", "x"]))}],
+                    [{"cidr": "10.0.0.0/8", "ports": [draw(st.sampled_from([0, 70000, 2**31, 53]))]}],
+                ]
+            )
+        )
+    if draw(st.integers(0, 3)) == 0:
+        svc["runtimeClassName"] = draw(st.sampled_from(["kata", "gvisor", "Kata_Containers!", "a" * 300, "a.b"]))
+    if draw(st.integers(0, 3)) == 0:
+        caps = draw(st.sampled_from([["NET_BIND_SERVICE"], ["not a cap"], ["net_admin"], ["CAP_SYS_ADMIN"], [""]]))
+        svc["security"] = {"addCapabilities": caps}
+    if draw(st.integers(0, 3)) == 0:
+        svc["files"] = {**svc.get("files", {}), "/etc/app/extra.conf": {"fromFile": "conf/extra.conf"}}
     if draw(st.booleans()):
         svc["autoscaling"] = {"minReplicas": 1, "maxReplicas": 3}
     if draw(st.booleans()):
@@ -249,6 +266,15 @@ def spec_projects(draw) -> Project:
         doc["stages"]["dev"]["overrides"] = {"services": {names[0]: {"replicas": 2}}}
     doc = draw(mutated(doc))
     files["shiplane.yaml"] = draw(yaml_text(doc))
+    specials = {}
+    what = draw(st.sampled_from(["file"] * 4 + ["fifo", "dir"]))
+    if what == "file":
+        files["conf/extra.conf"] = b"x = 1\n"
+    else:
+        specials["conf/extra.conf"] = what
+    if secret_source == "file" and draw(st.integers(0, 5)) == 0:
+        del files["secrets/db"]
+        specials["secrets/db"] = draw(st.sampled_from(["fifo", "dir"]))
     how = draw(st.sampled_from(["render-stdout", "render-dir", "check"]))
     argv = {
         "render-stdout": ["render", "-f", "shiplane.yaml", "-s", "dev"],
@@ -256,7 +282,7 @@ def spec_projects(draw) -> Project:
         "check": ["check", "--stage", "dev", "-f", "shiplane.yaml", "-o", "json"],
     }[how]
     out_setup = draw(st.sampled_from(["none"] * 5 + ["user-file", "symlink-out"])) if how == "render-dir" else "none"
-    return Project(argv[0], argv, files, env, [marker], out_setup=out_setup)
+    return Project(argv[0], argv, files, env, [marker], out_setup=out_setup, specials=specials)
 
 
 # ---------------------------------------------------------------- compose projects
@@ -273,7 +299,10 @@ def compose_service(draw, marker: str) -> dict:
     if draw(st.booleans()):
         svc["ports"] = draw(
             st.lists(
-                st.sampled_from(["8080:80", "80", "127.0.0.1:5432:5432", "9000-9003:9000-9003", 8080, "x:y", "70000"]),
+                st.sampled_from(
+                    ["8080:80", "80", "127.0.0.1:5432:5432", "9000-9003:9000-9003", 8080, "x:y", "70000"] * 3
+                    + ["30000-30999:30000-30999", "1-65535:1-65535", "0:0", "65536:1"]
+                ),
                 max_size=3,
             )
         )
@@ -337,11 +366,16 @@ def compose_projects(draw) -> Project:
                 ]
             )
         )
+    specials = {}
+    what = draw(st.sampled_from(["none"] * 6 + ["conf/pipe", "app.env", "db_password.txt", "conf/app.conf"]))
+    if what != "none":
+        files.pop(what, None)
+        specials[what] = "fifo" if what != "conf/app.conf" or draw(st.booleans()) else "dir"
     argv = ["import", "compose", "compose.yaml", "-o", "out"]
     if draw(st.booleans()):
         argv += ["--report", "json"]
     out_setup = draw(st.sampled_from(["none"] * 4 + ["user-file", "symlink-out"]))
-    return Project("import", argv, files, {}, [marker], out_setup=out_setup)
+    return Project("import", argv, files, {}, [marker], out_setup=out_setup, specials=specials)
 
 
 # ---------------------------------------------------------------- Kubernetes manifests
@@ -410,7 +444,8 @@ def manifest_projects(draw) -> Project:
     how = draw(st.sampled_from(["import", "import", "check"]))
     argv = ["import", "manifests", "in", "-o", "out"] if how == "import" else ["check", "in", "-o", "json"]
     out_setup = draw(st.sampled_from(["none"] * 4 + ["symlink-out"])) if how == "import" else "none"
-    return Project(argv[0], argv, {"in/app.yaml": body}, {}, [marker], out_setup=out_setup)
+    specials = {"in/pipe.yaml": "fifo"} if draw(st.integers(0, 5)) == 0 else {}
+    return Project(argv[0], argv, {"in/app.yaml": body}, {}, [marker], out_setup=out_setup, specials=specials)
 
 
 # ---------------------------------------------------------------- systemd units and Procfiles
@@ -503,9 +538,13 @@ def procfile_projects(draw) -> Project:
         data += b"\nweb: \xff\n"
     files = {"Procfile": data, ".env": f"SECRET_KEY={marker}\nDATABASE_URL=postgres://u:{marker}@db/x\n".encode()}
     argv = ["import", "procfile", "Procfile", "-o", "out"]
+    specials = {}
     if draw(st.booleans()):
         argv += ["--env-file", ".env"]
-    return Project("import", argv, files, {}, [marker])
+        if draw(st.integers(0, 5)) == 0:
+            del files[".env"]
+            specials[".env"] = draw(st.sampled_from(["fifo", "dir"]))
+    return Project("import", argv, files, {}, [marker], specials=specials)
 
 
 # ---------------------------------------------------------------- raw bytes to every reader

@@ -6,7 +6,7 @@ outside `.shiplane-secrets/`, nothing written outside the output directory, and 
 did not write changed or deleted.
 
 The budget is fixed and the generation derandomized, so CI runs the same inputs every time:
-SHIPLANE_FUZZ_EXAMPLES (default 25 per strategy) raises it for a long run, e.g.
+SHIPLANE_FUZZ_EXAMPLES (default 50 per strategy) raises it for a long run, e.g.
 
     SHIPLANE_FUZZ_EXAMPLES=5000 SHIPLANE_FUZZ_SEED=random .venv/bin/python -m pytest tests/unit/hostile -k properties
 
@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from tests.unit.hostile import strategies as S
 from tests.unit.hostile.harness import Snapshot, api_limits, run_inproc, verdict
 
-EXAMPLES = int(os.environ.get("SHIPLANE_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("SHIPLANE_FUZZ_EXAMPLES", "50"))
 RANDOM = os.environ.get("SHIPLANE_FUZZ_SEED", "") == "random"
 COLLECT = os.environ.get("SHIPLANE_FUZZ_COLLECT")
 TIMEOUT = float(os.environ.get("SHIPLANE_FUZZ_TIMEOUT", "10"))  # seconds per command run
@@ -60,6 +60,13 @@ def prepare(project: S.Project, root: Path) -> tuple[Path, Path]:
         path = work / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data.replace(b"@ROOT@", str(root).encode()))
+    for rel, kind in project.specials.items():
+        path = work / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "fifo":
+            os.mkfifo(path)
+        else:
+            path.mkdir()
     (root / "victim.txt").write_text("a file outside the output directory\n")
     if project.out_setup == "user-file":
         out.mkdir()
