@@ -257,7 +257,6 @@ _INT32_FIELDS = {
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _CRON = re.compile(r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly|every \S+)|(\S+\s+){4}\S+)$")
-_CAPABILITY = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
 def _syntax(obj: dict, where: str) -> list[str]:
@@ -295,12 +294,13 @@ def _syntax(obj: dict, where: str) -> list[str]:
         if rc is not None and not _DNS_SUBDOMAIN.match(str(rc)):
             problems.append(f"{where}: runtimeClassName {rc!r} is not a DNS subdomain")
         for c in [*(pod.get("containers") or []), *(pod.get("initContainers") or [])]:
-            caps = ((c.get("securityContext") or {}).get("capabilities") or {}).get("add") or []
-            problems += [
-                f"{where}: capability {cap!r} is not a capability name"
-                for cap in caps
-                if not _CAPABILITY.match(str(cap))
-            ]
+            # Names are not checked by the API server, but this pair is (validation.go, ValidateSecurityContext).
+            sc = c.get("securityContext") or {}
+            if sc.get("allowPrivilegeEscalation") is False:
+                if "CAP_SYS_ADMIN" in ((sc.get("capabilities") or {}).get("add") or []):
+                    problems.append(f"{where}: CAP_SYS_ADMIN added with allowPrivilegeEscalation: false")
+                if sc.get("privileged") is True:
+                    problems.append(f"{where}: privileged with allowPrivilegeEscalation: false")
     return problems
 
 

@@ -122,7 +122,13 @@ def _collect(project: S.Project, problems: list[str], outcome) -> None:
         (target / rel).write_bytes(data)
     (target / "found.yaml").write_text(
         yaml.safe_dump(
-            {"argv": project.argv, "env": project.env, "out_setup": project.out_setup, "problems": problems},
+            {
+                "argv": project.argv,
+                "env": project.env,
+                "out_setup": project.out_setup,
+                "specials": project.specials,
+                "problems": problems,
+            },
             allow_unicode=True,
         )
     )
