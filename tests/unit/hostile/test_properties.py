@@ -27,15 +27,16 @@ from pathlib import Path
 import pytest
 import yaml
 from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import strategies as st
 
 from tests.unit.hostile import strategies as S
-from tests.unit.hostile.harness import Snapshot, api_limits, run_inproc, verdict
+from tests.unit.hostile.harness import Snapshot, api_limits, run_inproc, run_subprocess, verdict
 
 EXAMPLES = int(os.environ.get("SHIPLANE_FUZZ_EXAMPLES", "50"))
 RANDOM = os.environ.get("SHIPLANE_FUZZ_SEED", "") == "random"
 COLLECT = os.environ.get("SHIPLANE_FUZZ_COLLECT")
 TIMEOUT = float(os.environ.get("SHIPLANE_FUZZ_TIMEOUT", "10"))  # seconds per command run
-MEMORY_MB = 768  # address space a single run may add
+MEMORY_MB = 768  # address space a run may add in-process (twice that in all for a subprocess)
 
 fuzz_settings = settings(
     max_examples=EXAMPLES,
@@ -134,7 +135,7 @@ def _collect(project: S.Project, problems: list[str], outcome) -> None:
     )
 
 
-def check_project(project: S.Project, strategy: str) -> None:
+def check_project(project: S.Project, strategy: str, *, isolated: bool = False) -> None:
     COUNTS[strategy] = COUNTS.get(strategy, 0) + 1
     note(project.describe())
     with tempfile.TemporaryDirectory(prefix="shiplane-fuzz-") as tmp:
@@ -142,7 +143,9 @@ def check_project(project: S.Project, strategy: str) -> None:
         work, out = prepare(project, root)
         before = Snapshot.take(root)
         env = {"SHIPLANE_STATE": str(root / "state"), "KUBECONFIG": str(root / "no-kubeconfig"), **project.env}
-        outcome = run_inproc(project.argv, work, env=env, stdin=project.stdin, timeout=TIMEOUT, memory_mb=MEMORY_MB)
+        run = run_subprocess if isolated else run_inproc
+        memory = MEMORY_MB * 2 if isolated else MEMORY_MB
+        outcome = run(project.argv, work, env=env, stdin=project.stdin, timeout=TIMEOUT, memory_mb=memory)
         problems = verdict(
             outcome,
             command=project.command,
@@ -204,6 +207,13 @@ def test_properties_procfile(project: S.Project) -> None:
 @given(S.raw_projects())
 def test_properties_raw_bytes(project: S.Project) -> None:
     check_project(project, "raw")
+
+
+@settings(fuzz_settings, max_examples=max(3, EXAMPLES // 10))
+@given(st.one_of(S.spec_projects(), S.compose_projects(), S.manifest_projects(), S.raw_projects()))
+def test_properties_subprocess(project: S.Project) -> None:
+    """A few inputs through `python -m shiplane` itself, as a user runs it (RLIMIT_AS, a real timeout)."""
+    check_project(project, "subprocess", isolated=True)
 
 
 def test_properties_schema() -> None:
