@@ -129,10 +129,11 @@ def _delete(doc: Any, path: tuple) -> Any:
 
 
 @st.composite
-def mutated(draw, doc: Any, max_mutations: int = 3) -> Any:
-    """The document with a few fields replaced by hostile values or removed."""
+def mutated(draw, doc: Any, max_mutations: int = 3, protect=lambda doc, path: False) -> Any:
+    """The document with a few fields replaced by hostile values or removed. `protect(doc, path)` keeps
+    fields whose change would make a planted secret legitimately public (a Secret's kind, an env name)."""
     for _ in range(draw(st.integers(0, max_mutations))):
-        paths = _paths(doc)
+        paths = [p for p in _paths(doc) if not protect(doc, p)]
         path = draw(st.sampled_from(paths))
         doc = _delete(doc, path) if path and draw(st.booleans()) else _set(doc, path, draw(hostile_value))
     return doc
@@ -413,6 +414,16 @@ def _deployment(name: str, marker: str, kind: str = "Deployment") -> dict:
     }
 
 
+def _classifies_secret(docs: Any, path: tuple) -> bool:
+    """A field that decides whether a planted value is secret: a Secret's kind/apiVersion, an env var's name."""
+    if not path or not isinstance(docs, list) or not isinstance(docs[path[0]], dict):
+        return False
+    is_secret = docs[path[0]].get("kind") == "Secret"
+    return (len(path) == 2 and path[1] in ("kind", "apiVersion") and is_secret) or (
+        path[-1] == "name" and "env" in path
+    )
+
+
 @st.composite
 def manifest_projects(draw) -> Project:
     marker = draw(markers)
@@ -439,7 +450,7 @@ def manifest_projects(draw) -> Project:
         )
     if draw(st.booleans()):
         docs.append(draw(st.sampled_from([5, "text", None, [], {"kind": "List", "items": 5}, {"items": [5]}])))
-    docs = draw(mutated(docs, max_mutations=4))
+    docs = draw(mutated(docs, max_mutations=4, protect=_classifies_secret))
     body = b"---\n".join(draw(yaml_text(d)) for d in (docs if isinstance(docs, list) else [docs]))
     how = draw(st.sampled_from(["import", "import", "check"]))
     argv = ["import", "manifests", "in", "-o", "out"] if how == "import" else ["check", "in", "-o", "json"]
