@@ -112,7 +112,7 @@ def _public(
         elif public is None and (name.startswith("http") or f.http) and p["protocol"] == "tcp":
             public = {"host": f"{sname}.{app}.localhost", "port": name}
             r.mapped.append(
-                f"published port {p['published']}:{p['target']} → public (Ingress) on port {name}, "
+                f"published port {p.get('published') or '(any)'}:{p['target']} → public (Ingress) on port {name}, "
                 f"host {public['host']} (a candidate: set the real host name)"
             )
         else:

@@ -266,6 +266,12 @@ def _load(
             skipped[sname] = list(wanted)
         else:
             services[sname] = svc
+    top = shapes.where_in(marks, display(paths[0]))
+    sections = [k for k in ("volumes", "networks", "secrets", "configs") if not isinstance(merged.get(k) or {}, dict)]
+    if sections:  # each is a mapping of names; anything else cannot be mapped
+        raise InputErrors(
+            [f"{top((k,))}: expected a mapping of names (found {type(merged[k]).__name__})" for k in sections]
+        )
     project = Project(
         name=project_name(name or str(merged.get("name") or env.get("COMPOSE_PROJECT_NAME") or project_dir.name)),
         directory=project_dir,

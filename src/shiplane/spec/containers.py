@@ -161,6 +161,17 @@ class Security(Model):
     add_capabilities: list[Capability] = Field(default_factory=list)
     seccomp_profile: Literal["RuntimeDefault", "Unconfined"] = "RuntimeDefault"
 
+    @model_validator(mode="after")
+    def _sys_admin_escalates(self) -> Security:
+        # The API server refuses the literal CAP_SYS_ADMIN on a container that forbids privilege
+        # escalation (validation of the security context), so say so here rather than at apply time.
+        if "CAP_SYS_ADMIN" in self.add_capabilities and not self.allow_privilege_escalation:
+            raise ValueError(
+                "addCapabilities: CAP_SYS_ADMIN with allowPrivilegeEscalation: false is refused by the API "
+                "server; set allowPrivilegeEscalation: true as well (and review why)"
+            )
+        return self
+
 
 class Container(Model):
     """Fields shared by the main container, sidecars, ambassadors, init containers and migrations."""
