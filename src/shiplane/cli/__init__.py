@@ -116,6 +116,10 @@ class LazyGroup(click.Group):
             "shiplane.cli.deploying:promote",
             "Deploy to --to exactly the images (digests where known) that --from runs.",
         ),
+        "gc": (
+            "shiplane.cli.operate:gc",
+            "Free a stage's leftovers: finished Jobs, dead pods, old ReplicaSets, unused config, old records.",
+        ),
         "unlock": (
             "shiplane.cli.deploying:unlock",
             "Remove the deploy lock now (it also expires by itself when its holder stops renewing it).",

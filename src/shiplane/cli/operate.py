@@ -1,0 +1,80 @@
+"""gc, metrics, diff: operating a deployed stage. Read-only ones need no secret values."""
+
+from __future__ import annotations
+
+import click
+
+from shiplane.cli.deploying import _emit, _locate, output_option, progress_option, stage_options
+from shiplane.cli.output import drain
+
+
+def _where(ref: dict) -> str:
+    return f"{ref['kind']} {ref['namespace'] + '/' if ref.get('namespace') else ''}{ref['name']}"
+
+
+def _line(c) -> str:
+    size = f" [{c.size}]" if c.size else ""
+    return f"  - {_where(c.ref)}{size}: {c.reason}"
+
+
+@click.command()
+@stage_options
+@click.option("--yes", is_flag=True, help="Delete what is listed (without it, only list: a dry-run).")
+@click.option("--volumes", is_flag=True, help="Also delete PersistentVolumeClaims left by deleted StatefulSets.")
+@click.option("--all", "everything", is_flag=True, help="Also objects shiplane does not manage for this app.")
+@click.option("--retention", default=20, show_default=True, type=click.IntRange(1), help="Release records to keep.")
+@output_option
+@progress_option
+def gc(files, stage, context, namespace, kubeconfig, yes, volumes, everything, retention, output, plain):
+    """Free a stage's leftovers: finished Jobs, dead pods, old ReplicaSets, unused config, old records.
+
+    Dry-run unless --yes: lists finished Jobs without a TTL, Failed/Evicted/Completed pods, ReplicaSets
+    beyond their Deployment's revisionHistoryLimit, hash-named ConfigMaps and Secrets no retained release
+    or pod uses, release records beyond --retention, expired Leases, Released PersistentVolumes of the
+    namespace, and (with --volumes, each named) PVCs left by deleted StatefulSets. Only objects shiplane
+    manages for the app unless --all; never what the current release applied. Needs no secret values.
+    Exit 0 listed or freed, 2 bad input, 3 API server unreachable."""
+    from shiplane.actions import gc as action
+
+    target = _locate(files, stage, context, namespace, kubeconfig)
+    options = {"keep": retention, "volumes": volumes, "everything": everything}
+    if not yes:
+        chosen = action.plan(target, **options)
+        if output != "text":
+            return _emit({**chosen.to_json(), "dry_run": True}, output)
+        return _show(chosen, f"gc of {target.app}/{stage} in {target.namespace} would free:", dry_run=True)
+    freed = drain(action.run(target, **options), plain or None) if output == "text" else _quiet(action, target, options)
+    if output != "text":
+        data = freed.selection.to_json()
+        data.update(
+            dry_run=False,
+            deleted=[c.to_json() for c in freed.deleted],
+            skipped=[{**c.to_json(), "why": why} for c, why in freed.skipped],
+        )
+        return _emit(data, output)
+    _show(freed.selection, f"gc of {target.app}/{stage} in {target.namespace} freed:", dry_run=False)
+    for c, why in freed.skipped:
+        click.echo(f"  = {_where(c.ref)} left alone: {why}")
+
+
+def _quiet(action, target, options):
+    from shiplane.events import result
+
+    return result(action.run(target, **options))
+
+
+def _show(chosen, head: str, *, dry_run: bool) -> None:
+    if chosen.empty:
+        click.echo("gc: nothing to free")
+    else:
+        click.secho(head, bold=True)
+        for c in chosen.collect:
+            click.echo(_line(c))
+        for revision in chosen.records:
+            click.echo(f"  - release record revision {revision} (beyond retention)")
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(chosen.counts().items()))
+        click.echo(f"gc: {counts}" + ("; run with --yes to delete" if dry_run else ""))
+    if chosen.kept:
+        click.echo("kept (add --volumes to delete, after checking each holds nothing you need):")
+        for c in chosen.kept:
+            click.echo(_line(c))
