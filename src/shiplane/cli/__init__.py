@@ -120,6 +120,10 @@ class LazyGroup(click.Group):
             "shiplane.cli.operate:gc",
             "Free a stage's leftovers: finished Jobs, dead pods, old ReplicaSets, unused config, old records.",
         ),
+        "metrics": (
+            "shiplane.cli.operate:metrics",
+            "Prometheus metrics of the stages: releases, durations, rollbacks, workloads, and the DORA four.",
+        ),
         "unlock": (
             "shiplane.cli.deploying:unlock",
             "Remove the deploy lock now (it also expires by itself when its holder stops renewing it).",

@@ -1,10 +1,11 @@
-"""gc, metrics, diff: operating a deployed stage. Read-only ones need no secret values."""
+"""gc, metrics, diff: operating a deployed stage. None needs secret values."""
 
 from __future__ import annotations
 
 import click
 
 from shiplane.cli.deploying import _emit, _locate, output_option, progress_option, stage_options
+from shiplane.cli.options import spec_files
 from shiplane.cli.output import drain
 
 
@@ -78,3 +79,44 @@ def _show(chosen, head: str, *, dry_run: bool) -> None:
         click.echo("kept (add --volumes to delete, after checking each holds nothing you need):")
         for c in chosen.kept:
             click.echo(_line(c))
+
+
+@click.command()
+@spec_files
+@click.option("-s", "--stage", "stages", required=True, multiple=True, help="Stage; repeat for several.")
+@click.option("--context", default=None, help="kubeconfig context (default: each stage's).")
+@click.option("--kubeconfig", default=None, envvar="KUBECONFIG", help="kubeconfig file (default: $KUBECONFIG).")
+@click.option(
+    "--window", default=30.0, show_default=True, type=click.FloatRange(min=1), help="Days DORA frequency counts."
+)
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def metrics(files, stages, context, kubeconfig, window, output):
+    """Prometheus metrics of the stages: releases, durations, rollbacks, workloads, and the DORA four.
+
+    Text is the Prometheus exposition format (to scrape through a textfile collector or a push
+    gateway); the DORA formulas are in docs/operate.md. Needs no secret values. Exit 0, 2 bad input,
+    3 API server unreachable."""
+    import time
+
+    from shiplane.actions import observe
+    from shiplane.observing.dora import DAY, dora
+    from shiplane.observing.metrics import exposition, registry
+
+    now = time.time()
+    found = [observe.figures(_locate(files, s, context, None, kubeconfig)) for s in stages]
+    if output == "text":
+        click.echo(exposition(registry(found, now=now, window=window * DAY)), nl=False)
+        return
+    _emit(
+        [
+            {
+                "app": f.app,
+                "stage": f.stage,
+                "releases": len(f.history),
+                "dora": dora(f.history, now=now, window=window * DAY).to_json(),
+                "workloads": [w.__dict__ for w in f.workloads],
+            }
+            for f in found
+        ],
+        output,
+    )
