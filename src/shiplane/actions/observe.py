@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 
 from shiplane.actions import inspect
+from shiplane.actions.rollout import live_objects
 from shiplane.actions.target import Target
+from shiplane.kube import Ref
+from shiplane.observing.drift import Drift, drift
 from shiplane.observing.metrics import StageFigures, Workload
 from shiplane.releases import Release, history
 from shiplane.releases.lock import view
@@ -50,3 +53,12 @@ def figures(target: Target) -> StageFigures:
             ooms = _oom_kills(pods, selectors.get((r.kind, r.name), {})) if r.kind != "CronJob" else 0
             workloads.append(Workload(r.kind, r.name, r.desired, r.ready, r.restarts, ooms))
     return StageFigures(target.app, target.stage, records(target), workloads)
+
+
+def drifted(target: Target) -> tuple[Release | None, list[Drift]]:
+    """The last good release, and how each object it applied differs live (one list per kind)."""
+    current = history.last_good(target.store().list())
+    if current is None:
+        return None, []
+    live = live_objects(target.kube, target.namespace, current.objects)
+    return current, drift(current.objects, {Ref.of(o): live.get(Ref.of(o)) for o in current.objects})

@@ -116,6 +116,10 @@ class LazyGroup(click.Group):
             "shiplane.cli.deploying:promote",
             "Deploy to --to exactly the images (digests where known) that --from runs.",
         ),
+        "diff": (
+            "shiplane.cli.operate:diff",
+            "Drift: how live objects differ from what the last release applied, and who changed them.",
+        ),
         "gc": (
             "shiplane.cli.operate:gc",
             "Free a stage's leftovers: finished Jobs, dead pods, old ReplicaSets, unused config, old records.",

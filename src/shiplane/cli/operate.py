@@ -120,3 +120,46 @@ def metrics(files, stages, context, kubeconfig, window, output):
         ],
         output,
     )
+
+
+@click.command()
+@stage_options
+@output_option
+@click.pass_context
+def diff(ctx, files, stage, context, namespace, kubeconfig, output):
+    """Drift: how live objects differ from what the last release applied, and who changed them.
+
+    Compares only the fields the release set (server defaults are not drift), names the field
+    managers (`kubectl edit`, an HPA, a webhook, …) that own a changed field or set one the release
+    did not, and never shows a Secret's values (only that they changed). Needs no secret values.
+    Exit 0 no drift, 1 drift, 2 bad input, 3 API server unreachable."""
+    from shiplane.actions import observe
+
+    target = _locate(files, stage, context, namespace, kubeconfig)
+    current, found = observe.drifted(target)
+    drifted = [d for d in found if d.drifted]
+    if output != "text":
+        _emit(
+            {
+                "revision": current.revision if current else None,
+                "drifted": [d.to_json() for d in drifted],
+                "unchanged": len(found) - len(drifted),
+            },
+            output,
+        )
+    elif current is None:
+        click.echo(f"nothing deployed in {target.app}/{stage}")
+    else:
+        for d in drifted:
+            where = f"{d.ref.kind} {d.ref.namespace + '/' if d.ref.namespace else ''}{d.ref.name}"
+            if d.missing:
+                click.secho(f"- {where}: gone (the release applied it)", fg="red")
+                continue
+            click.secho(f"~ {where}", fg="yellow")
+            for f in d.changed:
+                click.echo(f"    {f.render()}")
+            for f in d.added:
+                click.echo(f"    {f.render()}  [not set by the release]")
+        what = f"{target.app}/{stage} revision {current.revision}"
+        click.echo(f"diff: {len(drifted)} of {len(found)} object(s) of {what} drifted")
+    ctx.exit(1 if drifted else 0)

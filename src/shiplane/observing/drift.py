@@ -1,0 +1,187 @@
+"""Drift: how live objects differ from what the last release applied, and which manager did it. Pure.
+
+Only fields the release set are compared (the live object is projected onto the applied one, list
+items matched by `name`), so the server's defaults are not drift. Both sides go through
+`planning.diff` (server noise dropped, Secret values masked before comparing); a Secret's values are
+compared by the digest its record keeps, never shown. Who changed a field comes from the live
+object's `managedFields`: every manager but shiplane's own apply (and the status subresource's
+writers) that owns the changed field, or a field the release did not set at all.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from shiplane.kube import Ref
+from shiplane.kube.client import FIELD_MANAGER
+from shiplane.planning.diff import MASK, NOISE_ANNOTATIONS, FieldChange, diff
+from shiplane.releases.record import strip_secret
+
+DIGEST = "shiplane.io/data-digest"  # strip_secret's annotation: a digest of a Secret's values
+
+
+@dataclass(frozen=True)
+class FieldDrift:
+    change: FieldChange  # old: what the release applied; new: what is live
+    managers: tuple[str, ...] = ()  # who owns the field now, other than shiplane (e.g. "kubectl-edit (Update)")
+
+    def to_json(self) -> dict:
+        return {
+            "path": self.change.path,
+            "applied": self.change.old,
+            "live": self.change.new,
+            "managers": list(self.managers),
+        }
+
+    def render(self) -> str:
+        who = f"  (by {', '.join(self.managers)})" if self.managers else ""
+        return self.change.render() + who
+
+
+@dataclass(frozen=True)
+class Drift:
+    ref: Ref
+    missing: bool = False  # the release applied it; it is gone
+    changed: tuple[FieldDrift, ...] = ()  # fields the release set, now different
+    added: tuple[FieldDrift, ...] = ()  # fields the release did not set, set by another manager
+
+    @property
+    def drifted(self) -> bool:
+        return self.missing or bool(self.changed or self.added)
+
+    def to_json(self) -> dict:
+        return {
+            "kind": self.ref.kind,
+            "name": self.ref.name,
+            "namespace": self.ref.namespace,
+            "missing": self.missing,
+            "changed": [f.to_json() for f in self.changed],
+            "added": [f.to_json() for f in self.added],
+        }
+
+
+def _named(item: Any) -> str | None:
+    return item.get("name") if isinstance(item, dict) and isinstance(item.get("name"), str) else None
+
+
+def project(applied: Any, live: Any) -> Any:
+    """`live` cut down to the shape of `applied`: its keys, its list items (matched by name)."""
+    if isinstance(applied, dict):
+        live = live if isinstance(live, dict) else {}
+        return {k: project(v, live.get(k)) for k, v in applied.items() if k in live}
+    if isinstance(applied, list) and isinstance(live, list):
+        if applied and all(_named(a) for a in applied) and all(_named(x) for x in live):
+            by_name = {_named(x): x for x in live}
+            if set(by_name) == {_named(a) for a in applied}:
+                return [project(a, by_name[_named(a)]) for a in applied]
+            return live  # items added or removed: the whole list differs
+        if len(applied) == len(live):
+            return [project(a, x) for a, x in zip(applied, live, strict=True)]
+    return live
+
+
+def _key_match(item: Any, fields: dict) -> bool:
+    return isinstance(item, dict) and all(item.get(k) == v for k, v in fields.items())
+
+
+def owned_paths(fields: dict, applied: Any, prefix: str = "") -> list[tuple[str, bool]]:
+    """(path in `planning.diff`'s notation, whether `applied` has it) for every leaf of a
+    managedFields `fieldsV1` tree. Keyed list items resolve to their index in `applied`."""
+    out: list[tuple[str, bool]] = []
+    leaf = True
+    for key, sub in fields.items():
+        if key == ".":
+            continue
+        leaf = False
+        kind, _, name = key.partition(":")
+        if kind == "f":
+            here = applied.get(name) if isinstance(applied, dict) else None
+            path = f"{prefix}.{name}" if prefix else name
+            present = isinstance(applied, dict) and name in applied
+        elif kind in ("k", "v") and isinstance(applied, list):
+            wanted = json.loads(name)
+            index = next(
+                (i for i, a in enumerate(applied) if (_key_match(a, wanted) if kind == "k" else a == wanted)), None
+            )
+            here = applied[index] if index is not None else None
+            path = f"{prefix}[{index if index is not None else name}]"
+            present = index is not None
+        else:
+            here, path, present = None, f"{prefix}[{name}]", False
+        if not present:
+            out.append((path, False))
+        elif isinstance(sub, dict) and any(k != "." for k in sub):
+            out.extend(owned_paths(sub, here, path))
+        else:
+            out.append((path, True))
+    return out if not leaf else [(prefix, True)]
+
+
+def _others(live: dict) -> list[tuple[str, dict]]:
+    """(manager label, fieldsV1) of every writer that is not shiplane's apply nor a status writer."""
+    out = []
+    for e in (live.get("metadata") or {}).get("managedFields") or []:
+        if e.get("subresource") == "status" or (e.get("manager") == FIELD_MANAGER and e.get("operation") == "Apply"):
+            continue
+        sub = f" {e['subresource']}" if e.get("subresource") else ""
+        out.append((f"{e.get('manager', '?')} ({e.get('operation', '?')}{sub})", e.get("fieldsV1") or {}))
+    return out
+
+
+def _noise(path: str) -> bool:
+    return path.startswith(("status", "metadata.managedFields", "metadata.resourceVersion")) or any(
+        path == f"metadata.annotations.{a}" for a in (*NOISE_ANNOTATIONS, DIGEST)
+    )
+
+
+def _value(obj: Any, path: str) -> Any:
+    """The value at a `planning.diff` path, for the few paths an added field has (best effort)."""
+    import re
+
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if part.startswith("[") and isinstance(obj, list):
+            i = int(part[1:-1])
+            obj = obj[i] if i < len(obj) else None
+        elif isinstance(obj, dict):
+            obj = obj.get(part)
+        else:
+            return None
+    return obj
+
+
+def _owns(owned: str, path: str) -> bool:
+    return path == owned or path.startswith((owned + ".", owned + "["))
+
+
+def drift_one(applied: dict, live: dict | None) -> Drift:
+    ref = Ref.of(applied)
+    if live is None:
+        return Drift(ref, missing=True)
+    live = {**live, "apiVersion": applied.get("apiVersion"), "kind": applied.get("kind")}  # lists omit these
+    if applied.get("kind") == "Secret":
+        live = strip_secret(live)  # values are dropped here, before anything compares or keeps them
+    changes = diff(applied, project(applied, live))
+    managers = _others(live)
+    changed = []
+    for change in changes:
+        if _noise(change.path):
+            continue
+        who = tuple(m for m, fields in managers if any(_owns(p, change.path) for p, _ in owned_paths(fields, applied)))
+        changed.append(FieldDrift(change, who))
+    old = (applied.get("metadata", {}).get("annotations") or {}).get(DIGEST)
+    new = (live.get("metadata", {}).get("annotations") or {}).get(DIGEST)
+    if old != new:
+        changed.append(FieldDrift(FieldChange("data", MASK, f"{MASK} (values changed)")))
+    added = []
+    for manager, fields in managers:
+        for path, present in owned_paths(fields, applied):
+            if not present and not _noise(path):
+                added.append(FieldDrift(FieldChange(path, None, _value(live, path)), (manager,)))
+    return Drift(ref, changed=tuple(changed), added=tuple(added))
+
+
+def drift(applied: list[dict], live: dict[Ref, dict | None]) -> list[Drift]:
+    """Every applied object's drift, in the release's order."""
+    return [drift_one(o, live.get(Ref.of(o))) for o in applied]
