@@ -58,8 +58,10 @@ def plan(target: Target, *, keep: int = 20, volumes: bool = False, everything: b
 def run(
     target: Target, *, keep: int = 20, volumes: bool = False, everything: bool = False
 ) -> Generator[Event, None, Freed]:
-    yield Step(f"listing {target.app}/{target.stage} objects in {target.namespace}")
+    listing = f"listing {target.app}/{target.stage} objects in {target.namespace}"
+    yield Step(listing)
     chosen = plan(target, keep=keep, volumes=volumes, everything=everything)
+    yield Step(listing, done=True)
     deleted, skipped = [], []
     for c in chosen.collect:
         ref = Ref(c.ref["apiVersion"], c.ref["kind"], c.ref["name"], c.ref.get("namespace"))

@@ -9,7 +9,7 @@ from shiplane.actions.rollout import live_objects
 from shiplane.actions.target import Target
 from shiplane.kube import Ref
 from shiplane.observing.drift import Drift, drift
-from shiplane.observing.metrics import StageFigures, Workload
+from shiplane.observing.metrics import StageFigures, Workload, oom_kills
 from shiplane.releases import Release, history
 from shiplane.releases.lock import view
 
@@ -22,19 +22,6 @@ def records(target: Target) -> list[Release]:
     held = view(lease) if lease is not None else None
     expired = held is None or held.expired(time.time())
     return [r.with_(outcome=history.effective_outcome(r, held.holder if held else None, expired)) for r in found]
-
-
-def _oom_kills(pods: list[dict], selector: dict[str, str]) -> int:
-    """Containers of the selected pods whose current or last termination was OOMKilled."""
-    count = 0
-    for pod in pods:
-        labels = (pod.get("metadata") or {}).get("labels") or {}
-        if not selector or any(labels.get(k) != v for k, v in selector.items()):
-            continue
-        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
-            ended = [((cs.get(s) or {}).get("terminated") or {}) for s in ("state", "lastState")]
-            count += any(t.get("reason") == "OOMKilled" for t in ended)
-    return count
 
 
 def figures(target: Target) -> StageFigures:
@@ -50,7 +37,7 @@ def figures(target: Target) -> StageFigures:
             for o in current.objects
         }
         for r in rows:
-            ooms = _oom_kills(pods, selectors.get((r.kind, r.name), {})) if r.kind != "CronJob" else 0
+            ooms = oom_kills(pods, selectors.get((r.kind, r.name), {})) if r.kind != "CronJob" else 0
             workloads.append(Workload(r.kind, r.name, r.desired, r.ready, r.restarts, ooms))
     return StageFigures(target.app, target.stage, records(target), workloads)
 

@@ -42,6 +42,19 @@ class StageFigures:
     workloads: list[Workload] = field(default_factory=list)
 
 
+def oom_kills(pods: list[dict], selector: dict[str, str]) -> int:
+    """Containers of the pods `selector` picks whose current or last termination was OOMKilled."""
+    count = 0
+    for pod in pods:
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        if not selector or any(labels.get(k) != v for k, v in selector.items()):
+            continue
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            ended = [((cs.get(s) or {}).get("terminated") or {}) for s in ("state", "lastState")]
+            count += any(t.get("reason") == "OOMKilled" for t in ended)
+    return count
+
+
 def _buckets(values: list[float]) -> list[tuple[str, float]]:
     """Cumulative histogram buckets, as Prometheus counts them (`le`, count), ending with +Inf."""
     out = [(str(float(b)), float(sum(1 for v in values if v <= b))) for b in DURATION_BUCKETS]

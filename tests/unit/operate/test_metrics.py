@@ -135,3 +135,20 @@ def test_the_spec_commit_and_its_time_are_read_from_git(tmp_path):
     subprocess.run([*git, "commit", "-qm", "spec"], check=True, env={**os.environ, **env})
     commit, when = commit_of([spec])
     assert len(commit) == 40 and when == 1767323045.0
+
+
+def test_oom_kills_count_containers_of_the_selected_pods_whose_termination_was_oomkilled():
+    from shiplane.observing.metrics import oom_kills
+
+    def pod(labels, *statuses):
+        return {"metadata": {"labels": labels}, "status": {"containerStatuses": list(statuses)}}
+
+    oom = {"terminated": {"reason": "OOMKilled"}}
+    pods = [
+        pod({"app": "web"}, {"lastState": oom, "state": {"running": {}}}, {"state": oom}),
+        pod({"app": "web"}, {"lastState": {"terminated": {"reason": "Error"}}}),
+        pod({"app": "db"}, {"lastState": oom}),
+    ]
+    assert oom_kills(pods, {"app": "web"}) == 2
+    assert oom_kills(pods, {"app": "db"}) == 1
+    assert oom_kills(pods, {}) == 0  # no selector selects nothing
