@@ -56,11 +56,28 @@ def test_diff_names_fields_other_managers_changed(local_cluster, namespace, tmp_
         field_manager="kubectl-label",
     )
 
+    # A Secret (immutable: only its metadata can change) gets a label from another tool.
+    (secret,) = [
+        s for s in kube.list("v1", "Secret", namespace=namespace) if s["metadata"]["name"].startswith("api-key-")
+    ]
+    kube.resource("v1", "Secret").patch(
+        body={"metadata": {"labels": {"rotated-by": "vault"}}},
+        name=secret["metadata"]["name"],
+        namespace=namespace,
+        content_type="application/merge-patch+json",
+        field_manager="vault-sync",
+    )
+
     out = bare("diff", "-f", str(path), "--stage", "dev", "-o", "json", kubeconfig=kc)
     assert out.returncode == 1, out.stderr
     data = json.loads(out.stdout)
     (web,) = [d for d in data["drifted"] if d["kind"] == "Deployment" and d["name"] == "web"]
-    assert len(data["drifted"]) == 1  # nothing else drifted
+    (key,) = [d for d in data["drifted"] if d["kind"] == "Secret"]
+    assert len(data["drifted"]) == 2  # nothing else drifted
+    assert [(f["path"], f["live"], f["managers"][0].split()[0]) for f in key["added"]] == [
+        ("metadata.labels.rotated-by", "vault", "vault-sync")
+    ]
+    assert key["changed"] == []  # its values are what the release applied (compared by digest)
     changed = {f["path"]: f for f in web["changed"]}
     assert changed["spec.replicas"]["applied"] == 2 and changed["spec.replicas"]["live"] == 3
     assert any(m.startswith("hpa-tuner") for m in changed["spec.replicas"]["managers"])
