@@ -236,6 +236,13 @@ def test_gc_lists_each_leftover_changes_nothing_without_yes_then_frees_exactly_t
         assert kube.get(Ref("v1", "PersistentVolume", pv_name))["metadata"]["resourceVersion"] == pv_before
         assert [r for r, _ in outcomes(path, kc)] == [1, 2]
 
+        # A deploy holding the lock: gc --yes refuses at once (exit 4), touching nothing.
+        kube.apply(_lease(namespace, "shiplane-lock.shop", {}, renewed_ago=0, duration=3600))
+        locked = bare("gc", "-f", str(path), "--stage", "dev", "--retention", "1", "--yes", kubeconfig=kc)
+        assert locked.returncode == 4, locked.stdout + locked.stderr
+        assert "deploy lock held by someone" in locked.stderr
+        assert bare("unlock", "-f", str(path), "--stage", "dev", kubeconfig=kc).returncode == 0
+
         # With --yes: exactly those go, everything else stays.
         done = bare("gc", "-f", str(path), "--stage", "dev", "--retention", "1", "--yes", "-o", "json", kubeconfig=kc)
         assert done.returncode == 0, done.stderr

@@ -58,6 +58,17 @@ def plan(target: Target, *, keep: int = 20, volumes: bool = False, everything: b
 def run(
     target: Target, *, keep: int = 20, volumes: bool = False, everything: bool = False
 ) -> Generator[Event, None, Freed]:
+    # Under the deploy lock: a deploy starting between our reads could apply config its record
+    # names but our listing of records did not hold yet. A running deploy makes gc fail (exit 4).
+    lock = target.lock()
+    yield from lock.acquire(wait=False)
+    try:
+        return (yield from _collect(target, keep=keep, volumes=volumes, everything=everything))
+    finally:
+        lock.release()
+
+
+def _collect(target: Target, *, keep: int, volumes: bool, everything: bool) -> Generator[Event, None, Freed]:
     listing = f"listing {target.app}/{target.stage} objects in {target.namespace}"
     yield Step(listing)
     chosen = plan(target, keep=keep, volumes=volumes, everything=everything)

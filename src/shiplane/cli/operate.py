@@ -34,7 +34,8 @@ def gc(files, stage, context, namespace, kubeconfig, yes, volumes, everything, r
     or pod uses, release records beyond --retention, expired Leases, Released PersistentVolumes of the
     namespace, and (with --volumes, each named) PVCs left by deleted StatefulSets. Only objects shiplane
     manages for the app unless --all; never what the current release applied. Needs no secret values.
-    Exit 0 listed or freed, 2 bad input, 3 API server unreachable."""
+    With --yes it holds the deploy lock while it reads and deletes. Exit 0 listed or freed, 2 bad
+    input, 3 API server unreachable, 4 a deploy holds the lock."""
     from shiplane.actions import gc as action
 
     target = _locate(files, stage, context, namespace, kubeconfig)
