@@ -155,7 +155,9 @@ def _owns(owned: str, path: str) -> bool:
     return path == owned or path.startswith((owned + ".", owned + "["))
 
 
-def drift_one(applied: dict, live: dict | None) -> Drift:
+def drift_one(applied: dict, live: dict | None, *, scaled: bool = False) -> Drift:
+    """`scaled`: the release applied an HorizontalPodAutoscaler for this workload, so the replica
+    count it owns is expected, not drift (a foreign autoscaler still shows)."""
     ref = Ref.of(applied)
     if live is None:
         return Drift(ref, missing=True)
@@ -177,11 +179,20 @@ def drift_one(applied: dict, live: dict | None) -> Drift:
     added = []
     for manager, fields in managers:
         for path, present in owned_paths(fields, applied):
-            if not present and not _noise(path):
+            if not present and not _noise(path) and not (scaled and path == "spec.replicas"):
                 added.append(FieldDrift(FieldChange(path, None, _value(live, path)), (manager,)))
     return Drift(ref, changed=tuple(changed), added=tuple(added))
 
 
 def drift(applied: list[dict], live: dict[Ref, dict | None]) -> list[Drift]:
     """Every applied object's drift, in the release's order."""
-    return [drift_one(o, live.get(Ref.of(o))) for o in applied]
+    scaled = {
+        ((o.get("spec") or {}).get("scaleTargetRef") or {}).get("kind", "")
+        + "/"
+        + ((o.get("spec") or {}).get("scaleTargetRef") or {}).get("name", "")
+        for o in applied
+        if o.get("kind") == "HorizontalPodAutoscaler"
+    }
+    return [
+        drift_one(o, live.get(Ref.of(o)), scaled=f"{o.get('kind')}/{o['metadata']['name']}" in scaled) for o in applied
+    ]

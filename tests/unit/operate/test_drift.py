@@ -133,3 +133,29 @@ def test_owned_paths_resolve_keyed_items_to_their_index_in_the_applied_object():
         ("spec.template.spec.containers[0].image", True),
         ("spec.template.spec.containers[0].tty", False),
     ]
+
+
+def test_replicas_an_autoscaler_of_the_release_owns_are_not_drift_a_foreign_ones_are():
+    from shiplane.observing.drift import drift
+
+    applied = deployment()
+    del applied["spec"]["replicas"]  # shiplane leaves the count to the HPA it renders
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}},
+    }
+    scaler = {
+        "manager": "kube-controller-manager",
+        "operation": "Update",
+        "subresource": "scale",
+        "fieldsV1": {"f:spec": {"f:replicas": {}}},
+    }
+    live = live_of(deployment(replicas=7), scaler)
+    from shiplane.kube import Ref
+
+    with_hpa = drift([applied, hpa], {Ref.of(applied): live, Ref.of(hpa): {**hpa, "metadata": {**hpa["metadata"]}}})
+    assert not with_hpa[0].drifted
+    without = drift([applied], {Ref.of(applied): live})
+    assert [f.change.path for f in without[0].added] == ["spec.replicas"]
