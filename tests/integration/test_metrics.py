@@ -10,6 +10,7 @@ import subprocess
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from shiplane.localcluster.stages import FAULT
 from tests.integration.deploying import cli, history, spec, write
 from tests.integration.test_dry_run import bare
 
@@ -59,3 +60,25 @@ def test_metrics_of_a_deployed_stage_parse_back(local_cluster, namespace, tmp_pa
 
     data = json.loads(bare("metrics", "-f", str(path), "--stage", "dev", "-o", "json", kubeconfig=kc).stdout)
     assert data[0]["dora"]["changes"] == 1 and data[0]["releases"] == 1
+
+    # A change that never becomes ready is rolled back automatically: DORA counts a failure and a restore.
+    bad = write(tmp_path, spec(namespace, tag="1.28", annotations={FAULT: "never-ready"}), "bad.yaml")
+    failed = cli("deploy", "-f", str(bad), "--stage", "dev", "--plain", "--timeout", "15", kubeconfig=kc)
+    assert failed.returncode == 1, failed.stderr
+    rows = {r["revision"]: r for r in history(path, kc)}
+    assert [rows[r]["outcome"] for r in (1, 2, 3)] == ["superseded", "rolled-back", "deployed"]
+    after = {
+        (s.name, s.labels.get("outcome", "")): s.value
+        for family in text_string_to_metric_families(
+            bare("metrics", "-f", str(path), "--stage", "dev", kubeconfig=kc).stdout
+        )
+        for s in family.samples
+        if s.labels.get("stage") == "dev"
+    }
+    assert after[("shiplane_dora_change_failure_rate", "")] == 0.5  # 2 changes (1, 2); 3 is the rollback
+    assert after[("shiplane_rollbacks_total", "")] == 1
+    assert after[("shiplane_releases_total", "rolled-back")] == 1
+    assert after[("shiplane_current_revision", "")] == 3
+    assert after[("shiplane_dora_time_to_restore_seconds", "")] == pytest.approx(
+        rows[3]["finished"] - rows[2]["finished"]
+    )
