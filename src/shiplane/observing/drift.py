@@ -89,34 +89,48 @@ def _key_match(item: Any, fields: dict) -> bool:
 def owned_paths(fields: dict, applied: Any, prefix: str = "") -> list[tuple[str, bool]]:
     """(path in `planning.diff`'s notation, whether `applied` has it) for every leaf of a
     managedFields `fieldsV1` tree. Keyed list items resolve to their index in `applied`."""
-    out: list[tuple[str, bool]] = []
-    leaf = True
-    for key, sub in fields.items():
-        if key == ".":
-            continue
-        leaf = False
+    return [(path, present) for path, present, _ in _owned(fields, applied, None, prefix)]
+
+
+def _item(items: Any, kind: str, name: str) -> tuple[int | None, Any]:
+    """(index, item) of the list item a `k:`/`v:` key names."""
+    if not isinstance(items, list):
+        return None, None
+    wanted = json.loads(name)
+    for i, item in enumerate(items):
+        if _key_match(item, wanted) if kind == "k" else item == wanted:
+            return i, item
+    return None, None
+
+
+def _owned(fields: dict, applied: Any, live: Any, prefix: str) -> list[tuple[str, bool, Any]]:
+    """`owned_paths`, walking `live` alongside to give each leaf's live value."""
+    out: list[tuple[str, bool, Any]] = []
+    keys = [k for k in fields if k != "."]
+    if not keys:
+        return [(prefix, True, live)]
+    for key in keys:
+        sub = fields[key]
         kind, _, name = key.partition(":")
         if kind == "f":
             here = applied.get(name) if isinstance(applied, dict) else None
+            there = live.get(name) if isinstance(live, dict) else None
             path = f"{prefix}.{name}" if prefix else name
             present = isinstance(applied, dict) and name in applied
-        elif kind in ("k", "v") and isinstance(applied, list):
-            wanted = json.loads(name)
-            index = next(
-                (i for i, a in enumerate(applied) if (_key_match(a, wanted) if kind == "k" else a == wanted)), None
-            )
-            here = applied[index] if index is not None else None
-            path = f"{prefix}[{index if index is not None else name}]"
+        elif kind in ("k", "v"):
+            index, here = _item(applied, kind, name)
+            live_index, there = _item(live, kind, name)
             present = index is not None
+            path = f"{prefix}[{index if present else (live_index if live_index is not None else name)}]"
         else:
-            here, path, present = None, f"{prefix}[{name}]", False
+            here, there, path, present = None, None, f"{prefix}[{name}]", False
         if not present:
-            out.append((path, False))
+            out.append((path, False, there))
         elif isinstance(sub, dict) and any(k != "." for k in sub):
-            out.extend(owned_paths(sub, here, path))
+            out.extend(_owned(sub, here, there, path))
         else:
-            out.append((path, True))
-    return out if not leaf else [(prefix, True)]
+            out.append((path, True, there))
+    return out
 
 
 def _others(live: dict) -> list[tuple[str, dict]]:
@@ -134,21 +148,6 @@ def _noise(path: str) -> bool:
     return path.startswith(("status", "metadata.managedFields", "metadata.resourceVersion")) or any(
         path == f"metadata.annotations.{a}" for a in (*NOISE_ANNOTATIONS, DIGEST)
     )
-
-
-def _value(obj: Any, path: str) -> Any:
-    """The value at a `planning.diff` path, for the few paths an added field has (best effort)."""
-    import re
-
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
-        if part.startswith("[") and isinstance(obj, list):
-            i = int(part[1:-1])
-            obj = obj[i] if i < len(obj) else None
-        elif isinstance(obj, dict):
-            obj = obj.get(part)
-        else:
-            return None
-    return obj
 
 
 def _owns(owned: str, path: str) -> bool:
@@ -178,9 +177,9 @@ def drift_one(applied: dict, live: dict | None, *, scaled: bool = False) -> Drif
         changed.append(FieldDrift(FieldChange("data", MASK, f"{MASK} (values changed)")))
     added = []
     for manager, fields in managers:
-        for path, present in owned_paths(fields, applied):
+        for path, present, value in _owned(fields, applied, live, ""):
             if not present and not _noise(path) and not (scaled and path == "spec.replicas"):
-                added.append(FieldDrift(FieldChange(path, None, _value(live, path)), (manager,)))
+                added.append(FieldDrift(FieldChange(path, None, value), (manager,)))
     return Drift(ref, changed=tuple(changed), added=tuple(added))
 
 

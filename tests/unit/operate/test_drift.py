@@ -159,3 +159,15 @@ def test_replicas_an_autoscaler_of_the_release_owns_are_not_drift_a_foreign_ones
     assert not with_hpa[0].drifted
     without = drift([applied], {Ref.of(applied): live})
     assert [f.change.path for f in without[0].added] == ["spec.replicas"]
+
+
+def test_an_added_label_with_dots_in_its_key_shows_its_live_value():
+    labelled = {
+        "manager": "kubectl-label",
+        "operation": "Update",
+        "fieldsV1": {"f:metadata": {"f:labels": {"f:team.example.com/owner": {}}}},
+    }
+    live = live_of(deployment(), labelled)
+    live["metadata"]["labels"]["team.example.com/owner"] = "night"
+    (added,) = drift_one(deployment(), live).added
+    assert (added.change.path, added.change.new) == ("metadata.labels.team.example.com/owner", "night")
