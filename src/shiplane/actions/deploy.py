@@ -41,9 +41,16 @@ def images_of(objects: list[dict]) -> dict[str, str]:
 
 class Deploy:
     def __init__(
-        self, target: Target, objects: list[dict], *, spec_digest: str = "", options: Options | None = None
+        self,
+        target: Target,
+        objects: list[dict],
+        *,
+        spec_digest: str = "",
+        options: Options | None = None,
+        commit: tuple[str, float | None] = ("", None),  # the spec's git commit and its time, for the record
     ) -> None:
         self.target, self.objects, self.spec_digest = target, objects, spec_digest
+        self.commit = commit
         self.options = options or Options()
         self.overrides: list[dict] = []  # the policy overrides the gate used, recorded in the release
 
@@ -85,6 +92,8 @@ class Deploy:
             t,
             holder=lock.holder,
             spec_digest=self.spec_digest,
+            commit=self.commit[0],
+            committed=self.commit[1],
             images=images_of(self.objects),
             objects=[strip_secret(o) for o in self.objects],
             overrides=list(self.overrides),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,8 @@ class Desired:
     kubernetes_version: str
     policy_profile: str = "baseline"
     policy_fail_on: str = "high"
+    commit: str = ""  # the spec's git commit (HEAD of its repository), if it is in one
+    committed: float | None = None  # that commit's time: where DORA's lead time starts
 
     def policy(self, *, profile: str | None = None, fail_on: str | None = None, overrides=()) -> Policy:
         """The stage's gate settings; flags given override them."""
@@ -78,7 +81,26 @@ def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desi
         stage_spec.kubernetes_version,
         stage_spec.stage.policy.profile,
         stage_spec.stage.policy.fail_on,
+        *commit_of(files or [Path("shiplane.yaml")]),
     )
+
+
+def commit_of(files: list[Path]) -> tuple[str, float | None]:
+    """(commit id, commit time) of HEAD in the git repository holding the first spec file;
+    ("", None) outside a repository or without git (the release then has no lead time)."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(files[0].resolve().parent), "log", "-1", "--format=%H %ct"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "", None
+    parts = out.stdout.split()
+    if out.returncode != 0 or len(parts) != 2 or not parts[1].isdigit():
+        return "", None
+    return parts[0], float(parts[1])
 
 
 def locate(files: list[Path], stage: str, *, namespace: str | None = None) -> Where:

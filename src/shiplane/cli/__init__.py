@@ -116,6 +116,18 @@ class LazyGroup(click.Group):
             "shiplane.cli.deploying:promote",
             "Deploy to --to exactly the images (digests where known) that --from runs.",
         ),
+        "diff": (
+            "shiplane.cli.operate:diff",
+            "Drift: how live objects differ from what the last release applied, and who changed them.",
+        ),
+        "gc": (
+            "shiplane.cli.operate:gc",
+            "Free a stage's leftovers: finished Jobs, dead pods, old ReplicaSets, unused config, old records.",
+        ),
+        "metrics": (
+            "shiplane.cli.operate:metrics",
+            "Prometheus metrics of the stages: releases, durations, rollbacks, workloads, and the DORA four.",
+        ),
         "unlock": (
             "shiplane.cli.deploying:unlock",
             "Remove the deploy lock now (it also expires by itself when its holder stops renewing it).",

@@ -282,7 +282,13 @@ def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **
     from shiplane.actions.deploy import Deploy
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
-    action = Deploy(target, want.objects, spec_digest=want.spec_digest, options=_options(flags, want=want))
+    action = Deploy(
+        target,
+        want.objects,
+        spec_digest=want.spec_digest,
+        options=_options(flags, want=want),
+        commit=(want.commit, want.committed),
+    )
     if dry_run:
         return _dry_run(ctx, action.preview(), f"deploy of {target.app}/{stage} would:", flags["output"])
     _report(drain(action.run(), plain or None))

@@ -68,6 +68,9 @@ class Release:
     message: str = ""
     # object key → digest of the fields shiplane owned right after applying it (incremental deploys)
     managed: dict[str, str] = field(default_factory=dict)
+    # the git commit of the spec that was deployed, and its commit time (DORA's lead time for changes)
+    commit: str = ""
+    committed: float | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # fields of newer shiplanes
 
     @property
