@@ -10,7 +10,7 @@ from shiplane.policy import shape, suppressions
 from shiplane.policy.catalog import Rule
 from shiplane.policy.context import Context, name, ns, parse_version
 from shiplane.policy.findings import Finding, ObjectRef, Override, Report, Suppressed
-from shiplane.policy.manifests import Manifest
+from shiplane.policy.manifests import Manifest, gc_paused
 from shiplane.policy.profiles import Profile, get
 from shiplane.policy.rules import RULES as MANIFEST_RULES
 
@@ -58,6 +58,16 @@ def evaluate(
     Pure: no I/O. Findings at or above a threshold are `report.failing(threshold)`;
     `overrides` accept findings with a recorded reason (the deploy gate's --override).
     """
+    with gc_paused():
+        return _evaluate(objects, profile, kubernetes_version, overrides)
+
+
+def _evaluate(
+    objects: Iterable[dict[str, Any] | Manifest],
+    profile: str | Profile,
+    kubernetes_version: str,
+    overrides: Iterable[Override],
+) -> Report:
     prof = get(profile)
     manifests = [_as_manifest(o) for o in objects]
     version = parse_version(kubernetes_version)

@@ -7,7 +7,9 @@ Multi-document streams and `kind: List` are flattened into single objects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,19 @@ class _Loader(yamlload.Loader):
 
 
 Path_ = tuple[str | int, ...]
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while thousands of objects are built or checked: they hold no
+    cycles, and its full passes over the growing heap took half of `check`'s time on 5,000 objects."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -174,6 +189,11 @@ def expand(paths: Iterable[str]) -> list[str]:
 
 def read(paths: Iterable[str]) -> list[Manifest]:
     """Parse every file; collect the problems of all files before failing."""
+    with gc_paused():
+        return _read(paths)
+
+
+def _read(paths: Iterable[str]) -> list[Manifest]:
     out: list[Manifest] = []
     problems: list[str] = []
     for name in expand(paths):
