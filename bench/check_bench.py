@@ -8,9 +8,9 @@ files, with a mix of clean and faulty objects so both tools have findings to rep
 Times, best of --repeat, each as a separate process (interpreter start included):
   - shiplane: `shiplane check DIR -o json --fail-on never`
   - kube-score: `kube-score score FILES... -o json`
-kube-score is found through $KUBE_SCORE, then PATH, then /tmp/ks/kube-score (where
-`GOBIN=/tmp/ks go install github.com/zegl/kube-score/cmd/kube-score@latest` puts it); without
-it the benchmark says so and prints shiplane's figure only.
+kube-score is found through $KUBE_SCORE, then PATH, then ~/.cache/shiplane/tools/kube-score (where
+`GOBIN=~/.cache/shiplane/tools go install github.com/zegl/kube-score/cmd/kube-score@v1.20.0` puts it);
+without it the benchmark says so and prints shiplane's figure only.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def generate(directory: Path, objects: int) -> list[Path]:
 
 
 def kube_score() -> str | None:
-    for candidate in (os.environ.get("KUBE_SCORE"), shutil.which("kube-score"), "/tmp/ks/kube-score"):
+    cached = Path.home() / ".cache/shiplane/tools/kube-score"
+    for candidate in (os.environ.get("KUBE_SCORE"), shutil.which("kube-score"), str(cached), "/tmp/ks/kube-score"):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -110,7 +111,7 @@ def main() -> None:
         print(f"shiplane check    {ours:7.2f} s  ({args.objects / ours:,.0f} objects/s)")
         ks = kube_score()
         if ks is None:
-            print("kube-score        not found ($KUBE_SCORE, PATH, /tmp/ks/kube-score): shiplane's figure only")
+            print("kube-score        not found ($KUBE_SCORE, PATH, ~/.cache/shiplane/tools): shiplane's figure only")
             return
         theirs = best([ks, "score", *map(str, paths), "-o", "json"], args.repeat, (0, 1))
         print(f"kube-score score  {theirs:7.2f} s  ({args.objects / theirs:,.0f} objects/s)")

@@ -85,13 +85,15 @@ def _evaluate(
     findings: list[Finding] = []
     suppressed: list[Suppressed] = []
     problems: list[str] = []
+    by_kind: dict[str, list[tuple[Rule, Any]]] = {}  # the active rules that apply to each kind
     for m in manifests:
         kind = m.obj.get("kind", "")
+        rules = by_kind.get(kind)
+        if rules is None:
+            rules = by_kind[kind] = [(r, sev) for r, sev in active if r.applies_to(kind)]
         accepted = suppressions.valid(m.obj)
         obj_ref = ref(m.obj)
-        for r, severity in active:
-            if not r.applies_to(kind):
-                continue
+        for r, severity in rules:
             try:
                 hits = list(r.check(m.obj, ctx))
             except (AttributeError, TypeError, KeyError, ValueError, ArithmeticError) as err:
