@@ -78,7 +78,7 @@ def _evaluate(
     ]
     if malformed:
         raise InputErrors(malformed, hint="Kubernetes would reject these objects; fix the fields named above")
-    manifests = [Manifest(shape.normalized(m.obj), m.file, m.line, m.node) for m in manifests]
+    manifests = [Manifest(shape.normalized(m.obj), m.file, m.line, m.lines) for m in manifests]
     ctx = Context([m.obj for m in manifests], version, prof.pss_version or version)
     active = [(r, sev) for r in RULES if (sev := prof.severity(r)) is not None]
     overrides = list(overrides)

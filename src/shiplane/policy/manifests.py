@@ -54,34 +54,66 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+# Where each field of an object sits, without the YAML nodes (small, and picklable, so worker processes
+# can send it back): a scalar is its line; a mapping is (line, {key: (key's line, value)}), first
+# occurrence of each plain key; a list is (line, [item, ...]).
+Lines = int | tuple[int, Any]
+
+
 @dataclass(frozen=True)
 class Manifest:
-    """One object and where it came from; `node` (the composed YAML) locates any field on demand."""
+    """One object and where it came from; `lines` locates any field on demand."""
 
     obj: dict[str, Any]
     file: str | None = None
     line: int | None = None
-    node: yaml.Node | None = field(default=None, repr=False, compare=False)
+    lines: Lines | None = field(default=None, repr=False, compare=False)
 
     def line_of(self, path: Path_) -> int | None:
         """Line of the deepest part of `path` that exists in the file (the object's line at worst)."""
-        node, line = self.node, self.line
+        tree, line = self.lines, self.line
         for part in path:
-            if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-                found = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
+            content = tree[1] if isinstance(tree, tuple) else None
+            if isinstance(content, dict) and isinstance(part, str):
+                found = content.get(part)
                 if found is None:
                     break
-                line, node = found[0].start_mark.line + 1, found[1]
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-                node = node.value[part]
-                line = node.start_mark.line + 1
+                line, tree = found
+            elif isinstance(content, list) and isinstance(part, int) and part < len(content):
+                tree = content[part]
+                line = tree if isinstance(tree, int) else tree[0]
             else:
                 break
         return line
 
 
+def _lines(node: yaml.Node, memo: dict[int, Lines]) -> Lines:
+    """The `Lines` of a built node (merge keys already flattened); an alias shares its anchor's."""
+    cls = node.__class__
+    if cls is _SCALAR:
+        return node.start_mark.line + 1
+    found = memo.get(id(node))
+    if found is not None:
+        return found
+    out: Lines
+    if cls is _MAPPING:
+        content: dict[str, tuple[int, Lines]] = {}
+        for k, v in node.value:
+            if k.__class__ is _SCALAR and k.value not in content:
+                content[k.value] = (k.start_mark.line + 1, _lines(v, memo))
+        out = (node.start_mark.line + 1, content)
+    elif cls is _SEQUENCE:
+        out = (node.start_mark.line + 1, [_lines(v, memo) for v in node.value])
+    else:
+        out = node.start_mark.line + 1
+    memo[id(node)] = out
+    return out
+
+
 _STR = "tag:yaml.org,2002:str"
 _SCALAR = yaml.ScalarNode
+_MAPPING = yaml.MappingNode
+_SEQUENCE = yaml.SequenceNode
 
 
 def _build(node: yaml.Node, loader: Any, budget: yamlload.Budget, depth: int = 0) -> Any:
@@ -175,7 +207,7 @@ def _one(data: Any, file: str, node: yaml.Node, problems: list[str]) -> list[Man
     if missing:
         problems.append(f"{file}:{line}: not a Kubernetes object: missing {', '.join(missing)}")
         return []
-    return [Manifest(data, file, line, node)]
+    return [Manifest(data, file, line, _lines(node, {}))]
 
 
 _SUFFIXES = (".yaml", ".yml", ".json")
