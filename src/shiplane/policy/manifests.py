@@ -7,6 +7,7 @@ Multi-document streams and `kind: List` are flattened into single objects.
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -20,22 +21,16 @@ from shiplane.errors import InputError, InputErrors
 from shiplane.fileio import reading, yamlload
 
 
+def _resolve(kind: Any, value: Any, implicit: tuple[bool, bool]) -> str:
+    return yamlload.Loader.resolve(_Loader, kind, value, implicit)  # reads class attributes only
+
+
 class _Loader(yamlload.Loader):
-    """The bounded C loader, with scalar tag resolution memoised: manifests repeat the same keys and
-    values thousands of times, and resolving each one runs a list of regexes in Python."""
+    """The bounded C loader, with tag resolution memoised: manifests repeat the same keys and values
+    thousands of times, and resolving each one runs a list of regexes in Python. The memo is
+    functools' C one, so a repeated scalar costs the composer no Python frame at all."""
 
-    _resolved: dict[tuple[str, tuple[bool, bool]], str] = {}
-
-    def resolve(self, kind, value, implicit):
-        if kind is yaml.ScalarNode and len(value) < 64:
-            key = (value, tuple(implicit))
-            tag = self._resolved.get(key)
-            if tag is None:
-                if len(self._resolved) > 100_000:  # a cache, not a leak, in long-lived processes
-                    self._resolved.clear()
-                tag = self._resolved[key] = super().resolve(kind, value, implicit)
-            return tag
-        return super().resolve(kind, value, implicit)
+    resolve = staticmethod(functools.lru_cache(maxsize=1 << 14)(_resolve))
 
 
 Path_ = tuple[str | int, ...]
