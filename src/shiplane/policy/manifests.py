@@ -95,7 +95,8 @@ def _lines(node: yaml.Node, memo: dict[int, Lines]) -> Lines:
         content: dict[str, tuple[int, Lines]] = {}
         for k, v in node.value:
             if k.__class__ is _SCALAR and k.value not in content:
-                content[k.value] = (k.start_mark.line + 1, _lines(v, memo))
+                below = v.start_mark.line + 1 if v.__class__ is _SCALAR else _lines(v, memo)  # scalars inline
+                content[k.value] = (k.start_mark.line + 1, below)
         out = (node.start_mark.line + 1, content)
     elif cls is _SEQUENCE:
         out = (node.start_mark.line + 1, [_lines(v, memo) for v in node.value])
