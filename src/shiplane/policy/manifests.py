@@ -49,9 +49,9 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-# Where each field of an object sits, without the YAML nodes (small, and picklable, so worker processes
-# can send it back): a scalar is its line; a mapping is (line, {key: (key's line, value)}), first
-# occurrence of each plain key; a list is (line, [item, ...]).
+# Where each field of an object sits, so the composed YAML nodes (and their two marks each) can go: a
+# scalar is its line; a mapping is (line, {key: (key's line, value)}), first occurrence of each plain
+# key; a list is (line, [item, ...]).
 Lines = int | tuple[int, Any]
 
 
@@ -228,8 +228,11 @@ def expand(paths: Iterable[str]) -> list[str]:
 
 def read(paths: Iterable[str]) -> list[Manifest]:
     """Parse every file; collect the problems of all files before failing."""
-    with gc_paused():
-        return _read(paths)
+    try:
+        with gc_paused():
+            return _read(paths)
+    finally:
+        _Loader.resolve.cache_clear()  # it holds scalars of the files read: not past the read
 
 
 def _read(paths: Iterable[str]) -> list[Manifest]:
