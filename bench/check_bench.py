@@ -5,18 +5,21 @@
 Generates, in a temp dir, apps of five objects each (Deployment, Service, ConfigMap,
 PodDisruptionBudget, NetworkPolicy) spread over 20 namespaces, written as 50 multi-document
 files, with a mix of clean and faulty objects so both tools have findings to report.
-Times, best of --repeat, each as a separate process (interpreter start included):
+Times, best of --repeat (interleaved), each as a separate process (interpreter start included),
+wall and CPU (user + sys: steadier on a busy machine):
   - shiplane: `shiplane check DIR -o json --fail-on never`
   - kube-score: `kube-score score FILES... -o json`
-kube-score is found through $KUBE_SCORE, then PATH, then /tmp/ks/kube-score (where
-`GOBIN=/tmp/ks go install github.com/zegl/kube-score/cmd/kube-score@latest` puts it); without
-it the benchmark says so and prints shiplane's figure only.
+kube-score is found through $KUBE_SCORE, then PATH, then ~/.cache/shiplane/tools/kube-score (where
+`GOBIN=~/.cache/shiplane/tools go install github.com/zegl/kube-score/cmd/kube-score@v1.20.0` puts it);
+without it the benchmark says so and prints shiplane's figure only. `--write-readme` stores the row in
+bench/results/check.json and re-renders README's table.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -24,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import readme_table
 import yaml
 
 FILES = 50
@@ -80,41 +84,78 @@ def generate(directory: Path, objects: int) -> list[Path]:
 
 
 def kube_score() -> str | None:
-    for candidate in (os.environ.get("KUBE_SCORE"), shutil.which("kube-score"), "/tmp/ks/kube-score"):
+    cached = Path.home() / ".cache/shiplane/tools/kube-score"
+    for candidate in (os.environ.get("KUBE_SCORE"), shutil.which("kube-score"), str(cached), "/tmp/ks/kube-score"):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
 
 
-def best(cmd: list[str], repeat: int, ok: tuple[int, ...]) -> float:
-    times = []
+def best(cmd: list[str], repeat: int, ok: tuple[int, ...]) -> tuple[float, float]:
+    """Best wall time and best CPU time (user + sys of the process) of `repeat` runs."""
+    walls, cpus = [], []
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(cmd, capture_output=True, text=True)
-        times.append(time.perf_counter() - start)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if done.returncode not in ok:
             sys.exit(f"{cmd[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return min(times)
+    return min(walls), min(cpus)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--write-readme", action="store_true", help="store the row and re-render README's table")
     args = parser.parse_args()
     shiplane = str(Path(sys.executable).with_name("shiplane"))
     with tempfile.TemporaryDirectory(prefix="shiplane-check-bench-") as tmp:
         paths = generate(Path(tmp), args.objects)
         print(f"{args.objects} objects in {len(paths)} files, {NAMESPACES} namespaces; best of {args.repeat}")
-        ours = best([shiplane, "check", tmp, "-o", "json", "--fail-on", "never"], args.repeat, (0,))
-        print(f"shiplane check    {ours:7.2f} s  ({args.objects / ours:,.0f} objects/s)")
+        load_before = os.getloadavg()[0]
         ks = kube_score()
         if ks is None:
-            print("kube-score        not found ($KUBE_SCORE, PATH, /tmp/ks/kube-score): shiplane's figure only")
+            ours, ours_cpu = best([shiplane, "check", tmp, "-o", "json", "--fail-on", "never"], args.repeat, (0,))
+            print(f"shiplane check    {ours:7.2f} s  ({args.objects / ours:,.0f} objects/s), CPU {ours_cpu:.2f} s")
+            print("kube-score        not found ($KUBE_SCORE, PATH, ~/.cache/shiplane/tools): shiplane's figure only")
             return
-        theirs = best([ks, "score", *map(str, paths), "-o", "json"], args.repeat, (0, 1))
-        print(f"kube-score score  {theirs:7.2f} s  ({args.objects / theirs:,.0f} objects/s)")
-        print(f"ratio shiplane/kube-score: {ours / theirs:.2f}x")
+        # Interleaved, so both see the same machine load.
+        walls: dict[str, list[float]] = {"ours": [], "theirs": []}
+        cpus: dict[str, list[float]] = {"ours": [], "theirs": []}
+        for _ in range(args.repeat):
+            for who, cmd, ok in (
+                ("ours", [shiplane, "check", tmp, "-o", "json", "--fail-on", "never"], (0,)),
+                ("theirs", [ks, "score", *map(str, paths), "-o", "json"], (0, 1)),
+            ):
+                wall, cpu = best(cmd, 1, ok)
+                walls[who].append(wall)
+                cpus[who].append(cpu)
+    ours, theirs = min(walls["ours"]), min(walls["theirs"])
+    ours_cpu, theirs_cpu = min(cpus["ours"]), min(cpus["theirs"])
+    print(f"shiplane check    {ours:7.2f} s  ({args.objects / ours:,.0f} objects/s), CPU {ours_cpu:.2f} s")
+    print(f"kube-score score  {theirs:7.2f} s  ({args.objects / theirs:,.0f} objects/s), CPU {theirs_cpu:.2f} s")
+    print(f"ratio shiplane/kube-score: {ours / theirs:.2f}x wall, {ours_cpu / theirs_cpu:.2f}x CPU (goal: at most 0.5)")
+    print(f"load {load_before:.1f} → {os.getloadavg()[0]:.1f}")
+    if args.write_readme:
+        readme_table.record(
+            "check",
+            [
+                {
+                    "what": f"`check` of {args.objects:,} objects in {len(paths)} files",
+                    "shiplane": f"{ours:.2f} s (CPU {ours_cpu:.2f} s)",
+                    "peer": f"kube-score {theirs:.2f} s (CPU {theirs_cpu:.2f} s)",
+                    "ratio": round(ours / theirs, 2),
+                    "how": f"CLI processes, best of {args.repeat} wall (ratio of CPU {ours_cpu / theirs_cpu:.2f}), "
+                    "interleaved, JSON output",
+                }
+            ],
+            load_before=load_before,
+        )
+        readme_table.write_readme()
 
 
 if __name__ == "__main__":

@@ -13,13 +13,15 @@ In the same run, on the same cluster (a fresh one this script starts and stops):
      (CLI, wall time; the same redeploy in-process for its API requests, counted at the
      REST client) vs `kubectl apply --server-side -f DIR` + `kubectl rollout status` of
      the changed Deployment (wall time; requests counted from kubectl's own `-v=6` log).
-Prints both wall times, the ratio and requests per object. Machines are noisy:
+Prints both wall times, the ratio and requests per object; `--write-readme` stores the rows in
+bench/results/deploy.json and re-renders README's table. Machines are noisy:
 compare ratios, not absolute times.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import re
 import subprocess
@@ -28,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import readme_table
 import yaml
 
 from shiplane.actions import desired
@@ -85,7 +88,7 @@ def kubectl_counted(argv: list[str], env: dict) -> tuple[float, int]:
 
 def one_change(spec: dict, services: int) -> dict:
     """The same app with one service's image changed."""
-    spec = yaml.safe_load(yaml.safe_dump(spec))
+    spec = copy.deepcopy(spec)  # not a YAML round trip: safe_dump sorts keys, reordering the services
     if services > 150:
         spec["services"][CHANGED]["image"] += "-patch1"
     else:
@@ -104,6 +107,7 @@ def timed(argv: list[str], env: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--services", type=int, default=200)
+    parser.add_argument("--write-readme", action="store_true", help="store the rows and re-render README's table")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="shiplane-deploy-bench-"))
     os.environ["SHIPLANE_STATE"] = str(work / "state")
@@ -112,6 +116,7 @@ def main() -> None:
     changed_path = work / "changed.yaml"
     changed_path.write_text(yaml.safe_dump(one_change(app_spec(args.services), args.services), sort_keys=False))
     print(f"starting a local cluster for the benchmark ({args.services} services)...", file=sys.stderr)
+    load_before = os.getloadavg()[0]
     state = result(lc.up("bench", nodes=10))  # 3 x 400 pods; 250 pods per node
     env = {**os.environ, "KUBECONFIG": str(state.kubeconfig)}
     shiplane = [sys.executable, "-m", "shiplane"]
@@ -206,6 +211,27 @@ def main() -> None:
         f"{one_requests / max(kubectl_requests, 1):.2f}"
     )
     print(f"  shiplane one change / first deploy, requests: {one_requests / first_requests:.1%} (goal: at most 10%)")
+    if args.write_readme:
+        how = "CLI processes, one run each, same cluster (10 kwok nodes)"
+        rows = [
+            {
+                "what": f"deploy {args.services} services ({n_objects} objects) and wait for the rollouts",
+                "shiplane": f"{t_shiplane:.1f} s",
+                "peer": f"`kubectl apply --server-side` + `rollout status` {t_kubectl:.1f} s",
+                "ratio": round(t_shiplane / t_kubectl, 2),
+                "how": how,
+            },
+            {
+                "what": "redeploy after one image change",
+                "shiplane": f"{t_shiplane_one:.1f} s, {one_requests} requests",
+                "peer": f"`kubectl apply --server-side` + `rollout status` {t_kubectl_one:.1f} s, "
+                f"{kubectl_requests} requests",
+                "ratio": round(t_shiplane_one / t_kubectl_one, 2),
+                "how": f"{how}; requests counted at shiplane's REST client and from kubectl's `-v=6` log",
+            },
+        ]
+        readme_table.record("deploy", rows, load_before=load_before)
+        readme_table.write_readme()
 
 
 if __name__ == "__main__":

@@ -195,5 +195,10 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (and `python -m shiplane`)."""
+    # Where rfc3987-syntax is installed, python-jsonschema compiles its 38 grammars when imported (1.5 s of
+    # CPU), and kubernetes' dynamic client imports it (through kubernetes-validate) for every command that
+    # talks to a cluster. This process never checks JSON Schema "iri" formats: blocked in the process we
+    # own, never for library callers.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     sys.exit(main())

@@ -5,6 +5,7 @@ Exit 0 when no finding is at or above --fail-on, 1 otherwise, 2 on bad input (vi
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,9 @@ def check(
         report = policy.evaluate(objects, profile=profile, kubernetes_version=version or "1.36")
     for path in dict.fromkeys(dockerfiles):
         report = report.merged(dockerfile.lint_file(path))
+    # The objects now live until exit: keep the cyclic collector's full passes (and the one at exit)
+    # off them, a tenth of the time on 5,000 objects. Refcounting still frees what is dropped.
+    gc.freeze()
     threshold = Severity.parse(fail_on) if fail_on != "never" else None
     if output == "json":
         click.echo(formats.to_json(report, threshold), nl=False)

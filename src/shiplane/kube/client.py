@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import urllib3
 from kubernetes import client as k8s_client
@@ -119,6 +120,19 @@ def retrying(fn):
             delay = min(delay * 2, 4.0)
 
     return wrapper
+
+
+def _plain(_client: Any, instance: dict) -> dict:
+    """A response as plain JSON data, the same as `ResourceInstance(...).to_dict()` (list items get their
+    apiVersion and kind) without building and unbuilding an object per field: that was a third of
+    `plan`'s CPU on an 800-object app."""
+    kind = instance.get("kind") or ""
+    if kind.endswith("List") and "items" in instance:
+        instance["items"] = instance["items"] or []
+        for item in instance["items"]:
+            item.setdefault("apiVersion", instance.get("apiVersion"))
+            item.setdefault("kind", kind[:-4])
+    return instance
 
 
 class Kube:
@@ -272,7 +286,7 @@ class Kube:
     def get(self, ref: Ref) -> dict | None:
         res = self.resource(ref.api_version, ref.kind)
         try:
-            return res.get(name=ref.name, namespace=ref.namespace).to_dict()
+            return res.get(name=ref.name, namespace=ref.namespace, serializer=_plain)
         except NotFoundError:
             return None
         except _API_ERRORS as err:
@@ -282,7 +296,7 @@ class Kube:
     def list(self, api_version: str, kind: str, *, namespace: str | None = None, **selectors: str) -> list[dict]:
         res = self.resource(api_version, kind)
         try:
-            return res.get(namespace=namespace, **selectors).to_dict()["items"]
+            return res.get(namespace=namespace, serializer=_plain, **selectors)["items"]
         except _API_ERRORS as err:
             raise _translate(err, f"list {kind}") from None
 

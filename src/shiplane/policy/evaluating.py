@@ -10,7 +10,7 @@ from shiplane.policy import shape, suppressions
 from shiplane.policy.catalog import Rule
 from shiplane.policy.context import Context, name, ns, parse_version
 from shiplane.policy.findings import Finding, ObjectRef, Override, Report, Suppressed
-from shiplane.policy.manifests import Manifest
+from shiplane.policy.manifests import Manifest, gc_paused
 from shiplane.policy.profiles import Profile, get
 from shiplane.policy.rules import RULES as MANIFEST_RULES
 
@@ -58,6 +58,16 @@ def evaluate(
     Pure: no I/O. Findings at or above a threshold are `report.failing(threshold)`;
     `overrides` accept findings with a recorded reason (the deploy gate's --override).
     """
+    with gc_paused():
+        return _evaluate(objects, profile, kubernetes_version, overrides)
+
+
+def _evaluate(
+    objects: Iterable[dict[str, Any] | Manifest],
+    profile: str | Profile,
+    kubernetes_version: str,
+    overrides: Iterable[Override],
+) -> Report:
     prof = get(profile)
     manifests = [_as_manifest(o) for o in objects]
     version = parse_version(kubernetes_version)
@@ -68,20 +78,22 @@ def evaluate(
     ]
     if malformed:
         raise InputErrors(malformed, hint="Kubernetes would reject these objects; fix the fields named above")
-    manifests = [Manifest(shape.normalized(m.obj), m.file, m.line, m.node) for m in manifests]
+    manifests = [Manifest(shape.normalized(m.obj), m.file, m.line, m.lines) for m in manifests]
     ctx = Context([m.obj for m in manifests], version, prof.pss_version or version)
     active = [(r, sev) for r in RULES if (sev := prof.severity(r)) is not None]
     overrides = list(overrides)
     findings: list[Finding] = []
     suppressed: list[Suppressed] = []
     problems: list[str] = []
+    by_kind: dict[str, list[tuple[Rule, Any]]] = {}  # the active rules that apply to each kind
     for m in manifests:
         kind = m.obj.get("kind", "")
+        rules = by_kind.get(kind)
+        if rules is None:
+            rules = by_kind[kind] = [(r, sev) for r, sev in active if r.applies_to(kind)]
         accepted = suppressions.valid(m.obj)
         obj_ref = ref(m.obj)
-        for r, severity in active:
-            if not r.applies_to(kind):
-                continue
+        for r, severity in rules:
             try:
                 hits = list(r.check(m.obj, ctx))
             except (AttributeError, TypeError, KeyError, ValueError, ArithmeticError) as err:

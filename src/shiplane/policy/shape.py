@@ -150,10 +150,12 @@ class _Walker:
         props, extra = node.props, node.extra
         for key, item in value.items():
             key = key if isinstance(key, str) else json_key(key)
-            if key in props:
-                yield from self.walk(item, props[key], (*path, key), null=True)
-            elif extra is not None:
-                yield from self.walk(item, extra, (*path, key), null=None)
+            schema = props.get(key, extra)
+            if schema is None:
+                continue
+            if item.__class__ is str and self.node(schema).accepts(item):
+                continue  # a well-typed string has nothing below it: no generator for half the fields
+            yield from self.walk(item, schema, (*path, key), null=True if key in props else None)
 
 
 # id(schema dict) → (that dict, compiled node); schemas are cached for the process, so ids are stable,

@@ -13,17 +13,22 @@ import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from importlib import util
+from pathlib import Path
 from typing import Any
 
-import jsonschema
 import jsonschema_rs
 
 from shiplane.errors import InputError, InputErrors
 
 
-def _root():
-    return resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
+@cache
+def _root() -> Path:
+    # Located, not imported: importing kubernetes_validate imports python-jsonschema (up to 1.5 s).
+    spec = util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("the kubernetes-validate package (Kubernetes schemas) is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "kubernetes-json-schema"
 
 
 @cache
@@ -74,7 +79,17 @@ def _bundle(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class _Validators:
     fast: Any  # jsonschema_rs: decides valid/invalid in microseconds
-    explain: jsonschema.Draft202012Validator  # python-jsonschema: every error, with its path
+    schema: dict[str, Any]
+
+    def explain(self, obj: dict[str, Any]) -> list[Any]:
+        """python-jsonschema: every error, with its path. Imported here, for the rare failure: its
+        import costs up to 1.5 s of CPU (where rfc3987-syntax is installed it compiles grammars)."""
+        import jsonschema
+
+        return sorted(
+            jsonschema.Draft202012Validator(self.schema).iter_errors(obj),
+            key=lambda e: list(map(str, e.absolute_path)),
+        )
 
 
 @cache
@@ -84,7 +99,7 @@ def _validator(version: str, kind: str, api_version: str) -> _Validators | None:
     if not path.is_file():
         return None
     schema = _bundle(json.loads(path.read_text().replace(_PREFIX, "#/$defs/")), _definitions(version))
-    return _Validators(jsonschema_rs.Draft202012Validator(schema), jsonschema.Draft202012Validator(schema))
+    return _Validators(jsonschema_rs.Draft202012Validator(schema), schema)
 
 
 def _path(parts: Any) -> str:
@@ -108,7 +123,7 @@ def problems(objects: list[dict[str, Any]], version: str) -> list[str]:
             o = {**o, **{f: {k: "" for k in o[f]} for f in ("data", "stringData") if isinstance(o.get(f), dict)}}
         if validator.fast.is_valid(o):
             continue
-        for err in sorted(validator.explain.iter_errors(o), key=lambda e: list(map(str, e.absolute_path))):
+        for err in validator.explain(o):
             out.append(f"{kind} {name}: {_path(err.absolute_path)}: {err.message}")
     return out
 

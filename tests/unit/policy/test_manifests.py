@@ -79,3 +79,38 @@ def test_malformed_object_is_an_input_error_not_a_crash():
     assert err.value.problems == [
         "d.yaml:7: Deployment/x: spec.template.spec.containers[0].env: expected a list, found an integer"
     ]
+
+
+def test_reading_and_checking_leave_the_garbage_collector_as_they_found_it(tmp_path):
+    import gc
+
+    (tmp_path / "pod.yaml").write_text(POD.format(name="a"))
+    assert gc.isenabled()
+    evaluate(read([str(tmp_path)]))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        evaluate(read([str(tmp_path)]))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_check_of_valid_objects_does_not_import_python_jsonschema(tmp_path):
+    """Its import costs up to 1.5 s of CPU; only a schema failure needs it (to explain the failure)."""
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "pod.yaml").write_text(POD.format(name="a"))
+    probe = (
+        "import sys, contextlib, io\n"
+        "from shiplane.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    code = main(['check', {str(tmp_path)!r}, '-o', 'json', '--fail-on', 'never'])\n"
+        "import json; print(json.dumps([code, sorted(m for m in sys.modules if m.split('.')[0] == 'jsonschema')]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    code, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code == 0
+    assert loaded == []
