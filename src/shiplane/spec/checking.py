@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from graphlib import CycleError, TopologicalSorter
 
 from shiplane.spec.app import Document, Service
 from shiplane.spec.containers import Container, Probe
@@ -218,25 +219,22 @@ def _generated_names(doc: Document) -> Iterator[Problem]:
 
 
 def _cycles(doc: Document) -> Iterator[Problem]:
-    """dependsOn must form a DAG, or the deploy could never start anything."""
-    state: dict[str, int] = {}
+    """dependsOn must form a DAG, or the deploy could never start anything.
 
-    def visit(name: str, trail: list[str]) -> list[str] | None:
-        state[name] = 1
-        for dep in doc.services[name].depends_on:
-            if dep not in doc.services or dep == name:  # reported on their own
-                continue
-            if state.get(dep) == 1:
-                return [*trail[trail.index(dep) :], dep] if dep in trail else [*trail, dep]
-            if dep not in state and (found := visit(dep, [*trail, dep])):
-                return found
-        state[name] = 2
-        return None
-
-    for name in doc.services:
-        if name not in state and (cycle := visit(name, [name])):
-            yield Problem(("services", cycle[0], "dependsOn"), f"dependsOn cycle: {' -> '.join(cycle)}")
-            return
+    `graphlib` finds a cycle without recursion (a chain of thousands of services is fine)."""
+    graph = {
+        name: [d for d in svc.depends_on if d in doc.services and d != name]  # others are reported on their own
+        for name, svc in doc.services.items()
+    }
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as err:
+        # graphlib lists each node before the one that depends on it; show "a -> b" as "a dependsOn b",
+        # starting from the first service of the cycle in the spec's order.
+        ring = list(reversed(err.args[1]))[:-1]
+        first = min(range(len(ring)), key=lambda i: list(doc.services).index(ring[i]))
+        cycle = ring[first:] + ring[:first] + [ring[first]]
+        yield Problem(("services", cycle[0], "dependsOn"), f"dependsOn cycle: {' -> '.join(cycle)}")
 
 
 def check(doc: Document) -> list[Problem]:
