@@ -300,41 +300,33 @@ class Database:
         out: dict[tuple[str, str], list[tuple[dict, dict]]] = {o: [] for origs in wanted.values() for o in origs}
         if not wanted:
             return out
+        # Debian:12 packages also match advisories filed for plain 'Debian' (no release).
+        bases: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for k, origs in wanted.items():
+            if ":" in k[0]:
+                bases.setdefault((k[0].split(":", 1)[0], k[1]), []).extend(origs)
         conn = self._connect()
-        docs: dict[str, dict] = {}
         try:
             conn.execute("CREATE TEMP TABLE want (ecosystem TEXT, name TEXT)")
-            conn.executemany("INSERT INTO want VALUES (?, ?)", list(wanted))
-            rows = conn.execute(
-                "SELECT f.ecosystem, f.name, f.advisory, f.entry, a.doc FROM affected f "
-                "JOIN want w ON f.ecosystem = w.ecosystem AND f.name = w.name "
-                "JOIN advisories a ON a.id = f.advisory"
-            ).fetchall()
-            # Debian:12 packages also match advisories filed for plain 'Debian' (no release).
-            bases: dict[tuple[str, str], list[tuple[str, str]]] = {}
-            for k, origs in wanted.items():
-                if ":" in k[0]:
-                    bases.setdefault((k[0].split(":", 1)[0], k[1]), []).extend(origs)
-            if bases:
+
+            def fetch(keys: dict) -> list[tuple]:
                 conn.execute("DELETE FROM want")
-                conn.executemany("INSERT INTO want VALUES (?, ?)", list(bases))
-                base_rows = conn.execute(
+                conn.executemany("INSERT INTO want VALUES (?, ?)", list(keys))
+                return conn.execute(
                     "SELECT f.ecosystem, f.name, f.advisory, f.entry, a.doc FROM affected f "
                     "JOIN want w ON f.ecosystem = w.ecosystem AND f.name = w.name "
                     "JOIN advisories a ON a.id = f.advisory"
                 ).fetchall()
-            else:
-                base_rows = []
+
+            found = [(fetch(keys), keys) for keys in (wanted, bases) if keys]
         finally:
             conn.close()
-        for eco, name, adv, entry, doc in rows:
-            docs.setdefault(adv, json.loads(doc))
-            for orig in dict.fromkeys(wanted[(eco, name)]):
-                out[orig].append((docs[adv], json.loads(entry)))
-        for eco, name, adv, entry, doc in base_rows:
-            docs.setdefault(adv, json.loads(doc))
-            for orig in dict.fromkeys(bases[(eco, name)]):
-                out[orig].append((docs[adv], json.loads(entry)))
+        docs: dict[str, dict] = {}
+        for rows, keys in found:
+            for eco, name, adv, entry, doc in rows:
+                docs.setdefault(adv, json.loads(doc))
+                for orig in dict.fromkeys(keys[(eco, name)]):
+                    out[orig].append((docs[adv], json.loads(entry)))
         return out
 
 
