@@ -9,8 +9,8 @@ Times, best of --repeat (interleaved), each as a separate process (interpreter s
 wall and CPU (user + sys: steadier on a busy machine):
   - shiplane: `shiplane check DIR -o json --fail-on never`
   - kube-score: `kube-score score FILES... -o json`
-kube-score is found through $KUBE_SCORE, then PATH, then ~/.cache/shiplane/tools/kube-score (where
-`GOBIN=~/.cache/shiplane/tools go install github.com/zegl/kube-score/cmd/kube-score@v1.20.0` puts it);
+kube-score is found through $KUBE_SCORE, then PATH, then the tool cache (where
+`shiplane cluster build --tool kube-score` builds it);
 without it the benchmark says so and prints shiplane's figure only. `--write-readme` stores the row in
 bench/results/check.json and re-renders README's table.
 """
@@ -84,8 +84,10 @@ def generate(directory: Path, objects: int) -> list[Path]:
 
 
 def kube_score() -> str | None:
-    cached = Path.home() / ".cache/shiplane/tools/kube-score"
-    for candidate in (os.environ.get("KUBE_SCORE"), shutil.which("kube-score"), str(cached), "/tmp/ks/kube-score"):
+    from shiplane.localcluster import tools
+
+    cached = tools.path("kube-score")  # `shiplane cluster build --tool kube-score` puts it there
+    for candidate in (os.environ.get("KUBE_SCORE"), shutil.which("kube-score"), str(cached)):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None

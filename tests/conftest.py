@@ -77,3 +77,22 @@ def namespace(local_cluster: LocalCluster, request: pytest.FixtureRequest) -> It
     _consume(kube.wait_for(Ref("v1", "ServiceAccount", "default", name), lambda o: o is not None, timeout=60), "ns")
     yield name
     kube.delete(Ref("v1", "Namespace", name), propagation="Background")
+
+
+def go_tool(name: str) -> Path:
+    """A peer Go tool (crane, helm, cosign, syft, kube-score) from the cache, built on first use.
+
+    `./dev test` builds the ones the suite needs before pytest starts (with progress); without Go
+    the test skips with a reason, except in CI, where that is a failure.
+    """
+    from shiplane.errors import ShiplaneError
+    from shiplane.localcluster import tools
+
+    if found := tools.locate(name):
+        return found
+    try:
+        return _consume(tools.build(name), name)
+    except ShiplaneError as exc:
+        if IN_CI:
+            pytest.fail(f"{name} unavailable in CI: {exc}", pytrace=False)
+        pytest.skip(f"{name} unavailable: {exc}")

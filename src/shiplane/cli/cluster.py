@@ -22,14 +22,24 @@ def cluster() -> None:
 
 @cluster.command()
 @click.option("--force", is_flag=True, help="Rebuild even if a cached build exists.")
+@click.option(
+    "--tool",
+    "tools",
+    multiple=True,
+    metavar="NAME",
+    help="Also build a Go tool the tests and benchmarks use (crane, helm, cosign, syft, kube-score); repeatable.",
+)
 @plain_option
-def build(force: bool, plain: bool) -> None:
+def build(force: bool, tools: tuple[str, ...], plain: bool) -> None:
     """Build (or locate) the control-plane binaries; cached under ~/.cache/shiplane."""
     from shiplane.localcluster import binaries
+    from shiplane.localcluster import tools as gotools
 
     found = drain(binaries.build(force=force), plain=plain or None)
     for component, argv in found.argv.items():
         click.echo(f"{component:24} {' '.join(argv)}  [{found.origin[component]}]")
+    for name in tools:
+        click.echo(f"{name:24} {drain(gotools.build(name), plain=plain or None)}")
 
 
 @cluster.command()

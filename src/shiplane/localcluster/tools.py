@@ -1,0 +1,120 @@
+"""Go tools shiplane runs or compares itself against, built from the Go module proxy into the cache.
+
+Downloads of prebuilt binaries are not possible everywhere shiplane is developed, so each tool is
+`go install`ed once at a pinned version into `<cache>/tools/<name>-<version>/<name>` and reused.
+Only `crane` is used by a shiplane command (`shiplane registry up`); the others are peers the tests
+and benchmarks compare with. A file lock serialises builds across processes: two Go builds at once
+on a small machine take longer than one after the other, and would race on the same output.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from shiplane.errors import InputError
+from shiplane.events import Event, Note, Step
+from shiplane.localcluster.binaries import _go, _run_go, cache_root
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    package: str  # the `go install` path of its main package
+    version: str
+    env: str  # an environment variable naming a prebuilt executable, preferred when set
+
+
+TOOLS = {
+    tool.name: tool
+    for tool in (
+        Tool("crane", "github.com/google/go-containerregistry/cmd/crane", "v0.22.1", "SHIPLANE_CRANE"),
+        Tool("helm", "helm.sh/helm/v3/cmd/helm", "v3.22.0", "SHIPLANE_HELM"),
+        Tool("cosign", "github.com/sigstore/cosign/v2/cmd/cosign", "v2.6.5", "SHIPLANE_COSIGN"),
+        Tool("syft", "github.com/anchore/syft/cmd/syft", "v1.57.1", "SHIPLANE_SYFT"),
+        Tool("kube-score", "github.com/zegl/kube-score/cmd/kube-score", "v1.20.0", "SHIPLANE_KUBE_SCORE"),
+    )
+}
+
+
+def _tool(name: str) -> Tool:
+    if name not in TOOLS:
+        raise InputError(f"unknown tool {name!r}; expected one of: {', '.join(sorted(TOOLS))}")
+    return TOOLS[name]
+
+
+def path(name: str) -> Path:
+    """Where the cached build of `name` lives (whether or not it exists yet)."""
+    tool = _tool(name)
+    return cache_root() / "tools" / f"{tool.name}-{tool.version}" / tool.name
+
+
+def locate(name: str) -> Path | None:
+    """A ready executable for `name` without building: $SHIPLANE_<NAME>, else the cached build."""
+    tool = _tool(name)
+    if (explicit := os.environ.get(tool.env)) and os.access(explicit, os.X_OK):
+        return Path(explicit)
+    built = path(name)
+    return built if built.exists() else None
+
+
+@contextmanager
+def _build_lock() -> Iterator[bool]:
+    """Hold the tools' build lock; yields False at once if another process holds it (then call again)."""
+    lock = cache_root() / "tools" / ".build.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build(name: str) -> Generator[Event, None, Path]:
+    """Return the executable for `name`, building it with `go install` (with progress) if needed."""
+    if found := locate(name):
+        return found
+    tool = _tool(name)
+    go = _go()
+    target = path(name)
+    while True:
+        with _build_lock() as held:
+            if held:
+                return (yield from _build_locked(tool, go, target))
+        yield Note(f"another tool build is running; waiting to build {name}")
+        time.sleep(5)
+
+
+def _build_locked(tool: Tool, go: str, target: Path) -> Generator[Event, None, Path]:
+    if target.exists():  # another process built it while we waited
+        return target
+    yield Step(f"build {tool.name} {tool.version}")
+    started = time.monotonic()
+    gobin = target.parent / "partial"
+    shutil.rmtree(gobin, ignore_errors=True)
+    gobin.mkdir(parents=True)
+    logs = cache_root() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    yield from _run_go(
+        [go, "install", "-v", "-trimpath", "-ldflags", "-s -w", f"{tool.package}@{tool.version}"],
+        cwd=None,
+        task=f"compile {tool.name}",
+        total=None,
+        log=logs / f"{tool.name}-build.log",
+        GOBIN=str(gobin),
+    )
+    (gobin / tool.name).rename(target)  # atomic: an interrupted build never leaves a half binary
+    shutil.rmtree(gobin, ignore_errors=True)
+    yield Step(f"build {tool.name} {tool.version}", done=True, seconds=time.monotonic() - started)
+    return target
