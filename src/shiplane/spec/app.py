@@ -198,9 +198,35 @@ class StagePolicy(Model):
     fail_on: Literal["info", "low", "medium", "high", "critical", "never"] = "high"
 
 
+class ImageSignatures(Model):
+    """Signatures this stage's images must carry (cosign-compatible, key-based)."""
+
+    keys: list[str] = Field(default_factory=list)  # PEM public keys, paths relative to the spec
+    required: bool = False
+
+
+class StageImages(Model):
+    """How this stage treats container images: digest pinning, the image-audit gate, signatures."""
+
+    pin: bool = False  # resolve every tag to a digest before deploying (needs registry access)
+    fail_on: Literal["info", "low", "medium", "high", "critical", "never"] = "never"  # image-audit gate
+    exceptions: str | None = None  # reasoned exceptions (VEX-like) file, relative to the spec
+    signatures: ImageSignatures = ImageSignatures()
+
+
+class StageRegistry(Model):
+    """The stage's own registry (e.g. one in the same region): images are relocated into it."""
+
+    host: str = Field(min_length=1)
+    prefix: str = ""
+    insecure: bool = False  # plain HTTP (a local test registry)
+
+
 class Stage(Model):
     context: str | None = None
     policy: StagePolicy = StagePolicy()
+    images: StageImages = StageImages()
+    registry: StageRegistry | None = None
     namespace: DnsLabel
     kubernetes_version: str = Field(default="1.36", pattern=r"^1\.\d+$")
     description: str | None = None
