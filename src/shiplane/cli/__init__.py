@@ -79,6 +79,10 @@ class LazyGroup(click.Group):
             "A real local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, "
             "kwok nodes) built from the official Go modules.",
         ),
+        "export": (
+            "shiplane.cli.export:export",
+            "Export the app's stages as a Helm chart, a Kustomize tree or a GitOps repository layout.",
+        ),
         "images": (
             "shiplane.cli.images:images",
             "Audit container images: what is installed, which advisories affect it.",
