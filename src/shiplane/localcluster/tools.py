@@ -39,6 +39,8 @@ TOOLS = {
         Tool("cosign", "github.com/sigstore/cosign/v2/cmd/cosign", "v2.6.5", "SHIPLANE_COSIGN"),
         Tool("syft", "github.com/anchore/syft/cmd/syft", "v1.57.1", "SHIPLANE_SYFT"),
         Tool("kube-score", "github.com/zegl/kube-score/cmd/kube-score", "v1.20.0", "SHIPLANE_KUBE_SCORE"),
+        # Kustomize builds of exports are checked with a pinned kustomize (kubectl embeds whichever it ships).
+        Tool("kustomize", "sigs.k8s.io/kustomize/kustomize/v5", "v5.7.1", "SHIPLANE_KUSTOMIZE"),
     )
 }
 

@@ -36,3 +36,21 @@ def differences(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> list[s
         if a[k] != b[k]:
             out.append(f"{k}:\n got: {a[k]}\nwant: {b[k]}")
     return out
+
+
+def kustomize_command() -> list[str]:
+    """A pinned kustomize when one is built (reproducible), else kubectl's embedded one, else build the pin."""
+    import shutil
+    import subprocess
+
+    from shiplane.localcluster import tools
+    from tests.conftest import go_tool
+
+    if built := tools.locate("kustomize"):
+        return [str(built), "build"]
+    kubectl = shutil.which("kubectl")
+    if kubectl and "Kustomize Version" in subprocess.run(
+        [kubectl, "version", "--client"], capture_output=True, text=True, timeout=60
+    ).stdout:
+        return [kubectl, "kustomize"]
+    return [str(go_tool("kustomize")), "build"]
