@@ -31,9 +31,7 @@ def _common(fn):
             click.option(
                 "--dry-run", is_flag=True, help="Write nothing: check the directory and list what would be written."
             ),
-            click.option(
-                "--force", is_flag=True, help="Replace files of the same name that shiplane did not write."
-            ),
+            click.option("--force", is_flag=True, help="Replace files of the same name that shiplane did not write."),
             click.option(
                 "--output",
                 "fmt",
@@ -94,8 +92,9 @@ def helm(files, output_dir, stages, dry_run, force, fmt) -> None:
     from shiplane.exporting import helm as helm_
 
     units, app, version = _units(files, stages)
-    _finish("helm", output_dir, helm_.chart(units, app=app, version=version), units, dry_run=dry_run, force=force,
-            fmt=fmt)
+    _finish(
+        "helm", output_dir, helm_.chart(units, app=app, version=version), units, dry_run=dry_run, force=force, fmt=fmt
+    )
 
 
 @export.command()

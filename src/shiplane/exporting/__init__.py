@@ -1,12 +1,12 @@
 """The app's rendered stages handed to other tools: a Helm chart, a Kustomize tree, a GitOps repository.
 
     units = [Unit("dev", "voting-dev", objects_dev, sources), Unit("prod", "voting", objects_prod, sources)]
-    files = helm.chart(units, app="voting", version="1.0.0")      # {relative path: text}
-    written = files.write(Path("out"), files, dry_run=False)      # through fileio.writing.OutputDir
+    chart = helm.chart(units, app="voting", version="1.0.0")      # {relative path: text}
+    written = files.write(Path("out"), chart, dry_run=False)      # through fileio.writing.OutputDir
 
 Pure except `files.write`. What every unit shares goes where the tool keeps shared things (chart
 templates, `base/`); what differs goes per unit (`values-<unit>.yaml`, `overlays/<unit>/`). A unit
-is a stage today; with deploy targets it becomes a stage × target, named `<stage>-<target>`, and
+is a stage today; with deploy targets it becomes a stage and a target, named `<stage>-<target>`, and
 nothing here changes. Secret values never leave this package: Secrets become references the user
 fills (see docs/export.md and `secretrefs`).
 """

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shiplane.exporting import Unit, secretrefs
-from shiplane.exporting.merge import MISSING, Map, Node, Same, Seq, Varies, equal, identity, merge, varying
+from shiplane.exporting.merge import MISSING, Map, Node, Same, Seq, equal, identity, merge, varying
 from shiplane.fileio.writing import safe_name
 from shiplane.rendering.exporting import HEADER, _str, to_yaml
 
@@ -121,7 +121,7 @@ class _Chart:
         self.labels = self._common_labels()
         for obj in self.objects:
             taken = {"enabled"}
-            for path, v in varying(obj.node):
+            for path, _v in varying(obj.node):
                 if self._label(path, obj) is None:
                     obj.fields[path] = _unique(camel(_field_parts(path, obj.roots)) or "value", taken)
 
@@ -225,10 +225,10 @@ class _Emitter:
             else:
                 expr = self.chart.expr(self.obj, here)
                 if child.optional:
-                    field_key = self.obj.fields[here]
                     # Absent in some units: their values say null (Helm keeps a null it cannot delete
                     # from the defaults, so test the value, not the key).
-                    lines.append(f'{pad}{{{{- if not (kindIs "invalid" (dig "{field_key}" nil .Values.{self.obj.key})) }}}}')
+                    value = f'dig "{self.obj.fields[here]}" nil .Values.{self.obj.key}'
+                    lines.append(f'{pad}{{{{- if not (kindIs "invalid" ({value})) }}}}')
                 lines.append(f"{pad}{self._key(k)}: {expr}")
                 if child.optional:
                     lines.append(f"{pad}{{{{- end }}}}")
@@ -266,8 +266,8 @@ def _template(chart: _Chart, obj: _Object) -> str:
     if len(obj.present) < len(chart.units):
         names = ", ".join(chart.units[i].name for i in obj.present)
         body = f"{{{{- if .Values.{obj.key}.enabled }}}}\n{body}{{{{- end }}}}\n"
-        return f"# {obj.ident[1]} {obj.ident[2]}: only in {names}\n{body}"
-    return f"# {obj.ident[1]} {obj.ident[2]}\n{body}"
+        return f"{HEADER}# {obj.ident[1]} {obj.ident[2]}: only in {names}\n{body}"
+    return f"{HEADER}# {obj.ident[1]} {obj.ident[2]}\n{body}"
 
 
 def _chart_version(version: str | None) -> str:
@@ -313,7 +313,7 @@ def chart(units: list[Unit], *, app: str, version: str | None) -> dict[str, str]
         "{{- if .Values.secrets }}\n"
         "It needs these Secrets, which the chart does not create (see README.md):\n"
         "{{- range $name, $s := .Values.secrets }}\n"
-        "  {{ $s.name }} (keys: {{ join \", \" $s.keys }})\n"
+        '  {{ $s.name }} (keys: {{ join ", " $s.keys }})\n'
         "{{- end }}\n"
         "{{- end }}\n"
     )

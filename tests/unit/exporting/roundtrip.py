@@ -49,8 +49,10 @@ def kustomize_command() -> list[str]:
     if built := tools.locate("kustomize"):
         return [str(built), "build"]
     kubectl = shutil.which("kubectl")
-    if kubectl and "Kustomize Version" in subprocess.run(
-        [kubectl, "version", "--client"], capture_output=True, text=True, timeout=60
-    ).stdout:
+    if (
+        kubectl
+        and "Kustomize Version"
+        in subprocess.run([kubectl, "version", "--client"], capture_output=True, text=True, timeout=60).stdout
+    ):
         return [kubectl, "kustomize"]
     return [str(go_tool("kustomize")), "build"]

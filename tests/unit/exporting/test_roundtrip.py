@@ -59,8 +59,18 @@ def _check(spec_file: Path, environ: dict[str, str], tmp: Path, stages: list[str
         lint = _run([helm_bin, "lint", "--strict", str(tmp / "chart"), "-f", str(tmp / f"chart/values-{s.name}.yaml")])
         assert "0 chart(s) failed" in lint
         got = load_stream(
-            _run([helm_bin, "template", "release", str(tmp / "chart"), "-f", str(tmp / f"chart/values-{s.name}.yaml"),
-                  "--namespace", s.namespace])
+            _run(
+                [
+                    helm_bin,
+                    "template",
+                    "release",
+                    str(tmp / "chart"),
+                    "-f",
+                    str(tmp / f"chart/values-{s.name}.yaml"),
+                    "--namespace",
+                    s.namespace,
+                ]
+            )
         )
         got += _placeholders(tmp / "chart" / "secrets" / s.name)
         assert not differences(got, want), f"helm, {s.name}:\n" + "\n".join(differences(got, want))
