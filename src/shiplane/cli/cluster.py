@@ -27,7 +27,8 @@ def cluster() -> None:
     "tools",
     multiple=True,
     metavar="NAME",
-    help="Also build a Go tool the tests and benchmarks use (crane, helm, cosign, syft, kube-score, kustomize); repeatable.",
+    help="Also build a Go tool the tests and benchmarks use (crane, helm, cosign, syft, kube-score, "
+    "kustomize); repeatable.",
 )
 @plain_option
 def build(force: bool, tools: tuple[str, ...], plain: bool) -> None:
