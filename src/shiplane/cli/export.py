@@ -63,7 +63,8 @@ def _units(files: tuple[Path, ...], stages: tuple[str, ...]):
 def _finish(kind: str, out: Path, files: dict[str, str], units, *, dry_run: bool, force: bool, fmt: str) -> None:
     from shiplane.exporting import files as exported
 
-    paths = exported.write(out, files, force=force, dry_run=dry_run)
+    result = exported.write(out, files, force=force, dry_run=dry_run)
+    paths = result.files
     if fmt == "json":
         doc = {
             "kind": kind,
@@ -71,12 +72,15 @@ def _finish(kind: str, out: Path, files: dict[str, str], units, *, dry_run: bool
             "dryRun": dry_run,
             "units": [{"name": u.name, "namespace": u.namespace} for u in units],
             "files": [str(p) for p in paths],
+            "removed": [str(p) for p in result.removed],
         }
         click.echo(json.dumps(doc, indent=2))
         return
     verb = "would write" if dry_run else "wrote"
     for p in paths:
         click.echo(f"{verb} {p}")
+    for p in result.removed:
+        click.echo(f"{'would remove' if dry_run else 'removed'} {p} (no longer exported)")
     click.echo(f"{verb} {len(paths)} files to {out} ({kind}; {', '.join(u.name for u in units)})", err=True)
 
 

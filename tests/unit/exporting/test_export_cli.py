@@ -80,6 +80,18 @@ def test_stage_selection_and_stale_files(tmp_path: Path, capsys) -> None:
     code, _, stderr = run(capsys, "helm", "-f", str(VOTING), "-o", str(out), "--stage", "dev", "--stage", "test")
     assert code == 0, stderr
     assert sorted(p.name for p in out.glob("values*.yaml")) == ["values-dev.yaml", "values-test.yaml", "values.yaml"]
+    assert not (out / "secrets" / "prod").exists() or not any((out / "secrets" / "prod").iterdir())
+    # Kustomize and GitOps: a stage left out loses its overlay / stage files, the user's own files stay.
+    tree = tmp_path / "tree"
+    assert run(capsys, "kustomize", "-f", str(VOTING), "-o", str(tree))[0] == 0
+    mine = tree / "overlays" / "prod" / "secrets" / "postgres-password"
+    mine.write_text("the user's secret file")
+    code, stdout, _ = run(capsys, "kustomize", "-f", str(VOTING), "-o", str(tree), "-s", "dev", "--output", "json")
+    assert code == 0
+    removed = json.loads(stdout)["removed"]
+    assert str(tree / "overlays" / "prod" / "kustomization.yaml") in removed
+    assert not (tree / "overlays" / "prod" / "kustomization.yaml").exists()
+    assert mine.read_text() == "the user's secret file"
 
 
 def test_foreign_file_is_refused_and_nothing_written(tmp_path: Path, capsys) -> None:
@@ -137,3 +149,33 @@ def test_helm_values_hold_what_differs(tmp_path: Path, capsys) -> None:
     assert "{{ toJson .Values.deploymentWorker.replicas }}" in deployment
     assert "namespace: {{ .Release.Namespace | toJson }}" in deployment
     assert '{{ index .Values.secrets "postgres-password" "name" | toJson }}' in deployment
+
+
+def test_gitops_controllers_point_at_the_stage_directories(tmp_path: Path, capsys) -> None:
+    import yaml
+
+    argo = tmp_path / "argo"
+    assert run(capsys, *KINDS["argocd"], "-f", str(VOTING), "-o", str(argo))[0] == 0
+    listed = yaml.safe_load((argo / "argocd" / "kustomization.yaml").read_text())["resources"]
+    assert listed == ["dev.yaml", "test.yaml", "prod.yaml"]
+    for stage, ns in [("dev", "voting-dev"), ("test", "voting-test"), ("prod", "voting")]:
+        app = yaml.safe_load((argo / "argocd" / f"{stage}.yaml").read_text())
+        assert app["kind"] == "Application" and app["metadata"]["name"] == f"voting-{stage}"
+        assert app["spec"]["source"] == {
+            "repoURL": "https://git.invalid/voting.git",
+            "targetRevision": "main",
+            "path": f"stages/{stage}",
+        }
+        assert app["spec"]["destination"]["namespace"] == ns
+        assert (argo / app["spec"]["source"]["path"] / "kustomization.yaml").is_file()
+        assert not list((argo / "stages" / stage).glob("secret-*"))  # Secrets live outside the synced path
+        assert list((argo / "secrets" / stage).glob("postgres-password-*.yaml"))
+
+    flux = tmp_path / "flux"
+    assert run(capsys, *KINDS["flux"], "-f", str(VOTING), "-o", str(flux), "-s", "prod")[0] == 0
+    source = yaml.safe_load((flux / "flux" / "source.yaml").read_text())
+    k = yaml.safe_load((flux / "flux" / "prod.yaml").read_text())
+    assert source["kind"] == "GitRepository" and source["spec"]["url"] == "https://REPLACE-ME.invalid/voting.git"
+    assert k["kind"] == "Kustomization" and k["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "voting"}
+    assert k["spec"]["path"] == "./stages/prod" and k["spec"]["targetNamespace"] == "voting"
+    assert "--repo-url" in (flux / "README.md").read_text()

@@ -46,8 +46,8 @@ def _check(spec_file: Path, environ: dict[str, str], tmp: Path, stages: list[str
     }
     # No secret value in any exported file, in any form a reader could use.
     values = [v for i in inputs.values() for v in i.secrets.values() if len(v) >= 4]
-    for kind, paths in out.items():
-        for path in paths:
+    for kind, written in out.items():
+        for path in written.files:
             data = path.read_bytes()
             for v in values:
                 assert v not in data, f"{kind}: {path} holds a secret value"
