@@ -295,15 +295,16 @@ def chart(units: list[Unit], *, app: str, version: str | None) -> dict[str, str]
         name = _unique(safe_name(f"{obj.ident[1].lower()}-{obj.ident[2]}"), used)
         files[f"templates/{name}.yaml"] = _template(c, obj)
     first = units[0].name
+    defaults = c.values(0)
     files["values.yaml"] = (
         HEADER + f"# Defaults: the values of {first}. Install a stage with its own file, e.g.\n"
         f"#   helm install {app} . -f values-{first}.yaml --namespace <namespace>\n"
         "# secrets.<name>.name names a Secret you create (see README.md); the chart never holds secret values.\n"
-        + _values_yaml(c.values(0))
+        + _values_yaml(defaults)
     )
     for i, unit in enumerate(units):
         files[f"values-{unit.name}.yaml"] = (
-            HEADER + f"# {unit.name}: namespace {unit.namespace}\n" + _values_yaml(c.values(i))
+            HEADER + f"# {unit.name}: namespace {unit.namespace}\n" + _values_yaml(against(defaults, c.values(i)))
         )
         for ref in c.refs[i]:
             files[f"secrets/{unit.name}/{safe_name(ref.name)}.yaml"] = secretrefs.placeholder(ref, unit)
@@ -319,6 +320,18 @@ def chart(units: list[Unit], *, app: str, version: str | None) -> dict[str, str]
     )
     files["README.md"] = _readme(app, units, c)
     return files
+
+
+def against(defaults: dict[str, Any], mine: dict[str, Any]) -> dict[str, Any]:
+    """`mine` as a values file over `defaults`: Helm merges maps key by key, so a key the defaults have
+    and this unit does not is set to null, which Helm deletes from the merge (lists and scalars replace)."""
+    out = dict(mine)
+    for k, d in defaults.items():
+        if k not in out:
+            out[k] = None
+        elif isinstance(d, dict) and isinstance(out[k], dict):
+            out[k] = against(d, out[k])
+    return out
 
 
 def _values_yaml(values: dict[str, Any]) -> str:

@@ -143,17 +143,20 @@ services:
       NUMBERISH: "0012"
       TOKEN: {secret: api-token}
     labels: {team: "a-b"}
-    annotations: {example.com/note: "dev {{ .Values }} {{/* c */}}"}
+    annotations: {example.com/note: "dev {{ .Values }} {{/* c */}}", example.com/other: "x"}
 stages:
   dev:
     namespace: tricky-dev
+  test:
+    namespace: tricky-test
+    overrides: {services: {web: {annotations: null}}}
   prod:
     namespace: tricky
     overrides:
       services:
         web:
           replicas: 3
-          annotations: {example.com/note: "prod {{ .Release.Namespace }}"}
+          annotations: {example.com/note: "prod {{ .Release.Namespace }}", example.com/other: null}
           env:
             DIFFERS: "prod {{ template \\"x\\" }} }}"
             ONLY_PROD: "yes"
