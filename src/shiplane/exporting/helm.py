@@ -12,13 +12,14 @@ manifests with empty data go to `secrets/<unit>/` outside the chart's templates.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from shiplane.exporting import Unit, secretrefs
-from shiplane.exporting.merge import MISSING, Map, Node, Same, Seq, equal, identity, merge, varying
+from shiplane.exporting.merge import MISSING, Map, Node, Same, Seq, identity, merge, varying
 from shiplane.fileio.writing import safe_name
 from shiplane.rendering.exporting import HEADER, _str, to_yaml
 
@@ -57,8 +58,6 @@ def _concrete(v: Any) -> Any:
 
 def _go(s: str) -> str:
     """A Go template string literal (JSON's escapes are Go's)."""
-    import json
-
     return json.dumps(s)
 
 
@@ -198,7 +197,7 @@ class _Emitter:
 
     def _tokenize(self, v: Any) -> Any:
         if isinstance(v, Ref):
-            token = f"shiplaneref{self.nonce}x{len(self.tokens)}"
+            token = f"shiplaneref{self.nonce}x{len(self.tokens)}z"  # z: no token is a prefix of another
             self.tokens[token] = v.expr
             return token
         if isinstance(v, dict):
@@ -362,6 +361,3 @@ def _readme(app: str, units: list[Unit], c: _Chart) -> str:
             source = u.secret_sources.get(ref.spec_name, "the deploying machine")
             lines.append(f"- {u.name}: `{ref.name}` (keys {', '.join(ref.keys)}; shiplane reads it from {source})")
     return "\n".join(lines) + "\n"
-
-
-__all__ = ["chart", "equal"]

@@ -178,3 +178,17 @@ def test_one_stage_exports_round_trip(tmp_path: Path) -> None:
         tmp_path,
         stages=["prod"],
     )
+
+
+def test_many_secret_references_in_one_object(tmp_path: Path) -> None:
+    """Twelve Secrets used by one workload: each reference resolves to its own Secret's name."""
+    names = [f"key-{i}" for i in range(12)]
+    secrets_ = "\n".join(f"  {n}: {{fromEnv: K{i}}}" for i, n in enumerate(names))
+    env = "\n".join(f"      V{i}: {{secret: {n}}}" for i, n in enumerate(names))
+    spec_file = tmp_path / "shiplane.yaml"
+    spec_file.write_text(
+        "apiVersion: shiplane.io/v1alpha1\napp: {name: many}\nsecrets:\n" + secrets_ + "\nservices:\n  web:\n"
+        "    image: nginx:1.27\n    resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {cpu: 50m, memory: 32Mi}}\n"
+        "    env:\n" + env + "\nstages:\n  dev: {namespace: many-dev}\n  prod: {namespace: many}\n"
+    )
+    _check(spec_file, {f"K{i}": f"value-number-{i}-of-twelve" for i in range(12)}, tmp_path / "export")
