@@ -45,6 +45,7 @@ EXIT_CODES: dict[str, dict[int, str]] = {
     "schema": {0: "printed"},
     "check": {0: "no failing finding", 1: "failing findings", 2: "bad input"},
     "import": {0: "imported", 2: "bad input"},
+    "export": {0: "written", 2: "bad input"},
     "plan": {0: "no changes", 1: "changes pending", 2: "bad input", 3: "cannot reach the cluster"},
     "status": {0: "ready", 1: "not ready", 2: "bad input", 3: "cannot reach the cluster"},
     "deploy": {0: "deployed", 1: "rollout failed", 2: "bad input", 3: "cannot reach the cluster"},

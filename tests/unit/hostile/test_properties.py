@@ -71,15 +71,15 @@ def prepare(project: S.Project, root: Path) -> tuple[Path, Path]:
     (root / "victim.txt").write_text("a file outside the output directory\n")
     if project.out_setup == "user-file":
         out.mkdir()
-        for name in ("shiplane.yaml", "deployment-web.yaml", ".gitignore", ".shiplane-import-check.yaml"):
+        for name in ("shiplane.yaml", "deployment-web.yaml", ".gitignore", ".shiplane-import-check.yaml", "Chart.yaml"):
             (out / name).write_text("# written by hand, not by shiplane\n")
     elif project.out_setup == "symlink-out":
         out.mkdir()
         (root / "outside-dir").mkdir()
-        for name in (".gitignore", "shiplane.yaml", "deployment-web.yaml", "service-web.yaml"):
+        for name in (".gitignore", "shiplane.yaml", "deployment-web.yaml", "service-web.yaml", "README.md"):
             (out / name).symlink_to(root / "victim.txt")
-        (out / ".shiplane-secrets").symlink_to(root / "outside-dir")
-        (out / "raw").symlink_to(root / "outside-dir")
+        for name in (".shiplane-secrets", "raw", "templates", "base", "stages"):  # import's, export's directories
+            (out / name).symlink_to(root / "outside-dir")
     return work, out
 
 
