@@ -179,3 +179,13 @@ def test_gitops_controllers_point_at_the_stage_directories(tmp_path: Path, capsy
     assert k["kind"] == "Kustomization" and k["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "voting"}
     assert k["spec"]["path"] == "./stages/prod" and k["spec"]["targetNamespace"] == "voting"
     assert "--repo-url" in (flux / "README.md").read_text()
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_same_spec_same_bytes(kind: str, tmp_path: Path, capsys) -> None:
+    """Exports are reviewed as diffs (GitOps): exporting twice gives byte-identical files."""
+    for name in ("one", "two"):
+        assert run(capsys, *KINDS[kind], "-f", str(VOTING), "-o", str(tmp_path / name))[0] == 0
+    one = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one").rglob("*") if p.is_file()}
+    two = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two").rglob("*") if p.is_file()}
+    assert one == two
