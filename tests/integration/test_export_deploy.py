@@ -9,6 +9,7 @@ for the stage, under shiplane's field manager, changes nothing on the server.
 from __future__ import annotations
 
 import copy
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from tests.unit.exporting.roundtrip import load_stream
 pytestmark = pytest.mark.integration
 VOTING = Path(__file__).parents[2] / "examples" / "voting" / "shiplane.yaml"
 PASSWORD = "export-deploy-pw-5Kd"
-KUBECTL = "/usr/bin/kubectl"
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 
 
 def _comparable(o: dict) -> dict:
