@@ -71,6 +71,11 @@ def camel(parts: list[str]) -> str:
     return text if text[:1].isalpha() else f"f{text}"
 
 
+def _item_name(item: dict[str, Any]) -> Any:
+    meta = item.get("metadata")
+    return item.get("name") or (meta.get("name") if isinstance(meta, dict) else None)
+
+
 def _field_parts(path: tuple, values: list[Any]) -> list[str]:
     """A readable name for a field path: list items by their `name`, and no spec/template hops."""
     parts: list[str] = []
@@ -78,7 +83,7 @@ def _field_parts(path: tuple, values: list[Any]) -> list[str]:
     for i, step in enumerate(path):
         if isinstance(step, int):
             items = [v[step] if isinstance(v, list) and step < len(v) else None for v in cur]
-            names = {it.get("name") for it in items if isinstance(it, dict)}
+            names = {_item_name(it) for it in items if isinstance(it, dict)}
             parts.append(str(names.pop()) if len(names) == 1 and None not in names else str(step))
             cur = items
         else:
