@@ -494,6 +494,7 @@ def lines(tree: Tree) -> dict[str, str]:
             out[f"{key}/Pod/{p.name}"] = pod_line(f"{key}/Pod/{p.name}", p)
         for ev in w.warnings:
             out[f"{key}/event/{ev.reason}/{ev.message}"] = f"{key}: Warning {ev.reason} x{ev.count}: {ev.message}"
+    out["drift"] = f"drift: {tree.summary()}"
     return out
 
 
