@@ -160,15 +160,15 @@ def app_events(state: State, tree: trees.Tree) -> list[tuple[str, trees.EventNot
     return sorted(out, key=lambda x: x[1].last or 0)
 
 
-def events(target: Target) -> tuple[trees.Tree, list[tuple[str, trees.EventNote]]]:
+def events(target: Target) -> tuple[State, trees.Tree, list[tuple[str, trees.EventNote]]]:
     state = read(target)
     tree = state.tree(target)
-    return tree, app_events(state, tree)
+    return state, tree, app_events(state, tree)
 
 
-def follow_events(target: Target) -> Generator[tuple[str, trees.EventNote] | Trouble]:
-    """New events about the app's objects as the watches report them (pods created later included)."""
-    state = read(target)
+def follow_events(target: Target, state: State) -> Generator[tuple[str, trees.EventNote] | Trouble]:
+    """Events about the app's objects that `state` (the listing shown) does not hold yet, as the
+    watches report them (pods created later included)."""
     release = state.release
     told = {uid: e["metadata"].get("resourceVersion", "") for uid, e in state.events.items()}  # already listed
     with Tracker(target.kube, target.namespace, _kinds(release), _selector(target)) as tracker:

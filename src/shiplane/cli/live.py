@@ -185,7 +185,7 @@ def events(files, stage, context, namespace, kubeconfig, follow, output):
     from shiplane.actions import live
 
     target = _locate(files, stage, context, namespace, kubeconfig)
-    tree, found = live.events(target)
+    state, tree, found = live.events(target)
     if not follow:
         if output != "text":
             return _emit([_event_json(w, ev) for w, ev in found], output)
@@ -203,7 +203,7 @@ def events(files, stage, context, namespace, kubeconfig, follow, output):
                 click.secho(f"  {_event_row(w, ev)}", fg="red" if ev.type == "Warning" else None)
         click.echo(f"events: {len(found)} about {target.app}/{stage} in {target.namespace}")
         return None
-    stream = live.follow_events(target)
+    stream = live.follow_events(target, state)
     try:
         for w, ev in found:
             _print_event(w, ev, output)
