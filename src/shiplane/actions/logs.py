@@ -109,6 +109,21 @@ def read(target: Target, service: str | None, *, since: float | None = None) -> 
     return sorted(out, key=lambda x: x.time or ""), troubles  # stable: a pod's order kept among equal times
 
 
+Shown = tuple[str | None, frozenset[str]]  # a container's newest time shown, and the texts shown at it
+
+
+def fresh(shown: Shown, line: LogLine) -> Shown | None:
+    """What has been shown once `line` is too; None if it was shown already. A stream re-opened
+    after a restart starts at the last time shown (`sinceTime` includes it): lines before it, and
+    lines at it already shown, are dropped."""
+    stamp, texts = shown
+    if line.time is None:
+        return shown
+    if stamp is not None and (line.time < stamp or (line.time == stamp and line.text in texts)):
+        return None
+    return line.time, (texts if line.time == stamp else frozenset()) | {line.text}
+
+
 class _Stream(threading.Thread):
     """Follows one container's log into the queue; reports its end (the container stopped)."""
 
@@ -116,6 +131,7 @@ class _Stream(threading.Thread):
         super().__init__(name=f"logs-{pod}-{container}", daemon=True)
         self.target, self.pod, self.container, self.containers = target, pod, container, containers
         self.since, self.out = since, out  # since: (RFC 3339 of the last line shown, or None, seconds or None)
+        self.restarts = 0  # the container's restart count when the stream opened
 
     def run(self) -> None:
         last, seconds = self.since
@@ -145,7 +161,7 @@ def follow(target: Target, service: str | None, *, since: float | None = None) -
     out: queue.Queue = queue.Queue()
     pods: dict[str, dict] = {}
     streams: dict[tuple[str, str], _Stream] = {}
-    last: dict[tuple[str, str], tuple[str | None, set[str]]] = {}  # (time, texts at that time) shown
+    last: dict[tuple[str, str], Shown] = {}
     ended: dict[tuple[str, str], int] = {}  # a stream that ended: the container's restart count then
 
     def start(pod: dict) -> None:
@@ -156,8 +172,9 @@ def follow(target: Target, service: str | None, *, since: float | None = None) -
                 continue
             if key in ended and _restarts(pod, c) <= ended[key]:
                 continue  # stopped: its stream re-opens once the container restarts
-            shown = last.get(key, (None, set()))[0]
+            shown = last.get(key, (None, frozenset()))[0]
             streams[key] = _Stream(target, name, c, len(containers), (shown, None if shown else since), out)
+            streams[key].restarts = _restarts(pod, c)
             streams[key].start()
 
     with Tracker(target.kube, target.namespace, [("v1", "Pod")], sel) as tracker:
@@ -178,14 +195,14 @@ def follow(target: Target, service: str | None, *, since: float | None = None) -
                     break
                 if isinstance(item, tuple):  # a stream ended: re-opened when the pod shows a restart
                     _, name, c = item
-                    ended[(name, c)] = _restarts(pods.get(name) or {}, c)
+                    ended[(name, c)] = streams[(name, c)].restarts
+                    if name in pods:
+                        start(pods[name])  # the restart may already be known
                     continue
                 if isinstance(item, LogLine):
                     key = (item.pod, item.container)
-                    stamp, texts = last.get(key, (None, set()))
-                    seen_before = stamp is not None and item.time is not None and item.time <= stamp
-                    if seen_before and (item.time < stamp or item.text in texts):
-                        continue  # shown before a re-open (sinceTime includes its own second)
-                    if item.time is not None:
-                        last[key] = (item.time, (texts if item.time == stamp else set()) | {item.text})
+                    after = fresh(last.get(key, (None, frozenset())), item)
+                    if after is None:
+                        continue
+                    last[key] = after
                 yield item

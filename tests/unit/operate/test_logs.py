@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pytest
 
-from shiplane.actions.logs import LogLine, split
+from shiplane.actions.logs import LogLine, fresh, split
 from shiplane.cli.live import duration
 
 
@@ -29,3 +29,17 @@ def test_durations(text, seconds):
 def test_bad_durations_are_input_errors(text):
     with pytest.raises(click.BadParameter, match="expected a duration"):
         duration(None, None, text)
+
+
+def test_a_reopened_stream_repeats_nothing():
+    t1, t2 = "2026-11-29T23:00:01.000000000Z", "2026-11-29T23:00:02.000000000Z"
+    shown = (None, frozenset())
+    shown = fresh(shown, LogLine("p", "c", t1, "a"))
+    shown = fresh(shown, LogLine("p", "c", t2, "b"))
+    # re-opened from t2: the server sends t2's line again, then the new container's lines
+    assert fresh(shown, LogLine("p", "c", t1, "a")) is None
+    assert fresh(shown, LogLine("p", "c", t2, "b")) is None
+    same_second = fresh(shown, LogLine("p", "c", t2, "b2"))
+    assert same_second == (t2, frozenset({"b", "b2"}))
+    assert fresh(same_second, LogLine("p", "c", "2026-11-29T23:00:03.000000000Z", "c")) is not None
+    assert fresh(shown, LogLine("p", "c", None, "untimed")) == shown  # shown, changes nothing
