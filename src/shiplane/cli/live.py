@@ -97,17 +97,41 @@ def _drift(d) -> list[str]:
 
 
 def _rich_tree(tree):
+    """The tree for a terminal: nested nodes, not indented lines."""
     from rich.text import Text
     from rich.tree import Tree as RichTree
 
+    def warn(node, warnings) -> None:
+        for ev in warnings:
+            node.add(Text(f"! {ev.reason} x{ev.count} ({_when(ev.last)}): {ev.message}", style="red"))
+
+    def pods(node, found) -> None:
+        for p in found:
+            reason = f" ({p.reason})" if p.reason else ""
+            line = f"pod {p.name}  {p.phase}{reason}  {p.ready} ready  restarts {p.restarts}  node {p.node or '-'}"
+            pod = node.add(Text(f"{line}  age {_age(p.age)}", style="" if p.healthy else "yellow"))
+            for c in p.containers:
+                digest = f"@{c.digest[:19]}" if c.digest and "@" not in c.image else ""
+                last = f"  last {c.last_termination}" if c.last_termination else ""
+                pod.add(Text(f"{c.name}: {c.image}{digest}  {c.state}{last}", style="red" if last else ""))
+            warn(pod, p.warnings)
+
     root = RichTree(Text(f"{tree.app}/{tree.stage} revision {tree.revision} in {tree.namespace}", style="bold"))
-    below = tree_lines(tree, indent="")
     for w in tree.workloads:
         figures = f" {w.ready}/{w.desired} ready" if w.desired is not None else ""
         style = "green" if w.exists and (w.desired is None or w.ready == w.desired) else "yellow"
         node = root.add(Text(f"{w.kind} {w.name}{figures}" + ("  [drifted]" if w.drifted else ""), style=style))
-        for line, colour in below.get((w.kind, w.name), []):
-            node.add(Text(line, style=colour or ""))
+        for d in w.drift:
+            node.add(Text(f"drifted: {d}", style="yellow"))
+        warn(node, w.warnings)
+        for r in w.revisions:
+            if not r.pods and not r.current:
+                continue
+            figures = f" {r.ready}/{r.desired} ready" if r.desired is not None else ""
+            rev = node.add(f"{r.kind} {r.name} (revision {r.revision}{', current' if r.current else ''}){figures}")
+            warn(rev, r.warnings)
+            pods(rev, r.pods)
+        pods(node, w.pods)
     root.add(Text(f"drift: {tree.summary()}", style="yellow" if tree.drifted else "dim"))
     root.add(Text(f"updated {time.strftime('%H:%M:%S')}; watching (Ctrl-C to stop)", style="dim"))
     return root
