@@ -145,7 +145,7 @@ def watch_status(target, output: str, plain: bool) -> int:
 
     stream = live.watch(target)
     try:
-        if output == "json":
+        if output != "text":  # JSON lines, also for -o yaml: one document per change
             for item in stream:
                 if isinstance(item, live.Trouble):
                     click.echo(f"warning: {item.message}", err=True)
