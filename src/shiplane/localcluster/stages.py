@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from shiplane.errors import EnvironmentProblem
+
 FAULT = "sim.shiplane.io/fault"
 READY_AFTER = "sim.shiplane.io/ready-after"
 
@@ -289,6 +291,12 @@ def log_crds(stage_dir: Path) -> list[dict]:
     (`<RFC 3339 time> stdout F <line>`) per container; kwok then serves it as a kubelet's
     containerLogs, so `pods/log` (and `--follow`, which tails the file) works for real."""
     bases = stage_dir.parent / "crd" / "bases"
+    missing = [name for name in LOG_CRDS if not (bases / name).is_file()]
+    if missing:
+        raise EnvironmentProblem(
+            f"kwok's log CRDs are not in {bases} (missing {', '.join(missing)})",
+            hint="point SHIPLANE_KWOK_STAGES at kustomize/stage inside a copy of kwok's whole kustomize directory",
+        )
     return [yaml.safe_load((bases / name).read_text()) for name in LOG_CRDS]
 
 
