@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from shiplane.events import result
 from shiplane.kube import Ref
+from shiplane.localcluster import cluster as lc
 from shiplane.localcluster.stages import FAULT, log_object
 from tests.integration.deploying import SECRET_VALUE, cli, spec, start, write
 
@@ -328,6 +330,14 @@ def test_logs_merged_with_pod_prefixes_and_followed(local_cluster, namespace, tm
         )
         line = following.until(lambda line: line.endswith("| from a new pod"))
         assert line.split(" | ")[0] not in (first, second)
+
+        # The node's kubelet (kwok) restarts: the cut streams are opened again from their last line.
+        result(lc.restart(local_cluster.name, "kwok"))
+        with files[second].open("a") as f:
+            f.write(cri([(datetime.now(UTC), "after the kubelet came back")]))
+        following.until(lambda line: line == f"{second} | after the kubelet came back", timeout=90)
+        assert following.seen.count(f"{second} | three") == 1  # nothing shown twice
+        assert following.seen.count(f"{first} | appended") == 1
     finally:
         code = following.stop()
         kube.delete(Ref("kwok.x-k8s.io/v1alpha1", "ClusterLogs", rule))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -74,6 +75,13 @@ def _restarts(pod: dict, container: str) -> int:
         if cs.get("name") == container:
             return int(cs.get("restartCount") or 0)
     return 0
+
+
+def _running(pod: dict, container: str) -> bool:
+    return any(
+        cs.get("name") == container and "running" in (cs.get("state") or {})
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []
+    )
 
 
 def _started(pod: dict, container: str) -> bool:
@@ -163,6 +171,7 @@ def follow(target: Target, service: str | None, *, since: float | None = None) -
     streams: dict[tuple[str, str], _Stream] = {}
     last: dict[tuple[str, str], Shown] = {}
     ended: dict[tuple[str, str], int] = {}  # a stream that ended: the container's restart count then
+    retry: dict[tuple[str, str], tuple[float, float]] = {}  # cut while running: (when, backoff) to re-open
 
     def start(pod: dict) -> None:
         name, containers = pod["metadata"]["name"], _containers(pod)
@@ -170,7 +179,7 @@ def follow(target: Target, service: str | None, *, since: float | None = None) -
             key = (name, c)
             if (key in streams and streams[key].is_alive()) or not _started(pod, c):
                 continue
-            if key in ended and _restarts(pod, c) <= ended[key]:
+            if key in ended and _restarts(pod, c) <= ended[key] and key not in retry:
                 continue  # stopped: its stream re-opens once the container restarts
             shown = last.get(key, (None, frozenset()))[0]
             streams[key] = _Stream(target, name, c, len(containers), (shown, None if shown else since), out)
@@ -188,6 +197,11 @@ def follow(target: Target, service: str | None, *, since: float | None = None) -
                 else:
                     pods[seen.name] = seen.obj
                     start(seen.obj)
+            for key, (when, _) in list(retry.items()):
+                if time.monotonic() >= when and key[0] in pods:
+                    start(pods[key[0]])
+                elif key[0] not in pods:
+                    retry.pop(key)
             while True:
                 try:
                     item = out.get_nowait()
@@ -195,12 +209,21 @@ def follow(target: Target, service: str | None, *, since: float | None = None) -
                     break
                 if isinstance(item, tuple):  # a stream ended: re-opened when the pod shows a restart
                     _, name, c = item
-                    ended[(name, c)] = streams[(name, c)].restarts
-                    if name in pods:
+                    key, pod = (name, c), pods.get(name) or {}
+                    ended[key] = streams[key].restarts
+                    if _running(pod, c) and _restarts(pod, c) == ended[key]:
+                        # Cut while the container runs (the node or the API server went away): re-open
+                        # from the last line shown, backing off while it keeps failing.
+                        backoff = min(retry.get(key, (0.0, 0.5))[1] * 2, 10.0)
+                        retry[key] = (time.monotonic() + backoff, backoff)
+                    elif name in pods:
+                        retry.pop(key, None)
                         start(pods[name])  # the restart may already be known
                     continue
                 if isinstance(item, LogLine):
                     key = (item.pod, item.container)
+                    if key in retry and streams[key].is_alive():
+                        retry.pop(key)  # the re-opened stream delivers again
                     after = fresh(last.get(key, (None, frozenset())), item)
                     if after is None:
                         continue
