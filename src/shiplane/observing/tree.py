@@ -326,17 +326,12 @@ def _current_revision(workload: dict, revisions: list[dict]) -> str | None:
 
 
 def _pod_revision(pod: dict, revisions: list[dict], kind: str) -> str | None:
-    if kind == "ControllerRevision":
-        hash_ = (_meta(pod).get("labels") or {}).get("controller-revision-hash")
-        for r in revisions:
-            name = _meta(r)["name"]
-            if hash_ and (name == hash_ or name.endswith("-" + hash_)):
-                return name
-        return None
-    owners = _owner_uids(pod)
-    for r in revisions:
-        if _meta(r).get("uid") in owners:
-            return _meta(r)["name"]
+    """The ControllerRevision a StatefulSet's or DaemonSet's pod runs (its `controller-revision-hash`)."""
+    hash_ = (_meta(pod).get("labels") or {}).get("controller-revision-hash")
+    for r in revisions if kind == "ControllerRevision" and hash_ else []:
+        name = _meta(r)["name"]
+        if name == hash_ or name.endswith("-" + hash_):
+            return name
     return None
 
 
@@ -362,37 +357,42 @@ def _drift_lines(d: Drift | None) -> tuple[str, ...]:
     )
 
 
+def owned(objects: Iterable[dict]) -> dict[str, list[dict]]:
+    """Objects by the uid of each of their owners: the links a tree follows, indexed once."""
+    out: dict[str, list[dict]] = {}
+    for o in objects:
+        for uid in _owner_uids(o):
+            out.setdefault(uid, []).append(o)
+    return out
+
+
 def workload_node(
     workload: dict | None,
     applied: dict,
-    children: list[dict],
-    pods: list[dict],
+    children: dict[str, list[dict]],
+    pods: dict[str, list[dict]],
     warnings: dict[tuple[str, str], tuple[EventNote, ...]],
     drift: Drift | None,
     now: float,
 ) -> WorkloadNode:
-    """One workload; `children` are all ReplicaSets / ControllerRevisions / Jobs of the namespace."""
+    """One workload; `children` (ReplicaSets, ControllerRevisions, Jobs) and `pods` by owner uid."""
     kind, name = applied["kind"], _meta(applied)["name"]
     if workload is None:
         return WorkloadNode(kind, name, False, None, None, None, (), drift=_drift_lines(drift))
     workload = {**workload, "kind": kind}
-    uid = _meta(workload).get("uid")
+    uid = _meta(workload).get("uid", "")
     child_kind = REVISION_KIND.get(kind)
-    mine = [{**c, "kind": child_kind} for c in children if c.get("kind") == child_kind and uid in _owner_uids(c)]
+    mine = [{**c, "kind": child_kind} for c in children.get(uid, []) if c.get("kind") == child_kind]
     current = _current_revision(workload, mine)
-    if kind in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
-        my_pods = [p for p in pods if uid in _owner_uids(p)] if kind != "Deployment" else []
-    else:
-        my_pods = []
     claimed: dict[str, list[PodNode]] = {}
     loose: list[PodNode] = []
-    candidates = pods if kind in ("Deployment", "CronJob") else my_pods
-    for pod in candidates:
-        rev = _pod_revision(pod, mine, child_kind or "")
-        if rev is not None:
-            claimed.setdefault(rev, []).append(pod_node(pod, now, warnings))
-        elif kind not in ("Deployment", "CronJob"):
-            loose.append(pod_node(pod, now, warnings))
+    if kind in ("Deployment", "CronJob"):  # pods belong to a ReplicaSet / Job of the workload
+        for r in mine:
+            claimed[_meta(r)["name"]] = [pod_node(p, now, warnings) for p in pods.get(_meta(r).get("uid", ""), [])]
+    else:  # the workload's own pods: a StatefulSet's or DaemonSet's by revision hash, a Job's directly
+        for pod in pods.get(uid, []):
+            rev = _pod_revision(pod, mine, child_kind or "")
+            (claimed.setdefault(rev, []) if rev is not None else loose).append(pod_node(pod, now, warnings))
     revisions = []
     for r in sorted(mine, key=lambda r: (_revision_number(child_kind or "", r) or 0, _meta(r)["name"]), reverse=True):
         rname = _meta(r)["name"]
@@ -447,12 +447,13 @@ def build(
     Jobs of the namespace (each with its `kind`); `pods`, `events`: the namespace's."""
     warnings = newest_warnings(events)
     by_ref = {(d.ref.kind, d.ref.name): d for d in drifts}
+    kids, owned_pods = owned(children), owned(pods)
     workloads = tuple(
         workload_node(
             live.get((o["kind"], _meta(o)["name"])),
             o,
-            children,
-            pods,
+            kids,
+            owned_pods,
             warnings,
             by_ref.get((o["kind"], _meta(o)["name"])),
             now,
