@@ -18,6 +18,7 @@ from shiplane.actions.target import Target, who
 from shiplane.errors import MigrationFailed, RolloutFailed, ShiplaneError
 from shiplane.events import Event, Note, PlannedWave, PlanReady, Pruned, Step
 from shiplane.kube import Ref
+from shiplane.observing.drift import taken_back
 from shiplane.planning.compare import Verdict, compare, managed_digest
 from shiplane.planning.ordering import MIGRATION_ANNOTATION, Wave
 from shiplane.releases import MigrationRun, Outcome, Release, history
@@ -180,6 +181,7 @@ class WaveRunner:
                 for obj in objects:
                     if verdicts[Ref.of(obj)].verdict is Verdict.DRIFTED:
                         yield Note(f"{Ref.of(obj)}: {verdicts[Ref.of(obj)].reason}: applying it again")
+            yield from _take_back(objects, live, force=self.options.force_conflicts)
             step = f"wave {wave.name}: {len(objects)} object(s)"
             yield Step(step)
             started = time.monotonic()
@@ -234,3 +236,16 @@ class WaveRunner:
         failed = {r.name for r in (failure.refs if failure else [])}
         for job in jobs:
             self.migrations.append(self._run(job, "failed" if job["metadata"]["name"] in failed else "succeeded"))
+
+
+def _take_back(objects: list[dict], live: dict[Ref, dict], *, force: bool) -> Generator[Event]:
+    """A Note per object whose fields another manager changed and that this apply sets again: with
+    --force-conflicts it overwrites them; without, the API server refuses (and the error names them)."""
+    for obj in objects:
+        fields = taken_back(obj, live.get(Ref.of(obj)))
+        if not fields:
+            continue
+        managers = sorted({m for f in fields for m in f.managers})
+        paths = ", ".join(f"{f.change.path} ({f.change.new!r} -> {f.change.old!r})" for f in fields)
+        verb = "takes back" if force else "would take back (conflicts without --force-conflicts)"
+        yield Note(f"{Ref.of(obj)}: {verb} from {', '.join(managers)}: {paths}")

@@ -120,6 +120,14 @@ class LazyGroup(click.Group):
             "shiplane.cli.deploying:promote",
             "Deploy to --to exactly the images (digests where known) that --from runs.",
         ),
+        "events": (
+            "shiplane.cli.live:events",
+            "Events about the app's objects (its workloads, their revisions and pods), grouped by workload.",
+        ),
+        "logs": (
+            "shiplane.cli.live:logs",
+            "All pods' logs of a service (or of the whole app), merged, each line prefixed with its pod.",
+        ),
         "diff": (
             "shiplane.cli.operate:diff",
             "Drift: how live objects differ from what the last release applied, and who changed them.",

@@ -347,17 +347,29 @@ def history(files, stage, context, namespace, kubeconfig, output):
 @click.command()
 @stage_options
 @output_option
+@click.option("--watch", is_flag=True, help="Keep it updated from watches (Ctrl-C to stop).")
+@progress_option
 @click.pass_context
-def status(ctx, files, stage, context, namespace, kubeconfig, output):
+def status(ctx, files, stage, context, namespace, kubeconfig, output, watch, plain):
     """Every workload of the current release: readiness, restarts, OOM kills.
 
-    Exit 1 if any is unhealthy, 3 if the API server is unreachable."""
+    Below each workload its tree: revisions (ReplicaSets, ControllerRevisions, a CronJob's Jobs) and
+    their pods with readiness, restarts, last termination (OOMKilled, Error, exit code), image and
+    digest, node, age and the newest Warning events; objects whose live fields drifted from the
+    release are flagged. --watch redraws it from watches (changed lines with timestamps when not on
+    a terminal or with --plain; one JSON document per change with -o json). Needs no secret values.
+    Exit 0 healthy (and on Ctrl-C with --watch), 1 if any workload is unhealthy, 2 bad input, 3 API
+    server unreachable."""
     from dataclasses import asdict
 
-    from shiplane.actions import inspect
+    from shiplane.actions import inspect, live
+    from shiplane.cli import live as view
 
     target = _locate(files, stage, context, namespace, kubeconfig)
+    if watch:
+        ctx.exit(view.watch_status(target, output, plain))
     current, rows = inspect.workload_status(target)
+    tree = live.status_tree(target)
     healthy = current is not None and all(r.state == "Current" for r in rows)
     if output != "text":
         _emit(
@@ -365,18 +377,14 @@ def status(ctx, files, stage, context, namespace, kubeconfig, output):
                 "revision": current.revision if current else None,
                 "healthy": healthy,
                 "workloads": [asdict(r) for r in rows],
+                "tree": tree.to_json(),
             },
             output,
         )
     elif current is None:
         click.echo(f"nothing deployed in {target.app}/{stage}")
     else:
-        click.echo(f"{target.app}/{stage} revision {current.revision} in {target.namespace}")
-        for r in rows:
-            counts = f"{r.ready or 0}/{r.desired}" if r.desired is not None else ""
-            click.echo(f"  {r.kind:12} {r.name:24} {r.state:11} {counts:6} restarts {r.restarts:<3} {r.message}")
-            for p in r.problems:
-                click.echo(f"      {p}")
+        view.show_tree(target, current, rows, tree)
     ctx.exit(0 if healthy else 1)
 
 

@@ -315,6 +315,56 @@ class Kube:
             raise _translate(err, f"delete {ref}") from None
         return True
 
+    def pod_log(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        container: str,
+        follow: bool = False,
+        since_seconds: int | None = None,
+        since_time: str | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[str]:
+        """Lines of a container's log (`pods/log`, with timestamps: `<RFC 3339> <text>`), read as
+        they arrive; with `follow`, until the container stops or the caller closes the iterator."""
+        query: list[tuple[str, str]] = [("container", container), ("timestamps", "true")]
+        if follow:
+            query.append(("follow", "true"))
+        if since_time:
+            query.append(("sinceTime", since_time))
+        elif since_seconds:
+            query.append(("sinceSeconds", str(int(since_seconds))))
+        what = f"logs of pod {namespace}/{name} container {container}"
+        try:
+            method, url, headers, _, _ = self.api_client.param_serialize(
+                "GET",
+                "/api/v1/namespaces/{namespace}/pods/{name}/log",
+                path_params={"namespace": namespace, "name": name},
+                query_params=query,
+                header_params={"Accept": "*/*"},
+                auth_settings=["BearerToken"],
+            )
+            rest = self.api_client.call_api(method, url, header_params=headers, _request_timeout=timeout)
+            if not 200 <= rest.status < 300:
+                raise ApiException(http_resp=rest.response)  # the Status body kept for _translate
+        except _API_ERRORS as err:
+            raise _translate(err, what) from None
+        resp = rest.response  # urllib3's response, not read yet: streamed below
+        pending = b""
+        try:
+            for chunk in resp.stream(4096, decode_content=True):
+                pending += chunk
+                *done, pending = pending.split(b"\n")
+                for line in done:
+                    yield line.decode("utf-8", errors="replace")
+            if pending:
+                yield pending.decode("utf-8", errors="replace")
+        except _API_ERRORS as err:  # the stream was cut (the API server or the node went away)
+            raise _translate(err, what) from None
+        finally:
+            resp.release_conn()
+
     def watch(
         self,
         res,

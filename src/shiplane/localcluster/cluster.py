@@ -132,6 +132,10 @@ def _flags(state: ClusterState) -> dict[str, list[str]]:
             # `kubernetes` Endpoints, and fairness queues only cost CPU here.
             "--endpoint-reconciler-type=none",
             "--enable-priority-and-fairness=false",
+            # pods/log, exec, port-forward go to the node's kubelet endpoint: kwok's server on the
+            # loopback InternalIP below (node names do not resolve). kwok's server authenticates
+            # nobody, and with no --kubelet-certificate-authority its serving cert is not checked.
+            "--kubelet-preferred-address-types=InternalIP",
         ],
         "kube-controller-manager": [
             *kube_auth,
@@ -157,9 +161,13 @@ def _flags(state: ClusterState) -> dict[str, list[str]]:
             f"--config={d / 'kwok-stages.yaml'}",
             "--manage-all-nodes=true",
             "--cidr=10.244.0.0/16",
-            "--node-ip=10.0.0.1",
+            "--node-ip=127.0.0.1",  # the API server reaches kwok's kubelet server here (pods/log)
+            f"--node-port={p['kwok']}",  # → each node's status.daemonEndpoints.kubeletEndpoint.Port
             "--node-lease-duration-seconds=40",
             f"--server-address=127.0.0.1:{p['kwok']}",
+            # Container logs: Logs/ClusterLogs objects (kwok.x-k8s.io) name a CRI-format log file
+            # per pod/container; kwok serves them as a kubelet's containerLogs (see LOG_CRDS).
+            "--enable-crds=" + ",".join(stages.LOG_KINDS),
         ],
     }
 
@@ -289,6 +297,8 @@ def up(
     flags = _flags(state)
     try:
         for component in START_ORDER:
+            if component == "kwok":  # kwok watches its Logs CRDs from start-up: they must be served
+                yield from _install_log_crds(state, stage_dir, start_timeout)
             yield Step(f"start {component}")
             t0 = time.monotonic()
             proc = spawn(
@@ -320,6 +330,19 @@ def up(
         raise
     yield Step(f"cluster {name!r} up", done=True, seconds=time.monotonic() - started)
     return state
+
+
+def _crd_established(obj: dict | None) -> bool:
+    conditions = (obj or {}).get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+def _install_log_crds(state: ClusterState, stage_dir: Path, timeout: float) -> Generator[Event]:
+    kube = Kube.connect(state.kubeconfig)
+    for crd in stages.log_crds(stage_dir):
+        kube.apply(crd)
+        ref = Ref("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd["metadata"]["name"])
+        yield from kube.wait_for(ref, _crd_established, timeout=timeout)
 
 
 def down(name: str = DEFAULT_NAME, *, keep_state: bool = False) -> Generator[Event, None, dict[str, str]]:

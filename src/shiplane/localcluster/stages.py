@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from shiplane.errors import EnvironmentProblem
+
 FAULT = "sim.shiplane.io/fault"
 READY_AFTER = "sim.shiplane.io/ready-after"
 
@@ -40,6 +42,9 @@ KWOK_STAGES = (
     "volume/fast/pvc-delete.yaml",
 )
 STORAGE_CLASS = "volume/fast/storage-class.yaml"
+# kwok's CRDs for container logs, relative to its kustomize/crd/bases directory.
+LOG_KINDS = ("Logs", "ClusterLogs")
+LOG_CRDS = ("kwok.x-k8s.io_logs.yaml", "kwok.x-k8s.io_clusterlogs.yaml")
 
 _POD_IPS = """
 {{ $hostIPs := NodeIPsWith .spec.nodeName }}
@@ -276,3 +281,30 @@ def all_stages(stage_dir: Path) -> list[dict]:
 def storage_class(stage_dir: Path) -> dict:
     """kwok's default StorageClass, whose claims its volume stages provision and bind."""
     return yaml.safe_load((stage_dir / STORAGE_CLASS).read_text())
+
+
+def log_crds(stage_dir: Path) -> list[dict]:
+    """kwok's Logs and ClusterLogs CRDs, from its module next to the stage directory.
+
+    A `Logs` object (namespaced, named as its pod) or a `ClusterLogs` object (a selector of
+    namespaces and pod names) points at a log file in the CRI format
+    (`<RFC 3339 time> stdout F <line>`) per container; kwok then serves it as a kubelet's
+    containerLogs, so `pods/log` (and `--follow`, which tails the file) works for real."""
+    bases = stage_dir.parent / "crd" / "bases"
+    missing = [name for name in LOG_CRDS if not (bases / name).is_file()]
+    if missing:
+        raise EnvironmentProblem(
+            f"kwok's log CRDs are not in {bases} (missing {', '.join(missing)})",
+            hint="point SHIPLANE_KWOK_STAGES at kustomize/stage inside a copy of kwok's whole kustomize directory",
+        )
+    return [yaml.safe_load((bases / name).read_text()) for name in LOG_CRDS]
+
+
+def log_object(namespace: str, pod: str, files: dict[str, str]) -> dict:
+    """A kwok `Logs` object: the pod's containers (name → log file path) served as its logs."""
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Logs",
+        "metadata": {"name": pod, "namespace": namespace},
+        "spec": {"logs": [{"containers": [c], "logsFile": path, "follow": True} for c, path in files.items()]},
+    }

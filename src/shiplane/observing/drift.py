@@ -195,3 +195,12 @@ def drift(applied: list[dict], live: dict[Ref, dict | None]) -> list[Drift]:
     return [
         drift_one(o, live.get(Ref.of(o)), scaled=f"{o.get('kind')}/{o['metadata']['name']}" in scaled) for o in applied
     ]
+
+
+def taken_back(desired: dict, live: dict | None) -> tuple[FieldDrift, ...]:
+    """The fields applying `desired` takes back: it sets them, another manager owns them now (a
+    `kubectl edit`, a scale, another tool's apply) and their live value differs. Each names its
+    managers. Secrets are left out (hash-named, immutable: a new value is a new object)."""
+    if live is None or desired.get("kind") == "Secret":
+        return ()
+    return tuple(f for f in drift_one(desired, live).changed if f.managers)

@@ -94,3 +94,27 @@ def test_waiting_faults_always_have_a_stage_so_kwok_never_makes_them_ready(fault
         template = matching[0]["spec"]["next"]["statusTemplate"]
         assert "phase: Pending" in template
         assert f"reason: {after}," in template
+
+
+def test_log_crds_next_to_the_stage_directory_or_a_clear_error(tmp_path):
+    from shiplane.errors import EnvironmentProblem
+
+    stage_dir = tmp_path / "kustomize" / "stage"
+    stage_dir.mkdir(parents=True)
+    with pytest.raises(EnvironmentProblem, match=r"kwok's log CRDs are not in .*crd/bases"):
+        stages.log_crds(stage_dir)
+    bases = tmp_path / "kustomize" / "crd" / "bases"
+    bases.mkdir(parents=True)
+    for name, kind in zip(stages.LOG_CRDS, stages.LOG_KINDS, strict=True):
+        crd = {"kind": "CustomResourceDefinition", "spec": {"names": {"kind": kind}}}
+        (bases / name).write_text(yaml.safe_dump(crd))
+    assert [c["spec"]["names"]["kind"] for c in stages.log_crds(stage_dir)] == ["Logs", "ClusterLogs"]
+
+
+def test_log_object_names_the_pod_and_a_file_per_container():
+    obj = stages.log_object("ns", "web-1", {"web": "/tmp/web.log", "side": "/tmp/side.log"})
+    assert (obj["kind"], obj["metadata"]) == ("Logs", {"name": "web-1", "namespace": "ns"})
+    assert obj["spec"]["logs"] == [
+        {"containers": ["web"], "logsFile": "/tmp/web.log", "follow": True},
+        {"containers": ["side"], "logsFile": "/tmp/side.log", "follow": True},
+    ]
