@@ -58,6 +58,16 @@ class BuildFailed(EnvironmentProblem):
     """Building the local control plane from its Go modules failed."""
 
 
+class ImageBuildFailed(ShiplaneError):
+    """`shiplane build`: a builder (docker buildx, podman, buildah) failed on a service's image (exit 1).
+
+    The builder's whole output is in the log file the message names."""
+
+    def __init__(self, message: str, *, log: str) -> None:
+        super().__init__(f"{message}\nbuilder output: {log}", hint=f"read {log}")
+        self.log = log
+
+
 class OutputFailed(EnvironmentProblem):
     """Writing shiplane's own output (stdout, a file) failed: disk full, I/O error."""
 

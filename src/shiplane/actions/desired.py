@@ -10,6 +10,7 @@ from pathlib import Path
 
 from shiplane import rendering, schemas, spec
 from shiplane.actions.gate import Policy
+from shiplane.actions.signatures import SignatureGate
 from shiplane.releases.record import strip_secret
 from shiplane.spec.inputs import gather
 
@@ -27,6 +28,7 @@ class Desired:
     policy_fail_on: str = "high"
     commit: str = ""  # the spec's git commit (HEAD of its repository), if it is in one
     committed: float | None = None  # that commit's time: where DORA's lead time starts
+    signatures: SignatureGate | None = None  # the stage's images.signatures (keys resolved against the spec)
 
     def policy(self, *, profile: str | None = None, fail_on: str | None = None, overrides=()) -> Policy:
         """The stage's gate settings; flags given override them."""
@@ -82,6 +84,20 @@ def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desi
         stage_spec.stage.policy.profile,
         stage_spec.stage.policy.fail_on,
         *commit_of(files or [Path("shiplane.yaml")]),
+        signatures=signature_gate(stage_spec),
+    )
+
+
+def signature_gate(stage_spec) -> SignatureGate | None:
+    """The stage's `images.signatures`, key paths made absolute against the spec's directory."""
+    wanted = stage_spec.stage.images.signatures
+    if not wanted.keys and not wanted.required:
+        return None
+    registry = stage_spec.stage.registry
+    return SignatureGate(
+        keys=tuple(str(stage_spec.base_dir / k) for k in wanted.keys),
+        required=wanted.required,
+        insecure=frozenset([registry.host] if registry is not None and registry.insecure else []),
     )
 
 

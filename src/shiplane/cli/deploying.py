@@ -196,6 +196,7 @@ def _options(flags: dict, *, rollback: bool | None = None, want=None):
         lock_duration=flags["lock_ttl"],
         fail_fast=not flags["no_fail_fast"],
         preflight=not flags.get("skip_preflight", False),
+        signatures=want.signatures if want is not None else None,
     )
 
 
