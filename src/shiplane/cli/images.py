@@ -278,3 +278,14 @@ def sbom(image: str, fmt: str, platform: str | None) -> int:
         img.close()
     click.echo(boms.to_cyclonedx(img.source, inv) if fmt == "cyclonedx" else boms.to_spdx(img.source, inv), nl=False)
     return 0
+
+
+def _signing() -> None:
+    """`images sign` and `images verify` live in their own module (cli/signing.py)."""
+    from shiplane.cli.signing import sign, verify
+
+    images.add_command(sign)
+    images.add_command(verify)
+
+
+_signing()

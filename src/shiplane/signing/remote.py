@@ -52,7 +52,7 @@ def _pinned(client: Client, ref: Reference) -> Reference:
 
 def _optional(client: Client, ref: Reference) -> Manifest | None:
     try:
-        return client.manifest(ref)
+        return client.manifest(ref, platform=None)
     except ImageNotFound:
         return None
 
@@ -74,9 +74,15 @@ def legacy_checks(client: Client, ref: Reference, keys: list[PublicKey]) -> Iter
 
 
 def bundle_checks(client: Client, ref: Reference, keys: list[PublicKey]) -> Iterable[formats.Check]:
-    """Each sigstore bundle stored as a referrer of the image, checked."""
-    for desc in client.referrers(ref, artifact_type=formats.BUNDLE)[:MAX_SIGNATURES]:
-        manifest = client.manifest(replace(ref, tag=None, digest=str(desc.get("digest"))))
+    """Each sigstore bundle stored as a referrer of the image, checked. Every referrer is looked at, not
+    only those listed with the bundle's artifact type: cosign's tag-schema index lists its bundles as
+    `application/vnd.oci.empty.v1+json`."""
+    for desc in client.referrers(ref)[:MAX_SIGNATURES]:
+        if desc.get("artifactType") not in (formats.BUNDLE, formats.OCI_EMPTY, None):
+            continue
+        manifest = client.manifest(replace(ref, tag=None, digest=str(desc.get("digest"))), platform=None)
+        if manifest.artifact_type != formats.BUNDLE:
+            continue
         for layer in manifest.layers[:1]:
             if layer.get("mediaType") in formats.BUNDLE_MEDIA_TYPES:
                 yield formats.check_bundle(client.blob(ref, str(layer.get("digest"))), ref.digest, keys)
@@ -115,17 +121,24 @@ class Signed:
 
 
 def sign(
-    client: Client, image: str | Reference, key: PrivateKey, *, referrer: bool = False, dry_run: bool = False
+    client: Client,
+    image: str | Reference,
+    key: PrivateKey,
+    *,
+    legacy: bool = True,
+    referrer: bool = False,
+    dry_run: bool = False,
 ) -> Signed:
-    """Sign a pushed image as `cosign sign --key` does: a layer added to its `.sig` manifest (kept layers of
-    other signers), and with `referrer` also a sigstore bundle pushed as an OCI referrer."""
+    """Sign a pushed image as `cosign sign --key` does: a layer added to its `.sig` manifest (layers of other
+    signers kept), and with `referrer` a sigstore bundle pushed as an OCI referrer (`--new-bundle-format`).
+    Signing again with the same key adds nothing. A dry run reads the registry and writes nothing."""
     ref = _pinned(client, Reference.parse(image) if isinstance(image, str) else image)
     result = Signed(str(image), ref.digest, key.public.fingerprint)
     sig_ref = replace(ref, tag=formats.signature_tag(ref.digest), digest=None)
-    existing = _optional(client, sig_ref)
+    existing = _optional(client, sig_ref) if legacy else None
     layers = list(existing.layers) if existing is not None else []
     mine = [c for c in legacy_checks(client, ref, [key.public]) if c.ok] if existing is not None else []
-    if not mine:
+    if legacy and not mine:
         payload, signature = formats.sign_simplesigning(key, ref.name, ref.digest)
         layers.append(formats.legacy_layer(payload, signature))
         raw, config = formats.signature_manifest(layers)
@@ -142,14 +155,13 @@ def sign(
 
 
 def _push_bundle(client: Client, ref: Reference, key: PrivateKey, *, dry_run: bool) -> str:
-    image = client.manifest(ref)
+    image = client.manifest(ref, platform=None)
     subject = {"mediaType": image.media_type, "size": len(image.raw), "digest": image.digest}
     bundle = formats.make_bundle(key, ref.digest)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     raw = formats.bundle_manifest(bundle, subject, created)
-    digest = formats.sha256(raw)
-    if not dry_run:
-        client.put_blob(ref, formats.EMPTY_JSON, formats.sha256(formats.EMPTY_JSON))
-        client.put_blob(ref, bundle, formats.sha256(bundle))
-        client.put_manifest(replace(ref, tag=None, digest=digest), raw, formats.OCI_MANIFEST)
-    return digest
+    if dry_run:
+        return formats.sha256(raw)
+    client.put_blob(ref, formats.EMPTY_JSON, formats.sha256(formats.EMPTY_JSON))
+    client.put_blob(ref, bundle, formats.sha256(bundle))
+    return client.attach(ref, raw, formats.OCI_MANIFEST)
