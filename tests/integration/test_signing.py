@@ -170,7 +170,7 @@ def test_shiplane_bundle_referrer_alone_verifies(local_registry, tmp_path):
 
 def test_dry_run_writes_nothing(local_registry, tmp_path, capsys):
     private, public = _openssl_pair(tmp_path)
-    ref, digest = _pushed(local_registry, "dry")
+    ref, _ = _pushed(local_registry, "dry")
     with Client(insecure={local_registry}) as client:
         before = client.tags(Reference.parse(ref))
     code = main(
