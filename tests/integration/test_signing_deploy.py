@@ -1,0 +1,129 @@
+"""The signature gate on the local control plane with the local registry: a stage whose
+`images.signatures` are required refuses unsigned, wrong-key and tampered images (exit 5, naming the
+workload, image and why) with nothing applied; a signed image deploys and its key is in the release;
+promotion into such a stage is gated the same way."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from shiplane.kube import Ref
+from shiplane.registry import Client, Reference
+from shiplane.signing import keys, remote
+from tests.integration.deploying import cli, write
+from tests.ociimages import image, push
+
+pytestmark = pytest.mark.integration
+
+
+def _pair(where: Path, name: str) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = where / f"{name}.pem", where / f"{name}.pub"
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return private, public
+
+
+def _spec(registry: str, image_ref: str, stages: dict) -> dict:
+    return {
+        "app": {"name": "signed"},
+        "defaults": {"resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}},
+        "services": {"web": {"image": image_ref, "ports": {"http": 8080}}},
+        "stages": {
+            name: {"namespace": ns, "registry": {"host": registry, "insecure": True}, **extra}
+            for name, (ns, extra) in stages.items()
+        },
+    }
+
+
+def _required(pub: str) -> dict:
+    return {"images": {"signatures": {"keys": [pub], "required": True}}}
+
+
+def _push(registry: str, seed: str) -> str:
+    ref = f"{registry}/app/web-{uuid.uuid4().hex[:6]}:1.0"
+    with Client(insecure={registry}) as client:
+        push(client, Reference.parse(ref), image(seed=seed))
+    return ref
+
+
+def _nothing_applied(kube, namespace: str) -> None:
+    assert kube.get(Ref("apps/v1", "Deployment", "web", namespace)) is None
+    assert not kube.list("v1", "Secret", namespace=namespace, label_selector="app.kubernetes.io/managed-by=shiplane")
+
+
+def test_required_signatures_gate_deploy(local_cluster, namespace, local_registry, tmp_path):
+    kube, kubeconfig = local_cluster.kube, local_cluster.kubeconfig
+    private, public = _pair(tmp_path, "team")
+    wrong_private, _ = _pair(tmp_path, "other")
+    stages = {"dev": (namespace, _required("team.pub"))}
+
+    def deploy(ref: str):
+        path = write(tmp_path, _spec(local_registry, ref, stages))
+        return cli("deploy", "-f", str(path), "--stage", "dev", "--plain", "--timeout", "60", kubeconfig=kubeconfig)
+
+    unsigned = _push(local_registry, "unsigned")
+    out = deploy(unsigned)
+    assert out.returncode == 5, out.stderr
+    assert "Deployment/web container web" in out.stderr and unsigned in out.stderr and "no signature" in out.stderr
+    _nothing_applied(kube, namespace)
+
+    wrong = _push(local_registry, "wrong-key")
+    with Client(insecure={local_registry}) as client:
+        remote.sign(client, wrong, keys.read_private(str(wrong_private)))
+    out = deploy(wrong)
+    assert out.returncode == 5 and "none of the trusted keys" in out.stderr, out.stderr
+    _nothing_applied(kube, namespace)
+
+    tampered = _push(local_registry, "tampered")
+    with Client(insecure={local_registry}) as client:
+        remote.sign(client, tampered, keys.read_private(str(private)))
+        push(client, Reference.parse(tampered), image(seed="changed after signing"))
+    out = deploy(tampered)
+    assert out.returncode == 5 and tampered in out.stderr, out.stderr
+    _nothing_applied(kube, namespace)
+
+    good = _push(local_registry, "good")
+    with Client(insecure={local_registry}) as client:
+        remote.sign(client, good, keys.read_private(str(private)))
+        digest = client.resolve(Reference.parse(good))
+    out = deploy(good)
+    assert out.returncode == 0, out.stderr
+    assert "verified with sha256:" in out.stderr
+    history = cli(
+        "history", "-f", str(tmp_path / "shiplane.yaml"), "--stage", "dev", "-o", "json", kubeconfig=kubeconfig
+    )
+    [release] = json.loads(history.stdout)
+    [record] = release["signatures"]
+    assert record["image"] == good and record["digest"] == digest and record["verified"]
+    assert record["fingerprint"] == keys.read_public(str(public)).fingerprint and record["layout"] == "legacy"
+    assert kube.get(Ref("apps/v1", "Deployment", "web", namespace)) is not None
+
+
+def test_promotion_into_a_signed_stage_is_gated(local_cluster, namespace, local_registry, tmp_path):
+    kube, kubeconfig = local_cluster.kube, local_cluster.kubeconfig
+    _pair(tmp_path, "team")
+    prod = f"{namespace[:40]}-prod"
+    unsigned = _push(local_registry, "promote-unsigned")
+    path = write(
+        tmp_path, _spec(local_registry, unsigned, {"test": (namespace, {}), "prod": (prod, _required("team.pub"))})
+    )
+    try:
+        out = cli("deploy", "-f", str(path), "--stage", "test", "--plain", "--timeout", "60", kubeconfig=kubeconfig)
+        assert out.returncode == 0, out.stderr
+        out = cli("promote", "-f", str(path), "--from", "test", "--to", "prod", "--plain", kubeconfig=kubeconfig)
+        assert out.returncode == 5, out.stderr
+        assert "signature policy refuses" in out.stderr and unsigned in out.stderr
+        assert kube.get(Ref("apps/v1", "Deployment", "web", prod)) is None
+    finally:
+        kube.delete(Ref("v1", "Namespace", prod), propagation="Background")
