@@ -70,6 +70,11 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     lazy={
+        "build": (
+            "shiplane.cli.building:build",
+            "Build each service's `build:` context with docker buildx, podman or buildah, tag it by content and "
+            "push it.",
+        ),
         "check": (
             "shiplane.cli.check:check",
             "Audit Kubernetes objects and Dockerfiles against best-practice and security rules.",

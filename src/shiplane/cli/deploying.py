@@ -274,8 +274,14 @@ skip_preflight_option = click.option(
 @stage_options
 @_deploy_flags
 @skip_preflight_option
+@click.option(
+    "--build",
+    "build_first",
+    is_flag=True,
+    help="First build and push the services with `build:` (as `shiplane build`), then deploy their digests.",
+)
 @click.pass_context
-def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **flags):
+def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, build_first, **flags):
     """Gate on policy, check the cluster can take it (preflight), apply the stage in ordered waves, run
     migrations first, wait for the rollout (failing fast on errors that will not fix themselves); roll back
     automatically on failure. Exit 0 deployed, 1 failed, 2 bad input or preflight gaps, 3 API server
@@ -283,10 +289,18 @@ def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **
     from shiplane.actions.deploy import Deploy
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
+    objects, spec_digest = want.objects, want.spec_digest
+    if build_first:
+        from shiplane.actions import build, desired
+        from shiplane.building import replace_images
+
+        built = drain(build.run(build.jobs(list(files), stage), dry_run=dry_run), plain or None)
+        objects = replace_images(objects, built)
+        spec_digest = desired.digest(objects) if objects != want.objects else spec_digest
     action = Deploy(
         target,
-        want.objects,
-        spec_digest=want.spec_digest,
+        objects,
+        spec_digest=spec_digest,
         options=_options(flags, want=want),
         commit=(want.commit, want.committed),
     )
