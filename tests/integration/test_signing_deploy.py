@@ -107,7 +107,8 @@ def test_required_signatures_gate_deploy(local_cluster, namespace, local_registr
     [record] = release["signatures"]
     assert record["image"] == good and record["digest"] == digest and record["verified"]
     assert record["fingerprint"] == keys.read_public(str(public)).fingerprint and record["layout"] == "legacy"
-    assert kube.get(Ref("apps/v1", "Deployment", "web", namespace)) is not None
+    live = kube.get(Ref("apps/v1", "Deployment", "web", namespace))
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == f"{good}@{digest}"  # what was verified
 
 
 def test_promotion_into_a_signed_stage_is_gated(local_cluster, namespace, local_registry, tmp_path):

@@ -60,6 +60,7 @@ class Deploy:
         written, else return the overrides used. Part of run(), so no caller of this action can skip it."""
         overrides = gate.enforce(self.objects, self.options.policy)
         self.signatures = signatures.check(self.objects, self.options.signatures)
+        self.objects = signatures.pin(self.objects, self.signatures)  # deploy the verified bytes, not the tag
         return overrides
 
     def preview(self) -> planning.Plan:

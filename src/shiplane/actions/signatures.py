@@ -82,3 +82,23 @@ def check(objects: list[dict], gate: SignatureGate | None) -> list[dict]:
             "images.signatures.keys, or deploy an image that is",
         )
     return records
+
+
+def pin(objects: list[dict], records: list[dict]) -> list[dict]:
+    """Objects whose verified images run by the digest that was verified (`repo:tag@sha256:…`), so the
+    runtime cannot pull something else if the tag moves after the check."""
+    import json
+
+    pinned = {r["image"]: f"{r['image']}@{r['digest']}" for r in records if r.get("verified") and "@" not in r["image"]}
+    if not pinned:
+        return objects
+    out = []
+    for obj in objects:
+        obj = json.loads(json.dumps(obj))
+        spec = obj.get("spec", {})
+        pod = (spec.get("jobTemplate", {}).get("spec", {}) if obj["kind"] == "CronJob" else spec).get("template", {})
+        pod_spec = pod.get("spec") or {}
+        for c in [*pod_spec.get("initContainers", []), *pod_spec.get("containers", [])]:
+            c["image"] = pinned.get(c["image"], c["image"])
+        out.append(obj)
+    return out
