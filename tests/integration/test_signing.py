@@ -230,3 +230,43 @@ def test_registry_down_is_exit_3(tmp_path, capsys):
     )
     assert code == 3
     assert f"127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_shiplane_bundle_is_accepted_by_cosign(local_registry, cosign, cosign_keys, tmp_path, monkeypatch):
+    """`--referrer --no-legacy`: only the sigstore bundle; cosign's new-bundle verifier accepts it offline
+    (an empty trusted root: key-based, no transparency log) and refuses it with another key."""
+    monkeypatch.setenv("COSIGN_PASSWORD", PASSWORD)
+    key, pub = cosign_keys
+    _, other_pub = _openssl_pair(tmp_path)
+    root = tmp_path / "trusted_root.json"
+    root.write_text('{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}')
+    ref, digest = _pushed(local_registry, "bundle-for-cosign")
+    assert (
+        main(
+            [
+                "images",
+                "sign",
+                "--key",
+                str(key),
+                "--referrer",
+                "--no-legacy",
+                "--insecure-registry",
+                local_registry,
+                ref,
+            ]
+        )
+        == 0
+    )
+    pinned = f"{ref.rsplit(':', 1)[0]}@{digest}"
+    args = [
+        "verify",
+        "--insecure-ignore-tlog",
+        "--allow-insecure-registry",
+        "--new-bundle-format",
+        "--trusted-root",
+        str(root),
+    ]
+    done = _cosign(cosign, *args, "--key", str(pub), pinned, experimental=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["critical"]["image"]["docker-manifest-digest"] == digest
+    assert _cosign(cosign, *args, "--key", str(other_pub), pinned, experimental=True).returncode != 0
