@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import subprocess
 import tarfile
 import uuid
 from pathlib import Path
@@ -35,6 +36,16 @@ def builder() -> builders.Builder:
         if IN_CI:
             pytest.fail(f"no container builder in CI: {err.message}", pytrace=False)
         pytest.skip(f"no container builder runs here: {err.message}")
+
+
+@pytest.fixture
+def builder_images(builder):
+    """References the test built or pulled, removed from the builder's local storage afterwards."""
+    made: list[str] = []
+    yield made
+    if builder.name in ("buildah", "podman", "docker"):
+        for ref in made:
+            subprocess.run([builder.name, "rmi", "-f", ref], capture_output=True, timeout=120)
 
 
 def _busybox_layer() -> bytes:
@@ -89,9 +100,10 @@ def _files_of_last_layer(registry: str, reference: str) -> dict[str, bytes]:
         return {m.name.lstrip("./"): tf.extractfile(m).read() for m in tf.getmembers() if m.isreg()}
 
 
-def test_build_push_and_deploy_by_digest(builder, local_cluster, namespace, local_registry, tmp_path):
+def test_build_push_and_deploy_by_digest(builder, builder_images, local_cluster, namespace, local_registry, tmp_path):
     kube, kubeconfig = local_cluster.kube, local_cluster.kubeconfig
     base = _push_base(local_registry)
+    builder_images.append(base)
     app = tmp_path / "web"
     app.mkdir()
     (app / "Dockerfile").write_text(f"FROM {base}\nRUN echo built-by-shiplane > /built.txt\n")
@@ -107,6 +119,7 @@ def test_build_push_and_deploy_by_digest(builder, local_cluster, namespace, loca
     out = cli("build", "-f", str(path), "--plain", "-o", "json", kubeconfig=kubeconfig, timeout=600)
     assert out.returncode == 0, out.stderr
     [built] = json.loads(out.stdout)["images"]
+    builder_images.append(built["image"])
     assert built["service"] == "web" and not built["reused"] and built["digest"].startswith("sha256:")
     assert built["image"].startswith(f"{local_registry}/{doc['app']['name']}/web:src-")
     with Client(insecure={local_registry}) as client:
