@@ -48,9 +48,11 @@ class Deploy:
         spec_digest: str = "",
         options: Options | None = None,
         commit: tuple[str, float | None] = ("", None),  # the spec's git commit and its time, for the record
+        pins: dict[str, dict[str, str]] | None = None,  # how images were pinned (`desired.Desired.pins`)
     ) -> None:
         self.target, self.objects, self.spec_digest = target, objects, spec_digest
         self.commit = commit
+        self.pins = dict(pins or {})
         self.options = options or Options()
         self.overrides: list[dict] = []  # the policy overrides the gate used, recorded in the release
 
@@ -97,6 +99,7 @@ class Deploy:
             images=images_of(self.objects),
             objects=[strip_secret(o) for o in self.objects],
             overrides=list(self.overrides),
+            pins=self.pins,
         )
         revision = release.revision
         plan = plan_for(self.objects, history, opts)
