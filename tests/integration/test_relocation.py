@@ -63,6 +63,12 @@ def test_push_then_deploy_runs_images_from_the_stage_registry(
             reader.manifest(ref, platform="linux/arm64").digest == image(seed="web-arm", platform="linux/arm64").digest
         )
 
+    rendered = cli("render", "-f", str(path), "--stage", "dev", "--pin", kubeconfig=kc)
+    assert rendered.returncode == 0, rendered.stderr
+    assert f"image: {b}/mirror/{repo}/worker:3@{digests['worker']}" in rendered.stdout
+    offline = cli("render", "-f", str(path), "--stage", "dev", kubeconfig=kc)  # offline: as written
+    assert f"image: {a}/{repo}/worker:3\n" in offline.stdout
+
     deployed = cli("deploy", "-f", str(path), "--stage", "dev", "--plain", kubeconfig=kc)
     assert deployed.returncode == 0, deployed.stderr
     live = {
