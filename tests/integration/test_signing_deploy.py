@@ -105,7 +105,8 @@ def test_required_signatures_gate_deploy(local_cluster, namespace, local_registr
     )
     [release] = json.loads(history.stdout)
     [record] = release["signatures"]
-    assert record["image"] == good and record["digest"] == digest and record["verified"]
+    # the stage has a registry, so the image was pinned before the gate: the pinned reference is verified
+    assert record["image"] == f"{good}@{digest}" and record["digest"] == digest and record["verified"]
     assert record["fingerprint"] == keys.read_public(str(public)).fingerprint and record["layout"] == "legacy"
     live = kube.get(Ref("apps/v1", "Deployment", "web", namespace))
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == f"{good}@{digest}"  # what was verified
@@ -128,3 +129,30 @@ def test_promotion_into_a_signed_stage_is_gated(local_cluster, namespace, local_
         assert kube.get(Ref("apps/v1", "Deployment", "web", prod)) is None
     finally:
         kube.delete(Ref("v1", "Namespace", prod), propagation="Background")
+
+
+def test_relocated_image_keeps_its_source_signature(
+    local_cluster, namespace, local_registry, second_registry, tmp_path
+):
+    """Signed in the source registry, relocated with `images push` into the stage's registry (which copies
+    the image, not cosign's .sig tag): the gate finds the signature of the same digest at the source."""
+    kube, kubeconfig = local_cluster.kube, local_cluster.kubeconfig
+    private, public = _pair(tmp_path, "team")
+    source = _push(local_registry, "relocated")
+    with Client(insecure={local_registry}) as client:
+        remote.sign(client, source, keys.read_private(str(private)))
+        digest = client.resolve(Reference.parse(source))
+    doc = _spec(second_registry, source, {"prod": (namespace, _required("team.pub"))})
+    doc["stages"]["prod"]["registry"]["prefix"] = "mirror"
+    path = write(tmp_path, doc)
+    out = cli("images", "push", "-f", str(path), "--stage", "prod", "--plain", kubeconfig=kubeconfig)
+    assert out.returncode == 0, out.stderr
+    out = cli("deploy", "-f", str(path), "--stage", "prod", "--plain", "--timeout", "60", kubeconfig=kubeconfig)
+    assert out.returncode == 0, out.stderr
+    relocated = f"{second_registry}/mirror/{source.split('/', 1)[1]}@{digest}"
+    live = kube.get(Ref("apps/v1", "Deployment", "web", namespace))
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == relocated
+    history = cli("history", "-f", str(path), "--stage", "prod", "-o", "json", kubeconfig=kubeconfig)
+    [record] = json.loads(history.stdout)[0]["signatures"]
+    assert record["image"] == relocated and record["verified"] and record["signedAt"] == f"{source}@{digest}"
+    assert record["fingerprint"] == keys.read_public(str(public)).fingerprint

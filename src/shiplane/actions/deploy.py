@@ -48,9 +48,11 @@ class Deploy:
         spec_digest: str = "",
         options: Options | None = None,
         commit: tuple[str, float | None] = ("", None),  # the spec's git commit and its time, for the record
+        pins: dict[str, dict[str, str]] | None = None,  # how images were pinned (`desired.Desired.pins`)
     ) -> None:
         self.target, self.objects, self.spec_digest = target, objects, spec_digest
         self.commit = commit
+        self.pins = dict(pins or {})
         self.options = options or Options()
         self.overrides: list[dict] = []  # the policy overrides the gate used, recorded in the release
         self.signatures: list[dict] = []  # what verified each image's signature, recorded in the release
@@ -59,7 +61,8 @@ class Deploy:
         """The policy gate, then the signature gate: raise PolicyRefused (exit 5) before anything is
         written, else return the overrides used. Part of run(), so no caller of this action can skip it."""
         overrides = gate.enforce(self.objects, self.options.policy)
-        self.signatures = signatures.check(self.objects, self.options.signatures)
+        sources = {p["reference"]: p["source"] for p in self.pins.values() if p.get("source")}
+        self.signatures = signatures.check(self.objects, self.options.signatures, sources)
         self.objects = signatures.pin(self.objects, self.signatures)  # deploy the verified bytes, not the tag
         return overrides
 
@@ -105,6 +108,7 @@ class Deploy:
             objects=[strip_secret(o) for o in self.objects],
             overrides=list(self.overrides),
             signatures=list(self.signatures),
+            pins=self.pins,
         )
         revision = release.revision
         plan = plan_for(self.objects, history, opts)

@@ -8,9 +8,10 @@ referrers); what verified it goes into the release record.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from shiplane.errors import InputError, PolicyRefused, RegistryError
+from shiplane.spec.app import StageRegistry
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class SignatureGate:
 
     keys: tuple[str, ...] = ()
     required: bool = False
-    insecure: frozenset[str] = frozenset()  # registries reached over plain HTTP (a stage's `registry.insecure`)
+    registry: StageRegistry | None = None  # the stage's registry (plain HTTP when it says `insecure`)
     # Makes the registry client; unit tests and callers with their own client pass one here.
     client: Callable[[], object] | None = field(default=None, repr=False, compare=False)
 
@@ -27,12 +28,14 @@ class SignatureGate:
     def active(self) -> bool:
         return bool(self.keys) or self.required
 
-    def make_client(self):
+    def make_client(self, images: list[str]):
+        """The stage's client as pinning makes it: Docker config credentials, plain HTTP for an insecure
+        stage registry, loopback registries and $SHIPLANE_INSECURE_REGISTRIES."""
         if self.client is not None:
             return self.client()
-        from shiplane.registry import Client, DockerConfig
+        from shiplane.actions import pinning
 
-        return Client(insecure=set(self.insecure), config=DockerConfig.load())
+        return pinning.client_for(self.registry, images)
 
 
 def images_by_workload(objects: list[dict]) -> dict[str, list[str]]:
@@ -47,10 +50,14 @@ def images_by_workload(objects: list[dict]) -> dict[str, list[str]]:
     return out
 
 
-def check(objects: list[dict], gate: SignatureGate | None) -> list[dict]:
+def check(objects: list[dict], gate: SignatureGate | None, sources: dict[str, str] | None = None) -> list[dict]:
     """Verify every image the objects run; raise PolicyRefused naming each refused image when signatures
     are required; return what verified each (for the release record). A registry that cannot be reached
-    is its own error (exit 3) when signatures are required: "cannot check" is never "signed"."""
+    is its own error (exit 3) when signatures are required: "cannot check" is never "signed".
+
+    `sources` maps a relocated image (as deployed) to where it was copied from, at the same digest: its
+    signatures may have stayed there (`images push` copies the image, cosign's `.sig` tag is another tag),
+    and a signature of that digest is as good in either repository."""
     if gate is None or not gate.active:
         return []
     if not gate.keys:
@@ -61,17 +68,24 @@ def check(objects: list[dict], gate: SignatureGate | None) -> list[dict]:
     from shiplane.signing import read_public, remote
 
     keys = [read_public(path) for path in gate.keys]
-    client = gate.make_client()
+    by_image = images_by_workload(objects)
+    client = gate.make_client([*by_image, *(sources or {}).values()])
     records, refused = [], []
-    for image, places in images_by_workload(objects).items():
+    for image, places in by_image.items():
+        signed_at = {}
         try:
             verdict = remote.verify(client, image, keys)
+            source = (sources or {}).get(image)
+            if not verdict.ok and source:
+                found = remote.verify(client, source, keys)
+                if found.ok and found.digest == verdict.digest:
+                    verdict, signed_at = replace(found, image=image), {"signedAt": source}
         except RegistryError as err:
             if gate.required:
                 raise type(err)(f"cannot verify the signature of {image} ({places[0]}): {err.message}") from None
             records.append({"image": image, "verified": False, "reason": err.message, "workloads": places})
             continue
-        records.append(verdict.to_dict() | {"workloads": places})
+        records.append(verdict.to_dict() | signed_at | {"workloads": places})
         if not verdict.ok:
             refused.append(f"{places[0]}: image {image} ({verdict.digest}): {verdict.reason}")
     if refused and gate.required:

@@ -289,3 +289,13 @@ def _signing() -> None:
 
 
 _signing()
+
+
+def _register_push() -> None:
+    """`images push` (relocation) lives in cli/relocate.py; only registered here."""
+    from shiplane.cli.relocate import push
+
+    images.add_command(push)
+
+
+_register_push()
