@@ -99,20 +99,32 @@ def digest(context: Path, dockerfile: Path, *, target: str | None, args: dict[st
     if not context.is_dir():
         raise InputError(f"build context {context}: not a directory")
     ignore = context / ".dockerignore"
-    text = ignore.read_text() if ignore.is_file() and ignore.stat().st_size <= MAX_IGNORE_BYTES else ""
+    text = ignore.read_text(errors="replace") if ignore.is_file() and ignore.stat().st_size <= MAX_IGNORE_BYTES else ""
     h = hashlib.sha256()
     h.update(b"dockerfile\0" + reading.read_bytes(dockerfile, what="Dockerfile") + b"\0")
     h.update(f"target\0{target or ''}\0".encode())
     for key in sorted(args):
         h.update(f"arg\0{key}={args[key]}\0".encode())
     for relative, path in files(context, ignore_rules(text)):
-        st = path.lstat()
-        h.update(f"file\0{relative}\0{st.st_mode & 0o7777 | (st.st_mode & 0o170000)}\0".encode())
-        if path.is_symlink():
-            h.update(os.readlink(path).encode() + b"\0")
-            continue
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        h.update(b"\0")
+        try:
+            _add_file(h, relative, path)
+        except OSError as err:
+            raise InputError(
+                f"build context {context}: cannot read {relative}: {err.strerror or err}",
+                hint="the builder would be sent this file too: fix its permissions or list it in .dockerignore",
+            ) from None
     return h.hexdigest()
+
+
+def _add_file(h, relative: str, path: Path) -> None:
+    st = path.lstat()
+    h.update(f"file\0{relative}\0{st.st_mode & 0o7777 | (st.st_mode & 0o170000)}\0".encode())
+    if path.is_symlink():
+        h.update(os.readlink(path).encode() + b"\0")
+        return
+    if not path.is_file():  # a FIFO or socket: its name and type only (reading it could block)
+        return
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    h.update(b"\0")

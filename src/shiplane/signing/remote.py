@@ -16,6 +16,7 @@ from shiplane.signing import formats
 from shiplane.signing.keys import PrivateKey, PublicKey
 
 MAX_SIGNATURES = 64  # signature layers or bundles read per image: a flooded .sig tag cannot stall a deploy
+MAX_PAYLOAD = 1 << 20  # a payload or bundle is a few hundred bytes; a huge one is refused unread
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ def legacy_checks(client: Client, ref: Reference, keys: list[PublicKey]) -> Iter
         if not isinstance(annotation, str):
             yield formats.Check("legacy", None, "a signature layer without its signature annotation")
             continue
+        if not isinstance(layer.get("size"), int) or not 0 <= layer["size"] <= MAX_PAYLOAD:
+            yield formats.Check("legacy", None, f"a signature payload of size {layer.get('size')!r} (not read)")
+            continue
         payload = client.blob(ref, str(layer.get("digest")))
         yield formats.check_simplesigning(payload, annotation, ref.digest, keys)
 
@@ -84,7 +88,9 @@ def bundle_checks(client: Client, ref: Reference, keys: list[PublicKey]) -> Iter
         if manifest.artifact_type != formats.BUNDLE:
             continue
         for layer in manifest.layers[:1]:
-            if layer.get("mediaType") in formats.BUNDLE_MEDIA_TYPES:
+            if not isinstance(layer.get("size"), int) or not 0 <= layer["size"] <= MAX_PAYLOAD:
+                yield formats.Check("bundle", None, f"a bundle of size {layer.get('size')!r} (not read)")
+            elif layer.get("mediaType") in formats.BUNDLE_MEDIA_TYPES:
                 yield formats.check_bundle(client.blob(ref, str(layer.get("digest"))), ref.digest, keys)
 
 

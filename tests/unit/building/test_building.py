@@ -201,3 +201,17 @@ def test_replace_images_pins_every_use_of_the_service_image():
         pod["containers"][1]["image"] == "envoy:1"
         and objects[0]["spec"]["template"]["spec"]["containers"][0]["image"] == "shop/web:dev"
     )
+
+
+def test_a_fifo_in_the_context_does_not_block_hashing(tmp_path):
+    ctx = _ctx(tmp_path)
+    base = _hash(ctx)
+    os.mkfifo(ctx / "pipe")
+    assert _hash(ctx) != base  # named, typed, never opened
+
+
+def test_missing_context_or_dockerfile_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="not a directory"):
+        context.digest(tmp_path / "nope", tmp_path / "Dockerfile", target=None, args={})
+    with pytest.raises(InputError, match="no such file"):
+        context.digest(tmp_path, tmp_path / "Dockerfile", target=None, args={})

@@ -107,3 +107,12 @@ def test_unreachable_registry_is_not_unsigned(tmp_path):
     gate = replace(_gate(Registry(down=True), pub), required=False)
     [record] = signatures.check(_objects("r.example/web:1"), gate)
     assert not record["verified"] and "connection refused" in record["reason"]
+
+
+def test_oversized_payload_is_not_read(tmp_path):
+    _, pub = _key(tmp_path)
+    registry = Registry()
+    layer = formats.legacy_layer(b"{}", "c2ln") | {"size": 1 << 40}
+    registry.tags[formats.signature_tag(DIGEST)] = formats.signature_manifest([layer])[0]
+    [record] = signatures.check(_objects("r.example/web:1"), _gate(registry, pub, required=False))
+    assert not record["verified"] and "not read" in record["reason"]
