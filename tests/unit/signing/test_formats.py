@@ -4,13 +4,17 @@ v2.6.5) are read and verified; what shiplane writes verifies; tampering and wron
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shiplane.errors import InputError
 from shiplane.signing import formats, keys
@@ -199,3 +203,41 @@ def test_shiplane_bundle_round_trips():
     assert formats.check_bundle(raw, BUNDLE_DIGEST, [signer.public]).ok
     manifest = json.loads(formats.bundle_manifest(raw, {"digest": BUNDLE_DIGEST}, "2026-01-01T00:00:00Z"))
     assert manifest["artifactType"] == formats.BUNDLE and manifest["subject"]["digest"] == BUNDLE_DIGEST
+
+
+PEM_LABELS = ["PUBLIC KEY", "PRIVATE KEY", "EC PRIVATE KEY", *keys.ENCRYPTED_LABELS, "CERTIFICATE"]
+
+
+@settings(max_examples=int(os.environ.get("SHIPLANE_FUZZ_EXAMPLES", "150")), deadline=None)
+@given(label=st.sampled_from(PEM_LABELS), body=st.binary(max_size=400), raw=st.booleans())
+def test_any_key_file_is_read_or_refused_as_input(label, body, raw):
+    """Random key files (bare bytes, or a PEM block of any label around random base64) never crash."""
+    data = (
+        body
+        if raw
+        else b"-----BEGIN %s-----\n%s\n-----END %s-----\n" % (label.encode(), base64.b64encode(body), label.encode())
+    )
+    for load in (keys.load_public, lambda d, s: keys.load_private(d, s, password="x")):
+        with contextlib.suppress(InputError):
+            load(data, "fuzz.key")
+
+
+@settings(max_examples=int(os.environ.get("SHIPLANE_FUZZ_EXAMPLES", "150")), deadline=None)
+@given(
+    raw=st.binary(max_size=600)
+    | st.builds(
+        lambda d: json.dumps(d).encode(),
+        st.dictionaries(
+            st.sampled_from(["dsseEnvelope", "payload", "payloadType", "signatures", "critical"]),
+            st.recursive(
+                st.none() | st.text(max_size=20) | st.integers(),
+                lambda c: st.lists(c) | st.dictionaries(st.text(max_size=10), c),
+                max_leaves=8,
+            ),
+        ),
+    )
+)
+def test_any_bundle_or_payload_is_a_check_never_a_crash(raw):
+    pub = _cosign_pub()
+    assert not formats.check_bundle(raw, BUNDLE_DIGEST, [pub]).ok
+    assert not formats.check_simplesigning(raw, LEGACY_SIG, LEGACY_DIGEST, [pub]).ok
