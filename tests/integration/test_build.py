@@ -132,6 +132,14 @@ def test_build_push_and_deploy_by_digest(builder, builder_images, local_cluster,
     assert again.returncode == 0, again.stderr
     [reused] = json.loads(again.stdout)["images"]
     assert reused["reused"] and reused["digest"] == built["digest"]
+    (app / "new.txt").write_text("a change")  # a dry run sees the new hash, asks the registry, builds nothing
+    dry = cli("build", "-f", str(path), "--dry-run", "--plain", "-o", "json", kubeconfig=kubeconfig)
+    assert dry.returncode == 0, dry.stderr
+    [planned] = json.loads(dry.stdout)["images"]
+    assert planned["image"] != built["image"] and not planned["reused"] and planned["digest"] is None
+    with Client(insecure={local_registry}) as client:
+        assert not client.has_manifest(Reference.parse(planned["image"]))
+    (app / "new.txt").unlink()
 
     deployed = cli("deploy", "-f", str(path), "--stage", "dev", "--build", "--plain", kubeconfig=kubeconfig)
     assert deployed.returncode == 0, deployed.stderr

@@ -153,13 +153,19 @@ def build(
     logs: Path | None = None,
 ) -> Generator[Event, None, list[Built]]:
     """Build and push each job; `existing(reference, insecure)` → the digest a registry already has for the
-    tag (then the build is skipped). A dry run builds, pushes and probes nothing."""
+    tag (then the build is skipped). A dry run only asks `existing` (a read): it builds, pushes and
+    probes no builder."""
     out: list[Built] = []
     if not jobs:
         yield Note("no service has a `build:` section: nothing to build")
         return out
     if dry_run:
         for job in jobs:
+            found = existing(job.reference, job.request.insecure) if existing is not None else None
+            if found:
+                yield Note(f"{job.service}: {job.reference} is in the registry already ({found[:19]}…)")
+                out.append(Built(job.service, job.image, job.reference, found, job.request.tags, reused=True))
+                continue
             yield Note(f"would build {job.service} from {job.request.context} and push {job.reference}")
             out.append(Built(job.service, job.image, job.reference, tags=job.request.tags))
         return out

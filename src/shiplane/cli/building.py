@@ -35,6 +35,6 @@ def build(files, services, stage, dry_run, plain, output) -> int:
         click.echo(json.dumps({"stage": chosen, "dryRun": dry_run, "images": [b.to_dict() for b in built]}, indent=2))
         return 0
     for b in built:
-        how = "would build" if dry_run else ("reused" if b.reused else "built")
+        how = "up to date" if b.reused else ("would build" if dry_run else "built")
         click.echo(f"{b.service}: {how} {b.pinned}")
     return 0
