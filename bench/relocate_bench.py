@@ -9,6 +9,7 @@ Generates --images small images (each: a base layer shared by all, then --layers
 (not timed) and times, interleaved:
   - shiplane: `shiplane images push --stage bench` (one CLI process: interpreter start, spec load
     and render, resolve + copy of every image);
+  - shiplane as a library: `shiplane.actions.relocate.push` in this process (no start-up cost);
   - crane: `crane copy A/<repo>:<tag> B/mirror/<repo>:<tag>` for each image, one process per image,
     as a script relocating an app with crane does.
 Both copy the same bytes; the bench checks that B then resolves every image to the same digest.
@@ -32,6 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the tests' image builder
 
+from shiplane.actions import relocate  # noqa: E402
 from shiplane.events import result  # noqa: E402
 from shiplane.localcluster import registry as local_registry  # noqa: E402
 from shiplane.localcluster import tools  # noqa: E402
@@ -88,18 +90,23 @@ def main() -> None:
                 f"{len({d for img in imgs for d in img.blobs})} distinct blobs, {size / 1e6:.1f} MB",
                 file=sys.stderr,
             )
-            times: dict[str, list[float]] = {"shiplane": [], "crane": []}
+            times: dict[str, list[float]] = {"shiplane": [], "library": [], "crane": []}
             load_before = os.getloadavg()[0]
             for round_ in range(args.repeat):
-                order = ["shiplane", "crane"] if round_ % 2 == 0 else ["crane", "shiplane"]
+                order = ["shiplane", "library", "crane"] if round_ % 2 == 0 else ["crane", "library", "shiplane"]
                 for who in order:
                     b = result(local_registry.up(f"bench-b-{round_}-{who}", root=root))  # fresh, empty target
                     try:
                         env = {**os.environ, "SHIPLANE_INSECURE_REGISTRIES": f"{a.host},{b.host}"}
+                        spec = root / f"shiplane-{round_}-{who}.yaml"
+                        spec.write_text(yaml.safe_dump(app_spec(a.host, b.host, args.images), sort_keys=False))
                         if who == "shiplane":
-                            spec = root / f"shiplane-{round_}.yaml"
-                            spec.write_text(yaml.safe_dump(app_spec(a.host, b.host, args.images), sort_keys=False))
                             times[who].append(timed([*shiplane, "images", "push", "-f", str(spec), "-s", "bench"], env))
+                        elif who == "library":  # the same work in this process: no interpreter start or imports
+                            start = time.perf_counter()
+                            with Client(insecure={a.host, b.host}) as client:
+                                result(relocate.push([spec], "bench", client=client))
+                            times[who].append(time.perf_counter() - start)
                         else:
                             start = time.perf_counter()
                             for i in range(args.images):
@@ -121,14 +128,16 @@ def main() -> None:
         finally:
             result(local_registry.down("bench-a", root=root))
     ours, theirs = statistics.median(times["shiplane"]), statistics.median(times["crane"])
+    library = statistics.median(times["library"])
     ratio = ours / theirs
     print(
         f"relocate {args.images} images A → B, median of {args.repeat}, interleaved; load {load_before:.1f} → "
         f"{os.getloadavg()[0]:.1f}"
     )
     print(f"  shiplane images push (1 process)     {ours:7.2f} s")
+    print(f"  shiplane relocate.push (in-process)  {library:7.2f} s")
     print(f"  crane copy x {args.images} (1 process each)   {theirs:7.2f} s")
-    print(f"  ratio shiplane / crane {ratio:.2f}")
+    print(f"  ratio shiplane / crane {ratio:.2f} (CLI), {library / theirs:.2f} (in-process)")
     if args.write_readme:
         rows = [
             {
@@ -138,7 +147,14 @@ def main() -> None:
                 "peer": f"`crane copy` x {args.images} {theirs:.2f} s",
                 "ratio": round(ratio, 2),
                 "how": f"CLI processes, fresh target registry per run, median of {args.repeat}, interleaved",
-            }
+            },
+            {
+                "what": "the same relocation, shiplane as a library call (no interpreter start or imports)",
+                "shiplane": f"{library:.2f} s",
+                "peer": f"`crane copy` x {args.images} {theirs:.2f} s",
+                "ratio": round(library / theirs, 2),
+                "how": f"`relocate.push` in-process, fresh target registry per run, median of {args.repeat}",
+            },
         ]
         readme_table.record("relocate", rows, load_before=load_before)
         readme_table.write_readme()
