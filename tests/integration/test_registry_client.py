@@ -197,6 +197,7 @@ def test_auth_flows(local_registry: str, tmp_path, mode: str) -> None:
             scopes = [s for r in proxy.token_requests for s in r.get("scope", [])]
             assert f"repository:{ref.repository}:pull,push" in scopes
             assert all(r.get("service") == ["test-registry"] for r in proxy.token_requests)
+            assert len(proxy.token_requests) == 2  # one token per scope (pull; pull,push), reused after that
         # anonymous and wrong credentials: refused, exit 3, the password never shown
         with Client(insecure={proxy.host}) as anonymous, pytest.raises(RegistryDenied) as err:
             anonymous.resolve(ref)

@@ -113,7 +113,7 @@ class Transport:
                 pair = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
                 return {"Authorization": f"Basic {pair}"}
             return {}
-        token = self._tokens.get((call.host, tuple(self._scopes(challenge, call))))
+        token = self._tokens.get((call.host, tuple(call.scopes)))
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     @staticmethod
@@ -133,8 +133,9 @@ class Transport:
             if challenge.scheme == "basic":
                 creds = self.config.credentials(call.host)
                 return bool(creds and creds.username)
+            # asked for with the challenge's own scope too; kept under what this kind of call needs
             scopes = self._scopes(challenge, call)
-            self._tokens[(call.host, tuple(scopes))] = self._token(call, challenge, scopes)
+            self._tokens[(call.host, tuple(call.scopes))] = self._token(call, challenge, scopes)
             return True
 
     def _token(self, call: Call, challenge: Challenge, scopes: list[str]) -> str:
@@ -235,7 +236,12 @@ class Transport:
                     allow_redirects=method in ("GET", "HEAD"),
                     proxies=self.proxies(url),
                 )
-            except requests.exceptions.SSLError:
+            except requests.exceptions.SSLError as err:
+                if "CERTIFICATE_VERIFY_FAILED" in str(err):
+                    raise RegistryUnreachable(
+                        f"{call.what}: the certificate of registry {call.host} is not trusted",
+                        hint="REQUESTS_CA_BUNDLE names a CA bundle that includes your private CA",
+                    ) from None
                 raise RegistryUnreachable(
                     f"{call.what}: TLS with registry {call.host} failed",
                     hint="a plain-HTTP local registry must be marked insecure (stage registry `insecure: true`, "
