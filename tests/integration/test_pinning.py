@@ -131,3 +131,25 @@ def test_missing_image_is_a_preflight_error_naming_the_service(local_cluster, lo
     assert f"Deployment/web/web: image '{local_registry}/{repo}/web:1.0': cannot be resolved" in out.stderr
     assert "StatefulSet/db" not in out.stderr  # the image that exists is not reported
     _nothing_applied(kube, namespace, path, kc)
+
+
+def test_refused_credentials_are_exit_3_naming_the_workload(local_registry, tmp_path, monkeypatch):
+    from shiplane.actions import pinning
+    from shiplane.errors import RegistryDenied
+    from shiplane.spec.app import Stage
+    from tests.registryproxy import AuthProxy
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))  # no config file: anonymous
+    with AuthProxy(local_registry, mode="bearer") as proxy:
+        objects = [
+            {
+                "kind": "Deployment",
+                "metadata": {"name": "web"},
+                "spec": {"template": {"spec": {"containers": [{"name": "web", "image": f"{proxy.host}/a/web:1"}]}}},
+            }
+        ]
+        stage = Stage(namespace="x", images={"pin": True})
+        with pinning.client_for(None, [f"{proxy.host}/a/web:1"]) as client, pytest.raises(RegistryDenied) as err:
+            pinning.resolve(objects, stage, client)
+    assert err.value.exit_code == 3
+    assert "Deployment/web/web" in err.value.message and "anonymously" in err.value.message

@@ -197,6 +197,7 @@ def test_auth_flows(local_registry: str, tmp_path, mode: str) -> None:
             scopes = [s for r in proxy.token_requests for s in r.get("scope", [])]
             assert f"repository:{ref.repository}:pull,push" in scopes
             assert all(r.get("service") == ["test-registry"] for r in proxy.token_requests)
+            assert len(proxy.token_requests) == 2  # one token per scope (pull; pull,push), reused after that
         # anonymous and wrong credentials: refused, exit 3, the password never shown
         with Client(insecure={proxy.host}) as anonymous, pytest.raises(RegistryDenied) as err:
             anonymous.resolve(ref)
@@ -206,3 +207,17 @@ def test_auth_flows(local_registry: str, tmp_path, mode: str) -> None:
             client.resolve(ref)
         assert proxy.user in str(err.value) and "wrong-pass-123" not in str(err.value)
         assert str(tmp_path / "config.json") in str(err.value)
+
+
+def test_identity_token_login(local_registry: str, tmp_path) -> None:
+    img = image(seed="identity")
+    with AuthProxy(local_registry, mode="bearer") as proxy:
+        ref = Reference.parse(f"{proxy.host}/{repo()}:1")
+        config = _config(tmp_path, proxy.host, {"identitytoken": proxy.refresh_token})
+        with Client(insecure={proxy.host}, config=config) as client:
+            assert push(client, ref, img) == img.digest
+        assert proxy.token_requests and all(r["grant_type"] == ["refresh_token"] for r in proxy.token_requests)
+        stale = _config(tmp_path, proxy.host, {"identitytoken": "refresh-expired"})
+        with Client(insecure={proxy.host}, config=stale) as client, pytest.raises(RegistryDenied) as err:
+            client.resolve(ref)
+        assert "identity token" in str(err.value) and "refresh-expired" not in str(err.value)

@@ -115,6 +115,7 @@ def resolve(objects: list[dict], stage: Stage, client: Client, *, stage_name: st
     pins: dict[str, Pin] = {}
     problems: list[str] = []
     unreachable: list[str] = []
+    denied: list[str] = []
     for image, keys in by_image.items():
         where = f"{', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}: image {image!r}"
         try:
@@ -134,7 +135,9 @@ def resolve(objects: list[dict], stage: Stage, client: Client, *, stage_name: st
         except ImageNotFound as err:
             hint = f" (relocate it first: shiplane images push --stage {stage_name or 'S'})" if stage.registry else ""
             problems.append(f"{where}: cannot be resolved to a digest: {err.message}{hint}")
-        except (RegistryDenied, RegistryError) as err:
+        except RegistryDenied as err:
+            denied.append(f"{where}: {err.message}")
+        except RegistryError as err:
             problems.append(f"{where}: cannot be resolved to a digest: {err.message}")
         except ShiplaneError as err:  # a bad reference
             problems.append(f"{where}: {err.message}")
@@ -142,6 +145,11 @@ def resolve(objects: list[dict], stage: Stage, client: Client, *, stage_name: st
         raise RegistryUnreachable(
             "images cannot be pinned, nothing was applied:\n  " + "\n  ".join(unreachable),
             hint="start the registry or check the network; offline rehearsals set `images.pin: false`",
+        )
+    if denied:
+        raise RegistryDenied(
+            "images cannot be pinned, nothing was applied:\n  " + "\n  ".join(denied),
+            hint="`docker login` to the registry (shiplane reads ~/.docker/config.json or $DOCKER_CONFIG)",
         )
     if problems:
         raise InputErrors(

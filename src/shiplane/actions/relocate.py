@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 from shiplane import rendering, spec
 from shiplane.actions import pinning
 from shiplane.errors import ImageNotFound, InputError
-from shiplane.events import Event, Note, Step
+from shiplane.events import Event, Progress, Step
 from shiplane.registry import Client, Reference
 from shiplane.spec.inputs import gather
+
+JOBS = 4  # images relocated at once (each copies up to the client's `jobs` blobs at once)
 
 
 @dataclass(frozen=True)
@@ -63,39 +66,48 @@ def _tagged(client: Client, ref: Reference) -> str | None:
         return None
 
 
+def _relocate(client: Client, image: str, users: list[str], registry, dry_run: bool) -> Moved:
+    """One image: resolve at the source (the manifest is fetched once and reused by the copy), look in
+    the target, copy when missing."""
+    started = time.monotonic()
+    src = Reference.parse(image)
+    dst = pinning.relocated(src, registry)
+    digest = client.manifest(src, platform=None).digest
+    pinned_dst = Reference(dst.registry, dst.repository, dst.tag, digest)
+    present = _tagged(client, dst) == digest if dst.tag else client.has_manifest(pinned_dst)
+    if present:
+        action = "present"
+    elif dry_run:
+        action = "would-copy"
+    else:
+        client.copy(Reference(src.registry, src.repository, src.tag, digest), dst)
+        action = "copied"
+    source = pinning.pinned(image, digest)
+    return Moved(image, tuple(users), source, str(pinned_dst), digest, action, time.monotonic() - started)
+
+
 def push(
-    files: list[Path], stage: str, *, dry_run: bool = False, client: Client | None = None
+    files: list[Path], stage: str, *, dry_run: bool = False, client: Client | None = None, jobs: int = JOBS
 ) -> Generator[Event, None, list[Moved]]:
+    """Relocate every image of the stage, `jobs` at a time; a Step per image as each finishes."""
     stage_spec, by_image = stage_images(files, stage)
     registry = stage_spec.stage.registry
     assert registry is not None  # stage_images refused a stage without one
     own = client or pinning.client_for(registry, by_image)
-    moved: list[Moved] = []
+    moved: dict[str, Moved] = {}
+    total = len(by_image)
     try:
-        for n, (image, users) in enumerate(by_image.items(), 1):
-            src = Reference.parse(image)
-            dst = pinning.relocated(src, registry)
-            label = f"[{n}/{len(by_image)}] {image} → {dst.name}"
-            started = time.monotonic()
-            yield Step(label)
-            digest = own.resolve(src)
-            pinned_dst = Reference(dst.registry, dst.repository, dst.tag, digest)
-            present = own.has_manifest(pinned_dst) and (not dst.tag or _tagged(own, dst) == digest)
-            if present:
-                action = "present"
-            elif dry_run:
-                action = "would-copy"
-            else:
-                yield from own.copying(Reference(src.registry, src.repository, src.tag, digest), dst)
-                action = "copied"
-            seconds = time.monotonic() - started
-            yield Step(label, done=True, seconds=seconds)
-            if present:
-                yield Note(f"{image}: already in {dst.registry} at {digest[:19]}")
-            moved.append(
-                Moved(image, tuple(users), pinning.pinned(image, digest), str(pinned_dst), digest, action, seconds)
-            )
+        yield Step(f"{'look for' if dry_run else 'relocate'} {total} image(s) in {registry.host}")
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {
+                pool.submit(_relocate, own, image, users, registry, dry_run): image for image, users in by_image.items()
+            }
+            for future in as_completed(futures):
+                m = future.result()  # the first failure ends the run (the rest are cancelled)
+                moved[m.image] = m
+                yield Progress("relocate images", len(moved), total, item=m.image, unit="images")
+                yield Step(f"[{len(moved)}/{total}] {m.action} {m.image} → {m.target}", done=True, seconds=m.seconds)
     finally:
         if client is None:
             own.close()
-    return moved
+    return [moved[image] for image in by_image]  # in the spec's order

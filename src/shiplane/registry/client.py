@@ -66,6 +66,10 @@ class Client:
         self.jobs = max(1, jobs)
         self._digests: dict[str, str] = {}  # `registry/repo:tag` → digest, for this client's lifetime
         self._manifests: dict[str, Manifest] = {}  # digest → manifest (immutable by definition)
+        # blobs this client saw or put in a repository (host, repository, digest), and one repository
+        # per (host, digest) holding it: later copies skip the HEAD, or mount instead of uploading
+        self._present: set[tuple[str, str, str]] = set()
+        self._holders: dict[tuple[str, str], str] = {}
 
     def __enter__(self) -> Client:
         return self
@@ -291,16 +295,22 @@ class Client:
         return found
 
     def _copy_blob(self, src: Reference, dst: Reference, digest: str) -> str:
-        if self.has_blob(dst, digest):
+        host = dst.api_host
+        if (host, dst.repository, digest) in self._present:
             return digest
-        same_registry = src.api_host == dst.api_host
-        if same_registry and src.repository != dst.repository:
-            location = self._start_upload(dst, mount=digest, source=src.repository)
-            if location is None:
-                return digest
-        else:
-            location = self._start_upload(dst)
-        self._upload(dst, location, self.open_blob(src, digest), digest)
+        if self.has_blob(dst, digest):
+            self._present.add((host, dst.repository, digest))
+            return digest
+        # a repository of the target registry known to hold it (pushed earlier in this run), else the
+        # source's own repository when both are one registry: mount instead of sending the bytes
+        holder = self._holders.get((host, digest))
+        if holder is None and src.api_host == host and src.repository != dst.repository:
+            holder = src.repository
+        location = self._start_upload(dst, mount=digest, source=holder) if holder else self._start_upload(dst)
+        if location is not None:
+            self._upload(dst, location, self.open_blob(src, digest), digest)
+        self._present.add((host, dst.repository, digest))
+        self._holders.setdefault((host, digest), dst.repository)
         return digest
 
     # --- referrers -------------------------------------------------------------------------------
