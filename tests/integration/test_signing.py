@@ -270,3 +270,21 @@ def test_shiplane_bundle_is_accepted_by_cosign(local_registry, cosign, cosign_ke
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)[0]["critical"]["image"]["docker-manifest-digest"] == digest
     assert _cosign(cosign, *args, "--key", str(other_pub), pinned, experimental=True).returncode != 0
+
+
+def test_multi_platform_index_signed_by_cosign_is_verified_at_the_index(local_registry, cosign, cosign_keys, capsys):
+    """cosign signs what the tag names (the index digest); shiplane checks the same digest."""
+    from tests.ociimages import push_index
+
+    key, pub = cosign_keys
+    ref = f"{local_registry}/sig/{uuid.uuid4().hex[:8]}:multi"
+    images = [image(seed="amd", platform="linux/amd64"), image(seed="arm", platform="linux/arm64")]
+    with Client(insecure={local_registry}) as client:
+        index_digest = push_index(client, Reference.parse(ref), images)
+    done = _cosign(cosign, "sign", "--key", str(key), "--tlog-upload=false", "--allow-insecure-registry", ref)
+    assert done.returncode == 0, done.stderr
+    code, doc = _verify_cli(capsys, ref, pub, local_registry)
+    assert code == 0 and doc["images"][0]["digest"] == index_digest
+    # one platform's manifest alone was not signed
+    code, doc = _verify_cli(capsys, f"{ref.rsplit(':', 1)[0]}@{images[0].digest}", pub, local_registry)
+    assert code == 5
