@@ -7,6 +7,7 @@ import base64
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def test_bundle_hint_is_the_key_digest_cosign_writes():
     assert bundle["verificationMaterial"]["publicKey"]["hint"] == _cosign_pub().hint
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command is not installed")
 def test_openssl_keys_are_read(tmp_path):
     """PKCS#8 private and SPKI public keys as `openssl` writes them."""
     key_path, pub_path = tmp_path / "k.pem", tmp_path / "k.pub"
