@@ -38,7 +38,6 @@ def run(jobs_: list[building.Job], *, dry_run: bool = False) -> Generator[Event,
 
     insecure = {j.reference.split("/", 1)[0] for j in jobs_ if j.request.insecure}
     with Client(insecure=insecure, config=DockerConfig.load()) as client:
-
         unchecked: list[str] = []
 
         def existing(reference: str, _insecure: bool) -> str | None:
