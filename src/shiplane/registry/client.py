@@ -24,6 +24,7 @@ MAX_MANIFEST = 4 * 1024 * 1024  # the distribution spec's limit; larger is refus
 CHUNK = 1024 * 1024
 COPY_JOBS = 4  # blobs of one image copied at once (crane's default is 4 too)
 INSECURE_ENV = "SHIPLANE_INSECURE_REGISTRIES"
+COSIGN_SUFFIXES = (".sig", ".att", ".sbom")  # cosign's tag layout beside an image: sha256-<hex>.sig
 
 
 def insecure_from_env() -> set[str]:
@@ -364,6 +365,26 @@ class Client:
         raw_index = json.dumps(body, separators=(",", ":")).encode()
         self.put_manifest(Reference(subject.registry, subject.repository, _fallback_tag(digest)), raw_index, OCI_INDEX)
         return pushed
+
+    def copy_referrers(self, src: Reference, dst: Reference) -> list[str]:
+        """Copy what refers to `src`'s digest into `dst`'s repository: its referrers (signatures,
+        attestations, SBOMs as OCI 1.1 artifacts, attached again at the target) and cosign's tags
+        `sha256-<hex>.sig`/`.att`/`.sbom`. Returns the digests copied."""
+        digest = self.resolve(src)
+        copied: list[str] = []
+        subject = Reference(dst.registry, dst.repository, None, digest)
+        for desc in self.referrers(Reference(src.registry, src.repository, None, digest)):
+            ref = Reference(src.registry, src.repository, None, str(desc.get("digest")))
+            manifest = self._get_manifest(ref)
+            for blob in manifest.blobs:
+                self._copy_blob(src, dst, str(blob.get("digest")))
+            copied.append(self.attach(subject, manifest.raw, manifest.media_type))
+        for suffix in COSIGN_SUFFIXES:
+            tagged = Reference(src.registry, src.repository, _fallback_tag(digest) + suffix)
+            if self.has_manifest(tagged):
+                self._digests.pop(str(tagged), None)  # these tags move as signatures are added
+                copied.append(self.copy(tagged, Reference(dst.registry, dst.repository, tagged.tag)))
+        return copied
 
 
 def pick_platform(index: Manifest, platform: str) -> dict | None:
