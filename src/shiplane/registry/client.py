@@ -39,9 +39,8 @@ def _fallback_tag(digest: str) -> str:
 
 def _foreign(descriptor: dict) -> bool:
     """Non-distributable layers (Windows base layers) are never copied; they are pulled from their URLs."""
-    return "nondistributable" in str(descriptor.get("mediaType", "")) or "foreign" in str(
-        descriptor.get("mediaType", "")
-    )
+    media_type = str(descriptor.get("mediaType", ""))
+    return "nondistributable" in media_type or "foreign" in media_type
 
 
 class Client:
@@ -99,10 +98,15 @@ class Client:
         if key in self._digests:
             return self._digests[key]
         call = self._call(ref, "resolve")
-        resp = self.transport.request(
-            "HEAD", call, f"/v2/{ref.repository}/manifests/{ref.identifier}", headers={"Accept": ACCEPT}
-        )
-        digest = resp.headers.get("Docker-Content-Digest", "")
+        try:
+            resp = self.transport.request(
+                "HEAD", call, f"/v2/{ref.repository}/manifests/{ref.identifier}", headers={"Accept": ACCEPT}
+            )
+            digest = resp.headers.get("Docker-Content-Digest", "")
+        except RegistryError as err:
+            if err.status not in (400, 405, 406):  # a registry that does not answer HEAD: the GET decides
+                raise
+            digest = ""
         if not digest.startswith("sha256:"):  # the header is optional: hash what a GET sends
             digest = self._get_manifest(ref).digest
         self._digests[key] = check_digest(digest, what=f"the digest registry {ref.registry} sent for {ref}")
