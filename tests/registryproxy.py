@@ -29,6 +29,7 @@ class AuthProxy:
         self.tokens: dict[str, set[str]] = {}  # token → scopes it grants
         self.hide_blobs_in: set[str] = set()  # repositories whose blob HEADs answer 404 (per-repo blob scoping)
         self.fail_next: list[int] = []  # statuses to answer before forwarding (retry tests)
+        self.no_manifest_head = False  # answer HEAD on manifests with 405, as some registries do
         self.refresh_token = "refresh-" + secrets.token_hex(8)  # what an `identitytoken` login holds
         proxy = self
 
@@ -70,6 +71,8 @@ class AuthProxy:
                 if not self._authorized(url.path):
                     return None
                 parts = url.path.split("/")
+                if self.command == "HEAD" and "manifests" in parts and proxy.no_manifest_head:
+                    return self._send(405, {})
                 if self.command == "HEAD" and "blobs" in parts and "uploads" not in parts:
                     repo = "/".join(parts[2 : parts.index("blobs")])
                     if repo in proxy.hide_blobs_in:

@@ -173,6 +173,9 @@ def test_retries_429_and_5xx_then_succeeds(local_registry: str) -> None:
         push(client, ref, img)
         proxy.fail_next[:] = [503, 429]
         assert Client(insecure={proxy.host}, backoff=0.01).resolve(ref) == img.digest
+        proxy.no_manifest_head = True  # a registry without HEAD on manifests: the GET's bytes decide
+        assert Client(insecure={proxy.host}).resolve(ref) == img.digest
+        proxy.no_manifest_head = False
         proxy.fail_next[:] = [503] * 10
         with pytest.raises(RegistryUnreachable, match="HTTP 503"):
             Client(insecure={proxy.host}, retries=3, backoff=0.01).resolve(ref)
@@ -221,3 +224,53 @@ def test_identity_token_login(local_registry: str, tmp_path) -> None:
         with Client(insecure={proxy.host}, config=stale) as client, pytest.raises(RegistryDenied) as err:
             client.resolve(ref)
         assert "identity token" in str(err.value) and "refresh-expired" not in str(err.value)
+
+
+def test_copy_referrers_brings_signatures_along(local_registry: str, second_registry: str) -> None:
+    subject = image(seed="signed-subject")
+    src = Reference.parse(f"{local_registry}/{repo()}:1")
+    dst = Reference.parse(f"{second_registry}/{repo()}:1")
+    empty = b"{}"
+    with Client(insecure={local_registry, second_registry}) as client:
+        push(client, src, subject)
+        client.put_blob(src, empty, sha256(empty))
+        payload = b'{"critical": {"image": {"docker-manifest-digest": "%s"}}}' % subject.digest.encode()
+        client.put_blob(src, payload, sha256(payload))
+        artifact = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "artifactType": "application/vnd.example.sig",
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(empty), "size": 2},
+                "layers": [
+                    {"mediaType": "application/vnd.example.payload", "digest": sha256(payload), "size": len(payload)}
+                ],
+                "subject": {"mediaType": OCI_MANIFEST, "digest": subject.digest, "size": len(subject.manifest)},
+            }
+        ).encode()
+        attached = client.attach(src.with_digest(subject.digest), artifact, OCI_MANIFEST)
+        legacy = json.dumps(  # cosign's tag layout: sha256-<hex>.sig, a manifest whose layer is the payload
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(empty), "size": 2},
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                        "digest": sha256(payload),
+                        "size": len(payload),
+                    }
+                ],
+            }
+        ).encode()
+        sig_tag = subject.digest.replace(":", "-") + ".sig"
+        client.put_manifest(Reference.parse(f"{local_registry}/{src.repository}:{sig_tag}"), legacy, OCI_MANIFEST)
+
+        client.copy(src, dst)
+        copied = client.copy_referrers(src, dst)
+        assert set(copied) == {attached, sha256(legacy)}
+    with Client(insecure={second_registry}) as reader:
+        found = reader.referrers(dst.with_digest(subject.digest))
+        assert [r["digest"] for r in found] == [attached]
+        sig = reader.manifest(Reference.parse(f"{second_registry}/{dst.repository}:{sig_tag}"))
+        assert sig.raw == legacy and reader.blob(dst, sha256(payload)) == payload

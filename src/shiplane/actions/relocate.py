@@ -33,6 +33,7 @@ class Moved:
     digest: str
     action: str  # copied | present | would-copy
     seconds: float = 0.0
+    referrers: tuple[str, ...] = ()  # signatures, attestations, SBOMs copied along (digests)
 
     def to_json(self) -> dict:
         return {
@@ -43,6 +44,7 @@ class Moved:
             "digest": self.digest,
             "action": self.action,
             "seconds": round(self.seconds, 3),
+            "referrers": list(self.referrers),
         }
 
 
@@ -66,9 +68,9 @@ def _tagged(client: Client, ref: Reference) -> str | None:
         return None
 
 
-def _relocate(client: Client, image: str, users: list[str], registry, dry_run: bool) -> Moved:
+def _relocate(client: Client, image: str, users: list[str], registry, dry_run: bool, referrers: bool) -> Moved:
     """One image: resolve at the source (the manifest is fetched once and reused by the copy), look in
-    the target, copy when missing."""
+    the target, copy when missing; then what refers to it (signatures), which may be newer than the copy."""
     started = time.monotonic()
     src = Reference.parse(image)
     dst = pinning.relocated(src, registry)
@@ -82,12 +84,20 @@ def _relocate(client: Client, image: str, users: list[str], registry, dry_run: b
     else:
         client.copy(Reference(src.registry, src.repository, src.tag, digest), dst)
         action = "copied"
+    extra = client.copy_referrers(src.with_digest(digest), dst) if referrers and not dry_run else []
     source = pinning.pinned(image, digest)
-    return Moved(image, tuple(users), source, str(pinned_dst), digest, action, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    return Moved(image, tuple(users), source, str(pinned_dst), digest, action, seconds, tuple(extra))
 
 
 def push(
-    files: list[Path], stage: str, *, dry_run: bool = False, client: Client | None = None, jobs: int = JOBS
+    files: list[Path],
+    stage: str,
+    *,
+    dry_run: bool = False,
+    client: Client | None = None,
+    jobs: int = JOBS,
+    referrers: bool = True,
 ) -> Generator[Event, None, list[Moved]]:
     """Relocate every image of the stage, `jobs` at a time; a Step per image as each finishes."""
     stage_spec, by_image = stage_images(files, stage)
@@ -100,7 +110,8 @@ def push(
         yield Step(f"{'look for' if dry_run else 'relocate'} {total} image(s) in {registry.host}")
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = {
-                pool.submit(_relocate, own, image, users, registry, dry_run): image for image, users in by_image.items()
+                pool.submit(_relocate, own, image, users, registry, dry_run, referrers): image
+                for image, users in by_image.items()
             }
             for future in as_completed(futures):
                 m = future.result()  # the first failure ends the run (the rest are cancelled)

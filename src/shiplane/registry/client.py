@@ -24,6 +24,7 @@ MAX_MANIFEST = 4 * 1024 * 1024  # the distribution spec's limit; larger is refus
 CHUNK = 1024 * 1024
 COPY_JOBS = 4  # blobs of one image copied at once (crane's default is 4 too)
 INSECURE_ENV = "SHIPLANE_INSECURE_REGISTRIES"
+COSIGN_SUFFIXES = (".sig", ".att", ".sbom")  # cosign's tag layout beside an image: sha256-<hex>.sig
 
 
 def insecure_from_env() -> set[str]:
@@ -38,9 +39,8 @@ def _fallback_tag(digest: str) -> str:
 
 def _foreign(descriptor: dict) -> bool:
     """Non-distributable layers (Windows base layers) are never copied; they are pulled from their URLs."""
-    return "nondistributable" in str(descriptor.get("mediaType", "")) or "foreign" in str(
-        descriptor.get("mediaType", "")
-    )
+    media_type = str(descriptor.get("mediaType", ""))
+    return "nondistributable" in media_type or "foreign" in media_type
 
 
 class Client:
@@ -98,10 +98,15 @@ class Client:
         if key in self._digests:
             return self._digests[key]
         call = self._call(ref, "resolve")
-        resp = self.transport.request(
-            "HEAD", call, f"/v2/{ref.repository}/manifests/{ref.identifier}", headers={"Accept": ACCEPT}
-        )
-        digest = resp.headers.get("Docker-Content-Digest", "")
+        try:
+            resp = self.transport.request(
+                "HEAD", call, f"/v2/{ref.repository}/manifests/{ref.identifier}", headers={"Accept": ACCEPT}
+            )
+            digest = resp.headers.get("Docker-Content-Digest", "")
+        except RegistryError as err:
+            if err.status not in (400, 405, 406):  # a registry that does not answer HEAD: the GET decides
+                raise
+            digest = ""
         if not digest.startswith("sha256:"):  # the header is optional: hash what a GET sends
             digest = self._get_manifest(ref).digest
         self._digests[key] = check_digest(digest, what=f"the digest registry {ref.registry} sent for {ref}")
@@ -364,6 +369,26 @@ class Client:
         raw_index = json.dumps(body, separators=(",", ":")).encode()
         self.put_manifest(Reference(subject.registry, subject.repository, _fallback_tag(digest)), raw_index, OCI_INDEX)
         return pushed
+
+    def copy_referrers(self, src: Reference, dst: Reference) -> list[str]:
+        """Copy what refers to `src`'s digest into `dst`'s repository: its referrers (signatures,
+        attestations, SBOMs as OCI 1.1 artifacts, attached again at the target) and cosign's tags
+        `sha256-<hex>.sig`/`.att`/`.sbom`. Returns the digests copied."""
+        digest = self.resolve(src)
+        copied: list[str] = []
+        subject = Reference(dst.registry, dst.repository, None, digest)
+        for desc in self.referrers(Reference(src.registry, src.repository, None, digest)):
+            ref = Reference(src.registry, src.repository, None, str(desc.get("digest")))
+            manifest = self._get_manifest(ref)
+            for blob in manifest.blobs:
+                self._copy_blob(src, dst, str(blob.get("digest")))
+            copied.append(self.attach(subject, manifest.raw, manifest.media_type))
+        for suffix in COSIGN_SUFFIXES:
+            tagged = Reference(src.registry, src.repository, _fallback_tag(digest) + suffix)
+            if self.has_manifest(tagged):
+                self._digests.pop(str(tagged), None)  # these tags move as signatures are added
+                copied.append(self.copy(tagged, Reference(dst.registry, dst.repository, tagged.tag)))
+        return copied
 
 
 def pick_platform(index: Manifest, platform: str) -> dict | None:
