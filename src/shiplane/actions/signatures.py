@@ -56,7 +56,7 @@ def check(objects: list[dict], gate: SignatureGate | None, sources: dict[str, st
     is its own error (exit 3) when signatures are required: "cannot check" is never "signed".
 
     `sources` maps a relocated image (as deployed) to where it was copied from, at the same digest: its
-    signatures may have stayed there (`images push` copies the image, cosign's `.sig` tag is another tag),
+    signatures may have stayed there (`images push --no-referrers`, or a copy by another tool),
     and a signature of that digest is as good in either repository."""
     if gate is None or not gate.active:
         return []
