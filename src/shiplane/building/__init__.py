@@ -144,6 +144,19 @@ def log_dir() -> Path:
     return Path(root) / "builds"
 
 
+KEEP_LOGS = 100  # build logs kept in the cache; older ones are removed before a new one is written
+
+
+def prune_logs(logs: Path, keep: int = KEEP_LOGS) -> None:
+    """Keep the newest `keep - 1` build logs (one more is about to be written)."""
+    try:
+        found = sorted(logs.glob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for old in found[keep - 1 :]:
+        old.unlink(missing_ok=True)
+
+
 def build(
     jobs: list[Job],
     *,
@@ -185,7 +198,9 @@ def build(
             out.append(Built(job.service, job.image, job.reference, found, job.request.tags, reused=True))
             continue
         yield Step(f"build {job.service} with {builder.name}")
-        log = logs / f"{job.service}-{job.content[:16]}-{int(time.time())}.log"
+        app = job.repository.rsplit("/", 2)[-2]
+        log = logs / f"{app}-{job.service}-{job.content[:16]}-{int(time.time())}.log"
+        prune_logs(logs)
         digest_file = log.with_suffix(".digest")
         try:
             digest = builders.run(builder, job.request, log, digest_file)

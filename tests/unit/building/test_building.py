@@ -215,3 +215,12 @@ def test_missing_context_or_dockerfile_is_an_input_error(tmp_path):
         context.digest(tmp_path / "nope", tmp_path / "Dockerfile", target=None, args={})
     with pytest.raises(InputError, match="no such file"):
         context.digest(tmp_path, tmp_path / "Dockerfile", target=None, args={})
+
+
+def test_old_build_logs_are_pruned(tmp_path):
+    for i in range(5):
+        log = tmp_path / f"a-web-{i}.log"
+        log.write_text("x")
+        os.utime(log, (i, i))
+    building.prune_logs(tmp_path, keep=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-web-3.log", "a-web-4.log"]
