@@ -198,7 +198,7 @@ def build(
             out.append(Built(job.service, job.image, job.reference, found, job.request.tags, reused=True))
             continue
         yield Step(f"build {job.service} with {builder.name}")
-        app = ([""] + job.repository.split("/"))[-2] or "image"
+        app = ["", *job.repository.split("/")][-2] or "image"
         log = logs / f"{app}-{job.service}-{job.content[:16]}-{int(time.time())}.log"
         prune_logs(logs)
         digest_file = log.with_suffix(".digest")
