@@ -12,6 +12,7 @@ from shiplane.errors import (
     DigestMismatch,
     ImageNotFound,
     RegistryDenied,
+    RegistryError,
     RegistryUnreachable,
 )
 from shiplane.localcluster.processes import free_ports
@@ -274,3 +275,24 @@ def test_copy_referrers_brings_signatures_along(local_registry: str, second_regi
         assert [r["digest"] for r in found] == [attached]
         sig = reader.manifest(Reference.parse(f"{second_registry}/{dst.repository}:{sig_tag}"))
         assert sig.raw == legacy and reader.blob(dst, sha256(payload)) == payload
+
+
+def test_a_hostile_descriptor_never_becomes_a_url(local_registry: str, second_registry: str) -> None:
+    bad = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "../../../v2/_catalog",
+                "size": 1,
+            },
+            "layers": [],
+        }
+    ).encode()
+    src = Reference.parse(f"{local_registry}/{repo()}:bad")
+    with Client(insecure={local_registry, second_registry}) as client:
+        client.put_manifest(src, bad, OCI_MANIFEST)
+        with pytest.raises(RegistryError, match="invalid digest") as err:
+            client.copy(src, Reference.parse(f"{second_registry}/{repo()}:bad"))
+    assert err.value.exit_code == 1

@@ -30,6 +30,10 @@ MAX_NAME = 255
 _USERINFO = re.compile(r"^(?:[a-z]+://)?[^/@\s]*:[^/@\s]*@[^/]*/")  # user:password@ before the first '/'
 
 
+def check_digest_ok(digest: str) -> bool:
+    return bool(_DIGEST.match(digest)) and (not digest.startswith("sha256:") or bool(_SHA256.match(digest)))
+
+
 def check_digest(digest: str, *, what: str = "digest") -> str:
     """A digest as `algorithm:hex`; sha256 (the one every registry speaks) must be 64 lowercase hex."""
     if not _DIGEST.match(digest) or (digest.startswith("sha256:") and not _SHA256.match(digest)):
