@@ -296,3 +296,20 @@ def test_a_hostile_descriptor_never_becomes_a_url(local_registry: str, second_re
         with pytest.raises(RegistryError, match="invalid digest") as err:
             client.copy(src, Reference.parse(f"{second_registry}/{repo()}:bad"))
     assert err.value.exit_code == 1
+
+
+def test_a_streamed_upload_failing_in_transit_is_started_again(local_registry: str, second_registry: str) -> None:
+    img = image([{"big": b"z" * 200_000}], seed="flaky")
+    src = Reference.parse(f"{local_registry}/{repo()}:1")
+    with Client(insecure={local_registry}) as client:
+        push(client, src, img)
+    with (
+        AuthProxy(second_registry, mode="none") as proxy,
+        Client(insecure={local_registry, proxy.host}, backoff=0.01) as client,
+    ):
+        proxy.fail_blob_puts = 2  # the first two uploads fail after the body was sent
+        dst = Reference.parse(f"{proxy.host}/{repo()}:1")
+        assert client.copy(src, dst) == img.digest
+        assert proxy.fail_blob_puts == 0
+        for digest, data in img.blobs.items():
+            assert client.blob(dst, digest) == data

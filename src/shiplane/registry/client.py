@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
-from shiplane.errors import DigestMismatch, ImageNotFound, RegistryError
+from shiplane.errors import DigestMismatch, ImageNotFound, RegistryError, RegistryUnreachable
 from shiplane.events import Event, Progress, result
 from shiplane.registry.auth import DockerConfig
 from shiplane.registry.manifest import ACCEPT, OCI_INDEX, Manifest, platform_of, sha256
@@ -22,6 +23,7 @@ from shiplane.registry.transport import Call, Transport
 
 MAX_MANIFEST = 4 * 1024 * 1024  # the distribution spec's limit; larger is refused, not buffered
 CHUNK = 1024 * 1024
+UPLOAD_ATTEMPTS = 3  # a streamed blob upload that fails in transit starts again from its source
 COPY_JOBS = 4  # blobs of one image copied at once (crane's default is 4 too)
 INSECURE_ENV = "SHIPLANE_INSECURE_REGISTRIES"
 COSIGN_SUFFIXES = (".sig", ".att", ".sbom")  # cosign's tag layout beside an image: sha256-<hex>.sig
@@ -319,9 +321,17 @@ class Client:
         holder = self._holders.get((host, digest))
         if holder is None and src.api_host == host and src.repository != dst.repository:
             holder = src.repository
-        location = self._start_upload(dst, mount=digest, source=holder) if holder else self._start_upload(dst)
-        if location is not None:
-            self._upload(dst, location, self.open_blob(src, digest), digest)
+        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+            location = self._start_upload(dst, mount=digest, source=holder) if holder else self._start_upload(dst)
+            if location is None:
+                break
+            try:  # a streamed body cannot be resent by the transport: the whole upload is retried here
+                self._upload(dst, location, self.open_blob(src, digest), digest)
+                break
+            except RegistryUnreachable:
+                if attempt == UPLOAD_ATTEMPTS:
+                    raise
+                time.sleep(self.transport.backoff * attempt)
         self._present.add((host, dst.repository, digest))
         self._holders.setdefault((host, digest), dst.repository)
         return digest
