@@ -29,6 +29,7 @@ class AuthProxy:
         self.tokens: dict[str, set[str]] = {}  # token → scopes it grants
         self.hide_blobs_in: set[str] = set()  # repositories whose blob HEADs answer 404 (per-repo blob scoping)
         self.fail_next: list[int] = []  # statuses to answer before forwarding (retry tests)
+        self.fail_blob_puts = 0  # blob upload PUTs to answer 503 (a streamed upload failing in transit)
         self.no_manifest_head = False  # answer HEAD on manifests with 405, as some registries do
         self.refresh_token = "refresh-" + secrets.token_hex(8)  # what an `identitytoken` login holds
         proxy = self
@@ -68,6 +69,9 @@ class AuthProxy:
                     return self._token(url.query if self.command == "GET" else body.decode())
                 if proxy.fail_next:
                     return self._send(proxy.fail_next.pop(0), {"Retry-After": "0"}, b"")
+                if self.command == "PUT" and "/blobs/uploads/" in url.path and proxy.fail_blob_puts > 0:
+                    proxy.fail_blob_puts -= 1
+                    return self._send(503, {}, b"")
                 if not self._authorized(url.path):
                     return None
                 parts = url.path.split("/")

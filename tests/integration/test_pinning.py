@@ -68,6 +68,14 @@ def test_deploy_pins_digests_and_records_tag_and_digest(local_cluster, local_reg
     assert again.stdout.strip().endswith("plan: 10 unchanged, 2 update")
     assert f"pin: {local_registry}/{repo}/web:1.0 → {local_registry}/{repo}/web:1.0@{moved['web']}" in again.stderr
 
+    # deploy the moved tags, then roll back: the first digests run again, and the record says so
+    assert cli("deploy", "-f", str(path), "--stage", "dev", "--plain", kubeconfig=kc).returncode == 0
+    assert container_image(kube, "Deployment", "web", namespace).endswith(moved["web"])
+    back = cli("rollback", "-f", str(path), "--stage", "dev", "--plain", kubeconfig=kc)
+    assert back.returncode == 0, back.stderr
+    assert container_image(kube, "Deployment", "web", namespace) == web_ref
+    assert history(path, kc)[-1]["pins"] == record["pins"]
+
 
 def test_promote_runs_the_same_digests_even_after_the_tag_moved(local_cluster, local_registry, tmp_path):
     kc, kube = local_cluster.kubeconfig, local_cluster.kube

@@ -12,6 +12,7 @@ from shiplane.errors import (
     DigestMismatch,
     ImageNotFound,
     RegistryDenied,
+    RegistryError,
     RegistryUnreachable,
 )
 from shiplane.localcluster.processes import free_ports
@@ -274,3 +275,41 @@ def test_copy_referrers_brings_signatures_along(local_registry: str, second_regi
         assert [r["digest"] for r in found] == [attached]
         sig = reader.manifest(Reference.parse(f"{second_registry}/{dst.repository}:{sig_tag}"))
         assert sig.raw == legacy and reader.blob(dst, sha256(payload)) == payload
+
+
+def test_a_hostile_descriptor_never_becomes_a_url(local_registry: str, second_registry: str) -> None:
+    bad = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "../../../v2/_catalog",
+                "size": 1,
+            },
+            "layers": [],
+        }
+    ).encode()
+    src = Reference.parse(f"{local_registry}/{repo()}:bad")
+    with Client(insecure={local_registry, second_registry}) as client:
+        client.put_manifest(src, bad, OCI_MANIFEST)
+        with pytest.raises(RegistryError, match="invalid digest") as err:
+            client.copy(src, Reference.parse(f"{second_registry}/{repo()}:bad"))
+    assert err.value.exit_code == 1
+
+
+def test_a_streamed_upload_failing_in_transit_is_started_again(local_registry: str, second_registry: str) -> None:
+    img = image([{"big": b"z" * 200_000}], seed="flaky")
+    src = Reference.parse(f"{local_registry}/{repo()}:1")
+    with Client(insecure={local_registry}) as client:
+        push(client, src, img)
+    with (
+        AuthProxy(second_registry, mode="none") as proxy,
+        Client(insecure={local_registry, proxy.host}, backoff=0.01) as client,
+    ):
+        proxy.fail_blob_puts = 2  # the first two uploads fail after the body was sent
+        dst = Reference.parse(f"{proxy.host}/{repo()}:1")
+        assert client.copy(src, dst) == img.digest
+        assert proxy.fail_blob_puts == 0
+        for digest, data in img.blobs.items():
+            assert client.blob(dst, digest) == data

@@ -94,3 +94,41 @@ def test_push_needs_a_stage_registry(tmp_path, local_registry):
     path = write(tmp_path, data)
     out = cli("images", "push", "-f", str(path), "--stage", "dev", kubeconfig=tmp_path / "none")
     assert out.returncode == 2 and "stage 'dev' has no registry" in out.stderr
+
+
+def test_promote_into_a_relocated_stage_runs_the_same_digest_from_its_registry(
+    local_cluster, local_registry, second_registry, tmp_path
+):
+    kc, kube = local_cluster.kubeconfig, local_cluster.kube
+    suffix = uuid.uuid4().hex[:6]
+    repo, test_ns, prod_ns = f"promo{suffix}", f"reloc-test-{suffix}", f"reloc-prod-{suffix}"
+    a, b = local_registry, second_registry
+    with Client(insecure={a}) as client:
+        web = push(client, f"{a}/{repo}/web:1.0", image(seed=f"web{suffix}"))
+        db = push(client, f"{a}/{repo}/db:16", image(seed=f"db{suffix}"))
+    data = spec(test_ns)
+    data["services"]["web"]["image"] = f"{a}/{repo}/web:1.0"
+    data["services"]["db"]["image"] = f"{a}/{repo}/db:16"
+    data["stages"] = {
+        "test": {"namespace": test_ns, "images": {"pin": True}},
+        "prod": {"namespace": prod_ns, "registry": {"host": b, "prefix": "eu"}},
+    }
+    path = write(tmp_path, data)
+    try:
+        assert cli("deploy", "-f", str(path), "--stage", "test", "--plain", kubeconfig=kc).returncode == 0
+        early = cli("promote", "-f", str(path), "--from", "test", "--to", "prod", "--plain", kubeconfig=kc)
+        assert early.returncode == 2 and "images push --stage prod" in early.stderr, early.stderr
+        assert cli("images", "push", "-f", str(path), "--stage", "prod", kubeconfig=kc).returncode == 0
+        with Client(insecure={a}) as client:  # the tag moves at the source after the push: prod still gets test's
+            push(client, f"{a}/{repo}/web:1.0", image(seed=f"web-newer{suffix}"))
+        out = cli("promote", "-f", str(path), "--from", "test", "--to", "prod", "--plain", kubeconfig=kc)
+        assert out.returncode == 0, out.stderr
+        live = kube.get(Ref("apps/v1", "Deployment", "web", prod_ns))["spec"]["template"]["spec"]["containers"][0]
+        assert live["image"] == f"{b}/eu/{repo}/web:1.0@{web}"
+        prod = json.loads(cli("history", "-f", str(path), "--stage", "prod", "-o", "json", kubeconfig=kc).stdout)
+        pins = prod[-1]["pins"]
+        assert pins["Deployment/web/web"]["source"] == f"{a}/{repo}/web:1.0@{web}"
+        assert pins["StatefulSet/db/db"]["digest"] == db
+    finally:
+        for ns in (test_ns, prod_ns):
+            kube.delete(Ref("v1", "Namespace", ns), propagation="Background")

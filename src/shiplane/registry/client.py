@@ -9,19 +9,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
-from shiplane.errors import DigestMismatch, ImageNotFound, RegistryError
+from shiplane.errors import DigestMismatch, ImageNotFound, RegistryError, RegistryUnreachable
 from shiplane.events import Event, Progress, result
 from shiplane.registry.auth import DockerConfig
 from shiplane.registry.manifest import ACCEPT, OCI_INDEX, Manifest, platform_of, sha256
-from shiplane.registry.reference import Reference, check_digest
+from shiplane.registry.reference import Reference, check_digest, check_digest_ok
 from shiplane.registry.transport import Call, Transport
 
 MAX_MANIFEST = 4 * 1024 * 1024  # the distribution spec's limit; larger is refused, not buffered
 CHUNK = 1024 * 1024
+UPLOAD_ATTEMPTS = 3  # a streamed blob upload that fails in transit starts again from its source
 COPY_JOBS = 4  # blobs of one image copied at once (crane's default is 4 too)
 INSECURE_ENV = "SHIPLANE_INSECURE_REGISTRIES"
 COSIGN_SUFFIXES = (".sig", ".att", ".sbom")  # cosign's tag layout beside an image: sha256-<hex>.sig
@@ -35,6 +37,14 @@ def insecure_from_env() -> set[str]:
 def _fallback_tag(digest: str) -> str:
     """The referrers tag schema: `sha256:abc…` → `sha256-abc…`."""
     return digest.replace(":", "-", 1)
+
+
+def _digest(descriptor: dict, ref: Reference) -> str:
+    """A descriptor's digest, checked before it becomes part of a URL (a registry's data is input too)."""
+    digest = descriptor.get("digest")
+    if not isinstance(digest, str) or not check_digest_ok(digest):
+        raise RegistryError(f"{ref}: the registry sent a descriptor with an invalid digest {str(digest)[:80]!r}")
+    return digest
 
 
 def _foreign(descriptor: dict) -> bool:
@@ -148,7 +158,7 @@ class Client:
         if entry is None:
             found = ", ".join(sorted({platform_of(e) for e in top.manifests if platform_of(e)})) or "none"
             raise ImageNotFound(f"{ref}: its index has no {platform} image (platforms: {found})")
-        return self._get_manifest(Reference(ref.registry, ref.repository, ref.tag, str(entry["digest"])))
+        return self._get_manifest(Reference(ref.registry, ref.repository, ref.tag, _digest(entry, ref)))
 
     def tags(self, ref: Reference) -> list[str]:
         resp = self.transport.request("GET", self._call(ref, "list the tags of"), f"/v2/{ref.repository}/tags/list")
@@ -274,7 +284,7 @@ class Client:
         for image in images:
             for desc in image.blobs:
                 if not _foreign(desc):
-                    blobs.setdefault(str(desc.get("digest")), desc)
+                    blobs.setdefault(_digest(desc, src), desc)
         task = f"copy {src} → {dst}"
         done = 0
         yield Progress(task, done, len(blobs), unit="blobs")
@@ -295,7 +305,7 @@ class Client:
         """Every manifest an index lists (nested indexes flattened after their own children)."""
         found: list[Manifest] = []
         for entry in index.manifests:
-            child = self._get_manifest(Reference(src.registry, src.repository, src.tag, str(entry.get("digest"))))
+            child = self._get_manifest(Reference(src.registry, src.repository, src.tag, _digest(entry, src)))
             found.extend([*self._children(src, child), child] if child.is_index else [child])
         return found
 
@@ -311,9 +321,17 @@ class Client:
         holder = self._holders.get((host, digest))
         if holder is None and src.api_host == host and src.repository != dst.repository:
             holder = src.repository
-        location = self._start_upload(dst, mount=digest, source=holder) if holder else self._start_upload(dst)
-        if location is not None:
-            self._upload(dst, location, self.open_blob(src, digest), digest)
+        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+            location = self._start_upload(dst, mount=digest, source=holder) if holder else self._start_upload(dst)
+            if location is None:
+                break
+            try:  # a streamed body cannot be resent by the transport: the whole upload is retried here
+                self._upload(dst, location, self.open_blob(src, digest), digest)
+                break
+            except RegistryUnreachable:
+                if attempt == UPLOAD_ATTEMPTS:
+                    raise
+                time.sleep(self.transport.backoff * attempt)
         self._present.add((host, dst.repository, digest))
         self._holders.setdefault((host, digest), dst.repository)
         return digest
@@ -378,10 +396,10 @@ class Client:
         copied: list[str] = []
         subject = Reference(dst.registry, dst.repository, None, digest)
         for desc in self.referrers(Reference(src.registry, src.repository, None, digest)):
-            ref = Reference(src.registry, src.repository, None, str(desc.get("digest")))
+            ref = Reference(src.registry, src.repository, None, _digest(desc, src))
             manifest = self._get_manifest(ref)
             for blob in manifest.blobs:
-                self._copy_blob(src, dst, str(blob.get("digest")))
+                self._copy_blob(src, dst, _digest(blob, src))
             copied.append(self.attach(subject, manifest.raw, manifest.media_type))
         for suffix in COSIGN_SUFFIXES:
             tagged = Reference(src.registry, src.repository, _fallback_tag(digest) + suffix)
