@@ -160,3 +160,20 @@ def test_relocated_image_is_verified(
     assert record["image"] == relocated and record["verified"]
     assert record["fingerprint"] == keys.read_public(str(public)).fingerprint
     assert record.get("signedAt") == (None if copy_signatures else f"{source}@{digest}")
+
+
+def test_unreachable_registry_is_exit_3_with_nothing_applied(local_cluster, namespace, tmp_path):
+    """No stage registry, no pinning: the signature gate is the first to ask the registry; it being down
+    is exit 3 naming the image, never "unsigned" and never a partial deploy."""
+    from shiplane.localcluster.processes import free_ports
+
+    kube, kubeconfig = local_cluster.kube, local_cluster.kubeconfig
+    _pair(tmp_path, "team")
+    down = f"127.0.0.1:{free_ports(1)[0]}"
+    doc = _spec(down, f"{down}/app/web:1.0", {"dev": (namespace, _required("team.pub"))})
+    del doc["stages"]["dev"]["registry"]
+    path = write(tmp_path, doc)
+    out = cli("deploy", "-f", str(path), "--stage", "dev", "--plain", kubeconfig=kubeconfig)
+    assert out.returncode == 3, out.stderr
+    assert f"cannot verify the signature of {down}/app/web:1.0" in out.stderr
+    _nothing_applied(kube, namespace)
