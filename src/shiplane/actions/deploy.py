@@ -6,7 +6,7 @@ import time
 from collections.abc import Generator
 
 from shiplane import planning
-from shiplane.actions import gate, inspect, preflight
+from shiplane.actions import gate, inspect, preflight, signatures
 from shiplane.actions.rollback import Rollback
 from shiplane.actions.runner import (
     Options,
@@ -48,16 +48,23 @@ class Deploy:
         spec_digest: str = "",
         options: Options | None = None,
         commit: tuple[str, float | None] = ("", None),  # the spec's git commit and its time, for the record
+        pins: dict[str, dict[str, str]] | None = None,  # how images were pinned (`desired.Desired.pins`)
     ) -> None:
         self.target, self.objects, self.spec_digest = target, objects, spec_digest
         self.commit = commit
+        self.pins = dict(pins or {})
         self.options = options or Options()
         self.overrides: list[dict] = []  # the policy overrides the gate used, recorded in the release
+        self.signatures: list[dict] = []  # what verified each image's signature, recorded in the release
 
     def check_policy(self) -> list[dict]:
-        """The policy gate: raise PolicyRefused (exit 5) before anything is written, else return
-        the overrides used. Part of run(), so no caller of this action can skip it."""
-        return gate.enforce(self.objects, self.options.policy)
+        """The policy gate, then the signature gate: raise PolicyRefused (exit 5) before anything is
+        written, else return the overrides used. Part of run(), so no caller of this action can skip it."""
+        overrides = gate.enforce(self.objects, self.options.policy)
+        sources = {p["reference"]: p["source"] for p in self.pins.values() if p.get("source")}
+        self.signatures = signatures.check(self.objects, self.options.signatures, sources)
+        self.objects = signatures.pin(self.objects, self.signatures)  # deploy the verified bytes, not the tag
+        return overrides
 
     def preview(self) -> planning.Plan:
         """What run() would do, writing nothing (no namespace, lock, record or object): the gate,
@@ -71,6 +78,9 @@ class Deploy:
     def run(self) -> Generator[Event, None, Release]:
         self.overrides = self.check_policy()
         t, opts = self.target, self.options
+        if verified := [s for s in self.signatures if s.get("verified")]:
+            keys = sorted({s["fingerprint"] for s in verified})
+            yield Note(f"signatures: {len(verified)} image(s) verified with {', '.join(keys)}")
         # Preflight: refuse what this cluster cannot take, before the first write (namespace, lock, record).
         if opts.preflight:
             yield from preflight.run(t, self.objects)
@@ -97,6 +107,8 @@ class Deploy:
             images=images_of(self.objects),
             objects=[strip_secret(o) for o in self.objects],
             overrides=list(self.overrides),
+            signatures=list(self.signatures),
+            pins=self.pins,
         )
         revision = release.revision
         plan = plan_for(self.objects, history, opts)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shiplane import rendering, schemas, spec
+from shiplane.actions import pinning
 from shiplane.actions.gate import Policy
+from shiplane.actions.signatures import SignatureGate
+from shiplane.registry import Client
 from shiplane.releases.record import strip_secret
+from shiplane.spec.app import StageRegistry
 from shiplane.spec.inputs import gather
 
 
@@ -27,6 +31,11 @@ class Desired:
     policy_fail_on: str = "high"
     commit: str = ""  # the spec's git commit (HEAD of its repository), if it is in one
     committed: float | None = None  # that commit's time: where DORA's lead time starts
+    signatures: SignatureGate | None = None  # the stage's images.signatures (keys resolved against the spec)
+    # kind/name/container → its image's pin (`images.pin` or a stage registry), for the release record
+    pins: dict[str, dict[str, str]] = field(default_factory=dict)
+    pin: bool = False  # the stage's `images.pin`
+    registry: StageRegistry | None = None  # the stage's own registry (relocation)
 
     def policy(self, *, profile: str | None = None, fail_on: str | None = None, overrides=()) -> Policy:
         """The stage's gate settings; flags given override them."""
@@ -66,10 +75,36 @@ def with_images(objects: list[dict], images: dict[str, str]) -> list[dict]:
     return out
 
 
-def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desired:
+def load(
+    files: list[Path],
+    stage: str,
+    *,
+    namespace: str | None = None,
+    pin: bool = True,
+    client: Client | None = None,
+    images: dict[str, str] | None = None,
+) -> Desired:
+    """Render and validate the stage. With `images.pin` or a stage `registry`, every image is first
+    resolved to a digest (through `client`, else one made for the stage) and rendered pinned;
+    `pin=False` renders the images as written (promotion takes its digests from a record).
+    `images` replaces images as the spec writes them before pinning (`deploy --build`: the pushed ones)."""
     stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
     ns = namespace or stage_spec.namespace
-    objects = rendering.render(stage_spec, gather(stage_spec), namespace=ns)
+    inputs = gather(stage_spec)
+    built = dict(images or {})
+    objects = rendering.render(stage_spec, inputs, namespace=ns, images=built)
+    pins: dict[str, dict[str, str]] = {}
+    if pin and pinning.wanted(stage_spec.stage):
+        own = client or pinning.client_for(stage_spec.stage.registry, pinning.users(objects))
+        try:
+            found = pinning.resolve(objects, stage_spec.stage, own, stage_name=stage)
+        finally:
+            if client is None:
+                own.close()
+        pins = pinning.record(objects, found)
+        mapping = {image: p.reference for image, p in found.items()}
+        mapping.update({written: found[ref].reference for written, ref in built.items() if ref in found})
+        objects = rendering.render(stage_spec, inputs, namespace=ns, images=mapping)
     schemas.validate(objects, stage_spec.kubernetes_version)
     return Desired(
         stage_spec.doc.app.name,
@@ -82,6 +117,22 @@ def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desi
         stage_spec.stage.policy.profile,
         stage_spec.stage.policy.fail_on,
         *commit_of(files or [Path("shiplane.yaml")]),
+        pins=pins,
+        pin=stage_spec.stage.images.pin,
+        registry=stage_spec.stage.registry,
+        signatures=signature_gate(stage_spec),
+    )
+
+
+def signature_gate(stage_spec) -> SignatureGate | None:
+    """The stage's `images.signatures`, key paths made absolute against the spec's directory."""
+    wanted = stage_spec.stage.images.signatures
+    if not wanted.keys and not wanted.required:
+        return None
+    return SignatureGate(
+        keys=tuple(str(stage_spec.base_dir / k) for k in wanted.keys),
+        required=wanted.required,
+        registry=stage_spec.stage.registry,
     )
 
 

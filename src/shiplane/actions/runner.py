@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from shiplane import planning, status
 from shiplane.actions import gate
 from shiplane.actions.rollout import apply_all, live_objects, wait_ready
+from shiplane.actions.signatures import SignatureGate
 from shiplane.actions.target import Target, who
 from shiplane.errors import MigrationFailed, RolloutFailed, ShiplaneError
 from shiplane.events import Event, Note, PlannedWave, PlanReady, Pruned, Step
@@ -43,6 +44,7 @@ class Options:
     policy: gate.Policy = field(default_factory=gate.Policy)  # the gate Deploy.run() passes first
     fail_fast: bool = True  # fail a rollout on conditions that will not fix themselves (status.failfast)
     preflight: bool = True  # check the cluster can take the objects before the first write
+    signatures: SignatureGate | None = None  # the stage's images.signatures, checked with the policy gate
 
 
 def write(store: Store, history_: list[Release], writes: history.Writes) -> list[Release]:

@@ -70,6 +70,11 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     lazy={
+        "build": (
+            "shiplane.cli.building:build",
+            "Build each service's `build:` context with docker buildx, podman or buildah, tag it by content and "
+            "push it.",
+        ),
         "check": (
             "shiplane.cli.check:check",
             "Audit Kubernetes objects and Dockerfiles against best-practice and security rules.",
@@ -90,6 +95,10 @@ class LazyGroup(click.Group):
         "import": (
             "shiplane.cli.importing:import_",
             "Import compose files, systemd units, Procfiles or Kubernetes manifests into a spec.",
+        ),
+        "registry": (
+            "shiplane.cli.registry:registry",
+            "A local OCI registry on loopback (crane registry serve) for rehearsals and tests.",
         ),
         "render": ("shiplane.cli.render:render", "Render a stage of the app as Kubernetes objects."),
         "schema": (

@@ -278,3 +278,24 @@ def sbom(image: str, fmt: str, platform: str | None) -> int:
         img.close()
     click.echo(boms.to_cyclonedx(img.source, inv) if fmt == "cyclonedx" else boms.to_spdx(img.source, inv), nl=False)
     return 0
+
+
+def _signing() -> None:
+    """`images sign` and `images verify` live in their own module (cli/signing.py)."""
+    from shiplane.cli.signing import sign, verify
+
+    images.add_command(sign)
+    images.add_command(verify)
+
+
+_signing()
+
+
+def _register_push() -> None:
+    """`images push` (relocation) lives in cli/relocate.py; only registered here."""
+    from shiplane.cli.relocate import push
+
+    images.add_command(push)
+
+
+_register_push()

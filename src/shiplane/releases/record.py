@@ -62,6 +62,7 @@ class Release:
     objects: list[dict] = field(default_factory=list)  # desired objects, Secret data stripped
     migrations: list[MigrationRun] = field(default_factory=list)
     overrides: list[dict] = field(default_factory=list)  # policy overrides: rule + reason
+    signatures: list[dict] = field(default_factory=list)  # per image: digest, verifying key fingerprint, layout
     retained: list[dict] = field(default_factory=list)  # config refs kept for rollback, pruned later
     pruned: list[dict] = field(default_factory=list)
     rollback_of: int | None = None  # set on a release that rolled back to that revision
@@ -71,6 +72,9 @@ class Release:
     # the git commit of the spec that was deployed, and its commit time (DORA's lead time for changes)
     commit: str = ""
     committed: float | None = None
+    # kind/name/container → how its image was pinned: {"image": as the spec wrote it, "digest",
+    # "reference": what was deployed, and for a relocated stage "source" (the spec's registry)}
+    pins: dict[str, dict[str, str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # fields of newer shiplanes
 
     @property
