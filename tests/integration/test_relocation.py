@@ -132,3 +132,17 @@ def test_promote_into_a_relocated_stage_runs_the_same_digest_from_its_registry(
     finally:
         for ns in (test_ns, prod_ns):
             kube.delete(Ref("v1", "Namespace", ns), propagation="Background")
+
+
+def test_push_of_a_missing_image_is_exit_2_naming_it(tmp_path, local_registry, second_registry):
+    repo = f"gone{uuid.uuid4().hex[:6]}"
+    with Client(insecure={local_registry}) as client:
+        push(client, f"{local_registry}/{repo}/db:16", image(seed=f"db{repo}"))
+    data = spec("x")
+    data["services"]["web"]["image"] = f"{local_registry}/{repo}/web:1.0"  # never pushed
+    data["services"]["db"]["image"] = f"{local_registry}/{repo}/db:16"
+    data["stages"] = {"dev": {"namespace": "x", "registry": {"host": second_registry, "insecure": True}}}
+    out = cli("images", "push", "-f", str(write(tmp_path, data)), "--stage", "dev", kubeconfig=tmp_path / "none")
+    assert out.returncode == 2, out.stderr
+    assert f"{local_registry}/{repo}/web:1.0" in out.stderr and "not found" in out.stderr
+    assert "Traceback" not in out.stderr
