@@ -7,8 +7,9 @@ Generates --images small images (each: a base layer shared by all, then --layers
 (`crane registry serve`, loopback), and writes a spec whose 20 services use them and whose stage
 `bench` has `registry: {host: B, prefix: mirror}`. Each round starts a fresh, empty registry B
 (not timed) and times, interleaved:
-  - shiplane: `shiplane images push --stage bench` (one CLI process: interpreter start, spec load
-    and render, resolve + copy of every image);
+  - shiplane: `shiplane images push --stage bench --no-referrers` (one CLI process: interpreter
+    start, spec load and render, resolve + copy of every image; referrers are not looked for, as
+    `crane copy` does not copy them);
   - shiplane as a library: `shiplane.actions.relocate.push` in this process (no start-up cost);
   - crane: `crane copy A/<repo>:<tag> B/mirror/<repo>:<tag>` for each image, one process per image,
     as a script relocating an app with crane does.
@@ -101,11 +102,15 @@ def main() -> None:
                         spec = root / f"shiplane-{round_}-{who}.yaml"
                         spec.write_text(yaml.safe_dump(app_spec(a.host, b.host, args.images), sort_keys=False))
                         if who == "shiplane":
-                            times[who].append(timed([*shiplane, "images", "push", "-f", str(spec), "-s", "bench"], env))
+                            times[who].append(
+                                timed(
+                                    [*shiplane, "images", "push", "-f", str(spec), "-s", "bench", "--no-referrers"], env
+                                )
+                            )
                         elif who == "library":  # the same work in this process: no interpreter start or imports
                             start = time.perf_counter()
                             with Client(insecure={a.host, b.host}) as client:
-                                result(relocate.push([spec], "bench", client=client))
+                                result(relocate.push([spec], "bench", client=client, referrers=False))
                             times[who].append(time.perf_counter() - start)
                         else:
                             start = time.perf_counter()
@@ -146,7 +151,8 @@ def main() -> None:
                 "shiplane": f"{ours:.2f} s",
                 "peer": f"`crane copy` x {args.images} {theirs:.2f} s",
                 "ratio": round(ratio, 2),
-                "how": f"CLI processes, fresh target registry per run, median of {args.repeat}, interleaved",
+                "how": f"CLI processes, `--no-referrers` (crane copies none), fresh target registry per run, "
+                f"median of {args.repeat}, interleaved",
             },
             {
                 "what": "the same relocation, shiplane as a library call (no interpreter start or imports)",

@@ -132,3 +132,50 @@ def test_promote_into_a_relocated_stage_runs_the_same_digest_from_its_registry(
     finally:
         for ns in (test_ns, prod_ns):
             kube.delete(Ref("v1", "Namespace", ns), propagation="Background")
+
+
+def test_push_of_a_missing_image_is_exit_2_naming_it(tmp_path, local_registry, second_registry):
+    repo = f"gone{uuid.uuid4().hex[:6]}"
+    with Client(insecure={local_registry}) as client:
+        push(client, f"{local_registry}/{repo}/db:16", image(seed=f"db{repo}"))
+    data = spec("x")
+    data["services"]["web"]["image"] = f"{local_registry}/{repo}/web:1.0"  # never pushed
+    data["services"]["db"]["image"] = f"{local_registry}/{repo}/db:16"
+    data["stages"] = {"dev": {"namespace": "x", "registry": {"host": second_registry, "insecure": True}}}
+    out = cli("images", "push", "-f", str(write(tmp_path, data)), "--stage", "dev", kubeconfig=tmp_path / "none")
+    assert out.returncode == 2, out.stderr
+    assert f"{local_registry}/{repo}/web:1.0" in out.stderr and "not found" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_promote_between_two_relocated_stages_uses_the_original_names(
+    local_cluster, local_registry, second_registry, tmp_path
+):
+    kc, kube = local_cluster.kubeconfig, local_cluster.kube
+    suffix = uuid.uuid4().hex[:6]
+    repo, test_ns, prod_ns = f"two{suffix}", f"two-test-{suffix}", f"two-prod-{suffix}"
+    a, b = local_registry, second_registry
+    with Client(insecure={a}) as client:
+        web = push(client, f"{a}/{repo}/web:1.0", image(seed=f"web{suffix}"))
+        push(client, f"{a}/{repo}/db:16", image(seed=f"db{suffix}"))
+    data = spec(test_ns)
+    data["services"]["web"]["image"] = f"{a}/{repo}/web:1.0"
+    data["services"]["db"]["image"] = f"{a}/{repo}/db:16"
+    data["stages"] = {  # one registry, two regions' prefixes
+        "test": {"namespace": test_ns, "registry": {"host": b, "prefix": "us"}},
+        "prod": {"namespace": prod_ns, "registry": {"host": b, "prefix": "eu"}},
+    }
+    path = write(tmp_path, data)
+    try:
+        for stage in ("test", "prod"):
+            assert cli("images", "push", "-f", str(path), "--stage", stage, kubeconfig=kc).returncode == 0
+        assert cli("deploy", "-f", str(path), "--stage", "test", "--plain", kubeconfig=kc).returncode == 0
+        out = cli("promote", "-f", str(path), "--from", "test", "--to", "prod", "--plain", kubeconfig=kc)
+        assert out.returncode == 0, out.stderr
+        live = kube.get(Ref("apps/v1", "Deployment", "web", prod_ns))["spec"]["template"]["spec"]["containers"][0]
+        assert live["image"] == f"{b}/eu/{repo}/web:1.0@{web}"  # not {b}/eu/us/…
+        prod = json.loads(cli("history", "-f", str(path), "--stage", "prod", "-o", "json", kubeconfig=kc).stdout)
+        assert prod[-1]["pins"]["Deployment/web/web"]["source"] == f"{a}/{repo}/web:1.0@{web}"
+    finally:
+        for ns in (test_ns, prod_ns):
+            kube.delete(Ref("v1", "Namespace", ns), propagation="Background")

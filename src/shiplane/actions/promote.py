@@ -55,6 +55,13 @@ def running_images(source: Target) -> tuple[dict[str, str], list[str]]:
     return images, notes
 
 
+def origins(source: Target) -> dict[str, str]:
+    """kind/name/container → the image as the spec wrote it, where the source's record pinned it: a
+    source that ran relocated images ran them from its own registry, but names the original."""
+    current = last_good(source.store().list())
+    return {key: pin["image"] for key, pin in (current.pins if current else {}).items() if pin.get("image")}
+
+
 def promoted(
     images: dict[str, str],
     *,
@@ -62,16 +69,22 @@ def promoted(
     registry: StageRegistry | None,
     pin: bool,
     client: Client | None,
+    written: dict[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """The images to deploy in the destination stage and their pins for its record.
 
     Digests come from the source (its record or pods); an image the source ran by tag only is
     resolved now when the destination pins. A destination with its own registry gets the same
-    digest from there, which `shiplane images push --stage <destination>` must have copied.
+    digest from there, which `shiplane images push --stage <destination>` must have copied;
+    `written` (from `origins`) names each image as the spec wrote it, so an image the source ran
+    from its own registry is looked for under its original name, not the source registry's.
     """
     out, pins, problems = dict(images), {}, []
-    for key, image in sorted(images.items()):
-        ref = Reference.parse(image)
+    for key, ran in sorted(images.items()):
+        ref = Reference.parse(ran)
+        image = (written or {}).get(key) or ran
+        if image != ran:  # the original name, with the digest that ran
+            ref = Reference.parse(pinning.pinned(image, ref.digest)) if ref.digest else Reference.parse(image)
         try:
             digest = ref.digest
             if digest is None and (pin or registry) and client is not None:
@@ -94,7 +107,7 @@ def promoted(
             raise
         except RegistryError as err:
             hint = f" (relocate it first: shiplane images push --stage {stage})" if registry else ""
-            problems.append(f"{key}: image {image!r}: {err.message}{hint}")
+            problems.append(f"{key}: image {ran!r}: {err.message}{hint}")
     if problems:
         raise InputErrors(
             [f"{len(problems)} image(s) cannot be promoted, nothing was applied:", *(f"  {p}" for p in problems)],

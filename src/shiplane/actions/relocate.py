@@ -108,16 +108,19 @@ def push(
     total = len(by_image)
     try:
         yield Step(f"{'look for' if dry_run else 'relocate'} {total} image(s) in {registry.host}")
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {
-                pool.submit(_relocate, own, image, users, registry, dry_run, referrers): image
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        try:
+            futures = [
+                pool.submit(_relocate, own, image, users, registry, dry_run, referrers)
                 for image, users in by_image.items()
-            }
+            ]
             for future in as_completed(futures):
-                m = future.result()  # the first failure ends the run (the rest are cancelled)
+                m = future.result()  # the first failure ends the run: images not started are not
                 moved[m.image] = m
                 yield Progress("relocate images", len(moved), total, item=m.image, unit="images")
                 yield Step(f"[{len(moved)}/{total}] {m.action} {m.image} → {m.target}", done=True, seconds=m.seconds)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # copies under way finish; none left behind
     finally:
         if client is None:
             own.close()

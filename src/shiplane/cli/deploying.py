@@ -426,14 +426,17 @@ def promote(ctx, files, source, dest, kubeconfig, dry_run, plain, **flags):
     Exit codes as deploy's; 2 also when a digest is missing from the destination's registry."""
     from shiplane.actions import desired, pinning
     from shiplane.actions.deploy import Deploy
-    from shiplane.actions.promote import promoted, running_images
+    from shiplane.actions.promote import origins, promoted, running_images
 
     # missing secret values fail before any request; the destination's tags are not resolved: the source decides
     dst, want = _target(files, dest, None, None, kubeconfig, pin=False)
-    images, notes = running_images(_locate(files, source, None, None, kubeconfig))
+    src = _locate(files, source, None, None, kubeconfig)
+    images, notes = running_images(src)
     client = pinning.client_for(want.registry, images.values()) if want.pin or want.registry else None
     try:
-        images, pins = promoted(images, stage=dest, registry=want.registry, pin=want.pin, client=client)
+        images, pins = promoted(
+            images, stage=dest, registry=want.registry, pin=want.pin, client=client, written=origins(src)
+        )
     finally:
         if client is not None:
             client.close()
