@@ -48,9 +48,12 @@ class Deploy:
         spec_digest: str = "",
         options: Options | None = None,
         commit: tuple[str, float | None] = ("", None),  # the spec's git commit and its time, for the record
+        reason: str = "",  # why, when not an ordinary deploy (a secret rotation's), for the record
+        secret_versions: dict[str, int] | None = None,
     ) -> None:
         self.target, self.objects, self.spec_digest = target, objects, spec_digest
         self.commit = commit
+        self.reason, self.secret_versions = reason, dict(secret_versions or {})
         self.options = options or Options()
         self.overrides: list[dict] = []  # the policy overrides the gate used, recorded in the release
 
@@ -82,6 +85,15 @@ class Deploy:
         finally:
             lock.release()
 
+    @announce_failure
+    def run_under(self, lock) -> Generator[Event, None, Release]:
+        """run() for a caller that already holds the stage's lock (a secret rotation holds it from its
+        pre-flight check to the end of the rollout): the gate and preflight still come first."""
+        self.overrides = self.check_policy()
+        if self.options.preflight:
+            yield from preflight.run(self.target, self.objects)
+        return (yield from self._locked(lock))
+
     def _locked(self, lock) -> Generator[Event, None, Release]:
         t, opts = self.target, self.options
         store = t.store()
@@ -97,6 +109,8 @@ class Deploy:
             images=images_of(self.objects),
             objects=[strip_secret(o) for o in self.objects],
             overrides=list(self.overrides),
+            reason=self.reason,
+            secret_versions=self.secret_versions,
         )
         revision = release.revision
         plan = plan_for(self.objects, history, opts)

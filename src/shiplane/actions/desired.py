@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from shiplane import rendering, schemas, spec
 from shiplane.actions.gate import Policy
 from shiplane.releases.record import strip_secret
-from shiplane.spec.inputs import gather
+from shiplane.spec import StageSpec
+from shiplane.spec.inputs import gather, generated_secrets
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,21 @@ def with_images(objects: list[dict], images: dict[str, str]) -> list[dict]:
     return out
 
 
-def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desired:
+# Given the stage and its namespace, the values of its generated secrets (read from the cluster).
+Generated = Callable[[StageSpec, str], Mapping[str, bytes]]
+
+
+def load(
+    files: list[Path], stage: str, *, namespace: str | None = None, generated: Generated | None = None
+) -> Desired:
+    """Load, gather and render a stage. Values from the deploying machine are read (and any missing
+    one reported) before `generated` is called, which may connect to the cluster; without it,
+    generated secrets render as a placeholder."""
     stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
     ns = namespace or stage_spec.namespace
-    objects = rendering.render(stage_spec, gather(stage_spec), namespace=ns)
+    gather(stage_spec)  # a missing variable or file fails here, before any request
+    values = generated(stage_spec, ns) if generated is not None and generated_secrets(stage_spec) else None
+    objects = rendering.render(stage_spec, gather(stage_spec, generated=values), namespace=ns)
     schemas.validate(objects, stage_spec.kubernetes_version)
     return Desired(
         stage_spec.doc.app.name,

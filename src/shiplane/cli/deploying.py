@@ -45,13 +45,27 @@ def _connect(kubeconfig: str | None, context: str | None):
     return kube
 
 
-def _target(files, stage, context, namespace, kubeconfig):
+def _target(files, stage, context, namespace, kubeconfig, *, write_generated: bool = False):
+    """The target and the stage rendered with every secret value. Generated secrets are read from
+    the cluster; missing ones are made, and stored only with `write_generated` (a real deploy)."""
     from shiplane.actions import desired
     from shiplane.actions.target import Target
 
-    want = desired.load(list(files), stage, namespace=namespace)
-    kube = _connect(kubeconfig, context or want.context)
-    return Target(kube, want.app, stage, want.namespace), want
+    connected: list = []
+
+    def connect(stage_context):
+        if not connected:
+            connected.append(_connect(kubeconfig, context or stage_context))
+        return connected[0]
+
+    def generated(stage_spec, ns):
+        from shiplane.actions import rotate
+
+        where = Target(connect(stage_spec.stage.context), stage_spec.doc.app.name, stage, ns)
+        return rotate.ensure(where, stage_spec, write=write_generated)
+
+    want = desired.load(list(files), stage, namespace=namespace, generated=generated)
+    return Target(connect(want.context), want.app, stage, want.namespace), want
 
 
 def _locate(files, stage, context, namespace, kubeconfig):
@@ -281,7 +295,7 @@ def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **
     unreachable, 4 locked, 5 policy refused."""
     from shiplane.actions.deploy import Deploy
 
-    target, want = _target(files, stage, context, namespace, kubeconfig)
+    target, want = _target(files, stage, context, namespace, kubeconfig, write_generated=not dry_run)
     action = Deploy(
         target,
         want.objects,
@@ -339,6 +353,8 @@ def history(files, stage, context, namespace, kubeconfig, output):
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
         took = f"{r['duration']:.1f}s" if r["duration"] is not None else "-"
         note = r["message"].splitlines()[0] if r["message"] else ""
+        if r.get("reason"):
+            note = f"[{r['reason']}] {note}".rstrip()
         if r["rollback_of"]:
             note = f"rollback to {r['rollback_of']}" + (f"; {note}" if note and "rollback" not in note else "")
         click.echo(f"{r['revision']:>4}  {r['outcome']:12} {started:20} {took:>9}  {r['user'][:24]:24} {note}")
@@ -394,7 +410,8 @@ def promote(ctx, files, source, dest, kubeconfig, dry_run, plain, **flags):
     from shiplane.actions.deploy import Deploy
     from shiplane.actions.promote import running_images
 
-    dst, want = _target(files, dest, None, None, kubeconfig)  # missing secret values fail before any request
+    # missing secret values fail before any request
+    dst, want = _target(files, dest, None, None, kubeconfig, write_generated=not dry_run)
     images, notes = running_images(_locate(files, source, None, None, kubeconfig))
     objects = desired.with_images(want.objects, images)
     for note in notes:

@@ -71,6 +71,10 @@ class Release:
     # the git commit of the spec that was deployed, and its commit time (DORA's lead time for changes)
     commit: str = ""
     committed: float | None = None
+    # why this release was made: "" for an ordinary deploy; a secret rotation's "scheduled", "manual",
+    # "compromised: …", with the versions it rolled out ({secret: version})
+    reason: str = ""
+    secret_versions: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # fields of newer shiplanes
 
     @property

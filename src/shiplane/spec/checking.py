@@ -252,4 +252,21 @@ def check(doc: Document) -> list[Problem]:
         problems.extend(_limits(("migrations", name), mig))
     problems.extend(_cycles(doc))
     problems.extend(_generated_names(doc))
+    problems.extend(_certificate_authorities(doc))
     return problems
+
+
+def _certificate_authorities(doc: Document) -> Iterator[Problem]:
+    """A `generate.ca` names a generated CA certificate of the same document."""
+    for name, source in doc.secrets.items():
+        ca = source.generate.ca if source.generate else None
+        if ca is None:
+            continue
+        found = doc.secrets.get(ca)
+        if found is None:
+            yield Problem(("secrets", name, "generate", "ca"), f"no secret {ca!r} under secrets:{suggest(ca, doc.secrets)}")
+        elif not (found.generate and found.generate.kind == "tls" and found.generate.is_ca):
+            yield Problem(
+                ("secrets", name, "generate", "ca"),
+                f"secret {ca!r} is not a generated CA (expected `generate: {{kind: tls, isCa: true}}`)",
+            )

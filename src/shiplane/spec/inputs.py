@@ -49,11 +49,28 @@ def read_config_file(path: Path, name: str) -> str:
     return reading.read_text(path, name=name, what="config file")
 
 
-def gather(stage: StageSpec, environ: Mapping[str, str] | None = None, *, read_secrets: bool = True) -> Inputs:
+# What an offline render shows for a generated secret: its value lives only in the cluster.
+GENERATED_PLACEHOLDER = b"<generated in the cluster>"
+
+
+def generated_secrets(stage: StageSpec) -> list[str]:
+    """Secrets of this stage whose values shiplane generates and keeps in the cluster (every one
+    the spec declares, used or not: a CA secret may only sign others)."""
+    return [name for name, source in stage.doc.secrets.items() if source.generate is not None]
+
+
+def gather(
+    stage: StageSpec,
+    environ: Mapping[str, str] | None = None,
+    *,
+    read_secrets: bool = True,
+    generated: Mapping[str, bytes] | None = None,
+) -> Inputs:
     """Read every secret and config file the stage needs; report all that are missing at once.
 
     `read_secrets=False` reads no secret value (each is empty): for commands that only need the
-    objects' structure."""
+    objects' structure. Generated secrets come from `generated` (read from the cluster by the
+    caller, `shiplane.secrets`); without it they are a placeholder (an offline render)."""
     environ = os.environ if environ is None else environ
     problems: list[str] = []
     secrets: dict[str, bytes] = {}
@@ -62,6 +79,9 @@ def gather(stage: StageSpec, environ: Mapping[str, str] | None = None, *, read_s
             secrets[name] = b""
             continue
         source = stage.doc.secrets[name]
+        if source.generate is not None:
+            secrets[name] = GENERATED_PLACEHOLDER if generated is None else generated[name]
+            continue
         if source.from_env is not None:
             if source.from_env not in environ:
                 problems.append(
