@@ -150,7 +150,7 @@ def test_generate_deploy_rotate_scheduled_manual_failed_preflight_and_rollback(l
     state = seen.vault.states()["api-token"]
     assert (state.current.number, state.previous.number, state.pending) == (3, 2, None)
     assert len(json.loads(seen.run("history", *f, "-o", "json", kubeconfig=kc).stdout)) == len(records)
-    leftovers = kube.list("v1", "Secret", namespace=namespace, label_selector="shiplane.io/preflight")
+    leftovers = kube.list("v1", "Secret", namespace=namespace, label_selector="shiplane.io/rotation-job")
     assert leftovers == []  # the temporary Secret with the new value is gone
 
     # Rollback: the release before the rotation runs again, on the previous version's Secret.

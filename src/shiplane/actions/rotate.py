@@ -17,7 +17,7 @@ import base64
 import time
 import uuid
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shiplane.actions.deploy import Deploy
 from shiplane.actions.desired import Desired
@@ -27,11 +27,11 @@ from shiplane.errors import InputError, RolloutFailed, ShiplaneError, TimedOut
 from shiplane.events import Event, Note, Step, announce_failure
 from shiplane.kube import Ref
 from shiplane.releases import Release
-from shiplane.secrets import generating, timing
+from shiplane.secrets import dual, generating, timing
 from shiplane.secrets.generating import Made
 from shiplane.secrets.vault import Vault
 from shiplane.spec import StageSpec
-from shiplane.spec.app import Preflight
+from shiplane.spec.app import Preflight, RotationJob
 from shiplane.spec.inputs import generated_secrets
 
 
@@ -54,7 +54,13 @@ def _ca(stage: StageSpec, name: str, values: Mapping[str, bytes]) -> tuple | Non
 
 
 def make(stage: StageSpec, namespace: str, name: str, values: Mapping[str, bytes], now: float) -> Made:
-    return generating.make(name, stage.doc.secrets[name].generate, stage, namespace, now, _ca(stage, name, values))
+    """A new value for `name`; for a dual-credential secret `user=<the other role> password=…`."""
+    made = generating.make(name, stage.doc.secrets[name].generate, stage, namespace, now, _ca(stage, name, values))
+    rotation = stage.doc.secrets[name].rotation
+    if rotation and rotation.dual:
+        user = dual.other(rotation.dual.users, dual.user_of(values[name]) if name in values else None)
+        return Made(dual.credential(user, made.value))
+    return made
 
 
 def ensure(target: Target, stage: StageSpec, *, write: bool, now: float | None = None) -> dict[str, bytes]:
@@ -79,8 +85,15 @@ def ensure(target: Target, stage: StageSpec, *, write: bool, now: float | None =
 def status(target: Target, stage: StageSpec, now: float | None = None) -> list[timing.Row]:
     """Every spec secret's rotation status, from metadata only (no value is read)."""
     now = time.time() if now is None else now
-    states = vault(target).states()
-    return [timing.row(name, source, states.get(name), now) for name, source in stage.doc.secrets.items()]
+    store = vault(target)
+    states, phases = store.states(), store.phases()
+    rows = [timing.row(name, source, states.get(name), now) for name, source in stage.doc.secrets.items()]
+    for i, r in enumerate(rows):
+        if r.name in phases:
+            p = dual.Progress.of(phases[r.name])
+            note = f"dual rotation {p.old_user} v{p.old} -> {p.new_user} v{p.new} stopped before phase {p.phase}"
+            rows[i] = replace(r, note=note + " (`secrets rotate --due` resumes it)", resume=True)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -113,9 +126,10 @@ class Rotate:
     def chosen(self) -> list[str]:
         """The secrets this run rotates; InputError for a name that is not a generated secret."""
         generated = generated_secrets(self.stage)
-        if self.due:
+        if self.due:  # what is due, and every dual-credential rotation a killed run left to resume
             rows = status(self.target, self.stage, self.clock())
-            return [r.name for r in rows if r.due]
+            resume = [n for n in vault(self.target).phases() if n in generated]
+            return list(dict.fromkeys([*resume, *(r.name for r in rows if r.due)]))
         if not self.names:
             raise InputError("name the secrets to rotate, or give --due")
         bad = [n for n in self.names if n not in generated]
@@ -144,6 +158,21 @@ class Rotate:
             lock.release()
 
     def _locked(self, lock, names: list[str]) -> Generator[Event, None, Rotated]:
+        from shiplane.actions.dualrotate import DualRotation, is_dual
+
+        duals = [n for n in names if is_dual(self.stage, n)]
+        names = [n for n in names if n not in duals]
+        done = Rotated(None, {})
+        if names:
+            done = yield from self._single(lock, names)
+        for name in duals:  # one release each: every dual rotation is its own state machine
+            release, version = yield from DualRotation(
+                self.target, self.stage, name, self.render, reason=self.reason, options=self.options, clock=self.clock
+            ).run_locked(lock)
+            done = Rotated(release or done.release, {**done.versions, name: version})
+        return done
+
+    def _single(self, lock, names: list[str]) -> Generator[Event, None, Rotated]:
         t, store = self.target, vault(self.target)
         current = ensure(t, self.stage, write=True, now=self.clock())
         fresh: dict[str, Made] = {}
@@ -189,15 +218,24 @@ def _job_state(job: dict | None) -> str:
 
 
 def preflight(target: Target, name: str, check: Preflight, value: bytes) -> Generator[Event, None, None]:
-    """Run the spec's pre-flight Job with the NEW value (through a temporary Secret); raise
-    RolloutFailed if it fails. Both objects are deleted afterwards, whatever happened."""
+    """Run the spec's pre-flight Job with the NEW value; raise RolloutFailed if it fails."""
+    yield from run_job(target, name, "preflight", check, {check.env: value}, what=f"pre-flight check of the new {name}")
+
+
+def run_job(
+    target: Target, name: str, purpose: str, spec: Preflight | RotationJob, env: Mapping[str, bytes], *, what: str
+) -> Generator[Event, None, None]:
+    """Run a rotation Job (`purpose`: preflight, prepare, retire) that gets `env` through a temporary
+    Secret; raise RolloutFailed if it fails or does not finish. The Secret is deleted whatever
+    happened; the Job too when it succeeded (a failed one is kept an hour for its logs)."""
     suffix = uuid.uuid4().hex[:6]
-    base = f"{target.app}-preflight-{name}"[:50]
+    base = f"{target.app}-{purpose}-{name}"[:50]
     labels = {
         "app.kubernetes.io/managed-by": "shiplane",
         "app.kubernetes.io/part-of": target.app,
-        "app.kubernetes.io/component": "preflight",
-        "shiplane.io/preflight": name,
+        "app.kubernetes.io/component": purpose,
+        "shiplane.io/rotation-job": purpose,
+        "shiplane.io/rotated": name,
     }
     secret = {
         "apiVersion": "v1",
@@ -205,14 +243,15 @@ def preflight(target: Target, name: str, check: Preflight, value: bytes) -> Gene
         "metadata": {"name": f"{base}-{suffix}", "namespace": target.namespace, "labels": labels},
         "type": "Opaque",
         "immutable": True,
-        "data": {"value": base64.b64encode(value).decode()},
+        "data": {f"v{i}": base64.b64encode(v).decode() for i, v in enumerate(env.values())},
     }
     container = {
-        "name": "preflight",
-        "image": check.image,
-        "command": list(check.command),
+        "name": purpose,
+        "image": spec.image,
+        "command": list(spec.command),
         "env": [
-            {"name": check.env, "valueFrom": {"secretKeyRef": {"name": secret["metadata"]["name"], "key": "value"}}}
+            {"name": var, "valueFrom": {"secretKeyRef": {"name": secret["metadata"]["name"], "key": f"v{i}"}}}
+            for i, var in enumerate(env)
         ],
         "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}},
     }
@@ -223,14 +262,14 @@ def preflight(target: Target, name: str, check: Preflight, value: bytes) -> Gene
         "spec": {
             "backoffLimit": 0,
             "ttlSecondsAfterFinished": 3600,
-            "activeDeadlineSeconds": max(1, int(check.timeout)),
+            "activeDeadlineSeconds": max(1, int(spec.timeout)),
             "template": {
-                "metadata": {"labels": labels, "annotations": dict(check.annotations)},
+                "metadata": {"labels": labels, "annotations": dict(spec.annotations)},
                 "spec": {"restartPolicy": "Never", "automountServiceAccountToken": False, "containers": [container]},
             },
         },
     }
-    yield Step(f"pre-flight check of the new {name} (Job {job['metadata']['name']})")
+    yield Step(f"{what} (Job {job['metadata']['name']})")
     job_ref, secret_ref = Ref.of(job), Ref.of(secret)
     passed = False
     try:
@@ -238,22 +277,22 @@ def preflight(target: Target, name: str, check: Preflight, value: bytes) -> Gene
         target.kube.create(job)
         try:
             final = yield from target.kube.wait_for(
-                job_ref, lambda j: _job_state(j) != "", timeout=check.timeout + 30, describe=lambda _: "running"
+                job_ref, lambda j: _job_state(j) != "", timeout=spec.timeout + 30, describe=lambda _: "running"
             )
         except TimedOut:
             final = None
         if _job_state(final) != "succeeded":
             raise RolloutFailed(
-                f"pre-flight check of the new {name} failed (Job {job_ref.name}"
+                f"{what} failed (Job {job_ref.name}"
                 + (" did not finish in time" if final is None else " failed")
                 + "); nothing was changed: the current version keeps serving",
                 refs=[str(job_ref)],
                 hint=f"kubectl logs -n {target.namespace} job/{job_ref.name} shows why (the Job is kept for an "
-                "hour; its Secret with the new value is deleted); then rotate again",
+                "hour; its Secret with the values is deleted); then rotate again",
             )
         passed = True
-        yield Step(f"pre-flight check of the new {name} passed", done=True)
+        yield Step(f"{what} passed", done=True)
     finally:
-        target.kube.delete(secret_ref, propagation="Background")  # the new value: never left behind
+        target.kube.delete(secret_ref, propagation="Background")  # the values: never left behind
         if passed:
             target.kube.delete(job_ref, propagation="Background")

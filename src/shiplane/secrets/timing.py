@@ -58,10 +58,11 @@ class Row:
     overdue: bool  # past `rotation.every`
     renew: bool  # a certificate inside its renew window (or expired)
     note: str = ""
+    resume: bool = False  # a dual-credential rotation stopped midway: the next rotation finishes it
 
     @property
     def due(self) -> bool:
-        return self.overdue or self.renew
+        return self.overdue or self.renew or self.resume
 
     def to_json(self) -> dict:
         return {
@@ -74,6 +75,7 @@ class Row:
             "nextDue": self.next_due,
             "overdue": self.overdue,
             "renew": self.renew,
+            "resume": self.resume,
             "due": self.due,
             "note": self.note,
         }

@@ -22,6 +22,7 @@ from shiplane.secrets.generating import Made
 from shiplane.secrets.timing import State, Version
 
 ANNOTATION = "generated.shiplane.io/"
+PHASE = "rotation.shiplane.io/"  # a dual-credential rotation in progress (shiplane.secrets.dual)
 LABEL = "shiplane.io/generated"
 
 
@@ -69,6 +70,18 @@ def states_of(obj: dict | None) -> dict[str, State]:
     }
 
 
+def phases_of(obj: dict | None) -> dict[str, dict]:
+    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
+    out = {}
+    for key, text in annotations.items():
+        if key.startswith(PHASE):
+            try:
+                out[key[len(PHASE) :]] = json.loads(text)
+            except ValueError:
+                raise CorruptRecord(f"rotation state {key!r} of the generated secrets is damaged") from None
+    return out
+
+
 class Vault:
     def __init__(self, kube: Kube, *, app: str, stage: str, namespace: str) -> None:
         self.kube, self.app, self.stage, self.namespace = kube, app, stage, namespace
@@ -114,21 +127,44 @@ class Vault:
             "data": {},
         }
 
-    def update(self, change: Callable[[dict[str, State], dict[str, str]], dict[str, State] | None]) -> dict[str, State]:
-        """Apply `change(states, data)` (it edits `data`, base64 values by key, in place and returns the
-        new states, or None for no write) to the stored Secret, retrying on a concurrent change."""
+    def phases(self) -> dict[str, dict]:
+        """Dual-credential rotations in progress, by secret (metadata only)."""
+        return phases_of(self.kube.get_metadata(self.ref))
+
+    def set_phase(self, name: str, phase: dict | None) -> None:
+        """Record (or, with None, end) a dual-credential rotation's state."""
+
+        def change(states, data, phases):
+            if phase is None:
+                phases.pop(name, None)
+            else:
+                phases[name] = phase
+            return states
+
+        self.update(change)
+
+    def update(self, change: Callable[..., dict[str, State] | None]) -> dict[str, State]:
+        """Apply `change(states, data, phases)` to the stored Secret, retrying on a concurrent change:
+        it edits `data` (base64 values by key) and `phases` (rotations in progress) in place and returns
+        the new states, or None for no write."""
         for _ in range(5):
             obj = self.kube.get(self.ref)
             fresh = obj is None
             obj = obj or self._empty()
             states = states_of(obj)
             data = dict(obj.get("data") or {})
-            new = change(dict(states), data)
+            phases = phases_of(obj)
+            new = change(dict(states), data, phases)
             if new is None:
                 return states
             meta = obj["metadata"]
-            annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith(ANNOTATION)}
+            annotations = {
+                k: v
+                for k, v in (meta.get("annotations") or {}).items()
+                if not k.startswith(ANNOTATION) and not k.startswith(PHASE)
+            }
             annotations.update({ANNOTATION + name: _dump(s) for name, s in sorted(new.items())})
+            annotations.update({PHASE + name: json.dumps(p, sort_keys=True) for name, p in sorted(phases.items())})
             meta["annotations"] = annotations
             # Only the versions the states name stay stored: older values are gone for good.
             live = {f"{n}.{v.number}" for n, s in new.items() for v in (s.current, s.previous, s.pending) if v}
@@ -143,7 +179,7 @@ class Vault:
     def add_missing(self, made: dict[str, Made], now: float, reason: str = "first deploy") -> dict[str, State]:
         """Store version 1 of each secret not stored yet (another run's version wins if it was first)."""
 
-        def change(states: dict[str, State], data: dict[str, str]) -> dict[str, State] | None:
+        def change(states: dict[str, State], data: dict[str, str], _phases: dict) -> dict[str, State] | None:
             missing = {n: m for n, m in made.items() if n not in states}
             if not missing:
                 return None
@@ -158,7 +194,7 @@ class Vault:
         """Store a new version beside the current one, not yet serving."""
         holder: list[Version] = []
 
-        def change(states: dict[str, State], data: dict[str, str]) -> dict[str, State]:
+        def change(states: dict[str, State], data: dict[str, str], _phases: dict) -> dict[str, State]:
             state = states[name]
             top = max(v.number for v in (state.current, state.previous, state.pending) if v)
             new = Version(top + 1, now, made.expires, reason)
@@ -175,7 +211,7 @@ class Vault:
     def promote(self, name: str, version: int) -> None:
         """The pending version serves now; the one before it is kept (for rollback) until the next rotation."""
 
-        def change(states: dict[str, State], data: dict[str, str]) -> dict[str, State] | None:
+        def change(states: dict[str, State], data: dict[str, str], _phases: dict) -> dict[str, State] | None:
             state = states[name]
             if state.pending is None or state.pending.number != version:
                 return None
@@ -187,7 +223,7 @@ class Vault:
     def discard(self, name: str, version: int) -> None:
         """Drop a pending version that failed: the current one keeps serving."""
 
-        def change(states: dict[str, State], data: dict[str, str]) -> dict[str, State] | None:
+        def change(states: dict[str, State], data: dict[str, str], _phases: dict) -> dict[str, State] | None:
             state = states[name]
             if state.pending is None or state.pending.number != version:
                 return None

@@ -221,10 +221,38 @@ class Preflight(Model):
     annotations: Annotations = Field(default_factory=dict)  # on the Job's pod
 
 
+class RotationJob(Model):
+    """A Job of a dual-credential rotation; the credentials arrive as NEW_USER, NEW_PASSWORD, OLD_USER."""
+
+    image: Image
+    command: list[str] = Field(min_length=1)
+    timeout: float = Field(default=300.0, gt=0, le=3600)
+    annotations: Annotations = Field(default_factory=dict)  # on the Job's pod
+
+
+class Dual(Model):
+    """Database credentials rotated without downtime: two roles take turns (docs/secrets.md).
+    The secret's value is `user=<role> password=<password>` (a libpq conninfo fragment)."""
+
+    users: list[Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]] = Field(
+        min_length=2, max_length=2
+    )
+    prepare: RotationJob  # create or enable NEW_USER with NEW_PASSWORD
+    retire: RotationJob  # disable OLD_USER (NOLOGIN, revoke): runs once no pod holds it
+    grace: Duration = "30s"  # after the last pod with the old credential is gone, before retiring it
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Dual:
+        if self.users[0] == self.users[1]:
+            raise ValueError("the two users of a dual rotation must differ")
+        return self
+
+
 class Rotation(Model):
     every: Duration | None = None  # a new version is due this long after the current one was made
     window: Duration | None = None  # documentation for schedulers: how late a due rotation may run
     preflight: Preflight | None = None
+    dual: Dual | None = None
 
 
 class SecretSource(Model):
@@ -241,6 +269,12 @@ class SecretSource(Model):
         exactly_one(self, ("from_env", "from_file", "generate"), "a secret")
         if self.rotation and self.rotation.every and not self.generate:
             raise ValueError("rotation.every needs `generate`: shiplane can only make new values it generates")
+        if (
+            self.rotation
+            and self.rotation.dual
+            and (self.generate is None or self.generate.kind not in ("password", "token"))
+        ):
+            raise ValueError("rotation.dual needs `generate` of kind password or token")
         return self
 
 

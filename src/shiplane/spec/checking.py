@@ -264,7 +264,8 @@ def _certificate_authorities(doc: Document) -> Iterator[Problem]:
             continue
         found = doc.secrets.get(ca)
         if found is None:
-            yield Problem(("secrets", name, "generate", "ca"), f"no secret {ca!r} under secrets:{suggest(ca, doc.secrets)}")
+            where = ("secrets", name, "generate", "ca")
+            yield Problem(where, f"no secret {ca!r} under secrets:{suggest(ca, doc.secrets)}")
         elif not (found.generate and found.generate.kind == "tls" and found.generate.is_ca):
             yield Problem(
                 ("secrets", name, "generate", "ca"),
