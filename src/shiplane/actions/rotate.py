@@ -116,7 +116,9 @@ class Rotate:
         reason: str = "",
         options: Options | None = None,
         clock: Callable[[], float] = time.time,
+        job_runner: Callable[..., Generator[Event, None, None]] | None = None,  # dual rotations' Jobs
     ) -> None:
+        self.job_runner = job_runner
         self.target, self.stage, self.render = target, stage, render
         self.names, self.due = list(names or []), due
         self.reason = reason or ("scheduled" if due else "manual")
@@ -167,7 +169,14 @@ class Rotate:
             done = yield from self._single(lock, names)
         for name in duals:  # one release each: every dual rotation is its own state machine
             release, version = yield from DualRotation(
-                self.target, self.stage, name, self.render, reason=self.reason, options=self.options, clock=self.clock
+                self.target,
+                self.stage,
+                name,
+                self.render,
+                reason=self.reason,
+                options=self.options,
+                clock=self.clock,
+                run_job=self.job_runner or run_job,
             ).run_locked(lock)
             done = Rotated(release or done.release, {**done.versions, name: version})
         return done
