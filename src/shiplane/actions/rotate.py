@@ -264,6 +264,8 @@ def run_job(
         ],
         "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}},
     }
+    if getattr(spec, "env_from", None):
+        container["envFrom"] = [{"secretRef": {"name": n}} for n in spec.env_from]
     job = {
         "apiVersion": "batch/v1",
         "kind": "Job",

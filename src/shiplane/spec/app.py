@@ -228,6 +228,7 @@ class RotationJob(Model):
     command: list[str] = Field(min_length=1)
     timeout: float = Field(default=300.0, gt=0, le=3600)
     annotations: Annotations = Field(default_factory=dict)  # on the Job's pod
+    env_from: list[DnsSubdomain] = Field(default_factory=list)  # existing Secrets as env (e.g. an admin DSN)
 
 
 class Dual(Model):
