@@ -50,7 +50,9 @@ class Deploy:
         commit: tuple[str, float | None] = ("", None),  # the spec's git commit and its time, for the record
         reason: str = "",  # why, when not an ordinary deploy (a secret rotation's), for the record
         secret_versions: dict[str, int] | None = None,
+        etcd: dict | None = None,  # the etcd revisions the objects were rendered from, for the record
     ) -> None:
+        self.etcd = dict(etcd or {})
         self.target, self.objects, self.spec_digest = target, objects, spec_digest
         self.commit = commit
         self.reason, self.secret_versions = reason, dict(secret_versions or {})
@@ -111,6 +113,7 @@ class Deploy:
             overrides=list(self.overrides),
             reason=self.reason,
             secret_versions=self.secret_versions,
+            etcd=self.etcd,
         )
         revision = release.revision
         plan = plan_for(self.objects, history, opts)

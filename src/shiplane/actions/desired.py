@@ -6,12 +6,13 @@ import hashlib
 import json
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shiplane import rendering, schemas, spec
 from shiplane.actions.gate import Policy
 from shiplane.releases.record import strip_secret
+from shiplane.secrets import etcd
 from shiplane.spec import StageSpec
 from shiplane.spec.inputs import gather, generated_secrets
 
@@ -29,6 +30,7 @@ class Desired:
     policy_fail_on: str = "high"
     commit: str = ""  # the spec's git commit (HEAD of its repository), if it is in one
     committed: float | None = None  # that commit's time: where DORA's lead time starts
+    etcd: dict = field(default_factory=dict)  # per etcd source: the revision read and each key's mod revision
 
     def policy(self, *, profile: str | None = None, fail_on: str | None = None, overrides=()) -> Policy:
         """The stage's gate settings; flags given override them."""
@@ -73,16 +75,24 @@ Generated = Callable[[StageSpec, str], Mapping[str, bytes]]
 
 
 def load(
-    files: list[Path], stage: str, *, namespace: str | None = None, generated: Generated | None = None
+    files: list[Path],
+    stage: str,
+    *,
+    namespace: str | None = None,
+    generated: Generated | None = None,
+    etcd_at: Mapping[str, int] | None = None,
 ) -> Desired:
     """Load, gather and render a stage. Values from the deploying machine are read (and any missing
-    one reported) before `generated` is called, which may connect to the cluster; without it,
-    generated secrets render as a placeholder."""
+    one reported) before etcd is read (`etcd_at` pins sources to the revisions a release recorded)
+    and `generated` is called, which may connect to the cluster; without it, generated secrets
+    render as a placeholder."""
     stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
     ns = namespace or stage_spec.namespace
     gather(stage_spec)  # a missing variable or file fails here, before any request
+    from_etcd = etcd.read(stage_spec, at=etcd_at)
     values = generated(stage_spec, ns) if generated is not None and generated_secrets(stage_spec) else None
-    objects = rendering.render(stage_spec, gather(stage_spec, generated=values), namespace=ns)
+    inputs = gather(stage_spec, generated=values, external=from_etcd.secrets, config=from_etcd.config)
+    objects = rendering.render(stage_spec, inputs, namespace=ns)
     schemas.validate(objects, stage_spec.kubernetes_version)
     return Desired(
         stage_spec.doc.app.name,
@@ -95,6 +105,7 @@ def load(
         stage_spec.stage.policy.profile,
         stage_spec.stage.policy.fail_on,
         *commit_of(files or [Path("shiplane.yaml")]),
+        etcd=from_etcd.record,
     )
 
 

@@ -179,6 +179,7 @@ class DualRotation:
                 spec_digest=want.spec_digest,
                 options=self.options,
                 commit=(want.commit, want.committed),
+                etcd=want.etcd,
                 reason=self.reason,
                 secret_versions={self.name: progress.new},
             ).run_under(lock)

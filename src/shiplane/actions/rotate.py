@@ -204,6 +204,7 @@ class Rotate:
                 spec_digest=want.spec_digest,
                 options=self.options,
                 commit=(want.commit, want.committed),
+                etcd=want.etcd,
                 reason=self.reason,
                 secret_versions=versions,
             ).run_under(lock)

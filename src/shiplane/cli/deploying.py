@@ -45,13 +45,19 @@ def _connect(kubeconfig: str | None, context: str | None):
     return kube
 
 
-def _target(files, stage, context, namespace, kubeconfig, *, write_generated: bool = False):
+def _target(files, stage, context, namespace, kubeconfig, *, write_generated: bool = False, etcd_of=None):
     """The target and the stage rendered with every secret value. Generated secrets are read from
-    the cluster; missing ones are made, and stored only with `write_generated` (a real deploy)."""
+    the cluster; missing ones are made, and stored only with `write_generated` (a real deploy).
+    `etcd_of`: a release revision whose recorded etcd revisions the values are read at."""
     from shiplane.actions import desired
     from shiplane.actions.target import Target
 
     connected: list = []
+    etcd_at = None
+    if etcd_of is not None:
+        where = _locate(files, stage, context, namespace, kubeconfig)
+        connected.append(where.kube)
+        etcd_at = _etcd_revisions(where, etcd_of)
 
     def connect(stage_context):
         if not connected:
@@ -64,8 +70,38 @@ def _target(files, stage, context, namespace, kubeconfig, *, write_generated: bo
         where = Target(connect(stage_spec.stage.context), stage_spec.doc.app.name, stage, ns)
         return rotate.ensure(where, stage_spec, write=write_generated)
 
-    want = desired.load(list(files), stage, namespace=namespace, generated=generated)
+    want = desired.load(list(files), stage, namespace=namespace, generated=generated, etcd_at=etcd_at)
     return Target(connect(want.context), want.app, stage, want.namespace), want
+
+
+def _etcd_revisions(target, revision: int) -> dict[str, int]:
+    from shiplane.errors import InputError
+
+    found = next((r for r in target.store().list() if r.revision == revision), None)
+    if found is None:
+        raise InputError(f"--etcd-revision-of {revision}: no release {revision} in {target.app}/{target.stage}")
+    return {source: int(rec["revision"]) for source, rec in found.etcd.items()}
+
+
+def _etcd_changes(target, want) -> list[dict] | None:
+    """etcd keys changed since the last successful release (None: the stage reads no etcd source)."""
+    from shiplane.releases.history import last_good
+    from shiplane.secrets import etcd
+
+    if not want.etcd:
+        return None
+    last = last_good(target.store().list())
+    return etcd.changes(last.etcd if last else {}, want.etcd)
+
+
+etcd_of_option = click.option(
+    "--etcd-revision-of",
+    "etcd_of",
+    type=int,
+    default=None,
+    metavar="REVISION",
+    help="Read etcd values at the etcd revisions release REVISION recorded (re-render its configuration).",
+)
 
 
 def _locate(files, stage, context, namespace, kubeconfig):
@@ -103,8 +139,9 @@ progress_option = click.option("--plain", is_flag=True, help="Plain timestamped 
     help="Only what would be pruned, from the release records and the spec's structure (no secret values needed).",
 )
 @click.option("--show-unchanged", is_flag=True, help="List unchanged objects too (by default only counted).")
+@etcd_of_option
 @click.pass_context
-def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes, prune_only, show_unchanged):
+def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes, prune_only, show_unchanged, etcd_of):
     """What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations,
     and the preflight gaps a deploy would refuse.
 
@@ -115,17 +152,26 @@ def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volume
         return _prune_only(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes)
     from shiplane.actions import inspect
 
-    target, want = _target(files, stage, context, namespace, kubeconfig)
+    target, want = _target(files, stage, context, namespace, kubeconfig, etcd_of=etcd_of)
     result = inspect.plan(target, want.objects, prune_volumes=prune_volumes)
-    _show_plan(result, output, show_unchanged=show_unchanged)
+    _show_plan(result, output, show_unchanged=show_unchanged, etcd=_etcd_changes(target, want))
     ctx.exit(_plan_exit(result))
 
 
-def _show_plan(result, output: str, *, show_unchanged: bool = False) -> None:
-    """A plan as waves of changes with field diffs, then prunes, then counts; or as data."""
+def _show_plan(result, output: str, *, show_unchanged: bool = False, etcd: list[dict] | None = None) -> None:
+    """A plan as waves of changes with field diffs, then prunes, then counts; or as data. `etcd`: the
+    etcd keys changed since the last release (shown when the stage reads etcd)."""
     if output != "text":
-        _emit(result.to_json(), output)
+        data = result.to_json()
+        if etcd is not None:
+            data["etcd"] = etcd
+        _emit(data, output)
     else:
+        for c in etcd or []:
+            moved = (
+                f" (mod revision {c['fromModRevision']} -> {c['toModRevision']})" if c["change"] == "changed" else ""
+            )
+            click.secho(f"etcd {c['source']}: {c['key']} {c['change']}{moved}", fg="yellow")
         for wave in result.waves:
             changes = [
                 c
@@ -287,21 +333,23 @@ skip_preflight_option = click.option(
 @stage_options
 @_deploy_flags
 @skip_preflight_option
+@etcd_of_option
 @click.pass_context
-def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **flags):
+def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, etcd_of, **flags):
     """Gate on policy, check the cluster can take it (preflight), apply the stage in ordered waves, run
     migrations first, wait for the rollout (failing fast on errors that will not fix themselves); roll back
     automatically on failure. Exit 0 deployed, 1 failed, 2 bad input or preflight gaps, 3 API server
     unreachable, 4 locked, 5 policy refused."""
     from shiplane.actions.deploy import Deploy
 
-    target, want = _target(files, stage, context, namespace, kubeconfig, write_generated=not dry_run)
+    target, want = _target(files, stage, context, namespace, kubeconfig, write_generated=not dry_run, etcd_of=etcd_of)
     action = Deploy(
         target,
         want.objects,
         spec_digest=want.spec_digest,
         options=_options(flags, want=want),
         commit=(want.commit, want.committed),
+        etcd=want.etcd,
     )
     if dry_run:
         return _dry_run(ctx, action.preview(), f"deploy of {target.app}/{stage} would:", flags["output"])

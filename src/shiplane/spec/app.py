@@ -256,18 +256,51 @@ class Rotation(Model):
     dual: Dual | None = None
 
 
+class EtcdTls(Model):
+    """Client TLS for etcd: PEM files relative to the spec's directory."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+
+class FromEtcd(Model):
+    """Values read from etcd (v3, through its JSON gateway) when a stage is rendered for the cluster."""
+
+    endpoints: list[Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+/?$")]] = Field(min_length=1)
+    key: str | None = Field(default=None, min_length=1)
+    prefix: str | None = Field(default=None, min_length=1)
+    tls: EtcdTls | None = None
+    timeout: float = Field(default=5.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _one(self) -> FromEtcd:
+        exactly_one(self, ("key", "prefix"), "an etcd source")
+        return self
+
+
+class ConfigSource(Model):
+    """Configuration from outside the spec, used by env values as `{config: NAME}` (a `key` source)
+    or `{config: NAME/SUBKEY}` (a key under a `prefix` source)."""
+
+    from_etcd: FromEtcd
+
+
 class SecretSource(Model):
     """Where a secret's value comes from: the deploying machine (fromEnv/fromFile) or the cluster
     (generate). Never the value itself."""
 
     from_env: str | None = None
     from_file: str | None = None
+    from_etcd: FromEtcd | None = None
     generate: Generate | None = None
     rotation: Rotation | None = None
 
     @model_validator(mode="after")
     def _one(self) -> SecretSource:
-        exactly_one(self, ("from_env", "from_file", "generate"), "a secret")
+        exactly_one(self, ("from_env", "from_file", "from_etcd", "generate"), "a secret")
+        if self.from_etcd and self.from_etcd.prefix:
+            raise ValueError("a secret from etcd needs `key` (one value), not `prefix`")
         if self.rotation and self.rotation.every and not self.generate:
             raise ValueError("rotation.every needs `generate`: shiplane can only make new values it generates")
         if (
@@ -326,6 +359,7 @@ class Document(Model):
     app: App
     defaults: Defaults = Field(default_factory=Defaults)
     secrets: dict[DnsLabel, SecretSource] = Field(default_factory=dict)
+    config: dict[DnsLabel, ConfigSource] = Field(default_factory=dict)
     services: dict[DnsLabel, Service] = Field(min_length=1)
     migrations: dict[DnsLabel, Migration] = Field(default_factory=dict)
     stages: dict[DnsLabel, Stage] = Field(min_length=1)

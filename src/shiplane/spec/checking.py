@@ -98,6 +98,8 @@ def _service(doc: Document, name: str, svc: Service) -> Iterator[Problem]:
                     (*cpath, "env", env, "secret"),
                     f"no secret {value.secret!r} under secrets:{suggest(value.secret, doc.secrets)}",
                 )
+            if value.config:
+                yield from _config_ref(doc, (*cpath, "env", env, "config"), value.config)
     for vol, spec in svc.volumes.items():
         if spec.persistent and svc.kind != "stateful":
             yield Problem(
@@ -254,6 +256,18 @@ def check(doc: Document) -> list[Problem]:
     problems.extend(_generated_names(doc))
     problems.extend(_certificate_authorities(doc))
     return problems
+
+
+def _config_ref(doc: Document, path: Path_, ref: str) -> Iterator[Problem]:
+    """`NAME` names a `key` source of `config:`, `NAME/SUBKEY` a key under a `prefix` source."""
+    name, _, sub = ref.partition("/")
+    source = doc.config.get(name)
+    if source is None:
+        yield Problem(path, f"no config {name!r} under config:{suggest(name, doc.config)}")
+    elif source.from_etcd.prefix and not sub:
+        yield Problem(path, f"config {name!r} is a prefix: name one key under it ({name}/SUBKEY)")
+    elif source.from_etcd.key and sub:
+        yield Problem(path, f"config {name!r} is one key: refer to it as {name!r}, without /{sub}")
 
 
 def _certificate_authorities(doc: Document) -> Iterator[Problem]:
