@@ -92,7 +92,8 @@ def fetch(
             )
             for kv in data.get("kvs") or []
         }
-        return int(data["header"]["revision"]), kvs
+        # The header names the store's newest revision, not the one asked for: record what was read.
+        return revision or int(data["header"]["revision"]), kvs
     raise EnvironmentProblem(f"{where}: no etcd endpoint answered ({'; '.join(failures)})")
 
 
