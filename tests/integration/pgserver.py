@@ -138,8 +138,8 @@ class SqlJobs:
     def __init__(self, server: Server) -> None:
         self.server = server
 
-    def __call__(self, target, name, purpose, spec, env, *, what):
-        yield from rotate.run_job(target, name, purpose, spec, env, what=what)
+    def __call__(self, target, name, purpose, spec, env, **kwargs):
+        yield from rotate.run_job(target, name, purpose, spec, env, **kwargs)
         if purpose == "prepare":
             self.server.set_login(env["NEW_USER"].decode(), env["NEW_PASSWORD"])
         elif purpose == "retire":

@@ -29,7 +29,11 @@ from tests.integration.deploying import cli, write
 
 pytestmark = pytest.mark.integration
 
-PREFLIGHT = {"image": "busybox:1.36", "command": ["sh", "-c", 'test -n "$SECRET_VALUE"']}
+PREFLIGHT = {
+    "image": "busybox:1.36",
+    "command": ["sh", "-c", 'test -n "$SECRET_VALUE"'],
+    "connectsTo": ["web", {"cidr": "10.0.0.0/8", "ports": [5432]}],  # its NetworkPolicies must be admitted
+}
 
 
 def app(namespace: str, *, every: str = "1h", preflight: dict | None = None, tls: dict | None = None) -> dict:
@@ -152,6 +156,8 @@ def test_generate_deploy_rotate_scheduled_manual_failed_preflight_and_rollback(l
     assert len(json.loads(seen.run("history", *f, "-o", "json", kubeconfig=kc).stdout)) == len(records)
     leftovers = kube.list("v1", "Secret", namespace=namespace, label_selector="shiplane.io/rotation-job")
     assert leftovers == []  # the temporary Secret with the new value is gone
+    policies = kube.list("networking.k8s.io/v1", "NetworkPolicy", namespace=namespace)
+    assert not [p for p in policies if "shiplane.io/rotation-run" in p["metadata"].get("labels", {})]
 
     # Rollback: the release before the rotation runs again, on the previous version's Secret.
     seen.run("rollback", *f, "--plain", kubeconfig=kc)

@@ -138,10 +138,11 @@ class DualRotation:
                         self.spec.prepare,
                         env,
                         what=f"prepare {progress.new_user} for {self.name}",
+                        stage=self.stage,
                     )
                     check = self.stage.doc.secrets[self.name].rotation.preflight
                     if check:
-                        yield from rotate.preflight(self.target, self.name, check, new_value)
+                        yield from rotate.preflight(self.target, self.name, check, new_value, stage=self.stage)
                 except ShiplaneError:
                     self._abort(progress)
                     raise
@@ -161,6 +162,7 @@ class DualRotation:
                     self.spec.retire,
                     env,
                     what=f"retire {progress.old_user} of {self.name}",
+                    stage=self.stage,
                 )
                 self._record(None)
                 yield Step(

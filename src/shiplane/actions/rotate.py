@@ -27,6 +27,7 @@ from shiplane.errors import InputError, RolloutFailed, ShiplaneError, TimedOut
 from shiplane.events import Event, Note, Step, announce_failure
 from shiplane.kube import Ref
 from shiplane.releases import Release
+from shiplane.rendering import networking
 from shiplane.secrets import dual, generating, timing
 from shiplane.secrets.generating import Made
 from shiplane.secrets.vault import Vault
@@ -192,7 +193,7 @@ class Rotate:
             )
             check = self.stage.doc.secrets[name].rotation
             if check and check.preflight:
-                yield from preflight(t, name, check.preflight, fresh[name].value)
+                yield from preflight(t, name, check.preflight, fresh[name].value, stage=self.stage)
         versions = {name: store.stage_pending(name, fresh[name], self.clock(), self.reason).number for name in names}
         listed = ", ".join(f"{n} v{v}" for n, v in versions.items())
         yield Note(f"rotating {listed} ({self.reason})")
@@ -227,13 +228,24 @@ def _job_state(job: dict | None) -> str:
     return ""
 
 
-def preflight(target: Target, name: str, check: Preflight, value: bytes) -> Generator[Event, None, None]:
+def preflight(
+    target: Target, name: str, check: Preflight, value: bytes, *, stage: StageSpec | None = None
+) -> Generator[Event, None, None]:
     """Run the spec's pre-flight Job with the NEW value; raise RolloutFailed if it fails."""
-    yield from run_job(target, name, "preflight", check, {check.env: value}, what=f"pre-flight check of the new {name}")
+    yield from run_job(
+        target, name, "preflight", check, {check.env: value}, what=f"pre-flight check of the new {name}", stage=stage
+    )
 
 
 def run_job(
-    target: Target, name: str, purpose: str, spec: Preflight | RotationJob, env: Mapping[str, bytes], *, what: str
+    target: Target,
+    name: str,
+    purpose: str,
+    spec: Preflight | RotationJob,
+    env: Mapping[str, bytes],
+    *,
+    what: str,
+    stage: StageSpec | None = None,
 ) -> Generator[Event, None, None]:
     """Run a rotation Job (`purpose`: preflight, prepare, retire) that gets `env` through a temporary
     Secret; raise RolloutFailed if it fails or does not finish. The Secret is deleted whatever
@@ -246,6 +258,7 @@ def run_job(
         "app.kubernetes.io/component": purpose,
         "shiplane.io/rotation-job": purpose,
         "shiplane.io/rotated": name,
+        "shiplane.io/rotation-run": f"{base}-{suffix}",
     }
     secret = {
         "apiVersion": "v1",
@@ -263,7 +276,16 @@ def run_job(
             {"name": var, "valueFrom": {"secretKeyRef": {"name": secret["metadata"]["name"], "key": f"v{i}"}}}
             for i, var in enumerate(env)
         ],
-        "securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "runAsNonRoot": True,
+            "runAsUser": 65532,  # images built to run as root still start (a client needs no root)
+            "runAsGroup": 65532,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        # Small and bounded, so namespaces with a quota or LimitRange admit the pod.
+        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
     }
     if getattr(spec, "env_from", None):
         container["envFrom"] = [{"secretRef": {"name": n}} for n in spec.env_from]
@@ -281,10 +303,18 @@ def run_job(
             },
         },
     }
+    # Through the app's default-deny NetworkPolicy: egress to `connectsTo`, ingress at those services.
+    policies = (
+        networking.job_policies(stage, target.namespace, f"{base}-{suffix}", labels, spec.connects_to)
+        if stage is not None
+        else []
+    )
     yield Step(f"{what} (Job {job['metadata']['name']})")
     job_ref, secret_ref = Ref.of(job), Ref.of(secret)
     passed = False
     try:
+        for policy in policies:
+            target.kube.create(policy)
         target.kube.create(secret)
         target.kube.create(job)
         try:
@@ -306,5 +336,7 @@ def run_job(
         yield Step(f"{what} passed", done=True)
     finally:
         target.kube.delete(secret_ref, propagation="Background")  # the values: never left behind
+        for policy in policies:
+            target.kube.delete(Ref.of(policy), propagation="Background")
         if passed:
             target.kube.delete(job_ref, propagation="Background")

@@ -219,6 +219,7 @@ class Preflight(Model):
     env: EnvName = "SECRET_VALUE"  # the variable the new value arrives in
     timeout: float = Field(default=120.0, gt=0, le=3600)
     annotations: Annotations = Field(default_factory=dict)  # on the Job's pod
+    connects_to: list[Connection] = Field(default_factory=list)  # allowed egress, as for a service
 
 
 class RotationJob(Model):
@@ -229,6 +230,7 @@ class RotationJob(Model):
     timeout: float = Field(default=300.0, gt=0, le=3600)
     annotations: Annotations = Field(default_factory=dict)  # on the Job's pod
     env_from: list[DnsSubdomain] = Field(default_factory=list)  # existing Secrets as env (e.g. an admin DSN)
+    connects_to: list[Connection] = Field(default_factory=list)  # allowed egress, as for a service
 
 
 class Dual(Model):

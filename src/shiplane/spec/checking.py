@@ -255,6 +255,7 @@ def check(doc: Document) -> list[Problem]:
     problems.extend(_cycles(doc))
     problems.extend(_generated_names(doc))
     problems.extend(_certificate_authorities(doc))
+    problems.extend(_rotation_jobs(doc))
     return problems
 
 
@@ -268,6 +269,23 @@ def _config_ref(doc: Document, path: Path_, ref: str) -> Iterator[Problem]:
         yield Problem(path, f"config {name!r} is a prefix: name one key under it ({name}/SUBKEY)")
     elif source.from_etcd.key and sub:
         yield Problem(path, f"config {name!r} is one key: refer to it as {name!r}, without /{sub}")
+
+
+def _rotation_jobs(doc: Document) -> Iterator[Problem]:
+    """A rotation Job's `connectsTo` names services of the app."""
+    for name, source in doc.secrets.items():
+        rotation = source.rotation
+        if rotation is None:
+            continue
+        jobs = {"preflight": rotation.preflight}
+        if rotation.dual:
+            jobs.update(prepare=rotation.dual.prepare, retire=rotation.dual.retire)
+        for key, job in jobs.items():
+            for i, conn in enumerate(job.connects_to if job else []):
+                if conn.service and conn.service not in doc.services:
+                    under = ("rotation",) if key == "preflight" else ("rotation", "dual")
+                    path = ("secrets", name, *under, key, "connectsTo", i)
+                    yield Problem(path, f"no service {conn.service!r}{suggest(conn.service, doc.services)}")
 
 
 def _certificate_authorities(doc: Document) -> Iterator[Problem]:

@@ -84,3 +84,34 @@ def test_dual_credentials_alternate_roles() -> None:
         "retire",
     ]
     assert dual.Progress.of({**progress.to_json(), "from_a_newer_shiplane": 1}) == progress
+
+
+def test_rotation_jobs_get_network_policies_through_the_default_deny(tmp_path: Path) -> None:
+    from shiplane.rendering import networking
+
+    text = """
+app: {name: ledger}
+defaults: {resources: {limits: {cpu: 100m, memory: 64Mi}}}
+secrets:
+  db:
+    generate: {kind: password}
+    rotation:
+      preflight: {image: postgres:16, command: [psql], connectsTo: [pg, {cidr: 10.1.0.0/16, ports: [5432]}]}
+services:
+  pg: {image: postgres:16, ports: {pg: 5432}}
+  api: {image: nginx:1.27, env: {DB: {secret: db}}}
+stages: {dev: {namespace: ledger-dev}}
+"""
+    stage = stage_of(tmp_path, text)
+    pod = {"shiplane.io/rotation-run": "ledger-preflight-db-abc123"}
+    conns = stage.doc.secrets["db"].rotation.preflight.connects_to
+    out, into = networking.job_policies(stage, "ledger-dev", "ledger-preflight-db-abc123", pod, conns)
+    assert out["spec"]["podSelector"] == {"matchLabels": pod}
+    assert out["spec"]["egress"][1] == {
+        "to": [{"ipBlock": {"cidr": "10.1.0.0/16"}}],
+        "ports": [{"port": 5432, "protocol": "TCP"}],
+    }
+    assert into["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "pg"
+    assert into["spec"]["ingress"][0]["from"] == [{"podSelector": {"matchLabels": pod}}]
+    with pytest.raises(InputError, match="no service 'pgx'"):
+        stage_of(tmp_path, text.replace("connectsTo: [pg,", "connectsTo: [pgx,"))
