@@ -464,7 +464,9 @@ def promote(ctx, files, source, dest, kubeconfig, dry_run, plain, **flags):
     objects = desired.with_images(want.objects, images)
     for note in notes:
         click.echo(f"note: {note}", err=True)
-    action = Deploy(dst, objects, spec_digest=desired.digest(objects), options=_options(flags, want=want))
+    action = Deploy(
+        dst, objects, spec_digest=desired.digest(objects), options=_options(flags, want=want), etcd=want.etcd
+    )
     if dry_run:
         return _dry_run(
             ctx, action.preview(), f"promotion of {dst.app} from {source} to {dest} would:", flags["output"]
