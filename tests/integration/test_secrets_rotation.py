@@ -159,9 +159,22 @@ def test_generate_deploy_rotate_scheduled_manual_failed_preflight_and_rollback(l
     policies = kube.list("networking.k8s.io/v1", "NetworkPolicy", namespace=namespace)
     assert not [p for p in policies if "shiplane.io/rotation-run" in p["metadata"].get("labels", {})]
 
-    # Rollback: the release before the rotation runs again, on the previous version's Secret.
-    seen.run("rollback", *f, "--plain", kubeconfig=kc)
+    # An ordinary deploy keeps the previous version's Secret (no pod uses it) until the next rotation,
+    # while older ones are pruned as usual.
+    seen.run("deploy", *f, "--plain", kubeconfig=kc)
+    assert token_secret(kube, namespace) == v3
+    assert kube.get(Ref("v1", "Secret", v2, namespace)) is not None
+    assert kube.get(Ref("v1", "Secret", v1, namespace)) is None
+
+    # Rollback across the rotation: the scheduled rotation's release runs again, on v2's Secret.
+    scheduled = next(
+        r["revision"]
+        for r in json.loads(seen.run("history", *f, "-o", "json", kubeconfig=kc).stdout)
+        if r["reason"] == "scheduled"
+    )
+    seen.run("rollback", *f, str(scheduled), "--plain", kubeconfig=kc)
     assert token_secret(kube, namespace) == v2
+    assert kube.get(Ref("apps/v1", "Deployment", "web", namespace))["status"].get("readyReplicas") == 2
     seen.assert_hidden(kube, namespace)
 
 

@@ -72,6 +72,8 @@ def with_images(objects: list[dict], images: dict[str, str]) -> list[dict]:
 
 # Given the stage and its namespace, the values of its generated secrets (read from the cluster).
 Generated = Callable[[StageSpec, str], Mapping[str, bytes]]
+# Given the stage, its namespace and the generated values rendered, the previous versions to keep.
+Retained = Callable[[StageSpec, str, Mapping[str, bytes]], Mapping[str, bytes]]
 
 
 def load(
@@ -81,6 +83,7 @@ def load(
     namespace: str | None = None,
     generated: Generated | None = None,
     etcd_at: Mapping[str, int] | None = None,
+    retained: Retained | None = None,
 ) -> Desired:
     """Load, gather and render a stage. Values from the deploying machine are read (and any missing
     one reported) before etcd is read (`etcd_at` pins sources to the revisions a release recorded)
@@ -91,7 +94,8 @@ def load(
     gather(stage_spec)  # a missing variable or file fails here, before any request
     from_etcd = etcd.read(stage_spec, at=etcd_at)
     values = generated(stage_spec, ns) if generated is not None and generated_secrets(stage_spec) else None
-    inputs = gather(stage_spec, generated=values, external=from_etcd.secrets, config=from_etcd.config)
+    kept = retained(stage_spec, ns, values) if retained is not None and values is not None else None
+    inputs = gather(stage_spec, generated=values, external=from_etcd.secrets, config=from_etcd.config, retained=kept)
     objects = rendering.render(stage_spec, inputs, namespace=ns)
     schemas.validate(objects, stage_spec.kubernetes_version)
     return Desired(

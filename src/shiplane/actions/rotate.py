@@ -83,6 +83,20 @@ def ensure(target: Target, stage: StageSpec, *, write: bool, now: float | None =
     return store.current()  # another run may have been first: its values win
 
 
+def retained(target: Target, values: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The version each generated secret keeps beside `values` (what is rendered): the vault's
+    current one while a rotation renders a new value, else the previous one (if any)."""
+    states, stored = vault(target).read()
+    out = {}
+    for name, state in states.items():
+        current = stored.get(f"{name}.{state.current.number}")
+        if name in values and current is not None and values[name] != current:
+            out[name] = current
+        elif state.previous and f"{name}.{state.previous.number}" in stored:
+            out[name] = stored[f"{name}.{state.previous.number}"]
+    return out
+
+
 def status(target: Target, stage: StageSpec, now: float | None = None) -> list[timing.Row]:
     """Every spec secret's rotation status, from metadata only (no value is read)."""
     now = time.time() if now is None else now

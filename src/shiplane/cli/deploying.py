@@ -70,7 +70,15 @@ def _target(files, stage, context, namespace, kubeconfig, *, write_generated: bo
         where = Target(connect(stage_spec.stage.context), stage_spec.doc.app.name, stage, ns)
         return rotate.ensure(where, stage_spec, write=write_generated)
 
-    want = desired.load(list(files), stage, namespace=namespace, generated=generated, etcd_at=etcd_at)
+    def retained(stage_spec, ns, values):
+        from shiplane.actions import rotate
+
+        where = Target(connect(stage_spec.stage.context), stage_spec.doc.app.name, stage, ns)
+        return rotate.retained(where, values)
+
+    want = desired.load(
+        list(files), stage, namespace=namespace, generated=generated, etcd_at=etcd_at, retained=retained
+    )
     return Target(connect(want.context), want.app, stage, want.namespace), want
 
 

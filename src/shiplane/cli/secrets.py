@@ -124,7 +124,7 @@ def rotate_(
     4 locked, 5 policy refused."""
     from shiplane.actions import desired
     from shiplane.actions.deploy import Options
-    from shiplane.actions.rotate import Rotate, status
+    from shiplane.actions.rotate import Rotate, retained, status
 
     if due and names:
         raise click.UsageError("give secret names or --due, not both")
@@ -147,7 +147,13 @@ def rotate_(
     want_policy = want.policy()
 
     def render(values):
-        return desired.load(list(files), stage, namespace=target.namespace, generated=lambda *_: values)
+        return desired.load(
+            list(files),
+            stage,
+            namespace=target.namespace,
+            generated=lambda *_: values,
+            retained=lambda _s, _n, rendered: retained(target, rendered),
+        )
 
     options = Options(policy=want_policy, timeout=timeout, wait_lock=not (due or no_wait_lock), lock_duration=lock_ttl)
     action = Rotate(target, stage_spec, render, names=list(names), due=due, reason=reason or "", options=options)

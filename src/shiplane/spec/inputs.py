@@ -25,6 +25,9 @@ class Inputs:
     # env `{config: REF}` → its value, read from etcd by the caller; a REF missing here renders as a
     # placeholder (an offline render)
     config: Mapping[str, str] = field(default_factory=dict)
+    # generated secrets' previous versions: rendered as Secrets no pod uses, so they stay in the
+    # cluster (a rollback across a rotation finds them) until the next rotation replaces them
+    retained: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
 
 def _containers(svc: Service) -> Iterator[Container]:
@@ -117,6 +120,7 @@ def gather(
     generated: Mapping[str, bytes] | None = None,
     external: Mapping[str, bytes] | None = None,
     config: Mapping[str, str] | None = None,
+    retained: Mapping[str, bytes] | None = None,
 ) -> Inputs:
     """Read every secret and config file the stage needs; report all that are missing at once.
 
@@ -167,4 +171,5 @@ def gather(
                 )
     if problems:
         raise InputErrors(problems)
-    return Inputs(secrets=secrets, files=files, config=dict(config or {}))
+    kept = {n: v for n, v in (retained or {}).items() if n in secrets and v != secrets[n]}
+    return Inputs(secrets=secrets, files=files, config=dict(config or {}), retained=kept)
