@@ -114,8 +114,10 @@ def test_generate_deploy_rotate_scheduled_manual_failed_preflight_and_rollback(l
     row = status["secrets"][0]
     assert (row["name"], row["source"], row["version"], row["due"]) == ("api-token", "generate:password", 1, False)
 
-    # --due with nothing due: a no-op, exit 0, no release.
+    # --due with nothing due: a no-op, exit 0, no release, nothing written.
+    stored = kube.get(seen.vault.ref)["metadata"]["resourceVersion"]
     out = seen.run("secrets", "rotate", *f, "--due", "-o", "json", kubeconfig=kc)
+    assert kube.get(seen.vault.ref)["metadata"]["resourceVersion"] == stored
     assert json.loads(out.stdout)["rotated"] == {}
     assert len(json.loads(seen.run("history", *f, "-o", "json", kubeconfig=kc).stdout)) == 2
 

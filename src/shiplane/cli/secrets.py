@@ -129,19 +129,26 @@ def rotate_(
     if due and names:
         raise click.UsageError("give secret names or --due, not both")
     stage_spec = _stage_spec(files, stage)
+    # What to rotate, from metadata only: nothing due reads no value and writes nothing (safe from cron).
+    where = _locate(files, stage, context, namespace, kubeconfig)
+    probe = Rotate(where, stage_spec, lambda _: None, names=list(names), due=due, reason=reason or "")
+    chosen = probe.chosen()
     if dry_run:
-        target = _locate(files, stage, context, namespace, kubeconfig)
-        action = Rotate(target, stage_spec, lambda _: None, names=list(names), due=due, reason=reason or "")
-        chosen = action.chosen()
-        rows = {r.name: r for r in status(target, stage_spec)}
+        rows = {r.name: r for r in status(where, stage_spec)}
         plan = [{"name": n, "from": rows[n].version, "to": (rows[n].version or 0) + 1} for n in chosen]
         if output != "text":
-            _emit({"dryRun": True, "reason": action.reason, "rotate": plan}, output)
+            _emit({"dryRun": True, "reason": probe.reason, "rotate": plan}, output)
         elif not plan:
-            click.echo(f"{target.app}/{stage}: nothing is due")
+            click.echo(f"{where.app}/{stage}: nothing is due")
         else:
             for p in plan:
-                click.echo(f"would rotate {p['name']}: version {p['from']} -> {p['to']} ({action.reason})")
+                click.echo(f"would rotate {p['name']}: version {p['from']} -> {p['to']} ({probe.reason})")
+        return
+    if not chosen:
+        if output != "text":
+            _emit({"rotated": {}, "reason": probe.reason, "revision": None, "outcome": None}, output)
+        else:
+            click.echo(f"{where.app}/{stage}: nothing is due")
         return
     target, want = _target(files, stage, context, namespace, kubeconfig, write_generated=True)
     want_policy = want.policy()
