@@ -49,10 +49,15 @@ class Deploy:
         options: Options | None = None,
         commit: tuple[str, float | None] = ("", None),  # the spec's git commit and its time, for the record
         pins: dict[str, dict[str, str]] | None = None,  # how images were pinned (`desired.Desired.pins`)
+        reason: str = "",  # why, when not an ordinary deploy (a secret rotation's), for the record
+        secret_versions: dict[str, int] | None = None,
+        etcd: dict | None = None,  # the etcd revisions the objects were rendered from, for the record
     ) -> None:
+        self.etcd = dict(etcd or {})
         self.target, self.objects, self.spec_digest = target, objects, spec_digest
         self.commit = commit
         self.pins = dict(pins or {})
+        self.reason, self.secret_versions = reason, dict(secret_versions or {})
         self.options = options or Options()
         self.overrides: list[dict] = []  # the policy overrides the gate used, recorded in the release
         self.signatures: list[dict] = []  # what verified each image's signature, recorded in the release
@@ -92,6 +97,15 @@ class Deploy:
         finally:
             lock.release()
 
+    @announce_failure
+    def run_under(self, lock) -> Generator[Event, None, Release]:
+        """run() for a caller that already holds the stage's lock (a secret rotation holds it from its
+        pre-flight check to the end of the rollout): the gate and preflight still come first."""
+        self.overrides = self.check_policy()
+        if self.options.preflight:
+            yield from preflight.run(self.target, self.objects)
+        return (yield from self._locked(lock))
+
     def _locked(self, lock) -> Generator[Event, None, Release]:
         t, opts = self.target, self.options
         store = t.store()
@@ -109,6 +123,9 @@ class Deploy:
             overrides=list(self.overrides),
             signatures=list(self.signatures),
             pins=self.pins,
+            reason=self.reason,
+            secret_versions=self.secret_versions,
+            etcd=self.etcd,
         )
         revision = release.revision
         plan = plan_for(self.objects, history, opts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from shiplane.actions.gate import Policy
 from shiplane.actions.signatures import SignatureGate
 from shiplane.registry import Client
 from shiplane.releases.record import strip_secret
+from shiplane.secrets import etcd
+from shiplane.spec import StageSpec
 from shiplane.spec.app import StageRegistry
-from shiplane.spec.inputs import gather
+from shiplane.spec.inputs import gather, generated_secrets
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Desired:
     pins: dict[str, dict[str, str]] = field(default_factory=dict)
     pin: bool = False  # the stage's `images.pin`
     registry: StageRegistry | None = None  # the stage's own registry (relocation)
+    etcd: dict = field(default_factory=dict)  # per etcd source: the revision read and each key's mod revision
 
     def policy(self, *, profile: str | None = None, fail_on: str | None = None, overrides=()) -> Policy:
         """The stage's gate settings; flags given override them."""
@@ -75,6 +79,12 @@ def with_images(objects: list[dict], images: dict[str, str]) -> list[dict]:
     return out
 
 
+# Given the stage and its namespace, the values of its generated secrets (read from the cluster).
+Generated = Callable[[StageSpec, str], Mapping[str, bytes]]
+# Given the stage, its namespace and the generated values rendered, the previous versions to keep.
+Retained = Callable[[StageSpec, str, Mapping[str, bytes]], Mapping[str, bytes]]
+
+
 def load(
     files: list[Path],
     stage: str,
@@ -83,14 +93,24 @@ def load(
     pin: bool = True,
     client: Client | None = None,
     images: dict[str, str] | None = None,
+    generated: Generated | None = None,
+    etcd_at: Mapping[str, int] | None = None,
+    retained: Retained | None = None,
 ) -> Desired:
-    """Render and validate the stage. With `images.pin` or a stage `registry`, every image is first
-    resolved to a digest (through `client`, else one made for the stage) and rendered pinned;
-    `pin=False` renders the images as written (promotion takes its digests from a record).
-    `images` replaces images as the spec writes them before pinning (`deploy --build`: the pushed ones)."""
+    """Load, gather and render a stage. Values from the deploying machine are read (and any missing
+    one reported) before etcd is read (`etcd_at` pins sources to the revisions a release recorded)
+    and `generated` is called, which may connect to the cluster; without it, generated secrets
+    render as a placeholder. With `images.pin` or a stage `registry`, every image is then resolved
+    to a digest (through `client`, else one made for the stage) and rendered pinned; `pin=False`
+    renders the images as written (promotion takes its digests from a record). `images` replaces
+    images as the spec writes them before pinning (`deploy --build`: the pushed ones)."""
     stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
     ns = namespace or stage_spec.namespace
-    inputs = gather(stage_spec)
+    gather(stage_spec)  # a missing variable or file fails here, before any request
+    from_etcd = etcd.read(stage_spec, at=etcd_at)
+    values = generated(stage_spec, ns) if generated is not None and generated_secrets(stage_spec) else None
+    kept = retained(stage_spec, ns, values) if retained is not None and values is not None else None
+    inputs = gather(stage_spec, generated=values, external=from_etcd.secrets, config=from_etcd.config, retained=kept)
     built = dict(images or {})
     objects = rendering.render(stage_spec, inputs, namespace=ns, images=built)
     pins: dict[str, dict[str, str]] = {}
@@ -121,6 +141,7 @@ def load(
         pin=stage_spec.stage.images.pin,
         registry=stage_spec.stage.registry,
         signatures=signature_gate(stage_spec),
+        etcd=from_etcd.record,
     )
 
 

@@ -37,6 +37,12 @@ def _is_migration(obj: dict) -> bool:
     return obj["kind"] == "Job" and MIGRATION_ANNOTATION in (obj["metadata"].get("annotations") or {})
 
 
+def _retained_only(obj: dict) -> bool:
+    """A generated secret's previous version, kept beside the release for rollback: no pod of the
+    release uses it, so the release runs without it (shiplane.secrets)."""
+    return "shiplane.io/retained-secret" in (obj.get("metadata", {}).get("labels") or {})
+
+
 class Rollback:
     def __init__(self, target: Target, *, revision: int | None = None, options: Options | None = None) -> None:
         self.target, self.revision, self.options = target, revision, options or Options()
@@ -58,7 +64,7 @@ class Rollback:
 
     def refuse_without_secrets(self, chosen: Release) -> None:
         """Secret values are never recorded: the chosen release's Secrets must still be in the cluster."""
-        secrets = [o for o in chosen.objects if o["kind"] == "Secret"]
+        secrets = [o for o in chosen.objects if o["kind"] == "Secret" and not _retained_only(o)]
         missing = [o["metadata"]["name"] for o in secrets if self.target.kube.get(Ref.of(o)) is None]
         if missing:
             raise ShiplaneError(

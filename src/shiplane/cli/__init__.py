@@ -149,6 +149,10 @@ class LazyGroup(click.Group):
             "shiplane.cli.operate:metrics",
             "Prometheus metrics of the stages: releases, durations, rollbacks, workloads, and the DORA four.",
         ),
+        "secrets": (
+            "shiplane.cli.secrets:secrets",
+            "Generated secrets over time: versions, due dates and rotation through the deploy engine.",
+        ),
         "unlock": (
             "shiplane.cli.deploying:unlock",
             "Remove the deploy lock now (it also expires by itself when its holder stops renewing it).",

@@ -45,13 +45,80 @@ def _connect(kubeconfig: str | None, context: str | None):
     return kube
 
 
-def _target(files, stage, context, namespace, kubeconfig, *, pin: bool = True, images=None):
+def _target(
+    files, stage, context, namespace, kubeconfig, *, pin: bool = True, images=None, write_generated: bool = False, etcd_of=None
+):
+    """The target and the stage rendered with every secret value. Generated secrets are read from
+    the cluster; missing ones are made, and stored only with `write_generated` (a real deploy).
+    `etcd_of`: a release revision whose recorded etcd revisions the values are read at."""
     from shiplane.actions import desired
     from shiplane.actions.target import Target
 
-    want = desired.load(list(files), stage, namespace=namespace, pin=pin, images=images)
-    kube = _connect(kubeconfig, context or want.context)
-    return Target(kube, want.app, stage, want.namespace), want
+    connected: list = []
+    etcd_at = None
+    if etcd_of is not None:
+        where = _locate(files, stage, context, namespace, kubeconfig)
+        connected.append(where.kube)
+        etcd_at = _etcd_revisions(where, etcd_of)
+
+    def connect(stage_context):
+        if not connected:
+            connected.append(_connect(kubeconfig, context or stage_context))
+        return connected[0]
+
+    def generated(stage_spec, ns):
+        from shiplane.actions import rotate
+
+        where = Target(connect(stage_spec.stage.context), stage_spec.doc.app.name, stage, ns)
+        return rotate.ensure(where, stage_spec, write=write_generated)
+
+    def retained(stage_spec, ns, values):
+        from shiplane.actions import rotate
+
+        where = Target(connect(stage_spec.stage.context), stage_spec.doc.app.name, stage, ns)
+        return rotate.retained(where, values)
+
+    want = desired.load(
+        list(files),
+        stage,
+        namespace=namespace,
+        pin=pin,
+        images=images,
+        generated=generated,
+        etcd_at=etcd_at,
+        retained=retained,
+    )
+    return Target(connect(want.context), want.app, stage, want.namespace), want
+
+
+def _etcd_revisions(target, revision: int) -> dict[str, int]:
+    from shiplane.errors import InputError
+
+    found = next((r for r in target.store().list() if r.revision == revision), None)
+    if found is None:
+        raise InputError(f"--etcd-revision-of {revision}: no release {revision} in {target.app}/{target.stage}")
+    return {source: int(rec["revision"]) for source, rec in found.etcd.items()}
+
+
+def _etcd_changes(target, want) -> list[dict] | None:
+    """etcd keys changed since the last successful release (None: the stage reads no etcd source)."""
+    from shiplane.releases.history import last_good
+    from shiplane.secrets import etcd
+
+    if not want.etcd:
+        return None
+    last = last_good(target.store().list())
+    return etcd.changes(last.etcd if last else {}, want.etcd)
+
+
+etcd_of_option = click.option(
+    "--etcd-revision-of",
+    "etcd_of",
+    type=int,
+    default=None,
+    metavar="REVISION",
+    help="Read etcd values at the etcd revisions release REVISION recorded (re-render its configuration).",
+)
 
 
 def _locate(files, stage, context, namespace, kubeconfig):
@@ -89,8 +156,9 @@ progress_option = click.option("--plain", is_flag=True, help="Plain timestamped 
     help="Only what would be pruned, from the release records and the spec's structure (no secret values needed).",
 )
 @click.option("--show-unchanged", is_flag=True, help="List unchanged objects too (by default only counted).")
+@etcd_of_option
 @click.pass_context
-def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes, prune_only, show_unchanged):
+def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes, prune_only, show_unchanged, etcd_of):
     """What a deploy would do: creates, field diffs (secrets masked), replaces, prunes, migrations,
     and the preflight gaps a deploy would refuse.
 
@@ -101,9 +169,9 @@ def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volume
         return _prune_only(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes)
     from shiplane.actions import inspect
 
-    target, want = _target(files, stage, context, namespace, kubeconfig)
+    target, want = _target(files, stage, context, namespace, kubeconfig, etcd_of=etcd_of)
     result = inspect.plan(target, want.objects, prune_volumes=prune_volumes)
-    _show_plan(result, output, show_unchanged=show_unchanged, pins=want.pins)
+    _show_plan(result, output, show_unchanged=show_unchanged, pins=want.pins, etcd=_etcd_changes(target, want))
     ctx.exit(_plan_exit(result))
 
 
@@ -113,12 +181,23 @@ def _show_pins(pins: dict) -> None:
         click.echo(f"pin: {pin['image']} → {pin['reference']}", err=True)
 
 
-def _show_plan(result, output: str, *, show_unchanged: bool = False, pins: dict | None = None) -> None:
-    """A plan as waves of changes with field diffs, then prunes, then counts; or as data."""
+def _show_plan(
+    result, output: str, *, show_unchanged: bool = False, pins: dict | None = None, etcd: list[dict] | None = None
+) -> None:
+    """A plan as waves of changes with field diffs, then prunes, then counts; or as data. `etcd`: the
+    etcd keys changed since the last release (shown when the stage reads etcd)."""
     if output != "text":
-        _emit({**result.to_json(), **({"pins": pins} if pins else {})}, output)
+        data = {**result.to_json(), **({"pins": pins} if pins else {})}
+        if etcd is not None:
+            data["etcd"] = etcd
+        _emit(data, output)
     else:
         _show_pins(pins or {})
+        for c in etcd or []:
+            moved = (
+                f" (mod revision {c['fromModRevision']} -> {c['toModRevision']})" if c["change"] == "changed" else ""
+            )
+            click.secho(f"etcd {c['source']}: {c['key']} {c['change']}{moved}", fg="yellow")
         for wave in result.waves:
             changes = [
                 c
@@ -287,8 +366,9 @@ skip_preflight_option = click.option(
     is_flag=True,
     help="First build and push the services with `build:` (as `shiplane build`), then deploy their digests.",
 )
+@etcd_of_option
 @click.pass_context
-def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, build_first, **flags):
+def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, build_first, etcd_of, **flags):
     """Gate on policy, check the cluster can take it (preflight), apply the stage in ordered waves, run
     migrations first, wait for the rollout (failing fast on errors that will not fix themselves); roll back
     automatically on failure. Exit 0 deployed, 1 failed, 2 bad input or preflight gaps, 3 API server
@@ -301,7 +381,9 @@ def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, bu
 
         pushed = drain(build.run(build.jobs(list(files), stage), dry_run=dry_run), plain or None)
         built = {b.image: b.pinned for b in pushed if b.digest}
-    target, want = _target(files, stage, context, namespace, kubeconfig, images=built)
+    target, want = _target(
+        files, stage, context, namespace, kubeconfig, images=built, write_generated=not dry_run, etcd_of=etcd_of
+    )
     action = Deploy(
         target,
         want.objects,
@@ -309,6 +391,7 @@ def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, bu
         options=_options(flags, want=want),
         commit=(want.commit, want.committed),
         pins=want.pins,
+        etcd=want.etcd,
     )
     _show_pins(want.pins)
     if dry_run:
@@ -361,6 +444,8 @@ def history(files, stage, context, namespace, kubeconfig, output):
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
         took = f"{r['duration']:.1f}s" if r["duration"] is not None else "-"
         note = r["message"].splitlines()[0] if r["message"] else ""
+        if r.get("reason"):
+            note = f"[{r['reason']}] {note}".rstrip()
         if r["rollback_of"]:
             note = f"rollback to {r['rollback_of']}" + (f"; {note}" if note and "rollback" not in note else "")
         click.echo(f"{r['revision']:>4}  {r['outcome']:12} {started:20} {took:>9}  {r['user'][:24]:24} {note}")
@@ -429,7 +514,7 @@ def promote(ctx, files, source, dest, kubeconfig, dry_run, plain, **flags):
     from shiplane.actions.promote import origins, promoted, running_images
 
     # missing secret values fail before any request; the destination's tags are not resolved: the source decides
-    dst, want = _target(files, dest, None, None, kubeconfig, pin=False)
+    dst, want = _target(files, dest, None, None, kubeconfig, pin=False, write_generated=not dry_run)
     src = _locate(files, source, None, None, kubeconfig)
     images, notes = running_images(src)
     client = pinning.client_for(want.registry, images.values()) if want.pin or want.registry else None
@@ -445,7 +530,7 @@ def promote(ctx, files, source, dest, kubeconfig, dry_run, plain, **flags):
         if note.split(":", 1)[0] not in pins:
             click.echo(f"note: {note}", err=True)
     _show_pins(pins)
-    action = Deploy(dst, objects, spec_digest=desired.digest(objects), options=_options(flags, want=want), pins=pins)
+    action = Deploy(dst, objects, spec_digest=desired.digest(objects), options=_options(flags, want=want), pins=pins, etcd=want.etcd)
     if dry_run:
         return _dry_run(
             ctx, action.preview(), f"promotion of {dst.app} from {source} to {dest} would:", flags["output"]

@@ -293,6 +293,19 @@ class Kube:
             raise _translate(err, f"get {ref}") from None
 
     @retrying
+    def get_metadata(self, ref: Ref) -> dict | None:
+        """Only the object's metadata (a PartialObjectMetadata): a Secret's data never leaves the server."""
+        res = self.resource(ref.api_version, ref.kind)
+        accept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+        try:
+            out = res.get(name=ref.name, namespace=ref.namespace, serializer=_plain, header_params={"Accept": accept})
+        except NotFoundError:
+            return None
+        except _API_ERRORS as err:
+            raise _translate(err, f"get {ref}") from None
+        return {"metadata": out.get("metadata", {})}
+
+    @retrying
     def list(self, api_version: str, kind: str, *, namespace: str | None = None, **selectors: str) -> list[dict]:
         res = self.resource(api_version, kind)
         try:

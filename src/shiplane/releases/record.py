@@ -75,6 +75,13 @@ class Release:
     # kind/name/container → how its image was pinned: {"image": as the spec wrote it, "digest",
     # "reference": what was deployed, and for a relocated stage "source" (the spec's registry)}
     pins: dict[str, dict[str, str]] = field(default_factory=dict)
+    # why this release was made: "" for an ordinary deploy; a secret rotation's "scheduled", "manual",
+    # "compromised: …", with the versions it rolled out ({secret: version})
+    reason: str = ""
+    secret_versions: dict[str, int] = field(default_factory=dict)
+    # etcd sources read for this release: "config.NAME"/"secrets.NAME" → {"revision", "keys": {key: {"mod",
+    # "digest"}}}, so a later render can read the same values and `plan` can say which keys changed
+    etcd: dict[str, dict] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # fields of newer shiplanes
 
     @property

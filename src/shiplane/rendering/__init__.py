@@ -14,7 +14,7 @@ from shiplane.rendering import config, limits, networking, workloads
 from shiplane.rendering.meta import labels, metadata, obj
 from shiplane.rendering.pods import PodContext
 from shiplane.spec import StageSpec
-from shiplane.spec.inputs import Inputs, used_secrets
+from shiplane.spec.inputs import Inputs, used_secrets, with_config
 
 # Apply order (Helm's install order): what others refer to comes first.
 KIND_ORDER = [
@@ -56,6 +56,7 @@ def render(
     if namespace is not None:
         limits.namespace(namespace)
     ns = namespace or stage.namespace
+    stage = with_config(stage, inputs.config)  # env `{config: REF}` → literals (placeholders offline)
     app = stage.doc.app.name
     out: list[dict[str, Any]] = []
     account = obj(

@@ -27,6 +27,12 @@ def secrets(stage: StageSpec, namespace: str, inputs: Inputs, used: list[str]) -
         meta = metadata(stage, namespace, full, labels(stage, stage.doc.app.name, component="secret"))
         meta["labels"]["shiplane.io/secret"] = name
         objs.append(obj("v1", "Secret", meta, type="Opaque", immutable=True, data=data))
+        if name in inputs.retained:  # the previous generated version: kept for rollback, used by no pod
+            data = {"value": base64.b64encode(inputs.retained[name]).decode()}
+            kept = f"{name}-{content_hash({'kind': 'Secret', 'data': data})}"
+            meta = metadata(stage, namespace, kept, labels(stage, stage.doc.app.name, component="secret"))
+            meta["labels"]["shiplane.io/retained-secret"] = name
+            objs.append(obj("v1", "Secret", meta, type="Opaque", immutable=True, data=data))
     return objs, names
 
 

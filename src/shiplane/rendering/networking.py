@@ -12,6 +12,7 @@ from typing import Any
 
 from shiplane.rendering.meta import labels, metadata, obj, selector
 from shiplane.spec import Service, StageSpec
+from shiplane.spec.app import Connection
 
 _SERVED = ("stateless", "stateful", "daemon")
 
@@ -160,3 +161,49 @@ def migration_policy(stage: StageSpec, namespace: str, name: str, svc: Service) 
     }
     meta = metadata(stage, namespace, f"{name}-migrate", labels(stage, f"{name}-migrate", svc, component="migration"))
     return obj("networking.k8s.io/v1", "NetworkPolicy", meta, spec=spec)
+
+
+def job_policies(
+    stage: StageSpec, namespace: str, name: str, pod: dict[str, str], connections: list[Connection]
+) -> list[dict[str, Any]]:
+    """NetworkPolicies letting a one-off pod (a secret rotation's Job, labels `pod`) through the app's
+    default deny: egress to its `connectsTo`, and ingress on each service it connects to."""
+    if not connections:
+        return []
+    egress = []
+    out = []
+    for i, conn in enumerate(connections):
+        if conn.service is not None:
+            target = stage.doc.services[conn.service]
+            egress.append(
+                {"to": [{"podSelector": {"matchLabels": selector(stage, conn.service)}}], "ports": _port_list(target)}
+            )
+            out.append(
+                obj(
+                    "networking.k8s.io/v1",
+                    "NetworkPolicy",
+                    {"name": f"{name}-in-{i}", "namespace": namespace, "labels": dict(pod)},
+                    spec={
+                        "podSelector": {"matchLabels": selector(stage, conn.service)},
+                        "policyTypes": ["Ingress"],
+                        "ingress": [
+                            {"from": [{"podSelector": {"matchLabels": dict(pod)}}], "ports": _port_list(target)}
+                        ],
+                    },
+                )
+            )
+        else:
+            rule: dict[str, Any] = {"to": [{"ipBlock": {"cidr": conn.cidr}}]}
+            if conn.ports:
+                rule["ports"] = [{"port": p, "protocol": "TCP"} for p in conn.ports]
+            egress.append(rule)
+    out.insert(
+        0,
+        obj(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            {"name": f"{name}-out", "namespace": namespace, "labels": dict(pod)},
+            spec={"podSelector": {"matchLabels": dict(pod)}, "policyTypes": ["Egress"], "egress": egress},
+        ),
+    )
+    return out

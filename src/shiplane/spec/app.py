@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from shiplane.spec.containers import Container, File, Resources, Security
 from shiplane.spec.fields import (
@@ -14,6 +14,7 @@ from shiplane.spec.fields import (
     CronSchedule,
     DnsLabel,
     DnsSubdomain,
+    EnvName,
     Image,
     Int32,
     Labels,
@@ -179,15 +180,137 @@ class Defaults(Model):
     labels: Labels = Field(default_factory=dict)
 
 
+# A duration as rotation policies write it: 30d, 12h, 90m, 45s, or combined (1d12h).
+Duration = Annotated[str, StringConstraints(pattern=r"^([0-9]+[smhd])+$")]
+
+
+class Generate(Model):
+    """A value shiplane makes and keeps in the cluster (never in files or output); see docs/secrets.md."""
+
+    kind: Literal["password", "token", "keypair", "tls", "from-command"]
+    length: int = Field(default=32, ge=8, le=4096)  # password/token: characters
+    alphabet: str | None = Field(default=None, min_length=2)  # password/token: characters to draw from
+    algorithm: Literal["rsa", "ec", "ed25519"] = "ec"  # keypair, tls
+    bits: int = Field(default=3072, ge=2048, le=8192)  # rsa
+    ca: DnsLabel | None = None  # tls: the secret holding the CA's key and certificate (PEM); else self-signed
+    is_ca: bool = False  # tls: make a CA certificate (to sign other tls secrets)
+    hosts: list[str] = Field(default_factory=list)  # tls: names besides the services' and `public` hosts
+    duration: Duration = "90d"  # tls: validity
+    renew_before: Duration = "30d"  # tls: renewal is due this long before expiry
+    command: list[str] = Field(default_factory=list)  # from-command: argv, no shell
+    timeout: float = Field(default=30.0, gt=0, le=3600)  # from-command: seconds
+
+    @model_validator(mode="after")
+    def _fits(self) -> Generate:
+        if self.kind == "from-command" and not self.command:
+            raise ValueError("kind from-command needs `command` (an argv list, run without a shell)")
+        if self.kind != "from-command" and self.command:
+            raise ValueError(f"`command` is only for kind from-command (this is {self.kind})")
+        if self.kind != "tls" and (self.ca or self.is_ca or self.hosts):
+            raise ValueError(f"`ca`, `isCa` and `hosts` are only for kind tls (this is {self.kind})")
+        return self
+
+
+class Preflight(Model):
+    """A short Job that must succeed with the NEW value before a rotation deploys it."""
+
+    image: Image
+    command: list[str] = Field(min_length=1)
+    env: EnvName = "SECRET_VALUE"  # the variable the new value arrives in
+    timeout: float = Field(default=120.0, gt=0, le=3600)
+    annotations: Annotations = Field(default_factory=dict)  # on the Job's pod
+    connects_to: list[Connection] = Field(default_factory=list)  # allowed egress, as for a service
+
+
+class RotationJob(Model):
+    """A Job of a dual-credential rotation; the credentials arrive as NEW_USER, NEW_PASSWORD, OLD_USER."""
+
+    image: Image
+    command: list[str] = Field(min_length=1)
+    timeout: float = Field(default=300.0, gt=0, le=3600)
+    annotations: Annotations = Field(default_factory=dict)  # on the Job's pod
+    env_from: list[DnsSubdomain] = Field(default_factory=list)  # existing Secrets as env (e.g. an admin DSN)
+    connects_to: list[Connection] = Field(default_factory=list)  # allowed egress, as for a service
+
+
+class Dual(Model):
+    """Database credentials rotated without downtime: two roles take turns (docs/secrets.md).
+    The secret's value is `user=<role> password=<password>` (a libpq conninfo fragment)."""
+
+    users: list[Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]] = Field(
+        min_length=2, max_length=2
+    )
+    prepare: RotationJob  # create or enable NEW_USER with NEW_PASSWORD
+    retire: RotationJob  # disable OLD_USER (NOLOGIN, revoke): runs once no pod holds it
+    grace: Duration = "30s"  # after the last pod with the old credential is gone, before retiring it
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Dual:
+        if self.users[0] == self.users[1]:
+            raise ValueError("the two users of a dual rotation must differ")
+        return self
+
+
+class Rotation(Model):
+    every: Duration | None = None  # a new version is due this long after the current one was made
+    window: Duration | None = None  # documentation for schedulers: how late a due rotation may run
+    preflight: Preflight | None = None
+    dual: Dual | None = None
+
+
+class EtcdTls(Model):
+    """Client TLS for etcd: PEM files relative to the spec's directory."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+
+class FromEtcd(Model):
+    """Values read from etcd (v3, through its JSON gateway) when a stage is rendered for the cluster."""
+
+    endpoints: list[Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+/?$")]] = Field(min_length=1)
+    key: str | None = Field(default=None, min_length=1)
+    prefix: str | None = Field(default=None, min_length=1)
+    tls: EtcdTls | None = None
+    timeout: float = Field(default=5.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _one(self) -> FromEtcd:
+        exactly_one(self, ("key", "prefix"), "an etcd source")
+        return self
+
+
+class ConfigSource(Model):
+    """Configuration from outside the spec, used by env values as `{config: NAME}` (a `key` source)
+    or `{config: NAME/SUBKEY}` (a key under a `prefix` source)."""
+
+    from_etcd: FromEtcd
+
+
 class SecretSource(Model):
-    """Where a secret's value comes from on the deploying machine. Never the value itself."""
+    """Where a secret's value comes from: the deploying machine (fromEnv/fromFile) or the cluster
+    (generate). Never the value itself."""
 
     from_env: str | None = None
     from_file: str | None = None
+    from_etcd: FromEtcd | None = None
+    generate: Generate | None = None
+    rotation: Rotation | None = None
 
     @model_validator(mode="after")
     def _one(self) -> SecretSource:
-        exactly_one(self, ("from_env", "from_file"), "a secret")
+        exactly_one(self, ("from_env", "from_file", "from_etcd", "generate"), "a secret")
+        if self.from_etcd and self.from_etcd.prefix:
+            raise ValueError("a secret from etcd needs `key` (one value), not `prefix`")
+        if self.rotation and self.rotation.every and not self.generate:
+            raise ValueError("rotation.every needs `generate`: shiplane can only make new values it generates")
+        if (
+            self.rotation
+            and self.rotation.dual
+            and (self.generate is None or self.generate.kind not in ("password", "token"))
+        ):
+            raise ValueError("rotation.dual needs `generate` of kind password or token")
         return self
 
 
@@ -238,6 +361,7 @@ class Document(Model):
     app: App
     defaults: Defaults = Field(default_factory=Defaults)
     secrets: dict[DnsLabel, SecretSource] = Field(default_factory=dict)
+    config: dict[DnsLabel, ConfigSource] = Field(default_factory=dict)
     services: dict[DnsLabel, Service] = Field(min_length=1)
     migrations: dict[DnsLabel, Migration] = Field(default_factory=dict)
     stages: dict[DnsLabel, Stage] = Field(min_length=1)

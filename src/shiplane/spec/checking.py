@@ -98,6 +98,8 @@ def _service(doc: Document, name: str, svc: Service) -> Iterator[Problem]:
                     (*cpath, "env", env, "secret"),
                     f"no secret {value.secret!r} under secrets:{suggest(value.secret, doc.secrets)}",
                 )
+            if value.config:
+                yield from _config_ref(doc, (*cpath, "env", env, "config"), value.config)
     for vol, spec in svc.volumes.items():
         if spec.persistent and svc.kind != "stateful":
             yield Problem(
@@ -252,4 +254,52 @@ def check(doc: Document) -> list[Problem]:
         problems.extend(_limits(("migrations", name), mig))
     problems.extend(_cycles(doc))
     problems.extend(_generated_names(doc))
+    problems.extend(_certificate_authorities(doc))
+    problems.extend(_rotation_jobs(doc))
     return problems
+
+
+def _config_ref(doc: Document, path: Path_, ref: str) -> Iterator[Problem]:
+    """`NAME` names a `key` source of `config:`, `NAME/SUBKEY` a key under a `prefix` source."""
+    name, _, sub = ref.partition("/")
+    source = doc.config.get(name)
+    if source is None:
+        yield Problem(path, f"no config {name!r} under config:{suggest(name, doc.config)}")
+    elif source.from_etcd.prefix and not sub:
+        yield Problem(path, f"config {name!r} is a prefix: name one key under it ({name}/SUBKEY)")
+    elif source.from_etcd.key and sub:
+        yield Problem(path, f"config {name!r} is one key: refer to it as {name!r}, without /{sub}")
+
+
+def _rotation_jobs(doc: Document) -> Iterator[Problem]:
+    """A rotation Job's `connectsTo` names services of the app."""
+    for name, source in doc.secrets.items():
+        rotation = source.rotation
+        if rotation is None:
+            continue
+        jobs = {"preflight": rotation.preflight}
+        if rotation.dual:
+            jobs.update(prepare=rotation.dual.prepare, retire=rotation.dual.retire)
+        for key, job in jobs.items():
+            for i, conn in enumerate(job.connects_to if job else []):
+                if conn.service and conn.service not in doc.services:
+                    under = ("rotation",) if key == "preflight" else ("rotation", "dual")
+                    path = ("secrets", name, *under, key, "connectsTo", i)
+                    yield Problem(path, f"no service {conn.service!r}{suggest(conn.service, doc.services)}")
+
+
+def _certificate_authorities(doc: Document) -> Iterator[Problem]:
+    """A `generate.ca` names a generated CA certificate of the same document."""
+    for name, source in doc.secrets.items():
+        ca = source.generate.ca if source.generate else None
+        if ca is None:
+            continue
+        found = doc.secrets.get(ca)
+        if found is None:
+            where = ("secrets", name, "generate", "ca")
+            yield Problem(where, f"no secret {ca!r} under secrets:{suggest(ca, doc.secrets)}")
+        elif not (found.generate and found.generate.kind == "tls" and found.generate.is_ca):
+            yield Problem(
+                ("secrets", name, "generate", "ca"),
+                f"secret {ca!r} is not a generated CA (expected `generate: {{kind: tls, isCa: true}}`)",
+            )

@@ -113,6 +113,7 @@ class EnvValue(Model):
     value: Str | None = None
     secret: str | None = None
     field: FieldPath | None = None
+    config: str | None = Field(default=None, pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?(/.+)?$")  # NAME or NAME/SUBKEY
 
     @model_validator(mode="before")
     @classmethod
@@ -121,7 +122,7 @@ class EnvValue(Model):
 
     @model_validator(mode="after")
     def _one(self) -> EnvValue:
-        exactly_one(self, ("value", "secret", "field"), "an environment value")
+        exactly_one(self, ("value", "secret", "field", "config"), "an environment value")
         return self
 
 

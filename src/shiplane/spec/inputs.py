@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from shiplane.errors import InputError, InputErrors
@@ -22,6 +22,12 @@ from shiplane.spec.staging import StageSpec
 class Inputs:
     secrets: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     files: Mapping[str, str] = field(default_factory=dict)
+    # env `{config: REF}` → its value, read from etcd by the caller; a REF missing here renders as a
+    # placeholder (an offline render)
+    config: Mapping[str, str] = field(default_factory=dict)
+    # generated secrets' previous versions: rendered as Secrets no pod uses, so they stay in the
+    # cluster (a rollback across a rotation finds them) until the next rotation replaces them
+    retained: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
 
 def _containers(svc: Service) -> Iterator[Container]:
@@ -44,16 +50,83 @@ def used_secrets(stage: StageSpec) -> list[str]:
     return list(used)
 
 
+def used_config(stage: StageSpec) -> list[str]:
+    """Every env `{config: REF}` of the stage, in first-use order."""
+    used: dict[str, None] = {}
+    for svc in stage.doc.services.values():
+        for c in _containers(svc):
+            used.update((v.config, None) for v in c.env.values() if v.config)
+    for mig in stage.doc.migrations.values():
+        used.update((v.config, None) for v in mig.env.values() if v.config)
+    return list(used)
+
+
+def config_placeholder(ref: str) -> str:
+    return f"<from etcd: {ref}>"
+
+
+def _resolved(c: Container, values: Mapping[str, str]) -> Container:
+    if not any(v.config for v in c.env.values()):
+        return c
+    env = {
+        k: v.model_copy(update={"config": None, "value": values.get(v.config, config_placeholder(v.config))})
+        if v.config
+        else v
+        for k, v in c.env.items()
+    }
+    return c.model_copy(update={"env": env})
+
+
+def with_config(stage: StageSpec, values: Mapping[str, str]) -> StageSpec:
+    """The stage with every env `{config: REF}` turned into its literal value (so rendering treats it
+    as any literal: in the service's hashed ConfigMap)."""
+    if not used_config(stage):
+        return stage
+    services = {}
+    for name, svc in stage.doc.services.items():
+        update: dict = {
+            "sidecars": {k: _resolved(c, values) for k, c in svc.sidecars.items()},
+            "init_containers": {k: _resolved(c, values) for k, c in svc.init_containers.items()},
+        }
+        if svc.migration:
+            update["migration"] = _resolved(svc.migration, values)
+        services[name] = _resolved(svc, values).model_copy(update=update)
+    migrations = {k: _resolved(m, values) for k, m in stage.doc.migrations.items()}
+    doc = stage.doc.model_copy(update={"services": services, "migrations": migrations})
+    return replace(stage, doc=doc)
+
+
 def read_config_file(path: Path, name: str) -> str:
     """A `files.fromFile` source: a regular UTF-8 file (a FIFO or device here would block or never end)."""
     return reading.read_text(path, name=name, what="config file")
 
 
-def gather(stage: StageSpec, environ: Mapping[str, str] | None = None, *, read_secrets: bool = True) -> Inputs:
+# What an offline render shows for a generated secret: its value lives only in the cluster.
+GENERATED_PLACEHOLDER = b"<generated in the cluster>"
+EXTERNAL_PLACEHOLDER = b"<read from etcd>"
+
+
+def generated_secrets(stage: StageSpec) -> list[str]:
+    """Secrets of this stage whose values shiplane generates and keeps in the cluster (every one
+    the spec declares, used or not: a CA secret may only sign others)."""
+    return [name for name, source in stage.doc.secrets.items() if source.generate is not None]
+
+
+def gather(
+    stage: StageSpec,
+    environ: Mapping[str, str] | None = None,
+    *,
+    read_secrets: bool = True,
+    generated: Mapping[str, bytes] | None = None,
+    external: Mapping[str, bytes] | None = None,
+    config: Mapping[str, str] | None = None,
+    retained: Mapping[str, bytes] | None = None,
+) -> Inputs:
     """Read every secret and config file the stage needs; report all that are missing at once.
 
     `read_secrets=False` reads no secret value (each is empty): for commands that only need the
-    objects' structure."""
+    objects' structure. Generated secrets come from `generated` (read from the cluster by the
+    caller, `shiplane.secrets`); without it they are a placeholder (an offline render)."""
     environ = os.environ if environ is None else environ
     problems: list[str] = []
     secrets: dict[str, bytes] = {}
@@ -62,6 +135,12 @@ def gather(stage: StageSpec, environ: Mapping[str, str] | None = None, *, read_s
             secrets[name] = b""
             continue
         source = stage.doc.secrets[name]
+        if source.generate is not None:
+            secrets[name] = GENERATED_PLACEHOLDER if generated is None else generated[name]
+            continue
+        if source.from_etcd is not None:  # read by the caller (shiplane.secrets.etcd)
+            secrets[name] = EXTERNAL_PLACEHOLDER if external is None else external[name]
+            continue
         if source.from_env is not None:
             if source.from_env not in environ:
                 problems.append(
@@ -92,4 +171,5 @@ def gather(stage: StageSpec, environ: Mapping[str, str] | None = None, *, read_s
                 )
     if problems:
         raise InputErrors(problems)
-    return Inputs(secrets=secrets, files=files)
+    kept = {n: v for n, v in (retained or {}).items() if n in secrets and v != secrets[n]}
+    return Inputs(secrets=secrets, files=files, config=dict(config or {}), retained=kept)

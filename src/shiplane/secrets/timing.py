@@ -1,0 +1,117 @@
+"""Pure rotation arithmetic: durations, due dates, the rows `shiplane secrets status` shows.
+
+Works on metadata only (version, created, expiry): no function here sees a secret value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from shiplane.spec.app import SecretSource
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_PART = re.compile(r"([0-9]+)([smhd])")
+
+
+def seconds(duration: str) -> int:
+    """`30d`, `12h`, `1d12h`, `45s` → seconds (the spec's pattern has checked the form)."""
+    return sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(duration))
+
+
+@dataclass(frozen=True)
+class Version:
+    """One stored version's metadata."""
+
+    number: int
+    created: float
+    expires: float | None = None  # certificates: notAfter
+    reason: str = ""
+
+    def to_json(self) -> dict:
+        return {"created": self.created, "expires": self.expires, "reason": self.reason}
+
+    @classmethod
+    def of(cls, number: int, data: dict) -> Version:
+        return cls(number, float(data["created"]), data.get("expires"), data.get("reason", ""))
+
+
+@dataclass(frozen=True)
+class State:
+    """What the vault knows of one generated secret: the serving version, the one before it (kept
+    for rollback until the next successful rotation) and one being rotated in."""
+
+    current: Version
+    previous: Version | None = None
+    pending: Version | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    source: str  # generate:password, fromEnv, fromFile
+    version: int | None
+    created: float | None
+    age: float | None  # seconds
+    expires: float | None
+    next_due: float | None
+    overdue: bool  # past `rotation.every`
+    renew: bool  # a certificate inside its renew window (or expired)
+    note: str = ""
+    resume: bool = False  # a dual-credential rotation stopped midway: the next rotation finishes it
+
+    @property
+    def due(self) -> bool:
+        return self.overdue or self.renew or self.resume
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "version": self.version,
+            "created": self.created,
+            "age": self.age,
+            "expires": self.expires,
+            "nextDue": self.next_due,
+            "overdue": self.overdue,
+            "renew": self.renew,
+            "resume": self.resume,
+            "due": self.due,
+            "note": self.note,
+        }
+
+
+def source_kind(source: SecretSource) -> str:
+    if source.generate is not None:
+        return f"generate:{source.generate.kind}"
+    return "fromEnv" if source.from_env is not None else "fromFile"
+
+
+def row(name: str, source: SecretSource, state: State | None, now: float) -> Row:
+    """One secret's status at `now`: due when `rotation.every` has passed since the current version
+    was made, or a certificate has entered its renew window (`renewBefore` before expiry)."""
+    kind = source_kind(source)
+    if source.generate is None:
+        return Row(name, kind, None, None, None, None, None, False, False, "value from the deploying machine")
+    if state is None:
+        return Row(
+            name, kind, None, None, None, None, None, False, False, "not generated yet: the next deploy makes it"
+        )
+    cur = state.current
+    dues = []
+    every = source.rotation.every if source.rotation else None
+    if every:
+        dues.append(cur.created + seconds(every))
+    renew_at = None
+    if cur.expires is not None:
+        renew_at = cur.expires - seconds(source.generate.renew_before)
+        dues.append(renew_at)
+    next_due = min(dues) if dues else None
+    overdue = bool(every) and now >= cur.created + seconds(every)
+    renew = renew_at is not None and now >= renew_at
+    note = f"rotation to version {state.pending.number} in progress or interrupted" if state.pending else ""
+    return Row(name, kind, cur.number, cur.created, now - cur.created, cur.expires, next_due, overdue, renew, note)
+
+
+def due(rows: list[Row]) -> list[str]:
+    return [r.name for r in rows if r.due]
