@@ -45,7 +45,9 @@ def test_help_and_version_import_only_click(args):
     assert {m for m in modules if m.startswith("shiplane")} == {"shiplane", "shiplane.cli", "shiplane.errors"}
 
 
-@pytest.mark.parametrize("command", ["deploy", "plan", "status", "render", "check", "import", "cluster", "export", "secrets"])
+@pytest.mark.parametrize(
+    "command", ["deploy", "plan", "status", "render", "check", "import", "cluster", "export", "secrets"]
+)
 def test_a_usage_error_or_subcommand_help_loads_no_heavy_module(command):
     for args in ([command, "--help"], [command, "--no-such-flag"]):
         code, modules = imported(*args)

@@ -46,7 +46,16 @@ def _connect(kubeconfig: str | None, context: str | None):
 
 
 def _target(
-    files, stage, context, namespace, kubeconfig, *, pin: bool = True, images=None, write_generated: bool = False, etcd_of=None
+    files,
+    stage,
+    context,
+    namespace,
+    kubeconfig,
+    *,
+    pin: bool = True,
+    images=None,
+    write_generated: bool = False,
+    etcd_of=None,
 ):
     """The target and the stage rendered with every secret value. Generated secrets are read from
     the cluster; missing ones are made, and stored only with `write_generated` (a real deploy).
@@ -530,7 +539,14 @@ def promote(ctx, files, source, dest, kubeconfig, dry_run, plain, **flags):
         if note.split(":", 1)[0] not in pins:
             click.echo(f"note: {note}", err=True)
     _show_pins(pins)
-    action = Deploy(dst, objects, spec_digest=desired.digest(objects), options=_options(flags, want=want), pins=pins, etcd=want.etcd)
+    action = Deploy(
+        dst,
+        objects,
+        spec_digest=desired.digest(objects),
+        options=_options(flags, want=want),
+        pins=pins,
+        etcd=want.etcd,
+    )
     if dry_run:
         return _dry_run(
             ctx, action.preview(), f"promotion of {dst.app} from {source} to {dest} would:", flags["output"]
