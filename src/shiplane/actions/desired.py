@@ -27,6 +27,8 @@ class Desired:
     policy_fail_on: str = "high"
     commit: str = ""  # the spec's git commit (HEAD of its repository), if it is in one
     committed: float | None = None  # that commit's time: where DORA's lead time starts
+    target_id: str = ""  # with `targets:`: which target (keys its lock and release records)
+    target_name: str = ""  # `prod/region=eu,tenant=acme`
 
     def policy(self, *, profile: str | None = None, fail_on: str | None = None, overrides=()) -> Policy:
         """The stage's gate settings; flags given override them."""
@@ -43,6 +45,8 @@ class Where:
     stage: str
     namespace: str
     context: str | None
+    target_id: str = ""
+    target_name: str = ""
 
 
 def digest(objects: list[dict]) -> str:
@@ -66,8 +70,28 @@ def with_images(objects: list[dict], images: dict[str, str]) -> list[dict]:
     return out
 
 
-def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desired:
-    stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
+def select(files: list[Path], stage: str | None, selector=None, *, all_targets: bool = False) -> list[spec.StageSpec]:
+    """What --stage/--target/--all-targets name: the stage, or the matching targets (spec.select)."""
+    return spec.load(files or [Path("shiplane.yaml")]).select(stage, selector, all_targets=all_targets)
+
+
+def one(files: list[Path], stage: str, selector=None) -> spec.StageSpec:
+    """The single stage or target a command works on (several matching targets: an input error)."""
+    return select(files, stage, selector)[0]
+
+
+def _ids(stage_spec: spec.StageSpec) -> tuple[str, str]:
+    t = stage_spec.target
+    return (t.id, t.name) if t is not None else ("", "")
+
+
+def load(files: list[Path], stage: str, *, namespace: str | None = None, selector=None) -> Desired:
+    return of(one(files, stage, selector), files, namespace=namespace)
+
+
+def of(stage_spec: spec.StageSpec, files: list[Path], *, namespace: str | None = None) -> Desired:
+    """Render and validate one stage or target (secret values read)."""
+    stage = stage_spec.name
     ns = namespace or stage_spec.namespace
     objects = rendering.render(stage_spec, gather(stage_spec), namespace=ns)
     schemas.validate(objects, stage_spec.kubernetes_version)
@@ -82,6 +106,7 @@ def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desi
         stage_spec.stage.policy.profile,
         stage_spec.stage.policy.fail_on,
         *commit_of(files or [Path("shiplane.yaml")]),
+        *_ids(stage_spec),
     )
 
 
@@ -103,17 +128,26 @@ def commit_of(files: list[Path]) -> tuple[str, float | None]:
     return parts[0], float(parts[1])
 
 
-def locate(files: list[Path], stage: str, *, namespace: str | None = None) -> Where:
+def locate(files: list[Path], stage: str, *, namespace: str | None = None, selector=None) -> Where:
     """The stage's app, namespace and context: enough for history, status, unlock and rollback,
     which read the cluster's records and never need the secret values."""
-    stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
-    return Where(stage_spec.doc.app.name, stage, namespace or stage_spec.namespace, stage_spec.stage.context)
+    return where(one(files, stage, selector), namespace=namespace)
 
 
-def structure(files: list[Path], stage: str, *, namespace: str | None = None) -> list[dict]:
+def where(stage_spec: spec.StageSpec, *, namespace: str | None = None) -> Where:
+    return Where(
+        stage_spec.doc.app.name,
+        stage_spec.name,
+        namespace or stage_spec.namespace,
+        stage_spec.stage.context,
+        *_ids(stage_spec),
+    )
+
+
+def structure(files: list[Path], stage: str, *, namespace: str | None = None, selector=None) -> list[dict]:
     """The stage's objects rendered without reading any secret value: each Secret gets an empty
     placeholder, so Secret names (which carry a hash of the value) are not the real ones."""
-    stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
+    stage_spec = one(files, stage, selector)
     ns = namespace or stage_spec.namespace
     objects = rendering.render(stage_spec, gather(stage_spec, read_secrets=False), namespace=ns)
     return objects

@@ -132,6 +132,10 @@ class LazyGroup(click.Group):
             "shiplane.cli.operate:metrics",
             "Prometheus metrics of the stages: releases, durations, rollbacks, workloads, and the DORA four.",
         ),
+        "targets": (
+            "shiplane.cli.targets:targets",
+            "Show where the app runs: the stage x dimension targets of the spec's targets: block.",
+        ),
         "unlock": (
             "shiplane.cli.deploying:unlock",
             "Remove the deploy lock now (it also expires by itself when its holder stops renewing it).",

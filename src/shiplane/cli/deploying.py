@@ -7,7 +7,7 @@ import time
 
 import click
 
-from shiplane.cli.options import spec_files
+from shiplane.cli.options import selection, spec_files, target_options
 from shiplane.cli.output import drain
 
 
@@ -22,6 +22,7 @@ def stage_options(fn):
             click.option(
                 "--kubeconfig", default=None, envvar="KUBECONFIG", help="kubeconfig file (default: $KUBECONFIG)."
             ),
+            target_options,
         ]
     ):
         fn = option(fn)
@@ -49,9 +50,9 @@ def _target(files, stage, context, namespace, kubeconfig):
     from shiplane.actions import desired
     from shiplane.actions.target import Target
 
-    want = desired.load(list(files), stage, namespace=namespace)
+    want = desired.load(list(files), stage, namespace=namespace, selector=selection()[0])
     kube = _connect(kubeconfig, context or want.context)
-    return Target(kube, want.app, stage, want.namespace), want
+    return Target(kube, want.app, stage, want.namespace, target_id=want.target_id), want
 
 
 def _locate(files, stage, context, namespace, kubeconfig):
@@ -60,8 +61,9 @@ def _locate(files, stage, context, namespace, kubeconfig):
     from shiplane.actions import desired
     from shiplane.actions.target import Target
 
-    where = desired.locate(list(files), stage, namespace=namespace)
-    return Target(_connect(kubeconfig, context or where.context), where.app, stage, where.namespace)
+    where = desired.locate(list(files), stage, namespace=namespace, selector=selection()[0])
+    kube = _connect(kubeconfig, context or where.context)
+    return Target(kube, where.app, stage, where.namespace, target_id=where.target_id)
 
 
 def _emit(data, output: str) -> None:
