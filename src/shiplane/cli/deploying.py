@@ -275,13 +275,19 @@ skip_preflight_option = click.option(
 @stage_options
 @_deploy_flags
 @skip_preflight_option
+@click.option("--resume", is_flag=True, help="Fan-out: skip targets already deployed at this spec (after a stop).")
 @click.pass_context
-def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **flags):
+def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, resume, **flags):
     """Gate on policy, check the cluster can take it (preflight), apply the stage in ordered waves, run
     migrations first, wait for the rollout (failing fast on errors that will not fix themselves); roll back
     automatically on failure. Exit 0 deployed, 1 failed, 2 bad input or preflight gaps, 3 API server
-    unreachable, 4 locked, 5 policy refused."""
+    unreachable, 4 locked, 5 policy refused. With --all-targets (spec targets:): a fan-out, see docs/targets.md."""
     from shiplane.actions.deploy import Deploy
+
+    if selection()[1] or resume:
+        from shiplane.cli.fanout import fan_out
+
+        return fan_out(ctx, files, stage, kubeconfig, flags, resume=resume, dry_run=dry_run, plain=plain)
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
     action = Deploy(

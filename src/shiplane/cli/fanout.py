@@ -1,0 +1,98 @@
+"""`shiplane deploy --all-targets`: the fan-out's live table, plain lines or JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+
+def fan_out(ctx, files, stage, kubeconfig, flags, *, resume: bool, dry_run: bool, plain: bool) -> None:
+    """Deploy every selected target: canary, then waves (spec `targets.rollout`)."""
+    from shiplane import spec
+    from shiplane.actions import desired, fanout
+    from shiplane.actions.deploy import Deploy
+    from shiplane.actions.target import Target
+    from shiplane.cli.deploying import _connect, _options
+    from shiplane.cli.options import selection
+    from shiplane.spec.targets import wave_plan
+
+    selector, _ = selection()
+    loaded = spec.load(list(files) or [Path("shiplane.yaml")])
+    chosen = loaded.select(stage, selector, all_targets=True)
+    rollout = loaded.targeting.rollout if loaded.targeting else None
+    by_name = {s.target.name: s for s in chosen if s.target is not None}
+    waves = wave_plan([s.target for s in chosen if s.target is not None], rollout) if rollout else []
+    output = flags["output"]
+    if dry_run:
+        plan = [[t.name for t in w] for w in waves]
+        if output == "json":
+            click.echo(json.dumps({"waves": plan, "maxParallel": rollout.max_parallel if rollout else 1}, indent=2))
+        else:
+            for i, wave in enumerate(plan):
+                click.echo(f"wave {i + 1}: {', '.join(wave)}")
+        return
+
+    def deploy(target: Target, want: desired.Desired):
+        return Deploy(
+            target,
+            want.objects,
+            spec_digest=want.spec_digest,
+            options=_options(flags, want=want),
+            commit=(want.commit, want.committed),
+        ).run()
+
+    members = []
+    for wave in waves:
+        row = []
+        for t in wave:
+            want = desired.of(by_name[t.name], list(files))
+            kube = _connect(kubeconfig, want.context)  # one client per target: threads share none
+            target = Target(kube, want.app, want.stage, want.namespace, target_id=want.target_id)
+            row.append(fanout.Member(t.name, target, want, deploy))
+        members.append(row)
+    stream = fanout.run(
+        members,
+        max_parallel=rollout.max_parallel if rollout else 1,
+        fail_fast=rollout.fail_fast if rollout else True,
+        resume=resume,
+    )
+    outcomes = _show(stream, plain=plain or output != "text")
+    if output == "json":
+        click.echo(json.dumps(outcomes.as_json(), indent=2))
+    else:
+        for r in outcomes.rows.values():
+            click.echo(f"{r.name}: {r.state}{' revision ' + str(r.revision) if r.revision else ''}")
+    ctx.exit(0 if outcomes.ok else 1)
+
+
+def _show(stream, *, plain: bool):
+    from shiplane.events import result
+
+    if plain or not sys.stderr.isatty():
+        return result(
+            stream,
+            lambda c: click.echo(f"{time.strftime('%H:%M:%S')} {c.name}: {c.state} {c.detail}".rstrip(), err=True),
+        )
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+
+    rows: dict[str, object] = {}
+
+    def table() -> Table:
+        t = Table("target", "wave", "state", "detail")
+        for c in rows.values():
+            t.add_row(c.name, str(c.wave + 1), str(c.state), c.detail)
+        return t
+
+    with Live(table(), console=Console(stderr=True), refresh_per_second=4) as live:
+
+        def update(c) -> None:
+            rows[c.name] = c
+            live.update(table())
+
+        return result(stream, update)
