@@ -49,7 +49,7 @@ def _merged(tmp_path, *paths) -> tuple:
     return path, contexts
 
 
-def _app(uid: str, eu: str, us: str, faults: dict[str, dict]) -> dict:
+def _app(uid: str, eu: str, us: str, faults: dict[str, dict], tenants_=("acme", "globex", "initech")) -> dict:
     data = spec("unused", replicas=1)
     del data["services"]["db"]
     web = data["services"]["web"]
@@ -60,7 +60,7 @@ def _app(uid: str, eu: str, us: str, faults: dict[str, dict]) -> dict:
             "namespace": f"t{uid}-{{tenant}}",
             "overrides": {"services": {"web": {"env": {"TENANT": t}, **faults.get(t, {})}}},
         }
-        for t in ("acme", "globex", "initech")
+        for t in tenants_
     }
     data["targets"] = {
         "dimensions": {"region": {"eu": {"context": eu}, "us": {"context": us}}, "tenant": tenants},
@@ -135,6 +135,24 @@ def test_fan_out_two_clusters_canary_failure_then_resume(local_cluster, second_c
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)[-1]["outcome"] == str(Outcome.DEPLOYED)
         assert kubes["us"].get(Ref("apps/v1", "Deployment", "web", f"t{uid}-globex")) is not None
+
+        # 4. initech leaves the spec: two targets (eu, us) disappear, more than the guard's 1
+        fewer = write(tmp_path, _app(uid, eu, us, {}, ("acme", "globex")), "fewer.yaml")
+        plan = cli("plan", "-f", str(fewer), "-s", "prod", "--all-targets", "-o", "json", kubeconfig=kc)
+        assert plan.returncode == 1, plan.stderr
+        assert sorted(d["id"] for d in json.loads(plan.stdout)["removed"]) == ["eu-initech", "us-initech"]
+        refused = cli("deploy", "-f", str(fewer), "-s", "prod", "--all-targets", "--plain", kubeconfig=kc)
+        assert refused.returncode == 2, refused.stderr
+        assert "eu-initech" in refused.stderr and "--allow-target-removal" in refused.stderr
+        assert kubes["eu"].get(Ref("apps/v1", "Deployment", "web", f"t{uid}-initech")) is not None
+        code, rows = _run(fewer, kc, "--allow-target-removal")
+        assert code == 0, rows
+        assert rows["prod/us-initech"]["state"] == "pruned"
+        for region in ("eu", "us"):
+            assert kubes[region].get(Ref("apps/v1", "Deployment", "web", f"t{uid}-initech")) is None
+            assert kubes[region].get(Ref("apps/v1", "Deployment", "web", f"t{uid}-acme")) is not None
+        again = cli("plan", "-f", str(fewer), "-s", "prod", "--all-targets", "-o", "json", kubeconfig=kc)
+        assert again.returncode == 0 and json.loads(again.stdout)["removed"] == []
     finally:
         for kube in kubes.values():
             for t in ("acme", "globex", "initech"):

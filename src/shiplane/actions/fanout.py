@@ -33,6 +33,8 @@ class State(StrEnum):
     ROLLED_BACK = "rolled back"
     FAILED = "failed"
     NOT_STARTED = "not started"  # a failure stopped the fan-out before its wave
+    PRUNED = "pruned"  # gone from the spec; its objects deleted (--allow-target-removal)
+    LEFT = "left running"  # gone from the spec; kept, since removal was not allowed
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class Outcomes:
 
     @property
     def ok(self) -> bool:
-        return all(r.state in (State.DEPLOYED, State.UNCHANGED) for r in self.rows.values())
+        return all(r.state in (State.DEPLOYED, State.UNCHANGED, State.PRUNED, State.LEFT) for r in self.rows.values())
 
     def as_json(self) -> list[dict]:
         return [

@@ -99,6 +99,10 @@ def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volume
     Only objects that differ from the last successful release, or whose live fields drifted, are
     dry-run on the server. Exit 0 if nothing would change, 1 if something would, 2 on bad input or
     preflight gaps, 3 if the API server is unreachable."""
+    if selection()[1]:
+        from shiplane.cli.fanout import target_plan
+
+        return target_plan(ctx, files, stage, kubeconfig, output)
     if prune_only:
         return _prune_only(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes)
     from shiplane.actions import inspect
@@ -276,8 +280,13 @@ skip_preflight_option = click.option(
 @_deploy_flags
 @skip_preflight_option
 @click.option("--resume", is_flag=True, help="Fan-out: skip targets already deployed at this spec (after a stop).")
+@click.option(
+    "--allow-target-removal",
+    is_flag=True,
+    help="Fan-out: allow (and prune) targets gone from the spec (targets.guard).",
+)
 @click.pass_context
-def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, resume, **flags):
+def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, resume, allow_target_removal, **flags):
     """Gate on policy, check the cluster can take it (preflight), apply the stage in ordered waves, run
     migrations first, wait for the rollout (failing fast on errors that will not fix themselves); roll back
     automatically on failure. Exit 0 deployed, 1 failed, 2 bad input or preflight gaps, 3 API server
@@ -287,7 +296,17 @@ def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, re
     if selection()[1] or resume:
         from shiplane.cli.fanout import fan_out
 
-        return fan_out(ctx, files, stage, kubeconfig, flags, resume=resume, dry_run=dry_run, plain=plain)
+        return fan_out(
+            ctx,
+            files,
+            stage,
+            kubeconfig,
+            flags,
+            resume=resume,
+            dry_run=dry_run,
+            plain=plain,
+            allow_removal=allow_target_removal,
+        )
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
     action = Deploy(

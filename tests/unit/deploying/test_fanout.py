@@ -69,3 +69,20 @@ def test_rolled_back_failure_is_reported_as_such_and_without_fail_fast_all_run()
     assert outcome.rows["t1"].state is State.ROLLED_BACK
     assert outcome.rows["t2"].state is State.DEPLOYED
     assert [r["state"] for r in outcome.as_json()] == ["deployed", "rolled back", "deployed"]
+
+
+def test_guard_counts_removed_targets_and_refuses_past_the_limit() -> None:
+    import pytest
+
+    from shiplane.actions import targetguard
+    from shiplane.actions.targetguard import Deployed, TooManyRemovals
+
+    running = {i: (Deployed(i, "c", f"ns-{i}", 1), None) for i in ("eu-acme", "eu-initech", "us-initech")}
+    found = targetguard.changes(["eu-acme", "eu-globex"], running)  # type: ignore[arg-type]
+    assert found.added == ["eu-globex"] and found.kept == ["eu-acme"]
+    assert [d.id for d in found.removed] == ["eu-initech", "us-initech"]
+    with pytest.raises(TooManyRemovals, match="2 deployed targets") as err:
+        targetguard.enforce(found, 1, allow=False)
+    assert err.value.exit_code == 2
+    targetguard.enforce(found, 1, allow=True)
+    targetguard.enforce(found, 2, allow=False)
