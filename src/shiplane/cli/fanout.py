@@ -67,6 +67,10 @@ def fan_out(
 
     selector, _ = selection()
     loaded = spec.load(list(files) or [Path("shiplane.yaml")])
+    if loaded.targeting is None:
+        from shiplane.errors import InputError
+
+        raise InputError("--all-targets/--resume: this spec has no targets: block (see docs/targets.md)")
     chosen = loaded.select(stage, selector, all_targets=True)
     rollout = loaded.targeting.rollout if loaded.targeting else None
     by_name = {s.target.name: s for s in chosen if s.target is not None}

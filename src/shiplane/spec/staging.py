@@ -73,8 +73,8 @@ class Spec:
         if stage is not None:
             self.stage(stage)
         if self.targeting is None:
-            if selector or all_targets:
-                raise InputError("--target/--all-targets: this spec has no targets: block")
+            if selector:
+                raise InputError("--target: this spec has no targets: block (see docs/targets.md)")
             if stage is None:
                 raise InputError("name a stage with --stage")
             return [self.stages[stage]]
