@@ -95,7 +95,8 @@ class Spec:
         if len(chosen) > 1 and not all_targets:
             names = "\n  ".join(t.target.name for t in chosen if t.target)
             raise InputError(
-                f"{where} has {len(chosen)} targets matching this; name one with --target or pass --all-targets:\n"
+                f"{where} has {len(chosen)} targets matching this; name one with --target "
+                f"(deploy, plan and export also take --all-targets):\n"
                 f"  {names}"
             )
         return chosen

@@ -174,3 +174,37 @@ def test_reference_errors_name_file_and_line(tmp_path: Path, targets: str, line:
     err = str(_load(tmp_path, targets))
     assert f"shiplane.yaml:{line}:" in err, err
     assert message in err, err
+
+
+def test_templated_namespace_must_be_a_dns_label(tmp_path: Path) -> None:
+    err = str(
+        _load(
+            tmp_path,
+            """\
+            targets:
+              dimensions:
+                tenant:
+                  acme: {namespace: "Shop_{tenant}"}
+            """,
+        )
+    )
+    assert "shiplane.yaml:10:" in err and "'Shop_acme'" in err and "not a DNS label" in err
+
+
+def test_targets_ls_json_and_selection_errors(capsys) -> None:
+    from shiplane.cli import main
+
+    assert main(["targets", "ls", "-f", str(SHOP), "--stage", "test", "-o", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0] == {
+        "stage": "test",
+        "region": "eu",
+        "tenant": "acme",
+        "context": "shiplane-eu",
+        "namespace": "shop-acme-test",
+    }
+    assert len(rows) == 4
+    assert main(["render", "-f", str(SHOP), "--stage", "prod", "--target", "tenant=acme"]) == 2
+    err = capsys.readouterr().err
+    assert "2 targets" in err and "prod/region=us,tenant=acme" in err
+    assert main(["render", "-f", str(SHOP), "--stage", "prod", "--target", "tenant"]) == 2
