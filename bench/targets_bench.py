@@ -9,6 +9,8 @@
 2. Fan-out deploy: 20 targets (one region, 20 tenants, one stage, a 1-service app, 1 replica)
    on one local control plane started here (kwok nodes), once per --parallel setting, each run
    into fresh namespaces; wall time of `shiplane deploy --all-targets` per setting.
+   `--ready-after N` makes each pod Ready only after N s (a kwok stage), as real apps are: then
+   the fan-out waits rather than computes, which is where maxParallel pays.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ def fan_out(args) -> list[dict]:
     from shiplane.events import result
     from shiplane.kube import Kube, Ref
     from shiplane.localcluster import cluster as lc
+    from shiplane.localcluster.stages import READY_AFTER
 
     state_dir = tempfile.mkdtemp(prefix="shiplane-bench-state-")
     os.environ["SHIPLANE_STATE"] = state_dir
@@ -104,6 +107,8 @@ def fan_out(args) -> list[dict]:
             for v in data["targets"]["dimensions"]["tenant"].values():
                 v["namespace"] = f"b{uid}-{{tenant}}"
             data["services"]["svc00"]["image"] = "nginx:1.27"
+            if args.ready_after:  # pods become Ready only after this delay (kwok): a wait-bound rollout
+                data["services"]["svc00"]["annotations"] = {READY_AFTER: f"{args.ready_after}s"}
             data["targets"]["rollout"] = {"maxParallel": parallel}
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "shiplane.yaml"
@@ -143,6 +148,7 @@ def main() -> None:
     p.add_argument("--deploy-targets", type=int, default=20)
     p.add_argument("--parallel", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 8])
     p.add_argument("--no-deploy", action="store_true")
+    p.add_argument("--ready-after", type=int, default=0, help="seconds each pod takes to become Ready")
     p.add_argument("--no-render", action="store_true")
     args = p.parse_args()
     if not args.no_render:
