@@ -80,18 +80,14 @@ def one(files: list[Path], stage: str, selector=None) -> spec.StageSpec:
     return select(files, stage, selector)[0]
 
 
-def _ids(stage_spec: spec.StageSpec) -> tuple[str, str]:
+def _ids(stage_spec: spec.StageSpec) -> dict[str, str]:
     t = stage_spec.target
-    return (t.id, t.name) if t is not None else ("", "")
+    return {"target_id": t.id, "target_name": t.name} if t is not None else {}
 
 
-def load(files: list[Path], stage: str, *, namespace: str | None = None, selector=None) -> Desired:
-    return of(one(files, stage, selector), files, namespace=namespace)
-
-
-def of(stage_spec: spec.StageSpec, files: list[Path], *, namespace: str | None = None) -> Desired:
-    """Render and validate one stage or target (secret values read)."""
-    stage = stage_spec.name
+def load(files: list[Path], stage: str, *, namespace: str | None = None, selector=None, stage_spec=None) -> Desired:
+    """Render and validate the stage, or the one target `selector` names (or `stage_spec`, already chosen)."""
+    stage_spec = stage_spec or one(files, stage, selector)
     ns = namespace or stage_spec.namespace
     objects = rendering.render(stage_spec, gather(stage_spec), namespace=ns)
     schemas.validate(objects, stage_spec.kubernetes_version)
@@ -106,7 +102,7 @@ def of(stage_spec: spec.StageSpec, files: list[Path], *, namespace: str | None =
         stage_spec.stage.policy.profile,
         stage_spec.stage.policy.fail_on,
         *commit_of(files or [Path("shiplane.yaml")]),
-        *_ids(stage_spec),
+        **_ids(stage_spec),
     )
 
 
@@ -131,17 +127,9 @@ def commit_of(files: list[Path]) -> tuple[str, float | None]:
 def locate(files: list[Path], stage: str, *, namespace: str | None = None, selector=None) -> Where:
     """The stage's app, namespace and context: enough for history, status, unlock and rollback,
     which read the cluster's records and never need the secret values."""
-    return where(one(files, stage, selector), namespace=namespace)
-
-
-def where(stage_spec: spec.StageSpec, *, namespace: str | None = None) -> Where:
-    return Where(
-        stage_spec.doc.app.name,
-        stage_spec.name,
-        namespace or stage_spec.namespace,
-        stage_spec.stage.context,
-        *_ids(stage_spec),
-    )
+    stage_spec = one(files, stage, selector)
+    where = (stage_spec.doc.app.name, stage, namespace or stage_spec.namespace, stage_spec.stage.context)
+    return Where(*where, **_ids(stage_spec))
 
 
 def structure(files: list[Path], stage: str, *, namespace: str | None = None, selector=None) -> list[dict]:

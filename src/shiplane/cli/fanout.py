@@ -106,7 +106,7 @@ def fan_out(
     for wave in waves:
         row = []
         for t in wave:
-            want = desired.of(by_name[t.name], list(files))
+            want = desired.load(list(files), t.stage, stage_spec=by_name[t.name])
             kube = _connect(kubeconfig, want.context)  # one client per target: threads share none
             target = Target(kube, want.app, want.stage, want.namespace, target_id=want.target_id)
             row.append(fanout.Member(t.name, target, want, deploy))
