@@ -40,6 +40,8 @@ class Desired:
     pin: bool = False  # the stage's `images.pin`
     registry: StageRegistry | None = None  # the stage's own registry (relocation)
     etcd: dict = field(default_factory=dict)  # per etcd source: the revision read and each key's mod revision
+    target_id: str = ""  # with `targets:`: which target (keys its lock and release records)
+    target_name: str = ""  # `prod/region=eu,tenant=acme`
 
     def policy(self, *, profile: str | None = None, fail_on: str | None = None, overrides=()) -> Policy:
         """The stage's gate settings; flags given override them."""
@@ -56,6 +58,8 @@ class Where:
     stage: str
     namespace: str
     context: str | None
+    target_id: str = ""
+    target_name: str = ""
 
 
 def digest(objects: list[dict]) -> str:
@@ -85,6 +89,21 @@ Generated = Callable[[StageSpec, str], Mapping[str, bytes]]
 Retained = Callable[[StageSpec, str, Mapping[str, bytes]], Mapping[str, bytes]]
 
 
+def select(files: list[Path], stage: str | None, selector=None, *, all_targets: bool = False) -> list[spec.StageSpec]:
+    """What --stage/--target/--all-targets name: the stage, or the matching targets (spec.select)."""
+    return spec.load(files or [Path("shiplane.yaml")]).select(stage, selector, all_targets=all_targets)
+
+
+def one(files: list[Path], stage: str, selector=None) -> spec.StageSpec:
+    """The single stage or target a command works on (several matching targets: an input error)."""
+    return select(files, stage, selector)[0]
+
+
+def _ids(stage_spec: spec.StageSpec) -> dict[str, str]:
+    t = stage_spec.target
+    return {"target_id": t.id, "target_name": t.name} if t is not None else {}
+
+
 def load(
     files: list[Path],
     stage: str,
@@ -96,6 +115,8 @@ def load(
     generated: Generated | None = None,
     etcd_at: Mapping[str, int] | None = None,
     retained: Retained | None = None,
+    selector=None,
+    stage_spec: spec.StageSpec | None = None,
 ) -> Desired:
     """Load, gather and render a stage. Values from the deploying machine are read (and any missing
     one reported) before etcd is read (`etcd_at` pins sources to the revisions a release recorded)
@@ -103,8 +124,9 @@ def load(
     render as a placeholder. With `images.pin` or a stage `registry`, every image is then resolved
     to a digest (through `client`, else one made for the stage) and rendered pinned; `pin=False`
     renders the images as written (promotion takes its digests from a record). `images` replaces
-    images as the spec writes them before pinning (`deploy --build`: the pushed ones)."""
-    stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
+    images as the spec writes them before pinning (`deploy --build`: the pushed ones). With
+    `targets:`, the one target `selector` names (or `stage_spec`, already chosen) is rendered."""
+    stage_spec = stage_spec or one(files, stage, selector)
     ns = namespace or stage_spec.namespace
     gather(stage_spec)  # a missing variable or file fails here, before any request
     from_etcd = etcd.read(stage_spec, at=etcd_at)
@@ -142,6 +164,7 @@ def load(
         registry=stage_spec.stage.registry,
         signatures=signature_gate(stage_spec),
         etcd=from_etcd.record,
+        **_ids(stage_spec),
     )
 
 
@@ -175,17 +198,18 @@ def commit_of(files: list[Path]) -> tuple[str, float | None]:
     return parts[0], float(parts[1])
 
 
-def locate(files: list[Path], stage: str, *, namespace: str | None = None) -> Where:
+def locate(files: list[Path], stage: str, *, namespace: str | None = None, selector=None) -> Where:
     """The stage's app, namespace and context: enough for history, status, unlock and rollback,
     which read the cluster's records and never need the secret values."""
-    stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
-    return Where(stage_spec.doc.app.name, stage, namespace or stage_spec.namespace, stage_spec.stage.context)
+    stage_spec = one(files, stage, selector)
+    where = (stage_spec.doc.app.name, stage, namespace or stage_spec.namespace, stage_spec.stage.context)
+    return Where(*where, **_ids(stage_spec))
 
 
-def structure(files: list[Path], stage: str, *, namespace: str | None = None) -> list[dict]:
+def structure(files: list[Path], stage: str, *, namespace: str | None = None, selector=None) -> list[dict]:
     """The stage's objects rendered without reading any secret value: each Secret gets an empty
     placeholder, so Secret names (which carry a hash of the value) are not the real ones."""
-    stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
+    stage_spec = one(files, stage, selector)
     ns = namespace or stage_spec.namespace
     objects = rendering.render(stage_spec, gather(stage_spec, read_secrets=False), namespace=ns)
     return objects

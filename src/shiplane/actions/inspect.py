@@ -138,7 +138,7 @@ def workload_status(target: Target) -> tuple[Release | None, list[WorkloadStatus
 
 
 def unlock(target: Target) -> LeaseView | None:
-    return force_unlock(target.kube, namespace=target.namespace, app=target.app)
+    return force_unlock(target.kube, namespace=target.namespace, app=target.lock_key)
 
 
 UNDECIDED = (

@@ -15,7 +15,9 @@ from shiplane.releases.lock import LeaseLock, view
 
 def cluster_store(target: Target) -> Store:
     """Release records as Secrets in the stage namespace (the default)."""
-    return ClusterStore(target.kube, app=target.app, stage=target.stage, namespace=target.namespace)
+    return ClusterStore(
+        target.kube, app=target.app, stage=target.stage, namespace=target.namespace, target=target.target_id
+    )
 
 
 @dataclass(frozen=True)
@@ -26,12 +28,19 @@ class Target:
     namespace: str
     # Where release records live; unit tests of actions pass a MemoryStore here.
     stores: Callable[[Target], Store] = field(default=cluster_store, repr=False, compare=False)
+    # With `targets:` in the spec: the target's id (`eu-acme`). Keys its lock and release records,
+    # so two targets sharing a namespace never share either.
+    target_id: str = ""
+
+    @property
+    def lock_key(self) -> str:
+        return f"{self.app}.{self.target_id}" if self.target_id else self.app
 
     def store(self) -> Store:
         return self.stores(self)
 
     def lock(self, *, duration: int = 30) -> LeaseLock:
-        return LeaseLock(self.kube, namespace=self.namespace, app=self.app, duration=duration)
+        return LeaseLock(self.kube, namespace=self.namespace, app=self.lock_key, duration=duration)
 
     def namespace_object(self) -> dict:
         return {

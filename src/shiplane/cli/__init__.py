@@ -153,6 +153,10 @@ class LazyGroup(click.Group):
             "shiplane.cli.secrets:secrets",
             "Generated secrets over time: versions, due dates and rotation through the deploy engine.",
         ),
+        "targets": (
+            "shiplane.cli.targets:targets",
+            "Show where the app runs: the stage x dimension targets of the spec's targets: block.",
+        ),
         "unlock": (
             "shiplane.cli.deploying:unlock",
             "Remove the deploy lock now (it also expires by itself when its holder stops renewing it).",

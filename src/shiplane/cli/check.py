@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from shiplane.cli.options import spec_files
+from shiplane.cli.options import selection, spec_files, target_options
 from shiplane.errors import InputError
 
 FORMATS = ("text", "json", "sarif", "junit")
@@ -22,6 +22,7 @@ LEVELS = ("info", "low", "medium", "high", "critical", "never")
 @click.argument("paths", nargs=-1, metavar="[PATH...|-]")
 @click.option("-s", "--stage", default=None, help="Check the rendered objects of this stage of the spec.")
 @spec_files
+@target_options
 @click.option("--dockerfile", "dockerfiles", multiple=True, type=click.Path(dir_okay=False), help="Lint a Dockerfile.")
 @click.option(
     "-p", "--profile", default=None, help="baseline, restricted, lenient, pss-* (default: the stage's, else baseline)."
@@ -104,7 +105,7 @@ def _stage_objects(stage: str, files: list[Path]) -> tuple[list[Any], Any, list[
     from shiplane.spec.inputs import Inputs, read_config_file, used_secrets
 
     loaded = spec.load(files)
-    stage_spec = loaded.stage(stage)
+    stage_spec = loaded.select(stage, selection()[0])[0]
     # Policy never needs secret values, and CI checks must run without them: placeholders.
     files_content = {}
     for svc in stage_spec.doc.services.values():

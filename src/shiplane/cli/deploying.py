@@ -7,7 +7,7 @@ import time
 
 import click
 
-from shiplane.cli.options import spec_files
+from shiplane.cli.options import selection, spec_files, target_options
 from shiplane.cli.output import drain
 
 
@@ -22,6 +22,7 @@ def stage_options(fn):
             click.option(
                 "--kubeconfig", default=None, envvar="KUBECONFIG", help="kubeconfig file (default: $KUBECONFIG)."
             ),
+            target_options,
         ]
     ):
         fn = option(fn)
@@ -96,8 +97,9 @@ def _target(
         generated=generated,
         etcd_at=etcd_at,
         retained=retained,
+        selector=selection()[0],
     )
-    return Target(connect(want.context), want.app, stage, want.namespace), want
+    return Target(connect(want.context), want.app, stage, want.namespace, target_id=want.target_id), want
 
 
 def _etcd_revisions(target, revision: int) -> dict[str, int]:
@@ -136,8 +138,9 @@ def _locate(files, stage, context, namespace, kubeconfig):
     from shiplane.actions import desired
     from shiplane.actions.target import Target
 
-    where = desired.locate(list(files), stage, namespace=namespace)
-    return Target(_connect(kubeconfig, context or where.context), where.app, stage, where.namespace)
+    where = desired.locate(list(files), stage, namespace=namespace, selector=selection()[0])
+    kube = _connect(kubeconfig, context or where.context)
+    return Target(kube, where.app, stage, where.namespace, target_id=where.target_id)
 
 
 def _emit(data, output: str) -> None:
@@ -174,6 +177,10 @@ def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volume
     Only objects that differ from the last successful release, or whose live fields drifted, are
     dry-run on the server. Exit 0 if nothing would change, 1 if something would, 2 on bad input or
     preflight gaps, 3 if the API server is unreachable."""
+    if selection()[1]:
+        from shiplane.cli.fanout import target_plan
+
+        return target_plan(ctx, files, stage, kubeconfig, output)
     if prune_only:
         return _prune_only(ctx, files, stage, context, namespace, kubeconfig, output, prune_volumes)
     from shiplane.actions import inspect
@@ -376,13 +383,48 @@ skip_preflight_option = click.option(
     help="First build and push the services with `build:` (as `shiplane build`), then deploy their digests.",
 )
 @etcd_of_option
+@click.option("--resume", is_flag=True, help="Fan-out: skip targets already deployed at this spec (after a stop).")
+@click.option(
+    "--allow-target-removal",
+    is_flag=True,
+    help="Fan-out: allow (and prune) targets gone from the spec (targets.guard).",
+)
 @click.pass_context
-def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, build_first, etcd_of, **flags):
+def deploy(
+    ctx,
+    files,
+    stage,
+    context,
+    namespace,
+    kubeconfig,
+    dry_run,
+    plain,
+    build_first,
+    etcd_of,
+    resume,
+    allow_target_removal,
+    **flags,
+):
     """Gate on policy, check the cluster can take it (preflight), apply the stage in ordered waves, run
     migrations first, wait for the rollout (failing fast on errors that will not fix themselves); roll back
     automatically on failure. Exit 0 deployed, 1 failed, 2 bad input or preflight gaps, 3 API server
-    unreachable, 4 locked, 5 policy refused."""
+    unreachable, 4 locked, 5 policy refused. With --all-targets (spec targets:): a fan-out, see docs/targets.md."""
     from shiplane.actions.deploy import Deploy
+
+    if selection()[1] or resume:
+        from shiplane.cli.fanout import fan_out
+
+        return fan_out(
+            ctx,
+            files,
+            stage,
+            kubeconfig,
+            flags,
+            resume=resume,
+            dry_run=dry_run,
+            plain=plain,
+            allow_removal=allow_target_removal,
+        )
 
     built = {}
     if build_first:  # before rendering: the pushed images are what gets pinned, gated and deployed

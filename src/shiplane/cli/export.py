@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
-from shiplane.cli.options import spec_files
+from shiplane.cli.options import selection, spec_files, target_options
 
 
 def _common(fn):
     for option in reversed(
         [
             spec_files,
+            target_options,
             click.option(
                 "-o",
                 "--output-dir",
@@ -53,9 +54,11 @@ def _units(files: tuple[Path, ...], stages: tuple[str, ...]):
     loaded = spec.load(list(files) or [Path("shiplane.yaml")])
     names = list(dict.fromkeys(stages)) or list(loaded.stages)
     units = []
+    selector, _ = selection()
     for name in names:
-        stage = loaded.stage(name)
-        units.append(exporting.unit(stage, gather(stage)))
+        # every target of the stage (or the stage itself without `targets:`)
+        for stage in loaded.select(name, selector if loaded.targeting else None, all_targets=True):
+            units.append(exporting.unit(stage, gather(stage)))
     doc = loaded.stage(names[0]).doc
     return units, doc.app.name, doc.app.version
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from shiplane.cli.deploying import _emit, _locate, output_option, progress_option, stage_options
-from shiplane.cli.options import spec_files
+from shiplane.cli.options import spec_files, target_options
 from shiplane.cli.output import drain
 
 
@@ -85,6 +85,7 @@ def _show(chosen, head: str, *, dry_run: bool) -> None:
 @click.command()
 @spec_files
 @click.option("-s", "--stage", "stages", required=True, multiple=True, help="Stage; repeat for several.")
+@target_options
 @click.option("--context", default=None, help="kubeconfig context (default: each stage's).")
 @click.option("--kubeconfig", default=None, envvar="KUBECONFIG", help="kubeconfig file (default: $KUBECONFIG).")
 @click.option(

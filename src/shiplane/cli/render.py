@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
-from shiplane.cli.options import spec_files
+from shiplane.cli.options import selection, spec_files, target_options
 
 
 @click.command()
 @spec_files
 @click.option("-s", "--stage", required=True, help="Stage to render (dev, test, prod, …).")
 @click.option("-n", "--namespace", default=None, help="Override the stage's namespace.")
+@target_options
 @click.option(
     "-o",
     "--output-dir",
@@ -54,7 +55,7 @@ def render(
     from shiplane.rendering import exporting
     from shiplane.spec.inputs import gather
 
-    stage_spec = spec.load(list(files) or [Path("shiplane.yaml")]).stage(stage)
+    stage_spec = spec.load(list(files) or [Path("shiplane.yaml")]).select(stage, selection()[0])[0]
     inputs = gather(stage_spec)
     objects = rendering.render(stage_spec, inputs, namespace=namespace)
     if pin:

@@ -19,7 +19,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Unit:
-    """One place the app is exported for (today: one stage)."""
+    """One place the app is exported for: a stage, or one target of a spec with `targets:`."""
 
     name: str  # names files: values-<name>.yaml, overlays/<name>/, stages/<name>/
     namespace: str
@@ -39,4 +39,6 @@ def unit(stage: Any, inputs: Any, *, validate: bool = True) -> Unit:
         name: f"environment variable {src.from_env}" if src.from_env else f"file {src.from_file}"
         for name, src in stage.doc.secrets.items()
     }
-    return Unit(stage.name, stage.namespace, objects, sources)
+    target = getattr(stage, "target", None)  # spec `targets:`: one unit per target, values-<stage>-<ids>.yaml
+    name = f"{stage.name}-{target.id}" if target is not None else stage.name
+    return Unit(name, stage.namespace, objects, sources)

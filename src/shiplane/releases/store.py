@@ -15,6 +15,7 @@ from shiplane.kube import Kube, Ref
 from shiplane.releases.record import CorruptRecord, Release, decode, encode
 
 LABEL_APP = "shiplane.io/release-of"
+LABEL_TARGET = "shiplane.io/target"  # set on records of one target of a spec with `targets:`
 LABEL_REVISION = "shiplane.io/revision"
 LABEL_OUTCOME = "shiplane.io/outcome"
 LABEL_CHUNK = "shiplane.io/chunk"
@@ -45,15 +46,18 @@ class MemoryStore:
 class ClusterStore:
     """Records as labelled, chunked Secrets in the stage namespace."""
 
-    def __init__(self, kube: Kube, *, app: str, stage: str, namespace: str) -> None:
+    def __init__(self, kube: Kube, *, app: str, stage: str, namespace: str, target: str = "") -> None:
         self.kube, self.app, self.stage, self.namespace = kube, app, stage, namespace
+        self.target = target  # a target's id (spec `targets:`): its own history, even in a shared namespace
 
     def _name(self, revision: int, chunk: int) -> str:
-        base = f"shiplane.release.{self.app}.v{revision}"
+        app = f"{self.app}.{self.target}" if self.target else self.app
+        base = f"shiplane.release.{app}.v{revision}"
         return base if chunk == 0 else f"{base}.{chunk}"
 
     def _secrets(self, revision: int | None = None) -> list[dict]:
         selector = f"{LABEL_APP}={self.app},shiplane.io/stage={self.stage}"
+        selector += f",{LABEL_TARGET}={self.target}" if self.target else f",!{LABEL_TARGET}"
         if revision is not None:
             selector += f",{LABEL_REVISION}={revision}"
         return self.kube.list("v1", "Secret", namespace=self.namespace, label_selector=selector)
@@ -95,6 +99,7 @@ class ClusterStore:
                         "labels": {
                             LABEL_APP: self.app,
                             "shiplane.io/stage": self.stage,
+                            **({LABEL_TARGET: self.target} if self.target else {}),
                             LABEL_REVISION: str(release.revision),
                             LABEL_OUTCOME: str(release.outcome),
                             LABEL_CHUNK: f"{index}-of-{len(chunks)}",

@@ -26,6 +26,7 @@ from shiplane.spec.fields import (
     exactly_one,
 )
 from shiplane.spec.limits import INT64_MAX, dns_subdomain
+from shiplane.spec.targets import Targets
 
 
 class Build(Model):
@@ -365,3 +366,4 @@ class Document(Model):
     services: dict[DnsLabel, Service] = Field(min_length=1)
     migrations: dict[DnsLabel, Migration] = Field(default_factory=dict)
     stages: dict[DnsLabel, Stage] = Field(min_length=1)
+    targets: Targets | None = None  # one app, many places: see spec/targets.py

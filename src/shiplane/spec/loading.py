@@ -28,11 +28,14 @@ class Source:
 
 
 def merge_files(target: Any, patch: Any, path: Path_ = ()) -> Any:
-    """Merge a later file over earlier ones: merge patch, except that nulls inside a stage's
-    `overrides` are kept as values, since they are deletions the stage applies later."""
+    """Merge a later file over earlier ones: merge patch, except that nulls inside any
+    `overrides` (a stage's, a target dimension's, a component's) are kept as values, since they
+    are deletions applied later."""
     if not isinstance(patch, dict):
         return patch
-    in_overrides = len(path) >= 3 and path[0] == "stages" and path[2] == "overrides"
+    in_overrides = (len(path) >= 3 and path[0] == "stages" and path[2] == "overrides") or (
+        path[:1] == ("targets",) and "overrides" in path
+    )
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None and not in_overrides:
