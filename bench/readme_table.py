@@ -49,6 +49,8 @@ def record(bench: str, rows: list[dict], *, load_before: float | None = None) ->
 
 def table() -> str:
     found = {p.stem: json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))}
+    # Benches without a peer (e.g. targets: wall time per maxParallel) keep their own figures, not a row here.
+    found = {name: data for name, data in found.items() if "rows" in data}
     names = [n for n in ORDER if n in found] + sorted(n for n in found if n not in ORDER)
     lines = [
         "| what | shiplane | peer | ratio | how measured |",
