@@ -53,6 +53,17 @@ class Entry:
 Wanted = Callable[[str, int], bool]
 
 
+@dataclass(frozen=True, slots=True)
+class Wasted:
+    """A file a lower layer added and a later one overwrote or deleted: its bytes still ship."""
+
+    path: str
+    size: int
+    layer: int  # the layer that added it
+    by: int  # the layer that replaced or deleted it
+    how: str  # overwritten, deleted, hidden (opaque directory or a directory replaced by a file)
+
+
 @dataclass
 class LayerInfo:
     index: int
@@ -72,6 +83,7 @@ class FileSystem:
     reopen: Callable[[int], Iterator] | None = None
     root: Path | None = None  # a rootfs directory: content is read from disk
     cache: dict[str, bytes] = field(default_factory=dict)
+    wasted: list[Wasted] = field(default_factory=list)  # lower-layer files later layers replaced
 
     # -- lookups ---------------------------------------------------------------------------------
     def resolve(self, path: str, *, follow_last: bool = True) -> str:
@@ -195,6 +207,7 @@ class Builder:
         self.entries: dict[str, Entry] = {}
         self.cache: dict[str, bytes] = {}
         self.layers: list[LayerInfo] = []
+        self.wasted: list[Wasted] = []
 
     def _parent_resolved(self, current: dict[str, Entry], path: str) -> str:
         """Writes through a symlinked directory land where the link points (as a runtime would)."""
@@ -231,6 +244,9 @@ class Builder:
                 current.pop(gone, None)
                 continue
             self.cache.pop(path, None)  # whatever a lower layer had here is replaced
+            lower = self.entries.get(path)
+            if lower is not None and lower.kind == "file" and path not in current:
+                self.wasted.append(Wasted(path, lower.size, lower.layer, info.index, "overwritten"))
             info.files += 1
             if len(self.entries) + len(current) > self.limits.max_files:
                 raise ImageError(f"{what}: more than {self.limits.max_files} files; refusing to index it")
@@ -263,7 +279,7 @@ class Builder:
             else:
                 current[path] = Entry(path, "other", 0, mode, info.index, None, ordinal)
         if removed or opaque:
-            self._delete(removed, opaque)
+            self._delete(removed, opaque, by=info.index)
         # Replacing a directory with a non-directory hides everything under it.
         replaced = {
             p
@@ -271,11 +287,11 @@ class Builder:
             if e.kind != "dir" and (old := self.entries.get(p)) is not None and old.kind == "dir"
         }
         if replaced:
-            self._delete(replaced, set(), keep_self=True)
+            self._delete(replaced, set(), keep_self=True, by=info.index)
         self.entries.update(current)
         self.layers.append(info)
 
-    def _delete(self, removed: set[str], opaque: set[str], keep_self: bool = False) -> None:
+    def _delete(self, removed: set[str], opaque: set[str], keep_self: bool = False, by: int = -1) -> None:
         doomed = []
         for path in self.entries:
             probe = path
@@ -292,6 +308,10 @@ class Builder:
                     break
                 probe = probe.rpartition("/")[0]
         for path in doomed:
+            gone = self.entries[path]
+            if gone.kind == "file":
+                how = "deleted" if path in removed else "hidden"
+                self.wasted.append(Wasted(path, gone.size, gone.layer, by, how))
             del self.entries[path]
             self.cache.pop(path, None)
 

@@ -68,7 +68,9 @@ def read(
         ref = source.layers[index]
         return _reopen(store, f"{source.label}: layer {index} ({ref.path})", ref, limits)
 
-    fs = FileSystem(source.label, builder.entries, limits, builder.layers, reopen, cache=builder.cache)
+    fs = FileSystem(
+        source.label, builder.entries, limits, builder.layers, reopen, cache=builder.cache, wasted=builder.wasted
+    )
     return Image(source, fs)
 
 
