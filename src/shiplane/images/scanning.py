@@ -12,6 +12,7 @@ from shiplane.images import inventory as inv
 from shiplane.images import matching, support
 from shiplane.images.database import Database, Status
 from shiplane.images.errors import ImageError
+from shiplane.images.exceptions import Exception_, Exceptions
 from shiplane.images.filesystem import LayerInfo, Limits
 from shiplane.images.reading import read
 from shiplane.images.severity import GATE_RANK
@@ -31,6 +32,7 @@ class ImageScan:
     matches: matching.Matches
     support: tuple[support.Notice, ...] = ()
     error: str = ""  # the image could not be read: reported as such, never as clean
+    excepted: tuple[tuple[matching.Finding, Exception_], ...] = ()  # accepted by a reasoned exception
 
     def failing(self, threshold: str) -> list[matching.Finding]:
         if threshold == "never":
@@ -46,6 +48,7 @@ def scan(
     limits: Limits | None = None,
     platform: str | None = None,
     max_age: dt.timedelta | None = None,
+    exceptions: Exceptions | None = None,
 ) -> Generator[events.Event, None, tuple[Status, list[ImageScan]]]:
     """Scan each image; DatabaseMissing (exit 3) before any image is read when there is no data."""
     status = database.require()
@@ -85,6 +88,16 @@ def scan(
             continue
         keys = [matching.lookup_key(p) for p in found.packages]
         matches = matching.match(found.packages, database.lookup(keys))
+        excepted = []
+        if exceptions is not None and exceptions.active:
+            kept = []
+            for f in matches.findings:
+                exc = exceptions.find(f)
+                if exc is None:
+                    kept.append(f)
+                else:
+                    excepted.append((f, exc))
+            matches.findings = kept
         src = image.source
         out.append(
             ImageScan(
@@ -97,6 +110,7 @@ def scan(
                 found,
                 matches,
                 tuple(support.check(list(found.packages), found.os.id, found.os.version_id, rules)),
+                excepted=tuple(excepted),
             )
         )
         yield events.Step(f"scan {path}: {len(found.packages)} packages, {len(matches.findings)} findings", done=True)
