@@ -6,7 +6,7 @@ import time
 from collections.abc import Generator
 
 from shiplane import planning
-from shiplane.actions import gate, inspect, preflight
+from shiplane.actions import gate, imageaudit, inspect, preflight
 from shiplane.actions.rollback import Rollback
 from shiplane.actions.runner import (
     Options,
@@ -19,7 +19,7 @@ from shiplane.actions.runner import (
 )
 from shiplane.actions.target import Target
 from shiplane.errors import ApplyFailed, MigrationFailed, RolloutFailed, ShiplaneError
-from shiplane.events import Event, Failed, Note, RolledBack, Step, announce_failure
+from shiplane.events import Event, Failed, Note, RolledBack, Step, announce_failure, result
 from shiplane.releases import Outcome, Release
 from shiplane.releases.history import applied, last_good, unsafe_migrations
 from shiplane.releases.record import strip_secret
@@ -53,16 +53,23 @@ class Deploy:
         self.commit = commit
         self.options = options or Options()
         self.overrides: list[dict] = []  # the policy overrides the gate used, recorded in the release
+        self.image_audit: dict = {}  # the image gate's scan summary (empty when the stage does not opt in)
 
     def check_policy(self) -> list[dict]:
         """The policy gate: raise PolicyRefused (exit 5) before anything is written, else return
         the overrides used. Part of run(), so no caller of this action can skip it."""
         return gate.enforce(self.objects, self.options.policy)
 
+    def check_images(self) -> Generator[Event, None, dict]:
+        """The image-audit gate (the stage's images.failOn): PolicyRefused (exit 5) before anything is
+        written; returns the scan summary, with the overrides it used, for the release record."""
+        return (yield from imageaudit.enforce(self.objects, self.options.images))
+
     def preview(self) -> planning.Plan:
         """What run() would do, writing nothing (no namespace, lock, record or object): the gate,
         then the plan by server-side dry-run against what is live."""
         self.check_policy()
+        result(self.check_images())
         return inspect.plan(
             self.target, self.objects, rules=self.options.rules, prune_volumes=self.options.prune_volumes
         )
@@ -70,6 +77,7 @@ class Deploy:
     @announce_failure
     def run(self) -> Generator[Event, None, Release]:
         self.overrides = self.check_policy()
+        self.image_audit = yield from self.check_images()
         t, opts = self.target, self.options
         # Preflight: refuse what this cluster cannot take, before the first write (namespace, lock, record).
         if opts.preflight:
@@ -96,7 +104,8 @@ class Deploy:
             committed=self.commit[1],
             images=images_of(self.objects),
             objects=[strip_secret(o) for o in self.objects],
-            overrides=list(self.overrides),
+            overrides=[*self.overrides, *self.image_audit.get("overrides", [])],
+            image_audit={k: v for k, v in self.image_audit.items() if k != "overrides"},
         )
         revision = release.revision
         plan = plan_for(self.objects, history, opts)

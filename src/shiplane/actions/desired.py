@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from shiplane import rendering, schemas, spec
 from shiplane.actions.gate import Policy
+from shiplane.actions.imageaudit import ImageGate
 from shiplane.releases.record import strip_secret
 from shiplane.spec.inputs import gather
 
@@ -27,12 +28,17 @@ class Desired:
     policy_fail_on: str = "high"
     commit: str = ""  # the spec's git commit (HEAD of its repository), if it is in one
     committed: float | None = None  # that commit's time: where DORA's lead time starts
+    images: ImageGate = field(default_factory=ImageGate)  # the stage's image gate (images.failOn …)
 
     def policy(self, *, profile: str | None = None, fail_on: str | None = None, overrides=()) -> Policy:
         """The stage's gate settings; flags given override them."""
         return Policy(
             profile or self.policy_profile, fail_on or self.policy_fail_on, tuple(overrides), self.kubernetes_version
         )
+
+    def image_gate(self, *, allow=()) -> ImageGate:
+        """The stage's image gate with the command line's reasoned overrides."""
+        return replace(self.images, allow=tuple(allow))
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,18 @@ def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desi
         stage_spec.stage.policy.profile,
         stage_spec.stage.policy.fail_on,
         *commit_of(files or [Path("shiplane.yaml")]),
+        images=image_gate_of(stage_spec),
+    )
+
+
+def image_gate_of(stage_spec) -> ImageGate:
+    """The stage's images.failOn and exceptions file (relative to the spec); insecure registry hosts."""
+    settings = stage_spec.stage.images
+    registry = stage_spec.stage.registry
+    return ImageGate(
+        fail_on=settings.fail_on,
+        exceptions=Path(stage_spec.base_dir, settings.exceptions) if settings.exceptions else None,
+        insecure=frozenset({registry.host}) if registry is not None and registry.insecure else frozenset(),
     )
 
 

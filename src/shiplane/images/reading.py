@@ -32,11 +32,18 @@ def _nothing(path: str, size: int) -> bool:
 
 
 def read(
-    path: str | Path, *, limits: Limits | None = None, wanted: Wanted = _nothing, platform: str | None = None
+    path: str | Path,
+    *,
+    limits: Limits | None = None,
+    wanted: Wanted = _nothing,
+    platform: str | None = None,
+    source: layout.ImageSource | None = None,
 ) -> Generator[events.Event, None, Image]:
-    """Event stream (one Progress per layer) returning the Image; ImageError on bad or hostile input."""
+    """Event stream (one Progress per layer) returning the Image; ImageError on bad or hostile input.
+
+    `source` is what `layout.find(path)` returned, when the caller already looked (to check a cache)."""
     limits = limits or Limits()
-    source = layout.find(path, platform)
+    source = source or layout.find(path, platform)
     if source.kind == "rootfs":
         assert source.root is not None
         yield events.Step(f"index root filesystem {source.label}")

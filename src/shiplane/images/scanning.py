@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
+import os
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
 from shiplane import events
 from shiplane.images import inventory as inv
-from shiplane.images import matching, support
+from shiplane.images import layout, matching, support
 from shiplane.images.database import Database, Status
 from shiplane.images.errors import ImageError
 from shiplane.images.exceptions import Exception_, Exceptions
@@ -49,8 +52,12 @@ def scan(
     platform: str | None = None,
     max_age: dt.timedelta | None = None,
     exceptions: Exceptions | None = None,
+    cache: Path | None = None,
 ) -> Generator[events.Event, None, tuple[Status, list[ImageScan]]]:
-    """Scan each image; DatabaseMissing (exit 3) before any image is read when there is no data."""
+    """Scan each image; DatabaseMissing (exit 3) before any image is read when there is no data.
+
+    With `cache` (a directory), each image's inventory is kept there by digest: an image seen before
+    is not read again (advisories are still matched afresh, the database may have changed)."""
     status = database.require()
     oldest = status.oldest
     if max_age is not None and oldest is not None and oldest.age() > max_age:
@@ -63,11 +70,7 @@ def scan(
     for path in paths:
         yield events.Step(f"scan {path}")
         try:
-            image = yield from read(path, limits=limits, wanted=inv.WANTED, platform=platform)
-            try:
-                found = inv.take(image.fs)
-            finally:
-                image.close()
+            src, layers, found = yield from _inventory(path, limits, platform, cache)
         except ImageError as err:
             # One unreadable image does not hide the results of the others; the CLI exits 2.
             out.append(
@@ -98,7 +101,6 @@ def scan(
                 else:
                     excepted.append((f, exc))
             matches.findings = kept
-        src = image.source
         out.append(
             ImageScan(
                 str(path),
@@ -106,7 +108,7 @@ def scan(
                 tuple(src.tags),
                 src.manifest_digest,
                 src.config_digest,
-                tuple(image.fs.layers),
+                layers,
                 found,
                 matches,
                 tuple(support.check(list(found.packages), found.os.id, found.os.version_id, rules)),
@@ -115,3 +117,47 @@ def scan(
         )
         yield events.Step(f"scan {path}: {len(found.packages)} packages, {len(matches.findings)} findings", done=True)
     return status, out
+
+
+CACHE_VERSION = 1
+
+
+def _inventory(
+    path: str | Path, limits: Limits | None, platform: str | None, cache: Path | None
+) -> Generator[events.Event, None, tuple[layout.ImageSource, tuple[LayerInfo, ...], inv.Inventory]]:
+    """(source, layers, inventory) of one image, from the cache when its digest was seen before."""
+    source = layout.find(path, platform)
+    key = source.manifest_digest or source.config_digest
+    file = cache / f"{key.replace(':', '-')}.json" if cache is not None and key else None
+    if file is not None and file.is_file():
+        try:
+            doc = json.loads(file.read_text())
+            if doc.get("version") == CACHE_VERSION and doc.get("key") == key:
+                if source.store is not None:
+                    source.store.close()
+                yield events.Note(f"{path}: inventory of {key} taken from the cache")
+                layers = tuple(LayerInfo(**la) for la in doc["layers"])
+                return source, layers, inv.Inventory.from_dict(doc["inventory"])
+        except (OSError, ValueError, TypeError, KeyError):
+            pass  # a damaged cache entry is read again and rewritten
+    image = yield from read(path, limits=limits, wanted=inv.WANTED, platform=platform, source=source)
+    try:
+        found = inv.take(image.fs)
+    finally:
+        image.close()
+    layers = tuple(image.fs.layers)
+    if file is not None:
+        doc = {
+            "version": CACHE_VERSION,
+            "key": key,
+            "layers": [dataclasses.asdict(la) for la in layers],
+            "inventory": found.to_dict(),
+        }
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = file.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(doc))
+            os.replace(tmp, file)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+    return source, layers, found

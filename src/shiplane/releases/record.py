@@ -62,6 +62,7 @@ class Release:
     objects: list[dict] = field(default_factory=list)  # desired objects, Secret data stripped
     migrations: list[MigrationRun] = field(default_factory=list)
     overrides: list[dict] = field(default_factory=list)  # policy overrides: rule + reason
+    image_audit: dict[str, Any] = field(default_factory=dict)  # the image gate's scan summary, if it ran
     retained: list[dict] = field(default_factory=list)  # config refs kept for rollback, pruned later
     pruned: list[dict] = field(default_factory=list)
     rollback_of: int | None = None  # set on a release that rolled back to that revision

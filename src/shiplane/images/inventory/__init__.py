@@ -57,6 +57,15 @@ class Inventory:
     packages: tuple[Package, ...]
     notes: tuple[str, ...] = ()
 
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Inventory:
+        """The inverse of `to_dict` (scan caches keep inventories by image digest)."""
+        return cls(
+            OSRelease(**doc.get("os", {})),
+            tuple(Package(**p) for p in doc.get("packages", [])),
+            tuple(doc.get("notes", [])),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "os": {k: v for k, v in asdict(self.os).items() if v},
