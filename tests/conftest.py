@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,3 +97,30 @@ def go_tool(name: str) -> Path:
         if IN_CI:
             pytest.fail(f"{name} unavailable in CI: {exc}", pytrace=False)
         pytest.skip(f"{name} unavailable: {exc}")
+
+
+@contextmanager
+def running_registry(name: str, root: Path) -> Iterator[str]:
+    """A `crane registry serve` on a free loopback port under `root`; yields `127.0.0.1:<port>` (plain HTTP)."""
+    from shiplane.localcluster import registry
+
+    go_tool("crane")
+    state = _consume(registry.up(name, root=root), f"registry {name}")
+    try:
+        yield state.host
+    finally:
+        _consume(registry.down(name, root=root), f"registry {name}")
+
+
+@pytest.fixture(scope="session")
+def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real OCI registry for the session: `host:port`, plain HTTP (pass it as `insecure`)."""
+    with running_registry(f"pytest-{os.getpid()}", tmp_path_factory.mktemp("registry-state")) as host:
+        yield host
+
+
+@pytest.fixture(scope="session")
+def second_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Another registry, for copies and relocation between two hosts."""
+    with running_registry(f"pytest-{os.getpid()}-b", tmp_path_factory.mktemp("registry-state-b")) as host:
+        yield host

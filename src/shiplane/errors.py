@@ -8,8 +8,10 @@ the file, field or object concerned, what was expected and what was found.
 | exit | class | meaning |
 | ---- | ----- | ------- |
 | 1 | ShiplaneError, RolloutFailed, MigrationFailed, ApplyFailed, KubeError, TimedOut, ClusterFailed | the work failed |
-| 2 | InputError | the user's files or flags are wrong |
+| 1 | RegistryError, DigestMismatch | a registry refused or corrupted a transfer |
+| 2 | InputError, BadReference, ImageNotFound | the user's files or flags are wrong (an image that does not exist) |
 | 3 | EnvironmentProblem, Unreachable, CredentialsRejected, OutputFailed, BuildFailed | machine or access problem |
+| 3 | RegistryUnreachable, RegistryDenied | a registry cannot be reached, or refuses these credentials |
 | 4 | LockHeld | another run holds the deploy lock |
 | 5 | PolicyRefused | the policy gate refused the deploy |
 """
@@ -243,6 +245,40 @@ class CorruptRecord(ShiplaneError):
 
 class RecordTooNew(EnvironmentProblem):
     """A record written by a newer shiplane in a format this one cannot read: upgrade."""
+
+
+class RegistryError(ShiplaneError):
+    """A container registry refused a request; the message names the image reference."""
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class RegistryUnreachable(RegistryError, EnvironmentProblem):
+    """The registry cannot be reached at all (refused, DNS, TLS, retries of 429/5xx exhausted): exit 3."""
+
+    exit_code = 3
+
+
+class RegistryDenied(RegistryError, EnvironmentProblem):
+    """401/403 with the credentials this machine has (none, or the wrong ones): exit 3, like CredentialsRejected."""
+
+    exit_code = 3
+
+
+class ImageNotFound(RegistryError, InputError):
+    """The registry has no such repository, tag, manifest or blob: the reference is wrong (exit 2)."""
+
+    exit_code = 2
+
+
+class DigestMismatch(RegistryError):
+    """Content the registry sent does not hash to the digest it was asked for."""
+
+
+class BadReference(InputError):
+    """An image reference that does not follow the distribution grammar (exit 2)."""
 
 
 class PreflightFailed(InputError):

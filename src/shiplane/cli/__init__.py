@@ -87,6 +87,10 @@ class LazyGroup(click.Group):
             "shiplane.cli.importing:import_",
             "Import compose files, systemd units, Procfiles or Kubernetes manifests into a spec.",
         ),
+        "registry": (
+            "shiplane.cli.registry:registry",
+            "A local OCI registry on loopback (crane registry serve) for rehearsals and tests.",
+        ),
         "render": ("shiplane.cli.render:render", "Render a stage of the app as Kubernetes objects."),
         "schema": (
             "shiplane.cli.render:schema",
