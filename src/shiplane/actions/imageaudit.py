@@ -123,6 +123,7 @@ def audit(images: list[str], settings: ImageGate, threshold: str) -> Generator[e
         max_age=dt.timedelta(days=7),
         exceptions=accepted,
         cache=cache,
+        insecure=settings.insecure,
     )
     result = Audit(threshold, database=str(status.path))
     result.problems = accepted.problems if accepted else ()

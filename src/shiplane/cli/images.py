@@ -20,27 +20,40 @@ def images() -> None:
 
     \b
     IMAGE is a local path: an OCI image layout (directory or tar), a `docker save` archive
-    (legacy or Docker >= 25) or a root filesystem directory. Nothing is extracted to disk.
+    (legacy or Docker >= 25) or a root filesystem directory; or a registry reference
+    (host/repo:tag, repo@sha256:...) read over the OCI distribution API. Nothing is extracted to disk.
     """
 
 
-def _open(path: str, platform: str | None):
+INSECURE_OPTION = click.option(
+    "--insecure-registry",
+    "insecure",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Speak plain HTTP to this registry (a local test registry). Also $SHIPLANE_INSECURE_REGISTRIES.",
+)
+
+
+def _open(path: str, platform: str | None, insecure: tuple[str, ...] = ()):
     from shiplane.cli.output import sink
     from shiplane.images import inventory, open_image
 
     with sink() as on_event:
-        return open_image(path, wanted=inventory.WANTED, platform=platform, on_event=on_event)
+        return open_image(
+            path, wanted=inventory.WANTED, platform=platform, on_event=on_event, insecure=frozenset(insecure)
+        )
 
 
 @images.command("inventory")
 @click.argument("image", type=click.Path())
 @click.option("-o", "--output", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--platform", default=None, help="OS/ARCH to pick from a multi-platform index (default linux/amd64).")
-def inventory_(image: str, output: str, platform: str | None) -> int:
+@INSECURE_OPTION
+def inventory_(image: str, output: str, platform: str | None, insecure: tuple[str, ...]) -> int:
     """List the OS release and every package found in IMAGE, each with its package URL and layer."""
     from shiplane.images import inventory
 
-    img = _open(image, platform)
+    img = _open(image, platform, insecure)
     try:
         inv = inventory.take(img.fs)
     finally:
@@ -190,6 +203,7 @@ def _age(delta) -> str:
     type=click.Path(dir_okay=False),
     help="Reasoned exceptions (shiplane YAML or OpenVEX JSON): accepted findings are shown as excepted.",
 )
+@INSECURE_OPTION
 @DB_OPTION
 def scan(
     image_paths: tuple[str, ...],
@@ -198,6 +212,7 @@ def scan(
     max_age: int,
     platform: str | None,
     exceptions_path: str | None,
+    insecure: tuple[str, ...],
     db_path: str | None,
 ) -> int:
     """Match every package of each IMAGE against the local advisory database.
@@ -224,6 +239,7 @@ def scan(
                 platform=platform,
                 max_age=dt.timedelta(days=max_age),
                 exceptions=accepted,
+                insecure=frozenset(insecure),
             ),
             on_event,
         )
@@ -297,12 +313,13 @@ def _scan_text(scans, fail_on: str) -> None:
     help="CycloneDX 1.6 JSON or SPDX 2.3 JSON.",
 )
 @click.option("--platform", default=None, help="OS/ARCH to pick from a multi-platform index (default linux/amd64).")
-def sbom(image: str, fmt: str, platform: str | None) -> int:
+@INSECURE_OPTION
+def sbom(image: str, fmt: str, platform: str | None, insecure: tuple[str, ...]) -> int:
     """Write a software bill of materials of IMAGE to stdout (every package with its purl and layer)."""
     from shiplane.images import inventory
     from shiplane.images import sbom as boms
 
-    img = _open(image, platform)
+    img = _open(image, platform, insecure)
     try:
         inv = inventory.take(img.fs)
     finally:
@@ -328,7 +345,8 @@ def _size(n: int) -> str:
     is_flag=True,
     help="Exit 1 when IMAGE holds a compiler or build tool (no compiler in production).",
 )
-def lean(image: str, output: str, platform: str | None, fail_on_build_tools: bool) -> int:
+@INSECURE_OPTION
+def lean(image: str, output: str, platform: str | None, fail_on_build_tools: bool, insecure: tuple[str, ...]) -> int:
     """What IMAGE carries that production does not need: compilers, shells, setuid files, wasted bytes.
 
     \b
@@ -337,7 +355,7 @@ def lean(image: str, output: str, platform: str | None, fail_on_build_tools: boo
     from shiplane.images import lean as leanreport
     from shiplane.images.inventory.distro import owned_files
 
-    img = _open(image, platform)
+    img = _open(image, platform, insecure)
     try:
         rep = leanreport.report(img.fs, img.source.config, owned_files(img.fs))
     finally:

@@ -38,12 +38,13 @@ def read(
     wanted: Wanted = _nothing,
     platform: str | None = None,
     source: layout.ImageSource | None = None,
+    insecure: frozenset[str] = frozenset(),
 ) -> Generator[events.Event, None, Image]:
     """Event stream (one Progress per layer) returning the Image; ImageError on bad or hostile input.
 
     `source` is what `layout.find(path)` returned, when the caller already looked (to check a cache)."""
     limits = limits or Limits()
-    source = source or layout.find(path, platform)
+    source = source or layout.find(path, platform, insecure)
     if source.kind == "rootfs":
         assert source.root is not None
         yield events.Step(f"index root filesystem {source.label}")
@@ -108,5 +109,6 @@ def open_image(
     wanted: Wanted = _nothing,
     platform: str | None = None,
     on_event: Callable[[events.Event], None] | None = None,
+    insecure: frozenset[str] = frozenset(),
 ) -> Image:
-    return events.result(read(path, limits=limits, wanted=wanted, platform=platform), on_event)
+    return events.result(read(path, limits=limits, wanted=wanted, platform=platform, insecure=insecure), on_event)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shiplane import events
+from shiplane.errors import RegistryError
 from shiplane.images import inventory as inv
 from shiplane.images import layout, matching, support
 from shiplane.images.database import Database, Status
@@ -53,6 +54,7 @@ def scan(
     max_age: dt.timedelta | None = None,
     exceptions: Exceptions | None = None,
     cache: Path | None = None,
+    insecure: frozenset[str] = frozenset(),
 ) -> Generator[events.Event, None, tuple[Status, list[ImageScan]]]:
     """Scan each image; DatabaseMissing (exit 3) before any image is read when there is no data.
 
@@ -70,8 +72,8 @@ def scan(
     for path in paths:
         yield events.Step(f"scan {path}")
         try:
-            src, layers, found = yield from _inventory(path, limits, platform, cache)
-        except ImageError as err:
+            src, layers, found = yield from _inventory(path, limits, platform, cache, insecure)
+        except (ImageError, RegistryError) as err:
             # One unreadable image does not hide the results of the others; the CLI exits 2.
             out.append(
                 ImageScan(
@@ -123,10 +125,10 @@ CACHE_VERSION = 1
 
 
 def _inventory(
-    path: str | Path, limits: Limits | None, platform: str | None, cache: Path | None
+    path: str | Path, limits: Limits | None, platform: str | None, cache: Path | None, insecure: frozenset[str]
 ) -> Generator[events.Event, None, tuple[layout.ImageSource, tuple[LayerInfo, ...], inv.Inventory]]:
     """(source, layers, inventory) of one image, from the cache when its digest was seen before."""
-    source = layout.find(path, platform)
+    source = layout.find(path, platform, insecure)
     key = source.manifest_digest or source.config_digest
     file = cache / f"{key.replace(':', '-')}.json" if cache is not None and key else None
     if file is not None and file.is_file():
