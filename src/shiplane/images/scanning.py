@@ -13,11 +13,13 @@ from pathlib import Path
 from shiplane import events
 from shiplane.errors import RegistryError
 from shiplane.images import inventory as inv
-from shiplane.images import layout, matching, support
+from shiplane.images import layout, lean, matching, support
 from shiplane.images.database import Database, Status
 from shiplane.images.errors import ImageError
 from shiplane.images.exceptions import Exception_, Exceptions
 from shiplane.images.filesystem import LayerInfo, Limits
+from shiplane.images.inventory.distro import owned_files
+from shiplane.images.lean import Tool
 from shiplane.images.reading import read
 from shiplane.images.severity import GATE_RANK
 
@@ -37,6 +39,7 @@ class ImageScan:
     support: tuple[support.Notice, ...] = ()
     error: str = ""  # the image could not be read: reported as such, never as clean
     excepted: tuple[tuple[matching.Finding, Exception_], ...] = ()  # accepted by a reasoned exception
+    tools: tuple[Tool, ...] = ()  # compilers, build tools, package managers, shells (the lean report's)
 
     def failing(self, threshold: str) -> list[matching.Finding]:
         if threshold == "never":
@@ -72,7 +75,7 @@ def scan(
     for path in paths:
         yield events.Step(f"scan {path}")
         try:
-            src, layers, found = yield from _inventory(path, limits, platform, cache, insecure)
+            src, layers, found, tools = yield from _inventory(path, limits, platform, cache, insecure)
         except (ImageError, RegistryError) as err:
             # One unreadable image does not hide the results of the others; the CLI exits 2.
             out.append(
@@ -115,19 +118,20 @@ def scan(
                 matches,
                 tuple(support.check(list(found.packages), found.os.id, found.os.version_id, rules)),
                 excepted=tuple(excepted),
+                tools=tools,
             )
         )
         yield events.Step(f"scan {path}: {len(found.packages)} packages, {len(matches.findings)} findings", done=True)
     return status, out
 
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def _inventory(
     path: str | Path, limits: Limits | None, platform: str | None, cache: Path | None, insecure: frozenset[str]
-) -> Generator[events.Event, None, tuple[layout.ImageSource, tuple[LayerInfo, ...], inv.Inventory]]:
-    """(source, layers, inventory) of one image, from the cache when its digest was seen before."""
+) -> Generator[events.Event, None, tuple[layout.ImageSource, tuple[LayerInfo, ...], inv.Inventory, tuple[Tool, ...]]]:
+    """(source, layers, inventory, tools) of one image, from the cache when its digest was seen before."""
     source = layout.find(path, platform, insecure)
     key = source.manifest_digest or source.config_digest
     file = cache / f"{key.replace(':', '-')}.json" if cache is not None and key else None
@@ -139,12 +143,14 @@ def _inventory(
                     source.store.close()
                 yield events.Note(f"{path}: inventory of {key} taken from the cache")
                 layers = tuple(LayerInfo(**la) for la in doc["layers"])
-                return source, layers, inv.Inventory.from_dict(doc["inventory"])
+                tools = tuple(Tool(**t) for t in doc["tools"])
+                return source, layers, inv.Inventory.from_dict(doc["inventory"]), tools
         except (OSError, ValueError, TypeError, KeyError):
             pass  # a damaged cache entry is read again and rewritten
     image = yield from read(path, limits=limits, wanted=inv.WANTED, platform=platform, source=source)
     try:
         found = inv.take(image.fs)
+        tools = lean.report(image.fs, source.config, owned_files(image.fs)).tools
     finally:
         image.close()
     layers = tuple(image.fs.layers)
@@ -154,6 +160,7 @@ def _inventory(
             "key": key,
             "layers": [dataclasses.asdict(la) for la in layers],
             "inventory": found.to_dict(),
+            "tools": [dataclasses.asdict(t) for t in tools],
         }
         try:
             file.parent.mkdir(parents=True, exist_ok=True)
@@ -162,4 +169,4 @@ def _inventory(
             os.replace(tmp, file)
         except OSError:
             pass  # a cache that cannot be written only costs time
-    return source, layers, found
+    return source, layers, found, tools

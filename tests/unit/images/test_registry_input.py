@@ -96,3 +96,53 @@ def test_a_layer_whose_diff_id_lies_is_refused_from_a_registry_too(local_registr
     ref = push_oci(local_registry, f"audit/{uuid.uuid4().hex[:8]}:lie", [layer], diff_ids=["sha256:" + "0" * 64])
     assert main(["images", "inventory", ref, "--insecure-registry", local_registry]) == 2
     assert "diff_id" in capsys.readouterr().err
+
+
+def test_check_stage_images_reports_per_image(local_registry, old_urllib3, debian_bz2, tmp_path, capsys, monkeypatch):
+    """`check --stage S --images`: each image of the rendered stage scanned, its advisories, the build
+    tools it really holds (no compiler in production) and an unreadable image, as check findings."""
+    monkeypatch.setenv("SHIPLANE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SHIPLANE_INSECURE_REGISTRIES", local_registry)
+    run_import(Database(), [DATA / "advisories"])
+    make = realdata.debian_package("make")
+    web = push_oci(
+        local_registry,
+        f"audit/web-{uuid.uuid4().hex[:6]}:1",
+        [*_layers(old_urllib3, debian_bz2), realdata.dpkg_layer([make], installed_before=[debian_bz2])],
+    )
+    gone = f"{local_registry}/audit/never-pushed:2"
+    (tmp_path / "exceptions.yaml").write_text(
+        "exceptions:\n- id: PYSEC-2023-192\n  package: urllib3\n  reason: no cross-origin redirects\n"
+        "  expires: 2999-01-01\n- id: PYSEC-2019-132\n  package: urllib3\n  expires: 2999-01-01\n"
+    )
+    spec = {
+        "app": {"name": "shop", "version": "1"},
+        "defaults": {"resources": {"limits": {"cpu": "200m", "memory": "128Mi"}}},
+        "services": {
+            "web": {"image": web, "ports": {"http": 8080}},
+            "worker": {"image": gone},
+        },
+        "stages": {"dev": {"namespace": "shop-dev", "images": {"exceptions": "exceptions.yaml"}}},
+    }
+    (tmp_path / "shiplane.yaml").write_text(json.dumps(spec))
+    code = main(["check", "-f", str(tmp_path / "shiplane.yaml"), "--stage", "dev", "--images", "-o", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1
+    mine = [f for f in doc["findings"] if f["rule"].startswith("image-") or f["rule"].startswith("dockerfile-")]
+    by_rule: dict[str, list[dict]] = {}
+    for f in mine:
+        by_rule.setdefault(f["rule"], []).append(f)
+    vulns = {f["message"].split(" ")[0] for f in by_rule["image-vulnerability"]}
+    # PYSEC-2023-192 is excepted; PYSEC-2019-132's exception has no reason, so it does not apply.
+    assert vulns == {"PYSEC-2019-132", "PYSEC-2020-148"}
+    assert all(f["file"] == web for f in by_rule["image-vulnerability"])
+    (tool,) = [f for f in by_rule["dockerfile-build-tools-in-final-stage"] if "/usr/bin/make " in f["message"]]
+    assert tool["file"] == web and "installed by deb:make" in tool["message"]
+    (unread,) = by_rule["image-not-scanned"]
+    assert unread["file"] == gone and unread["message"].startswith("not scanned: ")
+    (problem,) = by_rule["image-exception-invalid"]
+    assert problem["file"].endswith("exceptions.yaml") and problem["line"] == 6
+    excepted = [s for s in doc["suppressed"] if s["source"] == "exception"]
+    assert [s["reason"] for s in excepted] == [
+        "no cross-origin redirects (until 2999-01-01, " + f"{tmp_path / 'exceptions.yaml'}:2)"
+    ]
