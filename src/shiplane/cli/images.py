@@ -40,7 +40,12 @@ def _open(path: str, platform: str | None, insecure: tuple[str, ...] = ()):
 
     with sink() as on_event:
         return open_image(
-            path, wanted=inventory.WANTED, platform=platform, on_event=on_event, insecure=frozenset(insecure)
+            path,
+            wanted=inventory.WANTED,
+            inspect=inventory.INSPECT,
+            platform=platform,
+            on_event=on_event,
+            insecure=frozenset(insecure),
         )
 
 

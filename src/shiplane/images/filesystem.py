@@ -51,6 +51,14 @@ class Entry:
 
 
 Wanted = Callable[[str, int], bool]
+# Asked of each regular file in the first pass: a parser of the file's whole content (its small result
+# is kept in `FileSystem.inspected`, the bytes dropped), or None. Saves a second pass over the layers
+# for what must be read whole (Go binaries, Java archives) without keeping those bytes in memory.
+Inspect = Callable[["Entry"], Callable[[bytes], object] | None]
+
+
+def _no_inspect(entry: Entry) -> None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,7 @@ class FileSystem:
     root: Path | None = None  # a rootfs directory: content is read from disk
     cache: dict[str, bytes] = field(default_factory=dict)
     wasted: list[Wasted] = field(default_factory=list)  # lower-layer files later layers replaced
+    inspected: dict[str, object] = field(default_factory=dict)  # path -> what `Inspect` parsed from it
 
     # -- lookups ---------------------------------------------------------------------------------
     def resolve(self, path: str, *, follow_last: bool = True) -> str:
@@ -200,12 +209,14 @@ class _Overlay:
 class Builder:
     """Applies layers one after the other."""
 
-    def __init__(self, label: str, limits: Limits, wanted: Wanted) -> None:
+    def __init__(self, label: str, limits: Limits, wanted: Wanted, inspect: Inspect = _no_inspect) -> None:
         self.label = label
         self.limits = limits
         self.wanted = wanted
+        self.inspect = inspect
         self.entries: dict[str, Entry] = {}
         self.cache: dict[str, bytes] = {}
+        self.inspected: dict[str, object] = {}
         self.layers: list[LayerInfo] = []
         self.wasted: list[Wasted] = []
 
@@ -244,6 +255,7 @@ class Builder:
                 current.pop(gone, None)
                 continue
             self.cache.pop(path, None)  # whatever a lower layer had here is replaced
+            self.inspected.pop(path, None)
             lower = self.entries.get(path)
             if lower is not None and lower.kind == "file" and path not in current:
                 self.wasted.append(Wasted(path, lower.size, lower.layer, info.index, "overwritten"))
@@ -262,7 +274,12 @@ class Builder:
                         head = data[:HEAD]
                     else:
                         head = fh.read(HEAD)
-                current[path] = Entry(path, "file", member.size, mode, info.index, None, ordinal, head)
+                entry = Entry(path, "file", member.size, mode, info.index, None, ordinal, head)
+                current[path] = entry
+                parse = self.inspect(entry) if fh is not None and member.size <= self.limits.max_file else None
+                if parse is not None:
+                    data = self.cache.get(path) or head + fh.read(member.size - len(head))
+                    self.inspected[path] = parse(data)
             elif member.islnk():
                 target = member_path(what, member.linkname)
                 src = current.get(target)
@@ -308,6 +325,7 @@ class Builder:
                     break
                 probe = probe.rpartition("/")[0]
         for path in doomed:
+            self.inspected.pop(path, None)
             gone = self.entries[path]
             if gone.kind == "file":
                 how = "deleted" if path in removed else "hidden"

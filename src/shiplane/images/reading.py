@@ -10,7 +10,7 @@ from pathlib import Path
 from shiplane import events
 from shiplane.images import layout
 from shiplane.images.errors import ImageError
-from shiplane.images.filesystem import Builder, FileSystem, LayerInfo, Limits, Wanted, from_directory
+from shiplane.images.filesystem import Builder, FileSystem, Inspect, LayerInfo, Limits, Wanted, from_directory
 
 
 @dataclass
@@ -39,6 +39,7 @@ def read(
     platform: str | None = None,
     source: layout.ImageSource | None = None,
     insecure: frozenset[str] = frozenset(),
+    inspect: Inspect | None = None,
 ) -> Generator[events.Event, None, Image]:
     """Event stream (one Progress per layer) returning the Image; ImageError on bad or hostile input.
 
@@ -60,7 +61,7 @@ def read(
     store = source.store
     assert store is not None
     try:
-        builder = Builder(source.label, limits, wanted)
+        builder = Builder(source.label, limits, wanted, inspect) if inspect else Builder(source.label, limits, wanted)
         total = len(source.layers)
         for ref in source.layers:
             yield events.Progress("read layers", ref.index, total, item=ref.digest or ref.path, unit="layers")
@@ -77,7 +78,14 @@ def read(
         return _reopen(store, f"{source.label}: layer {index} ({ref.path})", ref, limits)
 
     fs = FileSystem(
-        source.label, builder.entries, limits, builder.layers, reopen, cache=builder.cache, wasted=builder.wasted
+        source.label,
+        builder.entries,
+        limits,
+        builder.layers,
+        reopen,
+        cache=builder.cache,
+        wasted=builder.wasted,
+        inspected=builder.inspected,
     )
     return Image(source, fs)
 
@@ -110,5 +118,8 @@ def open_image(
     platform: str | None = None,
     on_event: Callable[[events.Event], None] | None = None,
     insecure: frozenset[str] = frozenset(),
+    inspect: Inspect | None = None,
 ) -> Image:
-    return events.result(read(path, limits=limits, wanted=wanted, platform=platform, insecure=insecure), on_event)
+    return events.result(
+        read(path, limits=limits, wanted=wanted, platform=platform, insecure=insecure, inspect=inspect), on_event
+    )

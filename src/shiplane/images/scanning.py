@@ -147,7 +147,9 @@ def _inventory(
                 return source, layers, inv.Inventory.from_dict(doc["inventory"]), tools
         except (OSError, ValueError, TypeError, KeyError):
             pass  # a damaged cache entry is read again and rewritten
-    image = yield from read(path, limits=limits, wanted=inv.WANTED, platform=platform, source=source)
+    image = yield from read(
+        path, limits=limits, wanted=inv.WANTED, platform=platform, source=source, inspect=inv.INSPECT
+    )
     try:
         found = inv.take(image.fs)
         tools = lean.report(image.fs, source.config, owned_files(image.fs)).tools
