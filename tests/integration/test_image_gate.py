@@ -58,6 +58,9 @@ def test_deploy_is_gated_on_the_stages_image_audit(local_cluster, namespace, loc
     path = tmp_path / "shiplane.yaml"
     path.write_text(yaml.safe_dump(_spec(namespace, image, {"failOn": "high"})))
 
+    dry = _cli("deploy", "-f", str(path), "--stage", "dev", "--dry-run", kubeconfig=kc, extra=extra)
+    assert dry.returncode == 5 and "PYSEC-2023-192" in dry.stderr  # the dry-run gates too ...
+    assert not (tmp_path / "cache" / "image-scans").exists()  # ... and writes nothing, not even the cache
     refused = _cli("deploy", "-f", str(path), "--stage", "dev", "--plain", kubeconfig=kc, extra=extra)
     assert refused.returncode == 5, refused.stderr
     assert "image audit refuses this deploy" in refused.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
+from dataclasses import replace
 
 from shiplane import planning
 from shiplane.actions import gate, imageaudit, inspect, preflight
@@ -60,16 +61,17 @@ class Deploy:
         the overrides used. Part of run(), so no caller of this action can skip it."""
         return gate.enforce(self.objects, self.options.policy)
 
-    def check_images(self) -> Generator[Event, None, dict]:
+    def check_images(self, *, dry_run: bool = False) -> Generator[Event, None, dict]:
         """The image-audit gate (the stage's images.failOn): PolicyRefused (exit 5) before anything is
         written; returns the scan summary, with the overrides it used, for the release record."""
-        return (yield from imageaudit.enforce(self.objects, self.options.images))
+        settings = replace(self.options.images, write_cache=False) if dry_run else self.options.images
+        return (yield from imageaudit.enforce(self.objects, settings))
 
     def preview(self) -> planning.Plan:
         """What run() would do, writing nothing (no namespace, lock, record or object): the gate,
         then the plan by server-side dry-run against what is live."""
         self.check_policy()
-        result(self.check_images())
+        result(self.check_images(dry_run=True))
         return inspect.plan(
             self.target, self.objects, rules=self.options.rules, prune_volumes=self.options.prune_volumes
         )

@@ -38,6 +38,7 @@ class ImageGate:
     db: Path | None = None
     cache: Path | None = None  # default: image-scans/ beside the advisory database
     platform: str | None = None
+    write_cache: bool = True  # False for a dry-run, which writes nothing anywhere (the cache is still read)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ def audit(images: list[str], settings: ImageGate, threshold: str) -> Generator[e
         max_age=dt.timedelta(days=7),
         exceptions=accepted,
         cache=cache,
+        write_cache=settings.write_cache,
         insecure=settings.insecure,
     )
     result = Audit(threshold, database=str(status.path))

@@ -58,6 +58,7 @@ def scan(
     exceptions: Exceptions | None = None,
     cache: Path | None = None,
     insecure: frozenset[str] = frozenset(),
+    write_cache: bool = True,
 ) -> Generator[events.Event, None, tuple[Status, list[ImageScan]]]:
     """Scan each image; DatabaseMissing (exit 3) before any image is read when there is no data.
 
@@ -75,7 +76,7 @@ def scan(
     for path in paths:
         yield events.Step(f"scan {path}")
         try:
-            src, layers, found, tools = yield from _inventory(path, limits, platform, cache, insecure)
+            src, layers, found, tools = yield from _inventory(path, limits, platform, cache, insecure, write_cache)
         except (ImageError, RegistryError) as err:
             # One unreadable image does not hide the results of the others; the CLI exits 2.
             out.append(
@@ -129,7 +130,12 @@ CACHE_VERSION = 2
 
 
 def _inventory(
-    path: str | Path, limits: Limits | None, platform: str | None, cache: Path | None, insecure: frozenset[str]
+    path: str | Path,
+    limits: Limits | None,
+    platform: str | None,
+    cache: Path | None,
+    insecure: frozenset[str],
+    write_cache: bool = True,
 ) -> Generator[events.Event, None, tuple[layout.ImageSource, tuple[LayerInfo, ...], inv.Inventory, tuple[Tool, ...]]]:
     """(source, layers, inventory, tools) of one image, from the cache when its digest was seen before."""
     source = layout.find(path, platform, insecure)
@@ -156,7 +162,7 @@ def _inventory(
     finally:
         image.close()
     layers = tuple(image.fs.layers)
-    if file is not None:
+    if file is not None and write_cache:
         doc = {
             "version": CACHE_VERSION,
             "key": key,

@@ -116,3 +116,9 @@ def test_inventories_are_cached_by_digest_and_matched_afresh(real_image, db_file
 def test_an_override_without_a_reason_is_an_input_error(real_image, db_file, tmp_path):
     with pytest.raises(InputError, match="a reason is required"):
         _run(_deployment(str(real_image)), ImageGate(fail_on="high", db=db_file, allow=("GO-2021-0113=",)))
+
+
+def test_a_dry_run_reads_the_cache_but_writes_nothing(real_image, db_file, tmp_path):
+    gate = ImageGate(fail_on="critical", db=db_file, cache=tmp_path / "cache", write_cache=False)
+    summary, _ = _run(_deployment(str(real_image)), gate)
+    assert summary["images"][0]["scanned"] and not (tmp_path / "cache").exists()
