@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shiplane.kube import Ref
 from tests.integration.deploying import env, history
 from tests.unit.images import realdata
 from tests.unit.images.conftest import OS_RELEASE
@@ -107,3 +108,37 @@ def test_deploy_is_gated_on_the_stages_image_audit(local_cluster, namespace, loc
     assert plain.returncode == 0, plain.stderr
     assert history(path, kc)[-1]["image_audit"] == {}
     assert json.dumps(history(path, kc))  # the records stay JSON
+
+
+def test_promote_is_gated_on_the_target_stages_image_audit(local_cluster, local_registry, tmp_path):
+    """test runs a vulnerable image (no gate there); promoting it to prod, which gates on high, is refused."""
+    kc, kube = local_cluster.kubeconfig, local_cluster.kube
+    urllib3 = realdata.wheel("urllib3==1.24.1")
+    image = push_oci(
+        local_registry,
+        f"shop/promo-{uuid.uuid4().hex[:6]}:1.0",
+        [build_layer([Dir("etc"), OS_RELEASE]), realdata.site_packages_layer([urllib3])],
+    )
+    extra = {"SHIPLANE_CACHE": str(tmp_path / "cache"), "SHIPLANE_INSECURE_REGISTRIES": local_registry}
+    assert _cli("images", "db", "import", str(DATA / "advisories"), kubeconfig=kc, extra=extra).returncode == 0
+    suffix = uuid.uuid4().hex[:6]
+    spaces = {"test": f"img-promo-test-{suffix}", "prod": f"img-promo-prod-{suffix}"}
+    data = _spec(spaces["test"], image, {})
+    data["stages"] = {
+        "test": {"namespace": spaces["test"]},
+        "prod": {"namespace": spaces["prod"], "images": {"failOn": "high"}},
+    }
+    path = tmp_path / "shiplane.yaml"
+    path.write_text(yaml.safe_dump(data))
+    try:
+        deployed = _cli("deploy", "-f", str(path), "--stage", "test", "--plain", kubeconfig=kc, extra=extra)
+        assert deployed.returncode == 0, deployed.stderr
+        promoted = _cli(
+            "promote", "-f", str(path), "--from", "test", "--to", "prod", "--plain", kubeconfig=kc, extra=extra
+        )
+        assert promoted.returncode == 5, promoted.stderr
+        assert f"{image}: [high] PYSEC-2023-192 in urllib3 1.24.1" in promoted.stderr
+        assert kube.list("apps/v1", "Deployment", namespace=spaces["prod"]) == []
+    finally:
+        for ns in spaces.values():
+            kube.delete(Ref("v1", "Namespace", ns), propagation="Background")
