@@ -29,6 +29,9 @@ class AuthProxy:
         self.tokens: dict[str, set[str]] = {}  # token → scopes it grants
         self.hide_blobs_in: set[str] = set()  # repositories whose blob HEADs answer 404 (per-repo blob scoping)
         self.fail_next: list[int] = []  # statuses to answer before forwarding (retry tests)
+        self.fail_blob_puts = 0  # blob upload PUTs to answer 503 (a streamed upload failing in transit)
+        self.no_manifest_head = False  # answer HEAD on manifests with 405, as some registries do
+        self.refresh_token = "refresh-" + secrets.token_hex(8)  # what an `identitytoken` login holds
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,12 +66,17 @@ class AuthProxy:
                 proxy.log.append((self.command, self.path))
                 url = urlsplit(self.path)
                 if url.path == "/token":
-                    return self._token(url.query)
+                    return self._token(url.query if self.command == "GET" else body.decode())
                 if proxy.fail_next:
                     return self._send(proxy.fail_next.pop(0), {"Retry-After": "0"}, b"")
+                if self.command == "PUT" and "/blobs/uploads/" in url.path and proxy.fail_blob_puts > 0:
+                    proxy.fail_blob_puts -= 1
+                    return self._send(503, {}, b"")
                 if not self._authorized(url.path):
                     return None
                 parts = url.path.split("/")
+                if self.command == "HEAD" and "manifests" in parts and proxy.no_manifest_head:
+                    return self._send(405, {})
                 if self.command == "HEAD" and "blobs" in parts and "uploads" not in parts:
                     repo = "/".join(parts[2 : parts.index("blobs")])
                     if repo in proxy.hide_blobs_in:
@@ -131,8 +139,13 @@ class AuthProxy:
 
             def _token(self, query: str) -> None:
                 params = parse_qs(query)
-                proxy.token_requests.append({k: v for k, v in params.items()})
-                if not self._basic_ok():
+                proxy.token_requests.append({k: v for k, v in params.items() if k != "refresh_token"})
+                if self.command == "POST":  # OAuth2 refresh-token grant (an `identitytoken` in the config)
+                    refresh = params.get("refresh_token", [""])[0]
+                    if params.get("grant_type") != ["refresh_token"] or refresh != proxy.refresh_token:
+                        return self._send(401, {}, b'{"details":"bad refresh token"}')
+                    params["scope"] = [" ".join(params.get("scope", []))]
+                elif not self._basic_ok():
                     return self._send(401, {}, b'{"details":"bad credentials"}')
                 granted: set[str] = set()
                 for scope in params.get("scope", []):
@@ -142,7 +155,8 @@ class AuthProxy:
                         granted.update(f"{kind}:{name}:{a}" for a in actions.split(","))
                 token = secrets.token_hex(16)
                 proxy.tokens[token] = granted
-                return self._send(200, {"Content-Type": "application/json"}, json.dumps({"token": token}).encode())
+                key = "access_token" if self.command == "POST" else "token"
+                return self._send(200, {"Content-Type": "application/json"}, json.dumps({key: token}).encode())
 
             do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
 

@@ -12,6 +12,7 @@ from shiplane.errors import (
     DigestMismatch,
     ImageNotFound,
     RegistryDenied,
+    RegistryError,
     RegistryUnreachable,
 )
 from shiplane.localcluster.processes import free_ports
@@ -173,6 +174,9 @@ def test_retries_429_and_5xx_then_succeeds(local_registry: str) -> None:
         push(client, ref, img)
         proxy.fail_next[:] = [503, 429]
         assert Client(insecure={proxy.host}, backoff=0.01).resolve(ref) == img.digest
+        proxy.no_manifest_head = True  # a registry without HEAD on manifests: the GET's bytes decide
+        assert Client(insecure={proxy.host}).resolve(ref) == img.digest
+        proxy.no_manifest_head = False
         proxy.fail_next[:] = [503] * 10
         with pytest.raises(RegistryUnreachable, match="HTTP 503"):
             Client(insecure={proxy.host}, retries=3, backoff=0.01).resolve(ref)
@@ -197,6 +201,7 @@ def test_auth_flows(local_registry: str, tmp_path, mode: str) -> None:
             scopes = [s for r in proxy.token_requests for s in r.get("scope", [])]
             assert f"repository:{ref.repository}:pull,push" in scopes
             assert all(r.get("service") == ["test-registry"] for r in proxy.token_requests)
+            assert len(proxy.token_requests) == 2  # one token per scope (pull; pull,push), reused after that
         # anonymous and wrong credentials: refused, exit 3, the password never shown
         with Client(insecure={proxy.host}) as anonymous, pytest.raises(RegistryDenied) as err:
             anonymous.resolve(ref)
@@ -206,3 +211,105 @@ def test_auth_flows(local_registry: str, tmp_path, mode: str) -> None:
             client.resolve(ref)
         assert proxy.user in str(err.value) and "wrong-pass-123" not in str(err.value)
         assert str(tmp_path / "config.json") in str(err.value)
+
+
+def test_identity_token_login(local_registry: str, tmp_path) -> None:
+    img = image(seed="identity")
+    with AuthProxy(local_registry, mode="bearer") as proxy:
+        ref = Reference.parse(f"{proxy.host}/{repo()}:1")
+        config = _config(tmp_path, proxy.host, {"identitytoken": proxy.refresh_token})
+        with Client(insecure={proxy.host}, config=config) as client:
+            assert push(client, ref, img) == img.digest
+        assert proxy.token_requests and all(r["grant_type"] == ["refresh_token"] for r in proxy.token_requests)
+        stale = _config(tmp_path, proxy.host, {"identitytoken": "refresh-expired"})
+        with Client(insecure={proxy.host}, config=stale) as client, pytest.raises(RegistryDenied) as err:
+            client.resolve(ref)
+        assert "identity token" in str(err.value) and "refresh-expired" not in str(err.value)
+
+
+def test_copy_referrers_brings_signatures_along(local_registry: str, second_registry: str) -> None:
+    subject = image(seed="signed-subject")
+    src = Reference.parse(f"{local_registry}/{repo()}:1")
+    dst = Reference.parse(f"{second_registry}/{repo()}:1")
+    empty = b"{}"
+    with Client(insecure={local_registry, second_registry}) as client:
+        push(client, src, subject)
+        client.put_blob(src, empty, sha256(empty))
+        payload = b'{"critical": {"image": {"docker-manifest-digest": "%s"}}}' % subject.digest.encode()
+        client.put_blob(src, payload, sha256(payload))
+        artifact = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "artifactType": "application/vnd.example.sig",
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(empty), "size": 2},
+                "layers": [
+                    {"mediaType": "application/vnd.example.payload", "digest": sha256(payload), "size": len(payload)}
+                ],
+                "subject": {"mediaType": OCI_MANIFEST, "digest": subject.digest, "size": len(subject.manifest)},
+            }
+        ).encode()
+        attached = client.attach(src.with_digest(subject.digest), artifact, OCI_MANIFEST)
+        legacy = json.dumps(  # cosign's tag layout: sha256-<hex>.sig, a manifest whose layer is the payload
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(empty), "size": 2},
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                        "digest": sha256(payload),
+                        "size": len(payload),
+                    }
+                ],
+            }
+        ).encode()
+        sig_tag = subject.digest.replace(":", "-") + ".sig"
+        client.put_manifest(Reference.parse(f"{local_registry}/{src.repository}:{sig_tag}"), legacy, OCI_MANIFEST)
+
+        client.copy(src, dst)
+        copied = client.copy_referrers(src, dst)
+        assert set(copied) == {attached, sha256(legacy)}
+    with Client(insecure={second_registry}) as reader:
+        found = reader.referrers(dst.with_digest(subject.digest))
+        assert [r["digest"] for r in found] == [attached]
+        sig = reader.manifest(Reference.parse(f"{second_registry}/{dst.repository}:{sig_tag}"))
+        assert sig.raw == legacy and reader.blob(dst, sha256(payload)) == payload
+
+
+def test_a_hostile_descriptor_never_becomes_a_url(local_registry: str, second_registry: str) -> None:
+    bad = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "../../../v2/_catalog",
+                "size": 1,
+            },
+            "layers": [],
+        }
+    ).encode()
+    src = Reference.parse(f"{local_registry}/{repo()}:bad")
+    with Client(insecure={local_registry, second_registry}) as client:
+        client.put_manifest(src, bad, OCI_MANIFEST)
+        with pytest.raises(RegistryError, match="invalid digest") as err:
+            client.copy(src, Reference.parse(f"{second_registry}/{repo()}:bad"))
+    assert err.value.exit_code == 1
+
+
+def test_a_streamed_upload_failing_in_transit_is_started_again(local_registry: str, second_registry: str) -> None:
+    img = image([{"big": b"z" * 200_000}], seed="flaky")
+    src = Reference.parse(f"{local_registry}/{repo()}:1")
+    with Client(insecure={local_registry}) as client:
+        push(client, src, img)
+    with (
+        AuthProxy(second_registry, mode="none") as proxy,
+        Client(insecure={local_registry, proxy.host}, backoff=0.01) as client,
+    ):
+        proxy.fail_blob_puts = 2  # the first two uploads fail after the body was sent
+        dst = Reference.parse(f"{proxy.host}/{repo()}:1")
+        assert client.copy(src, dst) == img.digest
+        assert proxy.fail_blob_puts == 0
+        for digest, data in img.blobs.items():
+            assert client.blob(dst, digest) == data

@@ -49,9 +49,11 @@ class Deploy:
         spec_digest: str = "",
         options: Options | None = None,
         commit: tuple[str, float | None] = ("", None),  # the spec's git commit and its time, for the record
+        pins: dict[str, dict[str, str]] | None = None,  # how images were pinned (`desired.Desired.pins`)
     ) -> None:
         self.target, self.objects, self.spec_digest = target, objects, spec_digest
         self.commit = commit
+        self.pins = dict(pins or {})
         self.options = options or Options()
         self.overrides: list[dict] = []  # the policy overrides the gate used, recorded in the release
         self.image_audit: dict = {}  # the image gate's scan summary (empty when the stage does not opt in)
@@ -108,6 +110,7 @@ class Deploy:
             objects=[strip_secret(o) for o in self.objects],
             overrides=[*self.overrides, *self.image_audit.get("overrides", [])],
             image_audit={k: v for k, v in self.image_audit.items() if k != "overrides"},
+            pins=self.pins,
         )
         revision = release.revision
         plan = plan_for(self.objects, history, opts)

@@ -9,9 +9,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from shiplane import rendering, schemas, spec
+from shiplane.actions import pinning
 from shiplane.actions.gate import Policy
 from shiplane.actions.imageaudit import ImageGate
+from shiplane.registry import Client
 from shiplane.releases.record import strip_secret
+from shiplane.spec.app import StageRegistry
 from shiplane.spec.inputs import gather
 
 
@@ -29,6 +32,10 @@ class Desired:
     commit: str = ""  # the spec's git commit (HEAD of its repository), if it is in one
     committed: float | None = None  # that commit's time: where DORA's lead time starts
     images: ImageGate = field(default_factory=ImageGate)  # the stage's image gate (images.failOn …)
+    # kind/name/container → its image's pin (`images.pin` or a stage registry), for the release record
+    pins: dict[str, dict[str, str]] = field(default_factory=dict)
+    pin: bool = False  # the stage's `images.pin`
+    registry: StageRegistry | None = None  # the stage's own registry (relocation)
 
     def policy(self, *, profile: str | None = None, fail_on: str | None = None, overrides=()) -> Policy:
         """The stage's gate settings; flags given override them."""
@@ -72,10 +79,27 @@ def with_images(objects: list[dict], images: dict[str, str]) -> list[dict]:
     return out
 
 
-def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desired:
+def load(
+    files: list[Path], stage: str, *, namespace: str | None = None, pin: bool = True, client: Client | None = None
+) -> Desired:
+    """Render and validate the stage. With `images.pin` or a stage `registry`, every image is first
+    resolved to a digest (through `client`, else one made for the stage) and rendered pinned;
+    `pin=False` renders the images as written (promotion takes its digests from a record)."""
     stage_spec = spec.load(files or [Path("shiplane.yaml")]).stage(stage)
     ns = namespace or stage_spec.namespace
-    objects = rendering.render(stage_spec, gather(stage_spec), namespace=ns)
+    inputs = gather(stage_spec)
+    objects = rendering.render(stage_spec, inputs, namespace=ns)
+    pins: dict[str, dict[str, str]] = {}
+    if pin and pinning.wanted(stage_spec.stage):
+        own = client or pinning.client_for(stage_spec.stage.registry, pinning.users(objects))
+        try:
+            found = pinning.resolve(objects, stage_spec.stage, own, stage_name=stage)
+        finally:
+            if client is None:
+                own.close()
+        pins = pinning.record(objects, found)
+        mapping = {image: p.reference for image, p in found.items()}
+        objects = rendering.render(stage_spec, inputs, namespace=ns, images=mapping)
     schemas.validate(objects, stage_spec.kubernetes_version)
     return Desired(
         stage_spec.doc.app.name,
@@ -89,6 +113,9 @@ def load(files: list[Path], stage: str, *, namespace: str | None = None) -> Desi
         stage_spec.stage.policy.fail_on,
         *commit_of(files or [Path("shiplane.yaml")]),
         images=image_gate_of(stage_spec),
+        pins=pins,
+        pin=stage_spec.stage.images.pin,
+        registry=stage_spec.stage.registry,
     )
 
 

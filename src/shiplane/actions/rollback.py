@@ -109,6 +109,7 @@ class Rollback:
             holder=holder,
             spec_digest=chosen.spec_digest,
             images=chosen.images,
+            pins=chosen.pins,  # the same digests run again
             objects=chosen.objects,
             rollback_of=chosen.revision,
             message=f"rollback to revision {chosen.revision}",

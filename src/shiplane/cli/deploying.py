@@ -45,11 +45,11 @@ def _connect(kubeconfig: str | None, context: str | None):
     return kube
 
 
-def _target(files, stage, context, namespace, kubeconfig):
+def _target(files, stage, context, namespace, kubeconfig, *, pin: bool = True):
     from shiplane.actions import desired
     from shiplane.actions.target import Target
 
-    want = desired.load(list(files), stage, namespace=namespace)
+    want = desired.load(list(files), stage, namespace=namespace, pin=pin)
     kube = _connect(kubeconfig, context or want.context)
     return Target(kube, want.app, stage, want.namespace), want
 
@@ -103,15 +103,22 @@ def plan(ctx, files, stage, context, namespace, kubeconfig, output, prune_volume
 
     target, want = _target(files, stage, context, namespace, kubeconfig)
     result = inspect.plan(target, want.objects, prune_volumes=prune_volumes)
-    _show_plan(result, output, show_unchanged=show_unchanged)
+    _show_plan(result, output, show_unchanged=show_unchanged, pins=want.pins)
     ctx.exit(_plan_exit(result))
 
 
-def _show_plan(result, output: str, *, show_unchanged: bool = False) -> None:
+def _show_pins(pins: dict) -> None:
+    """One stderr line per pinned image (deduplicated): the tag as written and what it resolved to."""
+    for pin in {p["image"]: p for p in pins.values()}.values():
+        click.echo(f"pin: {pin['image']} → {pin['reference']}", err=True)
+
+
+def _show_plan(result, output: str, *, show_unchanged: bool = False, pins: dict | None = None) -> None:
     """A plan as waves of changes with field diffs, then prunes, then counts; or as data."""
     if output != "text":
-        _emit(result.to_json(), output)
+        _emit({**result.to_json(), **({"pins": pins} if pins else {})}, output)
     else:
+        _show_pins(pins or {})
         for wave in result.waves:
             changes = [
                 c
@@ -297,7 +304,9 @@ def deploy(ctx, files, stage, context, namespace, kubeconfig, dry_run, plain, **
         spec_digest=want.spec_digest,
         options=_options(flags, want=want),
         commit=(want.commit, want.committed),
+        pins=want.pins,
     )
+    _show_pins(want.pins)
     if dry_run:
         return _dry_run(ctx, action.preview(), f"deploy of {target.app}/{stage} would:", flags["output"])
     _report(drain(action.run(), plain or None))
@@ -398,17 +407,30 @@ def status(ctx, files, stage, context, namespace, kubeconfig, output):
 @skip_preflight_option
 @click.pass_context
 def promote(ctx, files, source, dest, kubeconfig, dry_run, plain, **flags):
-    """Deploy to --to exactly the images (digests where known) that --from runs."""
-    from shiplane.actions import desired
-    from shiplane.actions.deploy import Deploy
-    from shiplane.actions.promote import running_images
+    """Deploy to --to exactly the images (digests where known) that --from runs.
 
-    dst, want = _target(files, dest, None, None, kubeconfig)  # missing secret values fail before any request
+    Digests come from the source stage's release record (a pinned stage records them), else from
+    what its pods report; a destination with its own registry deploys the same digests from there.
+    Exit codes as deploy's; 2 also when a digest is missing from the destination's registry."""
+    from shiplane.actions import desired, pinning
+    from shiplane.actions.deploy import Deploy
+    from shiplane.actions.promote import promoted, running_images
+
+    # missing secret values fail before any request; the destination's tags are not resolved: the source decides
+    dst, want = _target(files, dest, None, None, kubeconfig, pin=False)
     images, notes = running_images(_locate(files, source, None, None, kubeconfig))
+    client = pinning.client_for(want.registry, images.values()) if want.pin or want.registry else None
+    try:
+        images, pins = promoted(images, stage=dest, registry=want.registry, pin=want.pin, client=client)
+    finally:
+        if client is not None:
+            client.close()
     objects = desired.with_images(want.objects, images)
     for note in notes:
-        click.echo(f"note: {note}", err=True)
-    action = Deploy(dst, objects, spec_digest=desired.digest(objects), options=_options(flags, want=want))
+        if note.split(":", 1)[0] not in pins:
+            click.echo(f"note: {note}", err=True)
+    _show_pins(pins)
+    action = Deploy(dst, objects, spec_digest=desired.digest(objects), options=_options(flags, want=want), pins=pins)
     if dry_run:
         return _dry_run(
             ctx, action.preview(), f"promotion of {dst.app} from {source} to {dest} would:", flags["output"]

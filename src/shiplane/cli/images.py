@@ -400,3 +400,13 @@ def lean(image: str, output: str, platform: str | None, fail_on_build_tools: boo
     for e in rep.largest[:10]:
         click.echo(f"  {_size(e.size):>10}  /{e.path}  [layer {e.layer}]")
     return 1 if failing else 0
+
+
+def _register_push() -> None:
+    """`images push` (relocation) lives in cli/relocate.py; only registered here."""
+    from shiplane.cli.relocate import push
+
+    images.add_command(push)
+
+
+_register_push()

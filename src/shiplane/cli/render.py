@@ -29,6 +29,12 @@ from shiplane.cli.options import spec_files
 )
 @click.option("--show-secrets", is_flag=True, help="Write real Secret data (masked by default).")
 @click.option(
+    "--pin",
+    is_flag=True,
+    help="Resolve images to digests as deploy does for a stage with `images.pin` or a `registry` "
+    "(reads the registries; without it, render is offline).",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="With -o: replace files of the same name that shiplane did not write (they are kept by default).",
@@ -41,6 +47,7 @@ def render(
     validate: bool,
     show_secrets: bool,
     force: bool,
+    pin: bool,
 ) -> None:
     """Render a stage of the app as Kubernetes objects."""
     from shiplane import rendering, schemas, spec
@@ -48,7 +55,10 @@ def render(
     from shiplane.spec.inputs import gather
 
     stage_spec = spec.load(list(files) or [Path("shiplane.yaml")]).stage(stage)
-    objects = rendering.render(stage_spec, gather(stage_spec), namespace=namespace)
+    inputs = gather(stage_spec)
+    objects = rendering.render(stage_spec, inputs, namespace=namespace)
+    if pin:
+        objects = _pinned(stage_spec, inputs, objects, namespace)
     if validate:
         schemas.validate(objects, stage_spec.kubernetes_version)
     if not show_secrets:
@@ -58,6 +68,19 @@ def render(
     else:
         written = exporting.write_dir(objects, output_dir, force=force)
         click.echo(f"wrote {len(written)} objects to {output_dir}", err=True)
+
+
+def _pinned(stage_spec, inputs, objects: list[dict], namespace: str | None) -> list[dict]:
+    """The stage's objects with images pinned (and relocated) as a deploy would render them."""
+    from shiplane import rendering
+    from shiplane.actions import pinning
+
+    if not pinning.wanted(stage_spec.stage):
+        return objects
+    with pinning.client_for(stage_spec.stage.registry, pinning.users(objects)) as client:
+        found = pinning.resolve(objects, stage_spec.stage, client, stage_name=stage_spec.name)
+    mapping = {image: p.reference for image, p in found.items()}
+    return rendering.render(stage_spec, inputs, namespace=namespace, images=mapping)
 
 
 @click.command()

@@ -9,21 +9,24 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
-from shiplane.errors import DigestMismatch, ImageNotFound, RegistryError
+from shiplane.errors import DigestMismatch, ImageNotFound, RegistryError, RegistryUnreachable
 from shiplane.events import Event, Progress, result
 from shiplane.registry.auth import DockerConfig
 from shiplane.registry.manifest import ACCEPT, OCI_INDEX, Manifest, platform_of, sha256
-from shiplane.registry.reference import Reference, check_digest
+from shiplane.registry.reference import Reference, check_digest, check_digest_ok
 from shiplane.registry.transport import Call, Transport
 
 MAX_MANIFEST = 4 * 1024 * 1024  # the distribution spec's limit; larger is refused, not buffered
 CHUNK = 1024 * 1024
+UPLOAD_ATTEMPTS = 3  # a streamed blob upload that fails in transit starts again from its source
 COPY_JOBS = 4  # blobs of one image copied at once (crane's default is 4 too)
 INSECURE_ENV = "SHIPLANE_INSECURE_REGISTRIES"
+COSIGN_SUFFIXES = (".sig", ".att", ".sbom")  # cosign's tag layout beside an image: sha256-<hex>.sig
 
 
 def insecure_from_env() -> set[str]:
@@ -36,11 +39,18 @@ def _fallback_tag(digest: str) -> str:
     return digest.replace(":", "-", 1)
 
 
+def _digest(descriptor: dict, ref: Reference) -> str:
+    """A descriptor's digest, checked before it becomes part of a URL (a registry's data is input too)."""
+    digest = descriptor.get("digest")
+    if not isinstance(digest, str) or not check_digest_ok(digest):
+        raise RegistryError(f"{ref}: the registry sent a descriptor with an invalid digest {str(digest)[:80]!r}")
+    return digest
+
+
 def _foreign(descriptor: dict) -> bool:
     """Non-distributable layers (Windows base layers) are never copied; they are pulled from their URLs."""
-    return "nondistributable" in str(descriptor.get("mediaType", "")) or "foreign" in str(
-        descriptor.get("mediaType", "")
-    )
+    media_type = str(descriptor.get("mediaType", ""))
+    return "nondistributable" in media_type or "foreign" in media_type
 
 
 class Client:
@@ -66,6 +76,10 @@ class Client:
         self.jobs = max(1, jobs)
         self._digests: dict[str, str] = {}  # `registry/repo:tag` → digest, for this client's lifetime
         self._manifests: dict[str, Manifest] = {}  # digest → manifest (immutable by definition)
+        # blobs this client saw or put in a repository (host, repository, digest), and one repository
+        # per (host, digest) holding it: later copies skip the HEAD, or mount instead of uploading
+        self._present: set[tuple[str, str, str]] = set()
+        self._holders: dict[tuple[str, str], str] = {}
 
     def __enter__(self) -> Client:
         return self
@@ -94,10 +108,15 @@ class Client:
         if key in self._digests:
             return self._digests[key]
         call = self._call(ref, "resolve")
-        resp = self.transport.request(
-            "HEAD", call, f"/v2/{ref.repository}/manifests/{ref.identifier}", headers={"Accept": ACCEPT}
-        )
-        digest = resp.headers.get("Docker-Content-Digest", "")
+        try:
+            resp = self.transport.request(
+                "HEAD", call, f"/v2/{ref.repository}/manifests/{ref.identifier}", headers={"Accept": ACCEPT}
+            )
+            digest = resp.headers.get("Docker-Content-Digest", "")
+        except RegistryError as err:
+            if err.status not in (400, 405, 406):  # a registry that does not answer HEAD: the GET decides
+                raise
+            digest = ""
         if not digest.startswith("sha256:"):  # the header is optional: hash what a GET sends
             digest = self._get_manifest(ref).digest
         self._digests[key] = check_digest(digest, what=f"the digest registry {ref.registry} sent for {ref}")
@@ -139,7 +158,7 @@ class Client:
         if entry is None:
             found = ", ".join(sorted({platform_of(e) for e in top.manifests if platform_of(e)})) or "none"
             raise ImageNotFound(f"{ref}: its index has no {platform} image (platforms: {found})")
-        return self._get_manifest(Reference(ref.registry, ref.repository, ref.tag, str(entry["digest"])))
+        return self._get_manifest(Reference(ref.registry, ref.repository, ref.tag, _digest(entry, ref)))
 
     def tags(self, ref: Reference) -> list[str]:
         resp = self.transport.request("GET", self._call(ref, "list the tags of"), f"/v2/{ref.repository}/tags/list")
@@ -265,7 +284,7 @@ class Client:
         for image in images:
             for desc in image.blobs:
                 if not _foreign(desc):
-                    blobs.setdefault(str(desc.get("digest")), desc)
+                    blobs.setdefault(_digest(desc, src), desc)
         task = f"copy {src} → {dst}"
         done = 0
         yield Progress(task, done, len(blobs), unit="blobs")
@@ -286,21 +305,35 @@ class Client:
         """Every manifest an index lists (nested indexes flattened after their own children)."""
         found: list[Manifest] = []
         for entry in index.manifests:
-            child = self._get_manifest(Reference(src.registry, src.repository, src.tag, str(entry.get("digest"))))
+            child = self._get_manifest(Reference(src.registry, src.repository, src.tag, _digest(entry, src)))
             found.extend([*self._children(src, child), child] if child.is_index else [child])
         return found
 
     def _copy_blob(self, src: Reference, dst: Reference, digest: str) -> str:
-        if self.has_blob(dst, digest):
+        host = dst.api_host
+        if (host, dst.repository, digest) in self._present:
             return digest
-        same_registry = src.api_host == dst.api_host
-        if same_registry and src.repository != dst.repository:
-            location = self._start_upload(dst, mount=digest, source=src.repository)
+        if self.has_blob(dst, digest):
+            self._present.add((host, dst.repository, digest))
+            return digest
+        # a repository of the target registry known to hold it (pushed earlier in this run), else the
+        # source's own repository when both are one registry: mount instead of sending the bytes
+        holder = self._holders.get((host, digest))
+        if holder is None and src.api_host == host and src.repository != dst.repository:
+            holder = src.repository
+        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+            location = self._start_upload(dst, mount=digest, source=holder) if holder else self._start_upload(dst)
             if location is None:
-                return digest
-        else:
-            location = self._start_upload(dst)
-        self._upload(dst, location, self.open_blob(src, digest), digest)
+                break
+            try:  # a streamed body cannot be resent by the transport: the whole upload is retried here
+                self._upload(dst, location, self.open_blob(src, digest), digest)
+                break
+            except RegistryUnreachable:
+                if attempt == UPLOAD_ATTEMPTS:
+                    raise
+                time.sleep(self.transport.backoff * attempt)
+        self._present.add((host, dst.repository, digest))
+        self._holders.setdefault((host, digest), dst.repository)
         return digest
 
     # --- referrers -------------------------------------------------------------------------------
@@ -354,6 +387,26 @@ class Client:
         raw_index = json.dumps(body, separators=(",", ":")).encode()
         self.put_manifest(Reference(subject.registry, subject.repository, _fallback_tag(digest)), raw_index, OCI_INDEX)
         return pushed
+
+    def copy_referrers(self, src: Reference, dst: Reference) -> list[str]:
+        """Copy what refers to `src`'s digest into `dst`'s repository: its referrers (signatures,
+        attestations, SBOMs as OCI 1.1 artifacts, attached again at the target) and cosign's tags
+        `sha256-<hex>.sig`/`.att`/`.sbom`. Returns the digests copied."""
+        digest = self.resolve(src)
+        copied: list[str] = []
+        subject = Reference(dst.registry, dst.repository, None, digest)
+        for desc in self.referrers(Reference(src.registry, src.repository, None, digest)):
+            ref = Reference(src.registry, src.repository, None, _digest(desc, src))
+            manifest = self._get_manifest(ref)
+            for blob in manifest.blobs:
+                self._copy_blob(src, dst, _digest(blob, src))
+            copied.append(self.attach(subject, manifest.raw, manifest.media_type))
+        for suffix in COSIGN_SUFFIXES:
+            tagged = Reference(src.registry, src.repository, _fallback_tag(digest) + suffix)
+            if self.has_manifest(tagged):
+                self._digests.pop(str(tagged), None)  # these tags move as signatures are added
+                copied.append(self.copy(tagged, Reference(dst.registry, dst.repository, tagged.tag)))
+        return copied
 
 
 def pick_platform(index: Manifest, platform: str) -> dict | None:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, replace
 
 from shiplane.errors import BadReference
+from shiplane.redaction import REDACTED
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"  # where docker.io's API actually answers
@@ -26,6 +27,11 @@ _TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$")
 _SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
 MAX_NAME = 255
+_USERINFO = re.compile(r"^(?:[a-z]+://)?[^/@\s]*:[^/@\s]*@[^/]*/")  # user:password@ before the first '/'
+
+
+def check_digest_ok(digest: str) -> bool:
+    return bool(_DIGEST.match(digest)) and (not digest.startswith("sha256:") or bool(_SHA256.match(digest)))
 
 
 def check_digest(digest: str, *, what: str = "digest") -> str:
@@ -49,7 +55,14 @@ class Reference:
         if not isinstance(text, str) or not text.strip():
             raise BadReference("empty image reference")
         raw = text.strip()
+        if _USERINFO.match(raw):  # `user:password@host/…`: never echo it, the password is in it
+            raise BadReference(
+                f"image reference '{REDACTED}@{raw.split('@', 1)[1]}': credentials do not belong in an image reference",
+                hint="log in with `docker login` (shiplane reads ~/.docker/config.json)",
+            )
         where = f"image reference {raw!r}"
+        if "://" in raw:
+            raise BadReference(f"{where}: an image reference has no URL scheme (write host/repository:tag)")
         if any(c.isspace() for c in raw):
             raise BadReference(f"{where}: contains whitespace")
         rest, digest = raw, None

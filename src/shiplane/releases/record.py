@@ -72,6 +72,9 @@ class Release:
     # the git commit of the spec that was deployed, and its commit time (DORA's lead time for changes)
     commit: str = ""
     committed: float | None = None
+    # kind/name/container → how its image was pinned: {"image": as the spec wrote it, "digest",
+    # "reference": what was deployed, and for a relocated stage "source" (the spec's registry)}
+    pins: dict[str, dict[str, str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # fields of newer shiplanes
 
     @property

@@ -7,6 +7,7 @@ Pure: secret values and config files arrive in `inputs` (see `shiplane.spec.inpu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from shiplane.rendering import config, limits, networking, workloads
@@ -42,8 +43,13 @@ def sort_key(o: dict[str, Any]) -> tuple[int, str, str]:
     return (_RANK.get(o["kind"], len(_RANK)), o["metadata"].get("namespace", ""), o["metadata"]["name"])
 
 
-def render(stage: StageSpec, inputs: Inputs, *, namespace: str | None = None) -> list[dict[str, Any]]:
+def render(
+    stage: StageSpec, inputs: Inputs, *, namespace: str | None = None, images: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Every object of the stage, in apply order; `namespace` overrides the stage's.
+
+    `images` maps an image as the spec writes it to the reference to deploy instead (digest
+    pinning, relocation): resolved by the caller, so rendering stays pure.
 
     Raises InputError(s) for what the API server would refuse (see `rendering.limits`).
     """
@@ -72,6 +78,7 @@ def render(stage: StageSpec, inputs: Inputs, *, namespace: str | None = None) ->
             secret_names=secret_names,
             env_config=env_cm["metadata"]["name"] if env_cm else None,
             files_config=files_cm["metadata"]["name"] if files_cm else None,
+            images=images or {},
         )
         out += networking.services(stage, ns, name, svc)
         out.append(workloads.workload(stage, ns, name, svc, ctx))
@@ -89,7 +96,7 @@ def render(stage: StageSpec, inputs: Inputs, *, namespace: str | None = None) ->
             if policy:
                 out.append(policy)
     for name, mig in stage.doc.migrations.items():
-        ctx = PodContext(account=app, secret_names=secret_names)
+        ctx = PodContext(account=app, secret_names=secret_names, images=images or {})
         out.append(workloads.migration_job(stage, ns, name, mig, ctx))
     out.sort(key=sort_key)
     limits.guard(stage, out)

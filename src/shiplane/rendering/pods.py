@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 
 from shiplane.spec import Service
@@ -20,6 +22,7 @@ class PodContext:
     secret_names: dict[str, str]  # spec secret → rendered Secret name
     env_config: str | None = None  # ConfigMap with the main container's literal env
     files_config: str | None = None
+    images: Mapping[str, str] = dataclass_field(default_factory=dict)  # image as written → pinned/relocated reference
 
 
 def secret_volume(secret: str) -> str:
@@ -106,7 +109,8 @@ def container(
     name: str, c: Container, ctx: PodContext, *, main: Service | None = None, image: str | None = None
 ) -> dict[str, Any]:
     """A container; `main` marks the service's own container, whose literal env lives in a ConfigMap."""
-    out: dict[str, Any] = {"name": name, "image": image or c.image}
+    written = image or c.image
+    out: dict[str, Any] = {"name": name, "image": ctx.images.get(written, written)}
     if c.command is not None:
         out["command"] = list(c.command)
     if c.args is not None:

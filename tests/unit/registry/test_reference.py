@@ -138,3 +138,15 @@ def test_challenges() -> None:
     assert parse_challenge('Basic realm="x"').scheme == "basic"
     assert parse_challenge('Bearer realm="a\\"b", error=insufficient_scope').params["error"] == "insufficient_scope"
     assert parse_challenge("") is None
+
+
+@pytest.mark.parametrize("text", ["bob:hunter22@reg.example/app:1", "https://bob:hunter22@reg.example/app:1"])
+def test_credentials_in_a_reference_are_refused_and_never_echoed(text) -> None:
+    with pytest.raises(BadReference, match="credentials do not belong") as err:
+        Reference.parse(text)
+    assert "hunter22" not in str(err.value) and "reg.example/app:1" in str(err.value)
+
+
+def test_a_url_is_not_a_reference() -> None:
+    with pytest.raises(BadReference, match="no URL scheme"):
+        Reference.parse("https://reg.example/app:1")
