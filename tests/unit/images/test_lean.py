@@ -46,15 +46,16 @@ def fat_image(tmp_path_factory) -> Path:
 
 
 class Ran:
-    def __init__(self, code: int, output: str) -> None:
-        self.exit_code, self.output = code, output
+    def __init__(self, code: int, output: str, err: str = "") -> None:
+        self.exit_code, self.output, self.err = code, output, err
 
 
 @pytest.fixture
 def lean(capsys):
     def run(image: Path, *args: str) -> Ran:
         code = main(["images", "lean", str(image), *args])
-        return Ran(code, capsys.readouterr().out)
+        out = capsys.readouterr()
+        return Ran(code, out.out, out.err)
 
     return run
 
@@ -112,3 +113,10 @@ def test_a_slim_image_passes_the_build_tools_gate(tmp_path, lean):
     doc = json.loads(result.output)
     assert [t["category"] for t in doc["tools"]] == ["shell"] * len(doc["tools"]) and doc["tools"]
     assert doc["wastedBytes"] == 0
+
+
+def test_a_hostile_image_is_exit_2_with_the_member_named(tmp_path, lean):
+    image = write_oci(tmp_path / "evil", [build_layer([File("../../etc/cron.d/x", b"* * * * * root sh\n")])])
+    result = lean(image)
+    assert result.exit_code == 2
+    assert "escapes the image root" in result.err and "../../etc/cron.d/x" in result.err
