@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
+from dataclasses import replace
 
 from shiplane import planning
-from shiplane.actions import gate, inspect, preflight, signatures
+from shiplane.actions import gate, imageaudit, inspect, preflight, signatures
 from shiplane.actions.rollback import Rollback
 from shiplane.actions.runner import (
     Options,
@@ -19,7 +20,7 @@ from shiplane.actions.runner import (
 )
 from shiplane.actions.target import Target
 from shiplane.errors import ApplyFailed, MigrationFailed, RolloutFailed, ShiplaneError
-from shiplane.events import Event, Failed, Note, RolledBack, Step, announce_failure
+from shiplane.events import Event, Failed, Note, RolledBack, Step, announce_failure, result
 from shiplane.releases import Outcome, Release
 from shiplane.releases.history import applied, last_good, unsafe_migrations
 from shiplane.releases.record import strip_secret
@@ -61,6 +62,7 @@ class Deploy:
         self.options = options or Options()
         self.overrides: list[dict] = []  # the policy overrides the gate used, recorded in the release
         self.signatures: list[dict] = []  # what verified each image's signature, recorded in the release
+        self.image_audit: dict = {}  # the image gate's scan summary (empty when the stage does not opt in)
 
     def check_policy(self) -> list[dict]:
         """The policy gate, then the signature gate: raise PolicyRefused (exit 5) before anything is
@@ -71,10 +73,17 @@ class Deploy:
         self.objects = signatures.pin(self.objects, self.signatures)  # deploy the verified bytes, not the tag
         return overrides
 
+    def check_images(self, *, dry_run: bool = False) -> Generator[Event, None, dict]:
+        """The image-audit gate (the stage's images.failOn): PolicyRefused (exit 5) before anything is
+        written; returns the scan summary, with the overrides it used, for the release record."""
+        settings = replace(self.options.images, write_cache=False) if dry_run else self.options.images
+        return (yield from imageaudit.enforce(self.objects, settings))
+
     def preview(self) -> planning.Plan:
         """What run() would do, writing nothing (no namespace, lock, record or object): the gate,
         then the plan by server-side dry-run against what is live."""
         self.check_policy()
+        result(self.check_images(dry_run=True))
         return inspect.plan(
             self.target, self.objects, rules=self.options.rules, prune_volumes=self.options.prune_volumes
         )
@@ -82,6 +91,7 @@ class Deploy:
     @announce_failure
     def run(self) -> Generator[Event, None, Release]:
         self.overrides = self.check_policy()
+        self.image_audit = yield from self.check_images()
         t, opts = self.target, self.options
         if verified := [s for s in self.signatures if s.get("verified")]:
             keys = sorted({s["fingerprint"] for s in verified})
@@ -120,8 +130,9 @@ class Deploy:
             committed=self.commit[1],
             images=images_of(self.objects),
             objects=[strip_secret(o) for o in self.objects],
-            overrides=list(self.overrides),
+            overrides=[*self.overrides, *self.image_audit.get("overrides", [])],
             signatures=list(self.signatures),
+            image_audit={k: v for k, v in self.image_audit.items() if k != "overrides"},
             pins=self.pins,
             reason=self.reason,
             secret_versions=self.secret_versions,

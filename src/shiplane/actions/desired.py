@@ -6,12 +6,13 @@ import hashlib
 import json
 import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from shiplane import rendering, schemas, spec
 from shiplane.actions import pinning
 from shiplane.actions.gate import Policy
+from shiplane.actions.imageaudit import ImageGate
 from shiplane.actions.signatures import SignatureGate
 from shiplane.registry import Client
 from shiplane.releases.record import strip_secret
@@ -35,6 +36,7 @@ class Desired:
     commit: str = ""  # the spec's git commit (HEAD of its repository), if it is in one
     committed: float | None = None  # that commit's time: where DORA's lead time starts
     signatures: SignatureGate | None = None  # the stage's images.signatures (keys resolved against the spec)
+    images: ImageGate = field(default_factory=ImageGate)  # the stage's image gate (images.failOn …)
     # kind/name/container → its image's pin (`images.pin` or a stage registry), for the release record
     pins: dict[str, dict[str, str]] = field(default_factory=dict)
     pin: bool = False  # the stage's `images.pin`
@@ -48,6 +50,10 @@ class Desired:
         return Policy(
             profile or self.policy_profile, fail_on or self.policy_fail_on, tuple(overrides), self.kubernetes_version
         )
+
+    def image_gate(self, *, allow=()) -> ImageGate:
+        """The stage's image gate with the command line's reasoned overrides."""
+        return replace(self.images, allow=tuple(allow))
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,7 @@ def load(
         stage_spec.stage.policy.profile,
         stage_spec.stage.policy.fail_on,
         *commit_of(files or [Path("shiplane.yaml")]),
+        images=image_gate_of(stage_spec),
         pins=pins,
         pin=stage_spec.stage.images.pin,
         registry=stage_spec.stage.registry,
@@ -177,6 +184,17 @@ def signature_gate(stage_spec) -> SignatureGate | None:
         keys=tuple(str(stage_spec.base_dir / k) for k in wanted.keys),
         required=wanted.required,
         registry=stage_spec.stage.registry,
+    )
+
+
+def image_gate_of(stage_spec) -> ImageGate:
+    """The stage's images.failOn and exceptions file (relative to the spec); insecure registry hosts."""
+    settings = stage_spec.stage.images
+    registry = stage_spec.stage.registry
+    return ImageGate(
+        fail_on=settings.fail_on,
+        exceptions=Path(stage_spec.base_dir, settings.exceptions) if settings.exceptions else None,
+        insecure=frozenset({registry.host}) if registry is not None and registry.insecure else frozenset(),
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from shiplane import planning, status
 from shiplane.actions import gate
+from shiplane.actions.imageaudit import ImageGate
 from shiplane.actions.rollout import apply_all, live_objects, wait_ready
 from shiplane.actions.signatures import SignatureGate
 from shiplane.actions.target import Target, who
@@ -42,6 +43,7 @@ class Options:
     retention: int = 20
     rules: list[dict] | None = None
     policy: gate.Policy = field(default_factory=gate.Policy)  # the gate Deploy.run() passes first
+    images: ImageGate = field(default_factory=ImageGate)  # the image-audit gate (stage images.failOn)
     fail_fast: bool = True  # fail a rollout on conditions that will not fix themselves (status.failfast)
     preflight: bool = True  # check the cluster can take the objects before the first write
     signatures: SignatureGate | None = None  # the stage's images.signatures, checked with the policy gate

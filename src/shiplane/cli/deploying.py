@@ -281,6 +281,7 @@ def _options(flags: dict, *, rollback: bool | None = None, want=None):
     """Deploy options from the flags; with `want` (a stage's Desired), its policy gate settings."""
     from shiplane.actions.deploy import Options
     from shiplane.actions.gate import Policy
+    from shiplane.actions.imageaudit import ImageGate
 
     policy = (
         want.policy(profile=flags["policy_profile"], fail_on=flags["policy_fail_on"], overrides=flags["override"])
@@ -289,6 +290,7 @@ def _options(flags: dict, *, rollback: bool | None = None, want=None):
     )
     return Options(
         policy=policy,
+        images=want.image_gate(allow=flags["allow_image_finding"]) if want is not None else ImageGate(),
         timeout=flags["timeout"],
         rollback=not flags["no_rollback"] if rollback is None else rollback,
         force_conflicts=flags["force_conflicts"],
@@ -345,6 +347,13 @@ def _deploy_flags(fn):
                 multiple=True,
                 metavar="RULE[:Kind/name]=REASON",
                 help="Accept a policy finding, with a reason (recorded in the history).",
+            ),
+            click.option(
+                "--allow-image-finding",
+                multiple=True,
+                metavar="ID[:IMAGE]=REASON",
+                help="Accept an image-audit finding (advisory id or alias, * for any, unreadable for an image "
+                "that cannot be read), with a reason (recorded in the history).",
             ),
             progress_option,
             click.option(

@@ -20,27 +20,45 @@ def images() -> None:
 
     \b
     IMAGE is a local path: an OCI image layout (directory or tar), a `docker save` archive
-    (legacy or Docker >= 25) or a root filesystem directory. Nothing is extracted to disk.
+    (legacy or Docker >= 25) or a root filesystem directory; or a registry reference
+    (host/repo:tag, repo@sha256:...) read over the OCI distribution API. Nothing is extracted to disk.
     """
 
 
-def _open(path: str, platform: str | None):
+INSECURE_OPTION = click.option(
+    "--insecure-registry",
+    "insecure",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Speak plain HTTP to this registry (a local test registry). Also $SHIPLANE_INSECURE_REGISTRIES.",
+)
+
+
+def _open(path: str, platform: str | None, insecure: tuple[str, ...] = ()):
     from shiplane.cli.output import sink
     from shiplane.images import inventory, open_image
 
     with sink() as on_event:
-        return open_image(path, wanted=inventory.WANTED, platform=platform, on_event=on_event)
+        return open_image(
+            path,
+            wanted=inventory.WANTED,
+            inspect=inventory.INSPECT,
+            platform=platform,
+            on_event=on_event,
+            insecure=frozenset(insecure),
+        )
 
 
 @images.command("inventory")
 @click.argument("image", type=click.Path())
 @click.option("-o", "--output", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--platform", default=None, help="OS/ARCH to pick from a multi-platform index (default linux/amd64).")
-def inventory_(image: str, output: str, platform: str | None) -> int:
+@INSECURE_OPTION
+def inventory_(image: str, output: str, platform: str | None, insecure: tuple[str, ...]) -> int:
     """List the OS release and every package found in IMAGE, each with its package URL and layer."""
     from shiplane.images import inventory
 
-    img = _open(image, platform)
+    img = _open(image, platform, insecure)
     try:
         inv = inventory.take(img.fs)
     finally:
@@ -183,9 +201,24 @@ def _age(delta) -> str:
     help="Warn when the advisory data was imported more than this many days ago.",
 )
 @click.option("--platform", default=None, help="OS/ARCH to pick from a multi-platform index (default linux/amd64).")
+@click.option(
+    "--exceptions",
+    "exceptions_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Reasoned exceptions (shiplane YAML or OpenVEX JSON): accepted findings are shown as excepted.",
+)
+@INSECURE_OPTION
 @DB_OPTION
 def scan(
-    image_paths: tuple[str, ...], output: str, fail_on: str, max_age: int, platform: str | None, db_path: str | None
+    image_paths: tuple[str, ...],
+    output: str,
+    fail_on: str,
+    max_age: int,
+    platform: str | None,
+    exceptions_path: str | None,
+    insecure: tuple[str, ...],
+    db_path: str | None,
 ) -> int:
     """Match every package of each IMAGE against the local advisory database.
 
@@ -198,21 +231,37 @@ def scan(
     from shiplane import events
     from shiplane.cli.output import sink
     from shiplane.images import report
+    from shiplane.images.exceptions import load as load_exceptions
     from shiplane.images.scanning import scan as run_scan
+    from shiplane.images.severity import GATE_RANK
 
+    accepted = load_exceptions(Path(exceptions_path)) if exceptions_path else None
     with sink() as on_event:
         status, scans = events.result(
-            run_scan(list(image_paths), _database(db_path), platform=platform, max_age=dt.timedelta(days=max_age)),
+            run_scan(
+                list(image_paths),
+                _database(db_path),
+                platform=platform,
+                max_age=dt.timedelta(days=max_age),
+                exceptions=accepted,
+                insecure=frozenset(insecure),
+            ),
             on_event,
         )
     failing = sum(len(s.failing(fail_on)) for s in scans)
+    problems = list(accepted.problems) if accepted else []
+    # An exception that does not apply (expired, no reason) is itself a finding.
+    if fail_on != "never":
+        failing += sum(1 for p in problems if GATE_RANK[p.severity] >= GATE_RANK[fail_on])
     unreadable = [s for s in scans if s.error]
     if output == "json":
-        click.echo(report.to_json(status, scans, fail_on), nl=False)
+        click.echo(report.to_json(status, scans, fail_on, accepted), nl=False)
     elif output == "sarif":
         click.echo(report.to_sarif(scans), nl=False)
     else:
         _scan_text(scans, fail_on)
+    for p in problems:
+        click.secho(f"{p.where}: {p.severity}: {p.message}", fg="yellow", err=output != "text")
     for s in unreadable:
         click.secho(f"error: {s.error}", fg="red", err=True)
     if unreadable:
@@ -242,6 +291,9 @@ def _scan_text(scans, fail_on: str) -> None:
                 + f" {f.id}{aka}  {f.package.name} {f.installed} -> {fixed}  "
                 f"[layer {f.package.layer}] /{f.package.location}"
             )
+        for f, e in s.excepted:
+            until = f" until {e.expires.isoformat()}" if e.expires else ""
+            click.secho(f"  excepted {f.id}  {f.package.name} {f.installed}: {e.reason}{until} ({e.where})", fg="cyan")
         for n in s.support:
             when = {"ended": f"ended {n.rule.date}", "ends": f"ends {n.rule.date}", "limited": "limited"}[n.status]
             click.secho(
@@ -266,18 +318,88 @@ def _scan_text(scans, fail_on: str) -> None:
     help="CycloneDX 1.6 JSON or SPDX 2.3 JSON.",
 )
 @click.option("--platform", default=None, help="OS/ARCH to pick from a multi-platform index (default linux/amd64).")
-def sbom(image: str, fmt: str, platform: str | None) -> int:
+@INSECURE_OPTION
+def sbom(image: str, fmt: str, platform: str | None, insecure: tuple[str, ...]) -> int:
     """Write a software bill of materials of IMAGE to stdout (every package with its purl and layer)."""
     from shiplane.images import inventory
     from shiplane.images import sbom as boms
 
-    img = _open(image, platform)
+    img = _open(image, platform, insecure)
     try:
         inv = inventory.take(img.fs)
     finally:
         img.close()
     click.echo(boms.to_cyclonedx(img.source, inv) if fmt == "cyclonedx" else boms.to_spdx(img.source, inv), nl=False)
     return 0
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)  # pragma: no cover
+
+
+@images.command("lean")
+@click.argument("image", type=click.Path())
+@click.option("-o", "--output", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option("--platform", default=None, help="OS/ARCH to pick from a multi-platform index (default linux/amd64).")
+@click.option(
+    "--fail-on-build-tools",
+    is_flag=True,
+    help="Exit 1 when IMAGE holds a compiler or build tool (no compiler in production).",
+)
+@INSECURE_OPTION
+def lean(image: str, output: str, platform: str | None, fail_on_build_tools: bool, insecure: tuple[str, ...]) -> int:
+    """What IMAGE carries that production does not need: compilers, shells, setuid files, wasted bytes.
+
+    \b
+    Exit 0 done (1 with --fail-on-build-tools when a compiler or build tool is found), 2 bad input.
+    """
+    from shiplane.images import lean as leanreport
+    from shiplane.images.inventory.distro import owned_files
+
+    img = _open(image, platform, insecure)
+    try:
+        rep = leanreport.report(img.fs, img.source.config, owned_files(img.fs))
+    finally:
+        img.close()
+    failing = fail_on_build_tools and bool(rep.build_tools)
+    if output == "json":
+        click.echo(json.dumps({"version": 1, **rep.to_dict()}, indent=2))
+        return 1 if failing else 0
+    click.echo(
+        f"{image}: {_size(rep.total_bytes)} in {len(rep.layers)} layer(s), "
+        f"{_size(rep.wasted_bytes)} wasted by files later layers overwrote or deleted"
+    )
+    for cat in leanreport.CATEGORIES:
+        found = rep.of(cat)
+        if found:
+            click.secho(f"{cat}s ({len(found)}):", bold=True, fg="red" if cat in ("compiler", "build-tool") else None)
+            for t in found:
+                extra = f" -> /{t.target}" if t.target else ""
+                by = f"  ({t.package})" if t.package else ""
+                click.echo(f"  /{t.path}{extra}  [layer {t.layer}]{by}")
+    if rep.headers[0]:
+        click.echo(f"headers: {rep.headers[0]} files, {_size(rep.headers[1])} under /usr/include")
+    for title, items in (("setuid/setgid", rep.setuid), ("world-writable", rep.world_writable)):
+        if items:
+            click.secho(f"{title} ({len(items)}):", bold=True)
+            for s in items:
+                click.echo(f"  {s.mode:04o} {s.kind:14} /{s.path}  [layer {s.layer}]")
+    click.secho("layers:", bold=True)
+    for la in rep.layers:
+        waste = f", {_size(la.wasted)} wasted later" if la.wasted else ""
+        click.echo(f"  {la.index:>3}  {_size(la.bytes):>10}  {la.files:>6} entries{waste}  {la.created_by[:70]}")
+    if rep.wasted:
+        click.secho("wasted (largest first):", bold=True)
+        for w in rep.wasted[:20]:
+            click.echo(f"  {_size(w.size):>10}  /{w.path}  layer {w.layer}, {w.how} in layer {w.by}")
+    click.secho("largest files:", bold=True)
+    for e in rep.largest[:10]:
+        click.echo(f"  {_size(e.size):>10}  /{e.path}  [layer {e.layer}]")
+    return 1 if failing else 0
 
 
 def _signing() -> None:

@@ -51,6 +51,25 @@ class Entry:
 
 
 Wanted = Callable[[str, int], bool]
+# Asked of each regular file in the first pass: a parser of the file's whole content (its small result
+# is kept in `FileSystem.inspected`, the bytes dropped), or None. Saves a second pass over the layers
+# for what must be read whole (Go binaries, Java archives) without keeping those bytes in memory.
+Inspect = Callable[["Entry"], Callable[[bytes], object] | None]
+
+
+def _no_inspect(entry: Entry) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Wasted:
+    """A file a lower layer added and a later one overwrote or deleted: its bytes still ship."""
+
+    path: str
+    size: int
+    layer: int  # the layer that added it
+    by: int  # the layer that replaced or deleted it
+    how: str  # overwritten, deleted, hidden (opaque directory or a directory replaced by a file)
 
 
 @dataclass
@@ -72,6 +91,8 @@ class FileSystem:
     reopen: Callable[[int], Iterator] | None = None
     root: Path | None = None  # a rootfs directory: content is read from disk
     cache: dict[str, bytes] = field(default_factory=dict)
+    wasted: list[Wasted] = field(default_factory=list)  # lower-layer files later layers replaced
+    inspected: dict[str, object] = field(default_factory=dict)  # path -> what `Inspect` parsed from it
 
     # -- lookups ---------------------------------------------------------------------------------
     def resolve(self, path: str, *, follow_last: bool = True) -> str:
@@ -188,13 +209,16 @@ class _Overlay:
 class Builder:
     """Applies layers one after the other."""
 
-    def __init__(self, label: str, limits: Limits, wanted: Wanted) -> None:
+    def __init__(self, label: str, limits: Limits, wanted: Wanted, inspect: Inspect = _no_inspect) -> None:
         self.label = label
         self.limits = limits
         self.wanted = wanted
+        self.inspect = inspect
         self.entries: dict[str, Entry] = {}
         self.cache: dict[str, bytes] = {}
+        self.inspected: dict[str, object] = {}
         self.layers: list[LayerInfo] = []
+        self.wasted: list[Wasted] = []
 
     def _parent_resolved(self, current: dict[str, Entry], path: str) -> str:
         """Writes through a symlinked directory land where the link points (as a runtime would)."""
@@ -231,6 +255,10 @@ class Builder:
                 current.pop(gone, None)
                 continue
             self.cache.pop(path, None)  # whatever a lower layer had here is replaced
+            self.inspected.pop(path, None)
+            lower = self.entries.get(path)
+            if lower is not None and lower.kind == "file" and path not in current:
+                self.wasted.append(Wasted(path, lower.size, lower.layer, info.index, "overwritten"))
             info.files += 1
             if len(self.entries) + len(current) > self.limits.max_files:
                 raise ImageError(f"{what}: more than {self.limits.max_files} files; refusing to index it")
@@ -246,7 +274,12 @@ class Builder:
                         head = data[:HEAD]
                     else:
                         head = fh.read(HEAD)
-                current[path] = Entry(path, "file", member.size, mode, info.index, None, ordinal, head)
+                entry = Entry(path, "file", member.size, mode, info.index, None, ordinal, head)
+                current[path] = entry
+                parse = self.inspect(entry) if fh is not None and member.size <= self.limits.max_file else None
+                if parse is not None:
+                    data = self.cache.get(path) or head + fh.read(member.size - len(head))
+                    self.inspected[path] = parse(data)
             elif member.islnk():
                 target = member_path(what, member.linkname)
                 src = current.get(target)
@@ -263,7 +296,7 @@ class Builder:
             else:
                 current[path] = Entry(path, "other", 0, mode, info.index, None, ordinal)
         if removed or opaque:
-            self._delete(removed, opaque)
+            self._delete(removed, opaque, by=info.index)
         # Replacing a directory with a non-directory hides everything under it.
         replaced = {
             p
@@ -271,11 +304,11 @@ class Builder:
             if e.kind != "dir" and (old := self.entries.get(p)) is not None and old.kind == "dir"
         }
         if replaced:
-            self._delete(replaced, set(), keep_self=True)
+            self._delete(replaced, set(), keep_self=True, by=info.index)
         self.entries.update(current)
         self.layers.append(info)
 
-    def _delete(self, removed: set[str], opaque: set[str], keep_self: bool = False) -> None:
+    def _delete(self, removed: set[str], opaque: set[str], keep_self: bool = False, by: int = -1) -> None:
         doomed = []
         for path in self.entries:
             probe = path
@@ -292,6 +325,11 @@ class Builder:
                     break
                 probe = probe.rpartition("/")[0]
         for path in doomed:
+            self.inspected.pop(path, None)
+            gone = self.entries[path]
+            if gone.kind == "file":
+                how = "deleted" if path in removed else "hidden"
+                self.wasted.append(Wasted(path, gone.size, gone.layer, by, how))
             del self.entries[path]
             self.cache.pop(path, None)
 

@@ -7,7 +7,6 @@ so a decompression bomb stops at the cap instead of filling memory.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import tarfile
 import zlib
@@ -15,7 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
+from isal import igzip, isal_zlib
+
 from shiplane.images.errors import ImageError
+
+# ISA-L's gzip reader (python-isal): the same stream semantics as the standard library's, ~2.5x less
+# CPU on the largest cost of reading an image. Its own error class joins zlib's where those are caught.
+DECOMPRESS_ERRORS = (zlib.error, isal_zlib.error)
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -92,6 +97,11 @@ class _Sniffed:
                 data += self.rest.read(n - len(data))
             return data
         return self.rest.read(n)
+
+    def readinto(self, buffer) -> int:  # python-isal's gzip reader fills buffers
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
     def readable(self) -> bool:
         return True
@@ -171,7 +181,7 @@ def members(
     kind = compression(head)
     source = _Sniffed(head, compressed)
     if kind == "gzip":
-        inner: IO[bytes] = gzip.GzipFile(fileobj=source, mode="rb")  # type: ignore[arg-type]
+        inner: IO[bytes] = igzip.GzipFile(fileobj=source, mode="rb")  # type: ignore[arg-type]
     elif kind == "zstd":
         inner = _Zstd(source)  # type: ignore[assignment]
     else:
@@ -181,7 +191,7 @@ def members(
     )
     try:
         tf = tarfile.open(fileobj=plain, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115 - closed below
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+    except (tarfile.TarError, EOFError, OSError, *DECOMPRESS_ERRORS) as err:
         raise _broken(what, kind, err) from None
     state = {"last_end": 0}
 
@@ -194,7 +204,7 @@ def members(
                 tf.members.clear()
         except ImageError:
             raise
-        except (tarfile.TarError, EOFError, OSError, zlib.error, ValueError) as err:
+        except (tarfile.TarError, EOFError, OSError, ValueError, *DECOMPRESS_ERRORS) as err:
             raise _broken(what, kind, err) from None
 
     try:
@@ -204,7 +214,7 @@ def members(
         try:
             plain.drain()
             compressed.drain()
-        except (EOFError, OSError, zlib.error) as err:
+        except (EOFError, OSError, *DECOMPRESS_ERRORS) as err:
             raise _broken(what, kind, err) from None
         # tarfile treats a short read while skipping member data as the end of the archive.
         if plain.count < state["last_end"]:

@@ -7,6 +7,7 @@ list with the digests the manifest and config promise (verified later, while the
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import posixpath
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from shiplane.errors import InputError
 from shiplane.images.errors import ImageError
 
 INDEX_TYPES = {
@@ -144,7 +146,7 @@ class LayerRef:
 @dataclass
 class ImageSource:
     label: str
-    kind: str  # oci-dir, oci-tar, docker-archive (archives and dirs), rootfs
+    kind: str  # oci-dir, oci-tar, docker-archive (archives and dirs), rootfs, registry
     store: Store | None
     config: dict[str, Any] = field(default_factory=dict)
     config_digest: str | None = None
@@ -284,9 +286,12 @@ def _from_docker(store: Store, kind: str) -> ImageSource:
     return ImageSource(store.label, kind, store, config, cfg_digest, None, layers, list(entry.get("RepoTags") or []))
 
 
-def find(path: str | os.PathLike, platform: str | None = None) -> ImageSource:
-    """Recognise what `path` is and read its manifest and config (not yet the layers)."""
+def find(path: str | os.PathLike, platform: str | None = None, insecure: frozenset[str] = frozenset()) -> ImageSource:
+    """Recognise what `path` is and read its manifest and config (not yet the layers). A name that is
+    no local file and reads as an image reference (`host/repo:tag`, `@sha256:…`) is pulled from its registry."""
     p = Path(path)
+    if not p.exists() and looks_like_reference(str(path)):
+        return from_registry(str(path), platform, insecure)
     if not p.exists():
         raise ImageError(f"{p}: no such file or directory", hint="give an OCI layout, a `docker save` tar or a rootfs")
     if p.is_dir():
@@ -310,3 +315,108 @@ def find(path: str | os.PathLike, platform: str | None = None) -> ImageSource:
     raise ImageError(
         f"{p}: a tar archive but neither an OCI layout (oci-layout, index.json) nor a `docker save` archive"
     )
+
+
+# -- registry references ---------------------------------------------------------------------------
+def looks_like_reference(text: str) -> bool:
+    """Not a local path (absolute, ./, ../, ~, *.tar) and shaped like `[host/]repo[:tag][@digest]`."""
+    if text.startswith(("/", "./", "../", "~")) or text.endswith(".tar"):
+        return False
+    from shiplane.registry import Reference
+
+    try:
+        Reference.parse(text)
+    except InputError:
+        return False
+    return True
+
+
+class _Chunks(io.RawIOBase):
+    """A file object over the registry client's verified chunk stream (forward-only)."""
+
+    def __init__(self, chunks) -> None:
+        self.chunks = iter(chunks)
+        self.buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self.buffer:
+            try:
+                self.buffer = next(self.chunks)
+            except StopIteration:
+                return 0
+        n = min(len(b), len(self.buffer))
+        b[:n] = self.buffer[:n]
+        self.buffer = self.buffer[n:]
+        return n
+
+
+class RegistryStore(Store):
+    """Blobs of one image in a registry, streamed (verified by the client as they arrive); nothing on disk."""
+
+    def __init__(self, ref, client) -> None:
+        self.ref, self.client = ref, client
+        self.label = str(ref)
+
+    @staticmethod
+    def _digest(rel: str) -> str:
+        algo, _, hexpart = rel.removeprefix("blobs/").partition("/")
+        return f"{algo}:{hexpart}"
+
+    def exists(self, rel: str) -> bool:
+        return self.client.has_blob(self.ref, self._digest(rel))
+
+    def open(self, rel: str) -> IO[bytes]:
+        return io.BufferedReader(_Chunks(self.client.open_blob(self.ref, self._digest(rel))), 1 << 20)
+
+    def read(self, rel: str, limit: int = MAX_METADATA) -> bytes:
+        data = b""
+        for chunk in self.client.open_blob(self.ref, self._digest(rel)):
+            data += chunk
+            if len(data) > limit:
+                raise ImageError(f"{self.label}: {rel} is larger than {limit} bytes; refusing to read it")
+        return data
+
+    def size(self, rel: str) -> int:  # pragma: no cover - read() is overridden, nothing else asks
+        return 0
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def from_registry(text: str, platform: str | None, insecure: frozenset[str] = frozenset()) -> ImageSource:
+    """An image in a registry over the OCI distribution API (auth from ~/.docker/config.json):
+    the manifest for the platform and the config now; layers are streamed when they are read."""
+    from shiplane.registry import Client, DockerConfig, Reference
+
+    ref = Reference.parse(text)
+    client = Client(insecure=insecure, config=DockerConfig.load())
+    try:
+        manifest = client.manifest(ref, platform=platform or "linux/amd64")
+        doc = manifest.json
+        if manifest.is_index or "layers" not in doc:
+            raise ImageError(f"{ref}: {manifest.digest} is not an image manifest ({manifest.media_type})")
+        store = RegistryStore(ref.with_digest(manifest.digest), client)
+        cfg_digest = (doc.get("config") or {}).get("digest")
+        if not isinstance(cfg_digest, str):
+            raise ImageError(f"{ref}: manifest {manifest.digest} has no config digest")
+        try:
+            config = json.loads(store.read(blob_path(cfg_digest)))
+        except ValueError as err:
+            raise ImageError(f"{ref}: the config {cfg_digest} is not valid JSON ({err})") from None
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        layers_desc = doc.get("layers") or []
+        if len(diff_ids) != len(layers_desc):
+            raise ImageError(
+                f"{ref}: the config lists {len(diff_ids)} diff_ids but the manifest {len(layers_desc)} layers"
+            )
+        layers = [
+            LayerRef(i, blob_path(d["digest"]), d["digest"], diff_ids[i], d.get("mediaType", ""))
+            for i, d in enumerate(layers_desc)
+        ]
+    except BaseException:
+        client.close()
+        raise
+    return ImageSource(str(ref), "registry", store, config, cfg_digest, manifest.digest, layers, [str(ref)])

@@ -10,7 +10,7 @@ from pathlib import Path
 from shiplane import events
 from shiplane.images import layout
 from shiplane.images.errors import ImageError
-from shiplane.images.filesystem import Builder, FileSystem, LayerInfo, Limits, Wanted, from_directory
+from shiplane.images.filesystem import Builder, FileSystem, Inspect, LayerInfo, Limits, Wanted, from_directory
 
 
 @dataclass
@@ -32,11 +32,20 @@ def _nothing(path: str, size: int) -> bool:
 
 
 def read(
-    path: str | Path, *, limits: Limits | None = None, wanted: Wanted = _nothing, platform: str | None = None
+    path: str | Path,
+    *,
+    limits: Limits | None = None,
+    wanted: Wanted = _nothing,
+    platform: str | None = None,
+    source: layout.ImageSource | None = None,
+    insecure: frozenset[str] = frozenset(),
+    inspect: Inspect | None = None,
 ) -> Generator[events.Event, None, Image]:
-    """Event stream (one Progress per layer) returning the Image; ImageError on bad or hostile input."""
+    """Event stream (one Progress per layer) returning the Image; ImageError on bad or hostile input.
+
+    `source` is what `layout.find(path)` returned, when the caller already looked (to check a cache)."""
     limits = limits or Limits()
-    source = layout.find(path, platform)
+    source = source or layout.find(path, platform, insecure)
     if source.kind == "rootfs":
         assert source.root is not None
         yield events.Step(f"index root filesystem {source.label}")
@@ -52,7 +61,7 @@ def read(
     store = source.store
     assert store is not None
     try:
-        builder = Builder(source.label, limits, wanted)
+        builder = Builder(source.label, limits, wanted, inspect) if inspect else Builder(source.label, limits, wanted)
         total = len(source.layers)
         for ref in source.layers:
             yield events.Progress("read layers", ref.index, total, item=ref.digest or ref.path, unit="layers")
@@ -68,7 +77,16 @@ def read(
         ref = source.layers[index]
         return _reopen(store, f"{source.label}: layer {index} ({ref.path})", ref, limits)
 
-    fs = FileSystem(source.label, builder.entries, limits, builder.layers, reopen, cache=builder.cache)
+    fs = FileSystem(
+        source.label,
+        builder.entries,
+        limits,
+        builder.layers,
+        reopen,
+        cache=builder.cache,
+        wasted=builder.wasted,
+        inspected=builder.inspected,
+    )
     return Image(source, fs)
 
 
@@ -99,5 +117,9 @@ def open_image(
     wanted: Wanted = _nothing,
     platform: str | None = None,
     on_event: Callable[[events.Event], None] | None = None,
+    insecure: frozenset[str] = frozenset(),
+    inspect: Inspect | None = None,
 ) -> Image:
-    return events.result(read(path, limits=limits, wanted=wanted, platform=platform), on_event)
+    return events.result(
+        read(path, limits=limits, wanted=wanted, platform=platform, insecure=insecure, inspect=inspect), on_event
+    )

@@ -7,6 +7,7 @@ from typing import Any
 
 from shiplane import __version__
 from shiplane.images.database import Status
+from shiplane.images.exceptions import Exceptions
 from shiplane.images.matching import Finding
 from shiplane.images.scanning import ImageScan
 
@@ -44,7 +45,7 @@ def finding_dict(scan: ImageScan, f: Finding) -> dict[str, Any]:
     return out
 
 
-def to_json(status: Status, scans: list[ImageScan], fail_on: str) -> str:
+def to_json(status: Status, scans: list[ImageScan], fail_on: str, exceptions: Exceptions | None = None) -> str:
     images = []
     for s in scans:
         if s.error:
@@ -60,6 +61,7 @@ def to_json(status: Status, scans: list[ImageScan], fail_on: str) -> str:
                 "os": {k: v for k, v in (("id", s.inventory.os.id), ("versionId", s.inventory.os.version_id)) if v},
                 "packages": len(s.inventory.packages),
                 "findings": [finding_dict(s, f) for f in s.matches.findings],
+                "excepted": [{**finding_dict(s, f), "exception": e.to_dict()} for f, e in s.excepted],
                 "failing": len(s.failing(fail_on)),
                 "undecided": [
                     {"id": u.advisory, "purl": u.package.purl, "reason": u.reason} for u in s.matches.undecided
@@ -92,6 +94,12 @@ def to_json(status: Status, scans: list[ImageScan], fail_on: str) -> str:
         },
         "images": images,
     }
+    if exceptions is not None:
+        doc["exceptions"] = {
+            "source": exceptions.source,
+            "active": len(exceptions.active),
+            "problems": [p.to_dict() for p in exceptions.problems],
+        }
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -99,7 +107,8 @@ def to_sarif(scans: list[ImageScan]) -> str:
     rules: dict[str, dict[str, Any]] = {}
     results = []
     for s in scans:
-        for f in s.matches.findings:
+        accepted = {id(f): e for f, e in s.excepted}
+        for f in [*s.matches.findings, *(f for f, _ in s.excepted)]:
             if f.id not in rules:
                 rule: dict[str, Any] = {
                     "id": f.id,
@@ -129,6 +138,11 @@ def to_sarif(scans: list[ImageScan]) -> str:
                         }
                     ],
                     "partialFingerprints": {"purlAdvisory": f"{f.package.purl}|{f.id}"},
+                    **(
+                        {"suppressions": [{"kind": "external", "justification": accepted[id(f)].reason}]}
+                        if id(f) in accepted
+                        else {}
+                    ),
                     "properties": {
                         "image": s.image,
                         "purl": f.package.purl,

@@ -63,6 +63,7 @@ class Release:
     migrations: list[MigrationRun] = field(default_factory=list)
     overrides: list[dict] = field(default_factory=list)  # policy overrides: rule + reason
     signatures: list[dict] = field(default_factory=list)  # per image: digest, verifying key fingerprint, layout
+    image_audit: dict[str, Any] = field(default_factory=dict)  # the image gate's scan summary, if it ran
     retained: list[dict] = field(default_factory=list)  # config refs kept for rollback, pruned later
     pruned: list[dict] = field(default_factory=list)
     rollback_of: int | None = None  # set on a release that rolled back to that revision
@@ -150,8 +151,6 @@ def encode(release: Release) -> list[str]:
     raw = gzip.compress(json.dumps(body, separators=(",", ":"), sort_keys=True).encode(), mtime=0)
     text = base64.b64encode(raw).decode()
     return [text[i : i + CHUNK_BYTES] for i in range(0, len(text), CHUNK_BYTES)] or [""]
-
-
 
 
 def _split(cls: type, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -228,3 +228,19 @@ def write_docker_archive(
     ).encode()
     files["repositories"] = json.dumps({tag.rsplit(":", 1)[0]: {tag.rsplit(":", 1)[1]: parent}}).encode()
     return _write(target, files)
+
+
+def push_oci(host: str, name: str, layers: list[bytes], **kwargs) -> str:
+    """The image `oci_files` would write, pushed to a registry with shiplane's client; `host/name` back."""
+    from shiplane.registry import OCI_MANIFEST, Client, Reference
+
+    files = oci_files(layers, **kwargs)
+    index = json.loads(files["index.json"])
+    manifest_raw = files["blobs/sha256/" + index["manifests"][0]["digest"][7:]]
+    manifest = json.loads(manifest_raw)
+    ref = Reference.parse(f"{host}/{name}")
+    with Client(insecure={host}) as client:
+        for desc in [manifest["config"], *manifest["layers"]]:
+            client.put_blob(ref, files["blobs/sha256/" + desc["digest"][7:]], desc["digest"])
+        client.put_manifest(ref, manifest_raw, OCI_MANIFEST)
+    return f"{host}/{name}"

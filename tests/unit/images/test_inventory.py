@@ -190,3 +190,19 @@ def test_go_replace_directives() -> None:
         "pkg:golang/github.com/fork/net@v0.17.0",
     )
     assert "golang.org/x/net" not in found and found["stdlib"].version == "1.21.5"
+
+
+def test_go_binaries_and_archives_are_parsed_in_the_first_pass(real_image):
+    """No second pass over the layers: with the layers unreadable afterwards, the inventory is the same."""
+    from shiplane.images import inventory, open_image
+
+    img = open_image(real_image, wanted=inventory.WANTED, inspect=inventory.INSPECT)
+    assert {"usr/local/bin/textdemo", "srv/app.war"} <= set(img.fs.inspected)
+    img.fs.reopen = None  # any attempt to read a layer again would now fail
+    first_pass = inventory.take(img.fs)
+    img.close()
+    again = open_image(real_image, wanted=inventory.WANTED)  # without inspection: the second pass
+    second_pass = inventory.take(again.fs)
+    again.close()
+    assert first_pass.packages == second_pass.packages and not first_pass.notes
+    assert any(p.type == "golang" for p in first_pass.packages) and any(p.type == "maven" for p in first_pass.packages)

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shiplane.images.filesystem import FileSystem
+from shiplane.images.filesystem import Entry, FileSystem
 
 MAX_METADATA = 4 << 20
+MAX_ARCHIVE = 256 << 20  # nested archives inspected in memory up to this size (Limits.max_file's default)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,15 @@ class Inventory:
     packages: tuple[Package, ...]
     notes: tuple[str, ...] = ()
 
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Inventory:
+        """The inverse of `to_dict` (scan caches keep inventories by image digest)."""
+        return cls(
+            OSRelease(**doc.get("os", {})),
+            tuple(Package(**p) for p in doc.get("packages", [])),
+            tuple(doc.get("notes", [])),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "os": {k: v for k, v in asdict(self.os).items() if v},
@@ -83,6 +93,22 @@ _WANTED = re.compile(
 def WANTED(path: str, size: int) -> bool:
     """Small metadata files worth keeping while the layers stream past the first time."""
     return size <= MAX_METADATA and _WANTED.match(path) is not None
+
+
+def INSPECT(entry: Entry):
+    """Go programs and Java archives are parsed as the first pass streams past (no second pass)."""
+    from shiplane.images.inventory import gobinary, java
+
+    if java.wants(entry):
+
+        def archive(data: bytes) -> tuple[list[Package], list[str]]:
+            notes: list[str] = []
+            return java.from_file(entry, data, MAX_ARCHIVE, notes), notes
+
+        return archive
+    if gobinary.wants(entry):
+        return lambda data: (gobinary.from_file(entry, data), [])
+    return None
 
 
 def take(fs: FileSystem) -> Inventory:
@@ -139,6 +165,17 @@ def _binaries(fs: FileSystem, notes: list[str]) -> list[Package]:
         else:
             wanted.append(entry)
     out: list[Package] = []
+    # Parsed during the first pass (same limits), unless the reader was not asked to.
+    unread = []
+    for entry in wanted:
+        done = fs.inspected.get(entry.path)
+        if done is None:
+            unread.append(entry)
+            continue
+        found, found_notes = done  # type: ignore[misc]
+        out += found
+        notes += found_notes
+    wanted = unread
     try:
         for entry, data in fs.read_many(wanted):
             if java.wants(entry):

@@ -111,7 +111,7 @@ def dpkg(fs: FileSystem, os: OSRelease, notes: list[str]) -> list[Package]:
             qualifiers = {"arch": arch} if arch else {}
             if os.distro:
                 qualifiers["distro"] = os.distro
-            if src_name != name:
+            if src_name != name or src_version != version:  # as Syft writes it (a binNMU: same name)
                 qualifiers["upstream"] = src_name if src_version == version else f"{src_name}@{src_version}"
             purl = PackageURL("deb", namespace, name, version, qualifiers).to_string()
             out.append(
