@@ -9,8 +9,10 @@ as its report says.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,32 +62,44 @@ def _runtime_classes(kube: Kube, report_text: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_imported_compose_deploys(local_cluster, namespace: str, name: str, tmp_path: Path) -> None:
+    """`shiplane deploy --stage dev` of the spec as imported, with the dev stage's own policy gate
+    (the default: failOn critical), rolls every workload out; test/prod refuse a placeholder image."""
     imported, written = import_sample(name, tmp_path)
-    stage = spec.load([written]).stage("dev")
-    objects = rendering.render(stage, gather(stage, SECRET_ENV), namespace=namespace)
     kc, kube = local_cluster.kubeconfig, local_cluster.kube
     _runtime_classes(kube, imported.report.to_text())
 
-    for obj in objects:  # the API server's own validation and admission, nothing stored
-        kubectl(
-            kc,
-            "apply",
-            "--server-side",
-            "--field-manager=shiplane",
-            "--dry-run=server",
-            "-f",
-            "-",
-            stdin=exporting.to_yaml(obj),
-        )
-    kubectl(kc, "apply", "--server-side", "--field-manager=shiplane", "-f", "-", stdin=exporting.to_stream(objects))
+    env = {**os.environ, "KUBECONFIG": str(kc), **SECRET_ENV}
+    run = subprocess.run(
+        [sys.executable, "-m", "shiplane", "deploy", "-f", str(written), "--stage", "dev", "-n", namespace],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, f"{name}: deploy failed ({run.returncode}):\n{run.stdout}\n{run.stderr}"
 
+    objects = rendering.render(spec.load([written]).stage("dev"), gather(spec.load([written]).stage("dev"), SECRET_ENV))
     workloads = [o for o in objects if o["kind"] in WORKLOADS]
     assert len(workloads) == len(imported.spec["services"])
-    results = {f"{o['kind']}/{o['metadata']['name']}": rolled_out(kube, o) for o in workloads}
-    not_ready = {k: r.message for k, r in results.items() if r.state is not status.State.CURRENT}
-    assert not not_ready, f"{name}: not rolled out: {not_ready}"
+    for o in workloads:
+        live = kube.get(Ref(o["apiVersion"], o["kind"], o["metadata"]["name"], namespace))
+        assert live is not None and status.compute(live).state is status.State.CURRENT, f"{name}: {o['kind']}"
     claims = kube.list("v1", "PersistentVolumeClaim", namespace=namespace)
     assert all(c["status"].get("phase") == "Bound" for c in claims)
+
+    placeholders = [s for s, svc in imported.spec["services"].items() if svc["image"].startswith("image-to-fill")]
+    for stage in ("test", "prod"):
+        refused = subprocess.run(
+            [sys.executable, "-m", "shiplane", "render", "-f", str(written), "--stage", stage],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if placeholders:
+            assert refused.returncode == 2, refused.stderr
+            assert f"stage {stage!r} pins images" in refused.stderr
+            assert "Traceback" not in refused.stderr
 
 
 def test_imported_voting_manifests_deploy(local_cluster, namespace: str, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shiplane.importing import classify, containers, health, naming, normalizing, secretrefs, storage
+from shiplane.importing import classify, containers, health, naming, normalizing, secretrefs, stages, storage
 from shiplane.importing.composefile import Project
 from shiplane.importing.images import ImageFacts
 from shiplane.importing.naming import spec_name
@@ -186,15 +186,10 @@ def convert(
         ):
             r.blockers.append(f"image {image!r} is not a valid reference; replaced by {app}-{name}")
             image = None
-        out["image"] = image or f"{app}-{name}"
         build = _build(svc, out_dir, r)
+        out["image"] = image or stages.placeholder(f"{app}-{name}")
         if build:
             out["build"] = build
-            if not image:
-                r.guessed.append(
-                    f"image {out['image']}: compose's local name for the build of {build['context']}; "
-                    "push it to a registry the cluster pulls from and set image"
-                )
         if svc.get("entrypoint") is not None:
             out["command"] = containers.escape(svc["entrypoint"])
         if svc.get("command") is not None:
@@ -276,15 +271,14 @@ def convert(
     if book.sources:
         spec["secrets"] = book.sources
     spec["services"] = {names[s]: services[s] for s in project.services}
-    spec["stages"] = {"dev": {"namespace": app}}
     report.services = [reports[s] for s in project.services]
+    spec["stages"] = stages.standard(app, spec["services"], report)
     for s, wanted in project.skipped.items():
         report.notes.append(
             f"service {s!r} skipped: its profile(s) {', '.join(wanted)} are not enabled (pass --profile {wanted[0]})"
         )
     for var in project.unset:
         report.notes.append(f"variable {var} is not set: it became an empty string (as compose does)")
-    report.notes.append("one stage 'dev' was created; add test/prod stages with their overrides")
     report.spec_gaps = sorted(gaps)
     report.notes += protector.notes
     secretrefs.scrub_report(report, protector.values())

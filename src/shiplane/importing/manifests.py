@@ -16,7 +16,7 @@ from typing import Any
 from shiplane.errors import InputError, InputErrors
 from shiplane.fileio import reading
 from shiplane.fileio.writing import safe_name
-from shiplane.importing import manifestshapes, naming, secretrefs, shapes, yamlfile
+from shiplane.importing import manifestshapes, naming, secretrefs, shapes, stages, yamlfile
 from shiplane.importing.compose import Imported, spec_name
 from shiplane.importing.containers import DEFAULT_RESOURCES
 from shiplane.importing.report import Report, ServiceReport
@@ -375,9 +375,7 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
     if book.sources:
         spec["secrets"] = book.sources
     spec["services"] = services
-    spec["stages"] = {"dev": {"namespace": app}}
-    report.notes.append("one stage 'dev' was created; add test/prod stages with their overrides")
-    secretrefs.scrub_report(report, protector.values())
+    spec["stages"] = stages.standard(app, services, report)
     secretrefs.scrub_report(report, protector.values())
     return Imported(spec=spec, report=report, secret_values=dict(book.values)), raw
 

@@ -32,6 +32,8 @@ class Report:
     prerequisites: list[str] = field(default_factory=list)  # what the cluster must have first
     secrets: list[str] = field(default_factory=list)  # where each secret's value lives (never the value)
     spec_gaps: list[str] = field(default_factory=list)  # what the spec format could not express
+    images: list[str] = field(default_factory=list)  # to build / to pin / to fill in, each with its fix
+    next_step: str = ""
 
     def service(self, name: str) -> ServiceReport:
         return next(s for s in self.services if s.name == name)
@@ -54,6 +56,9 @@ class Report:
         out = [f"Imported {len(self.services)} service(s) of app {self.app} from {', '.join(self.sources)}: {kinds}"]
         if self.blocker_count:
             out.append(f"{self.blocker_count} blocker(s) to resolve before this runs faithfully on Kubernetes.")
+        if self.images:
+            out += ["", f"Images ({len(self.images)} to build or pin before test/prod):"]
+            out += [f"  - {i}" for i in self.images]
         for s in self.services:
             out += ["", f"{s.name} [{s.kind}] ({s.source}): {s.why}"]
             for label, items in (
@@ -71,4 +76,6 @@ class Report:
         ):
             if items:
                 out += ["", f"{title}:"] + [f"  - {i}" for i in items]
+        if self.next_step:
+            out += ["", self.next_step[0].upper() + self.next_step[1:]]
         return "\n".join(out) + "\n"

@@ -49,6 +49,7 @@ def render(stage: StageSpec, inputs: Inputs, *, namespace: str | None = None) ->
     """
     if namespace is not None:
         limits.namespace(namespace)
+    limits.placeholder_images(stage)
     ns = namespace or stage.namespace
     app = stage.doc.app.name
     out: list[dict[str, Any]] = []
