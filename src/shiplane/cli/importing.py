@@ -76,11 +76,11 @@ def import_() -> None:
 @click.option("-p", "--project-name", default=None, help="App name (default: compose `name:` or the directory).")
 @click.option(
     "--connections",
-    type=click.Choice(["network", "evidence"]),
-    default="network",
+    type=click.Choice(["inferred", "evidence", "network"]),
+    default="inferred",
     show_default=True,
-    help="connectsTo from shared networks (what compose allows) or only where depends_on/config name "
-    "the other service.",
+    help="connectsTo: what each service's configuration or depends_on names, else its networks with a "
+    "warning (inferred); only what is named (evidence); or every service on a shared network (network).",
 )
 @_REPORT
 @_FORCE

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from shiplane.importing import connections as conn
 from shiplane.importing import storage
 from shiplane.importing.composefile import Project
 from shiplane.importing.images import ImageFacts
@@ -254,56 +255,47 @@ def dependencies(project: Project, services: dict, reports: dict, names: dict[st
             services[s]["dependsOn"] = deps
 
 
-def _names_in(svc: dict) -> set[str]:
-    """Every host-name-like word its configuration mentions (`db`, `db.internal` → db, db.internal):
-    computed once per service, so who-mentions-whom is linear in the services, not quadratic."""
-    text = " ".join(
-        [
-            *(str(v) for v in (svc.get("environment") or {}).values()),
-            *(svc.get("command") or []),
-            *(svc.get("entrypoint") or []),
-        ]
-    )
-    out: set[str] = set()
-    for chunk in re.split(r"[^\w.-]+", text):
-        parts = chunk.split(".")
-        out.update(".".join(parts[: i + 1]) for i in range(len(parts)))
-    return out
-
-
-def connections(project: Project, services: dict, reports: dict, ports_of: dict, names: dict, mode: str) -> None:
-    """Compose lets every service reach every other on a shared network; the spec says it per pair."""
+def connections(
+    project: Project, services: dict, reports: dict, ports_of: dict, names: dict, mode: str, report: Report
+) -> None:
+    """Least privilege from configuration (see `importing.connections`); networks bound it."""
     nets = {}
     for s, svc in project.services.items():
         nm = str(svc.get("network_mode") or "")
         nets[s] = set() if nm in ("host", "none") else set(svc.get("networks") or {"default": {}})
-    for s, svc in project.services.items():
-        wanted, notes = [], []
-        mentioned = _names_in(svc)
-        for o in project.services:
-            shared = nets[s] & nets[o]
-            if o == s or not shared:
-                continue
-            evidence = o in (svc.get("depends_on") or {}) or o in mentioned
-            if not ports_of[o]:
-                if evidence and services[o].get("kind") != "job":  # waiting for a job is not calling it
-                    reports[o].blockers.append(
-                        f"{s} uses it, but no port is known (none in compose or the Dockerfile), so it gets no "
-                        "Service and cannot be reached by name; add its port under ports"
-                    )
-                continue
-            if mode == "evidence" and not evidence:
-                continue
-            wanted.append(names[o])
-            why = (
-                "depends_on or configuration names it"
-                if evidence
-                else (f"shares network {sorted(shared)[0]} only: remove it if {s} never calls {o}")
-            )
-            notes.append(f"{names[o]} ({why})")
-        if wanted:
-            services[s]["connectsTo"] = wanted
-            reports[s].mapped.append("may connect to " + "; ".join(notes))
+    hosts = {s.lower(): s for s in project.services}
+    hosts.update({names[s]: s for s in project.services})
+    texts = {s: conn.compose_texts(svc) for s, svc in project.services.items()}
+    depends = {
+        s: [d for d in (svc.get("depends_on") or {}) if d in project.services] for s, svc in project.services.items()
+    }
+    reachable = {s for s in project.services if ports_of[s] and services[s].get("kind") != "job"}
+    for s in project.services:  # named or waited for, but nothing to connect to
+        for o in {**conn.references(texts[s], hosts), **dict.fromkeys(depends[s])}:
+            if o != s and not ports_of[o] and nets[s] & nets[o] and services[o].get("kind") != "job":
+                reports[o].blockers.append(
+                    f"{s} uses it, but no port is known (none in compose or the Dockerfile), so it gets no "
+                    "Service and cannot be reached by name; add its port under ports"
+                )
+    conn.infer(
+        services,
+        reports,
+        report,
+        texts=texts,
+        hosts=hosts,
+        networks=nets,
+        depends=depends,
+        reachable=reachable,
+        mode=mode,
+    )
+    for svc in services.values():
+        svc["connectsTo"] = [names.get(c, c) if isinstance(c, str) else c for c in svc.get("connectsTo", [])] or None
+        if svc["connectsTo"] is None:
+            del svc["connectsTo"]
+    for r in reports.values():
+        for c in r.connections:
+            if c.get("to"):
+                c["to"] = names.get(c["to"], c["to"])
 
 
 _HOST_PORT = re.compile(r"(?<![\w.-])([\w.-]+?):(\d{2,5})\b")

@@ -150,7 +150,7 @@ def convert(
     facts: dict[str, ImageFacts],
     paths: dict[str, PathInfo],
     out_dir: Path,
-    connections: str = "network",
+    connections: str = "inferred",
 ) -> Imported:
     app = spec_name(project.name)
     files = [storage.rel(str(p.resolve()), project.directory) for p in project.files]
@@ -262,7 +262,7 @@ def convert(
     protector.services(services, reports)
     classify.kinds(project, services, reports, ports_of)
     classify.dependencies(project, services, reports, names)
-    classify.connections(project, services, reports, ports_of, names, connections)
+    classify.connections(project, services, reports, ports_of, names, connections, report)
     spec: dict[str, Any] = {
         "apiVersion": "shiplane.io/v1alpha1",
         "app": {"name": app},

@@ -16,7 +16,7 @@ from typing import Any
 from shiplane.errors import InputError, InputErrors
 from shiplane.fileio import reading
 from shiplane.fileio.writing import safe_name
-from shiplane.importing import manifestshapes, naming, secretrefs, shapes, stages, yamlfile
+from shiplane.importing import connections, manifestshapes, naming, secretrefs, shapes, stages, yamlfile
 from shiplane.importing.compose import Imported, spec_name
 from shiplane.importing.containers import DEFAULT_RESOURCES
 from shiplane.importing.report import Report, ServiceReport
@@ -358,16 +358,25 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
             "raw objects: the spec has no field for objects managed as-is; they were written to raw/ instead"
         )
     # Without NetworkPolicies in the input everything could reach everything; the spec's firewall
-    # denies by default, so say the same thing explicitly (and let people narrow it).
+    # denies by default: each service reaches what its env, args and config files name, else all.
     if not any(o.get("kind") == "NetworkPolicy" for o in objects):
-        for name, svc in services.items():
-            targets = [o for o, t in services.items() if o != name and t.get("ports") and t.get("kind") != "job"]
-            if targets:
-                svc["connectsTo"] = targets
-        report.notes.append(
-            "no NetworkPolicy in the input: every service may connect to every other (connectsTo); "
-            "narrow it to what each really calls"
+        hosts = {n: n for n in services}
+        for s in services_k8s:  # a Service named differently from its workload
+            for name, r in ((r.name, r) for r in report.services):
+                if any(f"Service {s['metadata']['name']} →" in m for m in r.mapped):
+                    hosts.setdefault(s["metadata"]["name"].lower(), name)
+        connections.infer(
+            services,
+            {r.name: r for r in report.services},
+            report,
+            texts={n: connections.spec_texts(svc) for n, svc in services.items()},
+            hosts=hosts,
+            networks={n: {"default"} for n in services},
+            depends={},
+            reachable={n for n, t in services.items() if t.get("ports") and t.get("kind") not in ("job", "cronjob")},
         )
+    else:
+        report.notes.append("NetworkPolicy objects in the input: connectsTo left empty; write it from them")
     protector = secretrefs.Protector(book)
     protector.services(services, {r.name: r for r in report.services})
     report.notes += protector.notes

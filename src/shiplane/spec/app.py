@@ -104,9 +104,11 @@ class Autoscaling(Model):
 
 
 class Connection(Model):
-    """Allowed egress: another service of the app (all its ports) or a CIDR with optional ports."""
+    """Allowed egress: another service of the app (all its ports), every service on an app network
+    (`network`: one rule however many services are on it), or a CIDR with optional ports."""
 
     service: str | None = None
+    network: DnsLabel | None = None
     cidr: Cidr | None = None
     ports: list[PortNumber] = Field(default_factory=list)
 
@@ -117,7 +119,7 @@ class Connection(Model):
 
     @model_validator(mode="after")
     def _one(self) -> Connection:
-        exactly_one(self, ("service", "cidr"), "a connection")
+        exactly_one(self, ("service", "network", "cidr"), "a connection")
         return self
 
 
@@ -152,6 +154,8 @@ class Service(Container):
     files: dict[AbsPath, File] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
     connects_to: list[Connection] = Field(default_factory=list)
+    # App networks this service is on (compose networks): `connectsTo: [{network: N}]` reaches it.
+    networks: list[DnsLabel] = Field(default_factory=list)
     runtime_class_name: DnsSubdomain | None = None
     sidecars: dict[DnsLabel, Container] = Field(default_factory=dict)
     init_containers: dict[DnsLabel, Container] = Field(default_factory=dict)

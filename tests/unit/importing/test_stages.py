@@ -39,7 +39,9 @@ def test_report_lists_images_to_build_and_to_pin_with_their_fix(written) -> None
     assert len(images) == 3, images  # postgres:16 is pinned enough for the report
     assert images[0].startswith("api: to build from api: `docker build --target release -t REGISTRY/")
     assert "services.api.image" in images[0]
-    assert images[1].startswith("cache: redis has no tag (latest): pin a version (services.cache.image: redis:<version>)")
+    assert images[1].startswith(
+        "cache: redis has no tag (latest): pin a version (services.cache.image: redis:<version>)"
+    )
     assert images[2].startswith("web: nginx:latest is tagged latest: pin a version")
     text = imported.report.to_text()
     assert "Images (3 to build or pin before test/prod):" in text
