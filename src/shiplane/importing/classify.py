@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from shiplane.importing import connections as conn
-from shiplane.importing import storage
+from shiplane.importing import health, storage
 from shiplane.importing.composefile import Project
 from shiplane.importing.images import ImageFacts
 from shiplane.importing.report import Report, ServiceReport
@@ -20,7 +20,6 @@ _NO_EQUIVALENT = {
     "hostname": "pods get their own host names",
     "domainname": "pods get their own host names",
     "stop_signal": "Kubernetes stops containers with SIGTERM (set STOPSIGNAL in the image)",
-    "stop_grace_period": "the spec has no grace period (Kubernetes default: 30s)",
     "sysctls": "the spec has no sysctls (unsafe ones also need a kubelet allow-list)",
     "ulimits": "no per-container ulimits in Kubernetes: the container runtime's defaults apply",
     "logging": "the cluster collects container logs",
@@ -47,7 +46,6 @@ _NO_EQUIVALENT = {
 }
 _GAPS = {
     "sysctls": "sysctls: no field (pod securityContext.sysctls)",
-    "stop_grace_period": "stop_grace_period: no field (terminationGracePeriodSeconds)",
     "extra_hosts": "extra_hosts: no field (hostAliases)",
     "post_start": "post_start/pre_stop: no lifecycle hooks",
     "pre_stop": "post_start/pre_stop: no lifecycle hooks",
@@ -57,7 +55,7 @@ _HANDLED = frozenset(
     """image build command entrypoint working_dir user environment env_file ports expose healthcheck
     depends_on volumes shm_size networks deploy restart cap_add cap_drop privileged read_only
     secrets configs labels annotations runtime profiles extends scale mem_limit mem_reservation cpus
-    network_mode security_opt pid ipc devices volumes_from""".split()  # noqa: SIM905
+    network_mode security_opt pid ipc devices volumes_from stop_grace_period""".split()  # noqa: SIM905
 )
 
 
@@ -132,6 +130,12 @@ def misc(svc: dict, r: ServiceReport, gaps: set[str], report: Report) -> dict[st
     for key in ("restart_policy", "placement", "update_config", "rollback_config", "endpoint_mode", "labels"):
         if key in deploy:
             r.dropped.append(f"deploy.{key}: Kubernetes controllers decide this (no field in the spec)")
+    if svc.get("stop_grace_period") is not None:
+        try:
+            out["terminationGracePeriodSeconds"] = health.seconds(svc["stop_grace_period"])
+            r.mapped.append(f"stop_grace_period {svc['stop_grace_period']} → terminationGracePeriodSeconds")
+        except ValueError as err:
+            r.dropped.append(f"stop_grace_period: {err}")
     if svc.get("runtime") and svc["runtime"] not in ("runc", "io.containerd.runc.v2"):
         rt = svc["runtime"]
         handler = re.sub(r"^io\.containerd\.|\.v\d+$", "", rt)

@@ -141,8 +141,6 @@ def encode(release: Release) -> list[str]:
     return [text[i : i + CHUNK_BYTES] for i in range(0, len(text), CHUNK_BYTES)] or [""]
 
 
-
-
 def _split(cls: type, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(fields `cls` knows, the rest): the rest is kept, not interpreted."""
     known = {f.name for f in fields(cls)} - {"extra"}

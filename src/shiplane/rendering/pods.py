@@ -186,6 +186,8 @@ def pod_spec(name: str, svc: Service, ctx: PodContext, *, restart: str | None = 
     }
     if svc.runtime_class_name:
         spec["runtimeClassName"] = svc.runtime_class_name
+    if getattr(svc, "termination_grace_period_seconds", None) is not None:  # services, not migrations
+        spec["terminationGracePeriodSeconds"] = svc.termination_grace_period_seconds
     pod_security: dict[str, Any] = {}
     if svc.security.fs_group is not None:
         pod_security["fsGroup"] = svc.security.fs_group

@@ -165,6 +165,8 @@ class Service(Container):
     labels: Labels = Field(default_factory=dict)
     annotations: Annotations = Field(default_factory=dict)
     automount_service_account_token: bool = False
+    # Seconds between SIGTERM and SIGKILL (compose stop_grace_period); Kubernetes' default is 30.
+    termination_grace_period_seconds: int | None = Field(default=None, ge=0, le=INT64_MAX)
     metrics_path: str = Field(default="/metrics", pattern=r"^/")
 
 
