@@ -134,9 +134,15 @@ def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[
         r.blockers.append(f"{len(starts)} ExecStart lines: several processes; give each its own service")
     if re.search(r"%[a-zA-Z]", command):
         r.blockers.append("ExecStart uses unit specifiers (%i, %h, …): replace them with real values")
-    for key in ("ExecStartPre", "ExecStartPost", "ExecReload", "ExecStop"):
+    hints = {
+        "ExecStartPre": "runs before the service starts: make it an init container (initContainers)",
+        "ExecStartPost": "runs after the service starts: no such hook in the spec (a postStart hook in Kubernetes)",
+        "ExecReload": "reloads configuration in place: in Kubernetes a changed config rolls out new pods instead",
+        "ExecStop": "stops the service: Kubernetes sends SIGTERM (a preStop hook if the process needs a command)",
+    }
+    for key, hint in hints.items():
         if unit.get("Service", key):
-            r.dropped.append(f"{key}: no hook in the spec (an ExecStartPre could become an init container)")
+            r.dropped.append(f"{key}: {hint}")
     if kind_type == "forking":
         r.blockers.append("Type=forking: the process daemonizes; run it in the foreground in a container")
     wd = unit.last("Service", "WorkingDirectory").lstrip("-")
