@@ -123,3 +123,58 @@ def test_imported_voting_manifests_deploy(local_cluster, namespace: str, tmp_pat
     )
     for o in (o for o in objects if o["kind"] in WORKLOADS):
         assert rolled_out(local_cluster.kube, o).state is status.State.CURRENT
+
+
+def _deploy(spec_path: Path, namespace: str, kubeconfig: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "shiplane", "deploy", "-f", str(spec_path), "--stage", "dev", "-n", namespace],
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_imported_manifests_manage_their_objects(local_cluster, namespace: str, tmp_path: Path) -> None:
+    """The voting app's k8s-specifications plus an annotated ServiceAccount, RBAC, a PriorityClass, a CRD
+    and one of its resources: `import manifests` writes no raw/; `shiplane deploy --stage dev` (its own
+    gate) applies every object with shiplane's labels, and prunes one once it leaves the spec."""
+    import yaml
+
+    from shiplane.importing import manifests, writing
+    from tests.unit.importing.realworld import REALWORLD
+
+    extra = Path(__file__).parents[1] / "data" / "import-cases-managed"
+    docs, names = manifests.load([REALWORLD / "example-voting-app" / "k8s-specifications", extra])
+    imported, raw = manifests.convert(docs, "voting", names)
+    assert raw == []
+    written = writing.write(tmp_path, imported.spec, imported.report, imported.secret_values)
+    assert not (tmp_path / "raw").exists()
+    kc, kube = local_cluster.kubeconfig, local_cluster.kube
+    try:
+        run = _deploy(written, namespace, kc)
+        assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
+        sa = kube.get(Ref("v1", "ServiceAccount", "vote-reader", namespace))
+        assert sa["metadata"]["annotations"]["example.com/role"].endswith(":role/vote-reader")
+        assert sa["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "shiplane"
+        assert kube.get(Ref("rbac.authorization.k8s.io/v1", "RoleBinding", "vote-reader", namespace)) is not None
+        assert kube.get(Ref("scheduling.k8s.io/v1", "PriorityClass", "shiplane-test-import-voting-high")) is not None
+        poll = kube.get(Ref("importtest.shiplane.io/v1", "PollSchedule", "cats-vs-dogs", namespace))
+        assert poll["spec"] == {"opens": "2026-12-01T09:00:00Z"}
+        for o in (o for o in imported.spec["services"]):
+            assert kube.get(Ref("networking.k8s.io/v1", "NetworkPolicy", o, namespace)) is not None
+
+        data = yaml.safe_load(written.read_text())
+        data["objects"] = [o for o in data["objects"] if o["kind"] != "ServiceAccount"]
+        written.write_text(yaml.safe_dump(data, sort_keys=False))
+        run = _deploy(written, namespace, kc)
+        assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
+        gone = kube.get(Ref("v1", "ServiceAccount", "vote-reader", namespace))
+        assert gone is None or gone["metadata"].get("deletionTimestamp"), "the ServiceAccount left the spec: pruned"
+    finally:
+        for ref in (
+            Ref("scheduling.k8s.io/v1", "PriorityClass", "shiplane-test-import-voting-high"),
+            Ref("apiextensions.k8s.io/v1", "CustomResourceDefinition", "pollschedules.importtest.shiplane.io"),
+        ):
+            if kube.get(ref) is not None:
+                kube.delete(ref)

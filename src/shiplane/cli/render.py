@@ -51,6 +51,8 @@ def render(
     objects = rendering.render(stage_spec, gather(stage_spec), namespace=namespace)
     if validate:
         schemas.validate(objects, stage_spec.kubernetes_version)
+        for note in schemas.unvalidated(objects):
+            click.echo(f"note: {note}", err=True)
     if not show_secrets:
         objects = exporting.mask_secrets(objects)
     if output_dir is None:

@@ -351,12 +351,9 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
     # kind and name are the file's text: one safe file name each (`kind: ../../x` must not leave raw/)
     raw = [(safe_name(f"{o['kind'].lower()}-{o['metadata']['name']}.yaml"), o) for o in objects if id(o) not in used]
     raw = [(fname, _raw_secrets(o, book, report)) for fname, o in raw]
-    for fname, o in raw:
-        report.notes.append(f"{o['kind']} {o['metadata']['name']}: kept as-is in raw/{fname} (apply it with kubectl)")
-    if raw:
-        report.spec_gaps.append(
-            "raw objects: the spec has no field for objects managed as-is; they were written to raw/ instead"
-        )
+    managed = [_as_is(o) for _, o in raw]
+    for o in managed:
+        report.notes.append(f"{o['kind']} {o['metadata']['name']}: managed as it is (spec objects:)")
     # Without NetworkPolicies in the input everything could reach everything; the spec's firewall
     # denies by default: each service reaches what its env, args and config files name, else all.
     if not any(o.get("kind") == "NetworkPolicy" for o in objects):
@@ -385,8 +382,22 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
         spec["secrets"] = book.sources
     spec["services"] = services
     spec["stages"] = stages.standard(app, services, report)
+    if managed:
+        spec["objects"] = managed
     secretrefs.scrub_report(report, protector.values())
-    return Imported(spec=spec, report=report, secret_values=dict(book.values)), raw
+    return Imported(spec=spec, report=report, secret_values=dict(book.values)), []
+
+
+def _as_is(obj: dict) -> dict:
+    """An object for `objects:`: its namespace is the stage's, server-written fields go."""
+    out = {k: v for k, v in obj.items() if k != "status"}
+    meta = {
+        k: v
+        for k, v in (obj.get("metadata") or {}).items()
+        if k not in ("namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields")
+    }
+    out["metadata"] = meta
+    return out
 
 
 def load(paths: list[Path]) -> tuple[list[tuple[str, dict]], list[str]]:

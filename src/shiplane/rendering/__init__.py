@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shiplane.rendering import config, limits, networking, workloads
+from shiplane.rendering import config, limits, managed, networking, workloads
 from shiplane.rendering.meta import labels, metadata, obj
 from shiplane.rendering.pods import PodContext
 from shiplane.spec import StageSpec
@@ -17,12 +17,20 @@ from shiplane.spec.inputs import Inputs, used_secrets
 
 # Apply order (Helm's install order): what others refer to comes first.
 KIND_ORDER = [
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "StorageClass",
+    "RuntimeClass",
     "Namespace",
     "NetworkPolicy",
     "ResourceQuota",
     "LimitRange",
     "PodDisruptionBudget",
     "ServiceAccount",
+    "ClusterRole",
+    "Role",
+    "ClusterRoleBinding",
+    "RoleBinding",
     "Secret",
     "ConfigMap",
     "PersistentVolumeClaim",
@@ -92,6 +100,7 @@ def render(stage: StageSpec, inputs: Inputs, *, namespace: str | None = None) ->
     for name, mig in stage.doc.migrations.items():
         ctx = PodContext(account=app, secret_names=secret_names)
         out.append(workloads.migration_job(stage, ns, name, mig, ctx))
+    out += managed.render(stage, ns, list(inputs.objects))
     out.sort(key=sort_key)
     limits.guard(stage, out)
     return out

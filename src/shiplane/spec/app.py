@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from shiplane.spec.containers import Container, File, Resources, Security
 from shiplane.spec.fields import (
@@ -239,6 +239,28 @@ class Stage(Model):
     overrides: dict[str, Any] = Field(default_factory=dict)
 
 
+def _managed_object(v: Any) -> Any:
+    """An entry of `objects:`: `{include: GLOB}` (YAML files relative to the spec) or one whole object."""
+    if not isinstance(v, dict):
+        raise ValueError("expected a Kubernetes object (apiVersion, kind, metadata.name) or {include: GLOB}")
+    if "include" in v:
+        if set(v) != {"include"} or not isinstance(v["include"], str) or not v["include"].strip():
+            raise ValueError("expected {include: GLOB} alone, e.g. {include: objects/*.yaml}")
+        if v["include"].startswith("/") or ".." in v["include"].split("/"):
+            raise ValueError("include: a glob relative to the spec's directory, inside it")
+        return v
+    for key in ("apiVersion", "kind"):
+        if not isinstance(v.get(key), str) or not v[key]:
+            raise ValueError(f"an object needs {key} (or use {{include: GLOB}})")
+    name = (v.get("metadata") or {}).get("name") if isinstance(v.get("metadata"), dict) else None
+    if not isinstance(name, str) or dns_subdomain(name):
+        raise ValueError(f"{v['kind']}: metadata.name must be a DNS subdomain name")
+    return v
+
+
+ManagedObject = Annotated[dict[str, Any], AfterValidator(_managed_object)]
+
+
 class Document(Model):
     api_version: Literal["shiplane.io/v1alpha1"] = "shiplane.io/v1alpha1"
     app: App
@@ -247,3 +269,5 @@ class Document(Model):
     services: dict[DnsLabel, Service] = Field(min_length=1)
     migrations: dict[DnsLabel, Migration] = Field(default_factory=dict)
     stages: dict[DnsLabel, Stage] = Field(min_length=1)
+    # Kubernetes objects the model does not express, applied as they are (with shiplane's labels).
+    objects: list[ManagedObject] = Field(default_factory=list)
