@@ -20,7 +20,6 @@ _NO_EQUIVALENT = {
     "hostname": "pods get their own host names",
     "domainname": "pods get their own host names",
     "stop_signal": "Kubernetes stops containers with SIGTERM (set STOPSIGNAL in the image)",
-    "sysctls": "the spec has no sysctls (unsafe ones also need a kubelet allow-list)",
     "ulimits": "no per-container ulimits in Kubernetes: the container runtime's defaults apply",
     "logging": "the cluster collects container logs",
     "extra_hosts": "the spec has no host aliases",
@@ -36,7 +35,6 @@ _NO_EQUIVALENT = {
     "external_links": "no equivalent",
     "develop": "compose watch is for development",
     "post_start": "the spec has no lifecycle hooks",
-    "pre_stop": "the spec has no lifecycle hooks",
     "group_add": "the spec has no supplemental groups",
     "mac_address": "no equivalent",
     "oom_score_adj": "the kubelet sets it from the QoS class",
@@ -45,17 +43,15 @@ _NO_EQUIVALENT = {
     "userns_mode": "no equivalent in the spec",
 }
 _GAPS = {
-    "sysctls": "sysctls: no field (pod securityContext.sysctls)",
     "extra_hosts": "extra_hosts: no field (hostAliases)",
     "post_start": "post_start/pre_stop: no lifecycle hooks",
-    "pre_stop": "post_start/pre_stop: no lifecycle hooks",
     "stop_signal": "stop_signal: no field (container lifecycle.stopSignal)",
 }
 _HANDLED = frozenset(
     """image build command entrypoint working_dir user environment env_file ports expose healthcheck
     depends_on volumes shm_size networks deploy restart cap_add cap_drop privileged read_only
     secrets configs labels annotations runtime profiles extends scale mem_limit mem_reservation cpus
-    network_mode security_opt pid ipc devices volumes_from stop_grace_period""".split()  # noqa: SIM905
+    network_mode security_opt pid ipc devices volumes_from stop_grace_period sysctls pre_stop""".split()  # noqa: SIM905
 )
 
 
@@ -136,6 +132,21 @@ def misc(svc: dict, r: ServiceReport, gaps: set[str], report: Report) -> dict[st
             r.mapped.append(f"stop_grace_period {svc['stop_grace_period']} → terminationGracePeriodSeconds")
         except ValueError as err:
             r.dropped.append(f"stop_grace_period: {err}")
+    if svc.get("sysctls"):
+        raw = svc["sysctls"]
+        pairs = raw.items() if isinstance(raw, dict) else (str(x).partition("=")[::2] for x in raw)
+        out["sysctls"] = {str(k): str(v) for k, v in pairs}
+        r.mapped.append(
+            f"sysctls {', '.join(out['sysctls'])} → sysctls (outside the safe set they need a kubelet "
+            "allow-list; the policy gate flags them)"
+        )
+    hooks = [h for h in svc.get("pre_stop") or [] if isinstance(h, dict) and h.get("command")]
+    if hooks:
+        cmd = hooks[0]["command"]
+        out["preStop"] = ["sh", "-c", cmd] if isinstance(cmd, str) else [str(c) for c in cmd]
+        r.mapped.append("pre_stop → preStop (exec before SIGTERM)")
+        if len(hooks) > 1:
+            r.dropped.append(f"pre_stop: {len(hooks) - 1} more hook(s); the spec runs one (chain them in a script)")
     if svc.get("runtime") and svc["runtime"] not in ("runc", "io.containerd.runc.v2"):
         rt = svc["runtime"]
         handler = re.sub(r"^io\.containerd\.|\.v\d+$", "", rt)

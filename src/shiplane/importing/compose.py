@@ -105,6 +105,7 @@ def _public(
     sname: str, app: str, f: ImageFacts, published: list[tuple[str, dict]], r: ServiceReport, gaps: set[str]
 ) -> dict | None:
     public = None
+    lb: list[str] = []
     for name, p in published:
         local = p.get("host_ip") in ("127.0.0.1", "localhost", "::1")
         if local:
@@ -116,11 +117,12 @@ def _public(
                 f"host {public['host']} (a candidate: set the real host name)"
             )
         else:
-            r.dropped.append(
-                f"published port {p.get('published')}:{p['target']}/{p['protocol']}: stays inside the "
-                "cluster (only one HTTP port per service can be public; use kubectl port-forward)"
-            )
-            gaps.add("exposure of non-HTTP or several ports outside the cluster (Service type LoadBalancer/NodePort)")
+            lb.append(f"{p.get('published') or '(any)'}:{p['target']}/{p['protocol']}")
+    if lb:
+        r.mapped.append(
+            f"published port(s) {', '.join(lb)} → serviceType LoadBalancer (its ports reachable outside the "
+            "cluster; externalTrafficPolicy Local keeps client addresses)"
+        )
     return public
 
 
@@ -253,6 +255,8 @@ def convert(
         public = _public(name, app, f, published, r, gaps)
         if public:
             out["public"] = public
+        if any("serviceType LoadBalancer" in m for m in r.mapped):
+            out["serviceType"] = "LoadBalancer"
         classify.blockers(svc, f, st, r)
         services[s] = out
         reports[s] = r

@@ -247,9 +247,13 @@ def _workload(obj: dict, services: list[dict], configmaps: dict, book: SecretBoo
             f"Service {s['metadata']['name']} → ports"
             + (f" (a renamed Service: clients used {s['metadata']['name']!r})" if s["metadata"]["name"] != name else "")
         )
-        if s["spec"].get("type") in ("NodePort", "LoadBalancer"):
-            r.dropped.append(f"Service type {s['spec']['type']}: the spec exposes HTTP through an Ingress only")
     out = {"kind": kind, **_container(containers[0], r, configmaps, book, service_ports)}
+    for s in matching:
+        if s["spec"].get("type") in ("NodePort", "LoadBalancer"):
+            out["serviceType"] = s["spec"]["type"]
+            if s["spec"].get("externalTrafficPolicy") in ("Cluster", "Local"):
+                out["externalTrafficPolicy"] = s["spec"]["externalTrafficPolicy"]
+            r.mapped.append(f"Service type {s['spec']['type']} → serviceType")
     if kind == "stateless":
         out.pop("kind")
     if len(containers) > 1:

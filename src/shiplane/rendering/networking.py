@@ -28,7 +28,10 @@ def services(stage: StageSpec, namespace: str, name: str, svc: Service) -> list[
         for n, p in svc.ports.items()
     ]
     meta = metadata(stage, namespace, name, labels(stage, name, svc))
-    out = [obj("v1", "Service", meta, spec={"type": "ClusterIP", "selector": selector(stage, name), "ports": ports})]
+    spec_: dict[str, Any] = {"type": svc.service_type, "selector": selector(stage, name), "ports": ports}
+    if svc.external_traffic_policy and svc.service_type != "ClusterIP":
+        spec_["externalTrafficPolicy"] = svc.external_traffic_policy
+    out = [obj("v1", "Service", meta, spec=spec_)]
     if svc.kind == "stateful":
         # The governing Service of the StatefulSet: stable per-pod DNS names, even before ready.
         headless = metadata(stage, namespace, f"{name}-headless", labels(stage, name, svc))

@@ -60,10 +60,14 @@ def security_context(s: Security) -> dict[str, Any]:
     caps: dict[str, list[str]] = {}
     if s.drop_all_capabilities:
         caps["drop"] = ["ALL"]
+    elif s.drop_capabilities:
+        caps["drop"] = list(s.drop_capabilities)
     if s.add_capabilities:
         caps["add"] = list(s.add_capabilities)
     if caps:
         out["capabilities"] = caps
+    if s.privileged:
+        out["privileged"] = True
     out["seccompProfile"] = {"type": s.seccomp_profile}
     return out
 
@@ -127,6 +131,8 @@ def container(
         if p is not None:
             out[f"{kind}Probe"] = probe(p, ports)
     out["securityContext"] = security_context(c.security)
+    if main is not None and getattr(main, "pre_stop", None):
+        out["lifecycle"] = {"preStop": {"exec": {"command": list(main.pre_stop)}}}
     mounts = [
         {
             "name": vol,
@@ -191,6 +197,8 @@ def pod_spec(name: str, svc: Service, ctx: PodContext, *, restart: str | None = 
     pod_security: dict[str, Any] = {}
     if svc.security.fs_group is not None:
         pod_security["fsGroup"] = svc.security.fs_group
+    if getattr(svc, "sysctls", None):
+        pod_security["sysctls"] = [{"name": k, "value": v} for k, v in svc.sysctls.items()]
     if pod_security:
         spec["securityContext"] = pod_security
     if restart:

@@ -165,6 +165,13 @@ class Service(Container):
     labels: Labels = Field(default_factory=dict)
     annotations: Annotations = Field(default_factory=dict)
     automount_service_account_token: bool = False
+    # Pod sysctls (the safe set needs nothing; others a kubelet allow-list, and the policy gate flags them).
+    sysctls: dict[str, str] = Field(default_factory=dict)
+    # Run before the container gets SIGTERM (compose pre_stop, a unit's ExecStop): an exec command.
+    pre_stop: list[str] | None = None
+    # The Service's type: LoadBalancer/NodePort expose non-HTTP ports outside the cluster (no Ingress).
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    external_traffic_policy: Literal["Cluster", "Local"] | None = None  # Local keeps client source IPs
     # Seconds between SIGTERM and SIGKILL (compose stop_grace_period); Kubernetes' default is 30.
     termination_grace_period_seconds: int | None = Field(default=None, ge=0, le=INT64_MAX)
     metrics_path: str = Field(default="/metrics", pattern=r"^/")

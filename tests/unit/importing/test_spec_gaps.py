@@ -25,3 +25,85 @@ def test_stop_grace_period_becomes_termination_grace_period(tmp_path: Path) -> N
     pods = {o["metadata"]["name"]: o["spec"]["template"]["spec"] for o in objects if o["kind"] == "Deployment"}
     assert pods["db"]["terminationGracePeriodSeconds"] == 90
     assert "terminationGracePeriodSeconds" not in pods["bad"]
+
+
+GAPS = """\
+services:
+  vpn:
+    image: example/vpn:1.0
+    privileged: true
+    cap_drop: [NET_RAW, MKNOD]
+    sysctls: [net.ipv4.ip_forward=1]
+    ports: ["51820:51820/udp"]
+    pre_stop:
+      - command: ["/bin/drain", "--wait"]
+"""
+
+
+def test_privileged_caps_sysctls_pre_stop_and_load_balancer_reach_the_pod_and_the_policy(tmp_path: Path) -> None:
+    from shiplane import policy
+
+    (tmp_path / "compose.yaml").write_text(GAPS)
+    imported = import_compose([tmp_path / "compose.yaml"], out_dir=tmp_path, environ={})
+    vpn = imported.spec["services"]["vpn"]
+    assert vpn["security"]["privileged"] is True and vpn["security"]["allowPrivilegeEscalation"] is True
+    assert vpn["security"]["dropCapabilities"] == ["NET_RAW", "MKNOD"]
+    assert vpn["sysctls"] == {"net.ipv4.ip_forward": "1"}
+    assert vpn["preStop"] == ["/bin/drain", "--wait"]
+    assert vpn["serviceType"] == "LoadBalancer"
+    report = imported.report.to_text()
+    assert "privileged: full access to the host; kept as security.privileged" in report
+    written = writing.write(tmp_path, imported.spec, imported.report, imported.secret_values)
+    stage = spec.load([written]).stage("dev")
+    objects = rendering.render(stage, gather(stage, {}))
+    pod = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert c["securityContext"]["privileged"] is True
+    assert c["securityContext"]["capabilities"] == {"drop": ["NET_RAW", "MKNOD"]}
+    assert c["lifecycle"] == {"preStop": {"exec": {"command": ["/bin/drain", "--wait"]}}}
+    assert pod["securityContext"]["sysctls"] == [{"name": "net.ipv4.ip_forward", "value": "1"}]
+    svc = next(o for o in objects if o["kind"] == "Service")
+    assert svc["spec"]["type"] == "LoadBalancer"
+    findings = {f.rule for f in policy.evaluate(objects).findings}
+    assert {"security-privileged", "security-sysctls-unsafe"} <= findings  # still flagged
+
+
+def test_manifest_service_type_and_traffic_policy_are_kept(tmp_path: Path) -> None:
+    import json
+
+    from shiplane.importing import manifests
+
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "dns"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "dns"}},
+            "template": {
+                "metadata": {"labels": {"app": "dns"}},
+                "spec": {
+                    "containers": [{"name": "dns", "image": "coredns/coredns:1.11.1", "ports": [{"containerPort": 53}]}]
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "dns"},
+        "spec": {
+            "type": "LoadBalancer",
+            "externalTrafficPolicy": "Local",
+            "selector": {"app": "dns"},
+            "ports": [{"port": 53}],
+        },
+    }
+    (tmp_path / "all.yaml").write_text(json.dumps(deployment) + "\n---\n" + json.dumps(service) + "\n")
+    docs, names = manifests.load([tmp_path / "all.yaml"])
+    imported, _ = manifests.convert(docs, "dns", names)
+    dns = imported.spec["services"]["dns"]
+    assert (dns["serviceType"], dns["externalTrafficPolicy"]) == ("LoadBalancer", "Local")
+    written = writing.write(tmp_path, imported.spec, imported.report, imported.secret_values)
+    stage = spec.load([written]).stage("dev")
+    svc = next(o for o in rendering.render(stage, gather(stage, {})) if o["kind"] == "Service")
+    assert svc["spec"]["type"] == "LoadBalancer" and svc["spec"]["externalTrafficPolicy"] == "Local"
