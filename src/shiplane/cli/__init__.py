@@ -85,7 +85,7 @@ class LazyGroup(click.Group):
         ),
         "import": (
             "shiplane.cli.importing:import_",
-            "Import compose files, systemd units, Procfiles or Kubernetes manifests into a spec.",
+            "Import compose, systemd units, Procfiles, manifests, Helm charts or Kustomize into a spec.",
         ),
         "render": ("shiplane.cli.render:render", "Render a stage of the app as Kubernetes objects."),
         "schema": (

@@ -1,4 +1,4 @@
-"""`shiplane import compose|systemd|procfile|manifests`: what exists → shiplane.yaml + a report."""
+"""`shiplane import compose|systemd|procfile|manifests|helm|kustomize`: what exists → shiplane.yaml + a report."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def _finish(imported, out_dir: Path, report_format: str, force: bool, raw: list 
 
 @click.group("import")
 def import_() -> None:
-    """Import compose files, systemd units, Procfiles or Kubernetes manifests into a spec."""
+    """Import compose, systemd units, Procfiles, manifests, Helm charts or Kustomize into a spec."""
 
 
 @import_.command()
@@ -202,3 +202,71 @@ def manifests(
     docs, names = mf.load(list(paths))
     imported, raw = mf.convert(docs, _app_name(name, first / "x"), names)
     _finish(imported, out_dir, report_format, force, raw, dry_run=dry_run)
+
+
+def _kubectl() -> Path:
+    import shutil
+
+    found = shutil.which("kubectl") or ("/usr/bin/kubectl" if Path("/usr/bin/kubectl").exists() else None)
+    if found is None:
+        from shiplane.errors import EnvironmentProblem
+
+        raise EnvironmentProblem("kubectl not found on PATH (needed for `kubectl kustomize`)")
+    return Path(found)
+
+
+@import_.command()
+@click.argument("chart", type=click.Path(path_type=Path))
+@click.option(
+    "-f",
+    "--values",
+    "values",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A values file for helm template (repeatable, later wins).",
+)
+@_OUT
+@click.option("--name", default=None, help="App and release name (default: the chart's directory).")
+@click.option("--plain", is_flag=True, help="Progress as plain lines (when helm is built first).")
+@_REPORT
+@_FORCE
+@_DRY
+def helm(
+    chart: Path,
+    values: tuple[Path, ...],
+    output_dir: Path | None,
+    name: str | None,
+    plain: bool,
+    report_format: str,
+    force: bool,
+    dry_run: bool,
+) -> None:
+    """Import a Helm CHART through `helm template`, then map its objects like manifests."""
+    from shiplane.cli.output import drain
+    from shiplane.importing import rendered
+    from shiplane.localcluster import tools
+
+    app = _app_name(name, chart / "x")
+    helm_bin = tools.locate("helm") or drain(tools.build("helm"), plain=plain or None)
+    text = rendered.helm_template(helm_bin, chart, list(values), app)
+    imported = rendered.convert(rendered.documents(text, str(chart)), app, "helm", str(chart))
+    _finish(imported, output_dir or Path("."), report_format, force, dry_run=dry_run)
+
+
+@import_.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@_OUT
+@click.option("--name", default=None, help="App name (default: the directory's name).")
+@_REPORT
+@_FORCE
+@_DRY
+def kustomize(
+    directory: Path, output_dir: Path | None, name: str | None, report_format: str, force: bool, dry_run: bool
+) -> None:
+    """Import a Kustomize DIRECTORY through `kubectl kustomize`, then map its objects like manifests."""
+    from shiplane.importing import rendered
+
+    app = _app_name(name, directory / "x")
+    text = rendered.kustomize(_kubectl(), directory)
+    imported = rendered.convert(rendered.documents(text, str(directory)), app, "kustomize", str(directory))
+    _finish(imported, output_dir or Path("."), report_format, force, dry_run=dry_run)

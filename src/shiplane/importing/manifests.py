@@ -262,6 +262,14 @@ def _workload(obj: dict, services: list[dict], configmaps: dict, book: SecretBoo
         out["initContainers"] = {
             spec_name(c["name"]): _container(c, r, configmaps, book, {}) for c in pod["spec"]["initContainers"]
         }
+    pod_sc = pod["spec"].get("securityContext") or {}
+    if isinstance(pod_sc.get("fsGroup"), int):
+        out.setdefault("security", {})["fsGroup"] = pod_sc["fsGroup"]
+        r.mapped.append(f"pod securityContext.fsGroup {pod_sc['fsGroup']} → security.fsGroup")
+    account = pod["spec"].get("serviceAccountName") or pod["spec"].get("serviceAccount")
+    if account and account != "default":
+        out["serviceAccountName"] = account
+        r.mapped.append(f"serviceAccountName {account} → serviceAccountName (keep that ServiceAccount in objects:)")
     if kind in ("stateless", "stateful") and "replicas" in spec:
         out["replicas"] = spec["replicas"]
     if kind == "cronjob":
@@ -404,6 +412,30 @@ def _as_is(obj: dict) -> dict:
     return out
 
 
+def parse(text: str, source: str) -> tuple[list[tuple[str, dict]], list[str]]:
+    """The objects of one YAML stream ((source, object) each) and the shape problems found."""
+    docs: list[tuple[str, dict]] = []
+    problems: list[str] = []
+    for i, (data, marks) in enumerate(yamlfile.parse_all(text, source)):
+        if data is None:
+            continue
+        at = shapes.where_in(marks, source)
+        if isinstance(data, dict) and data.get("kind") == "List":
+            items = data.get("items")
+            if not isinstance(items, list):
+                problems.append(f"{at(('items',))}: expected a list of objects (found {describe(items)})")
+                continue
+            objects = [(item, ("items", j)) for j, item in enumerate(items)]
+        else:
+            objects = [(data, ())]
+        for obj, root in objects:
+            found = _shape(obj, marks, source, root, i + 1)
+            problems += found
+            if not found:
+                docs.append((source, obj))
+    return docs, problems
+
+
 def load(paths: list[Path]) -> tuple[list[tuple[str, dict]], list[str]]:
     files: list[Path] = []
     for p in paths:
@@ -416,23 +448,9 @@ def load(paths: list[Path]) -> tuple[list[tuple[str, dict]], list[str]]:
     docs = []
     problems: list[str] = []
     for f in files:
-        for i, (data, marks) in enumerate(yamlfile.parse_all(reading.read_text(f, what="manifest"), str(f))):
-            if data is None:
-                continue
-            at = shapes.where_in(marks, str(f))
-            if isinstance(data, dict) and data.get("kind") == "List":
-                items = data.get("items")
-                if not isinstance(items, list):
-                    problems.append(f"{at(('items',))}: expected a list of objects (found {describe(items)})")
-                    continue
-                objects = [(item, ("items", j)) for j, item in enumerate(items)]
-            else:
-                objects = [(data, ())]
-            for obj, root in objects:
-                found = _shape(obj, marks, str(f), root, i + 1)
-                problems += found
-                if not found:
-                    docs.append((str(f), obj))
+        found, bad = parse(reading.read_text(f, what="manifest"), str(f))
+        docs += found
+        problems += bad
     if problems:
         raise InputErrors(problems)
     return docs, [f.name for f in files]

@@ -36,6 +36,7 @@ class Report:
     spec_gaps: list[str] = field(default_factory=list)  # what the spec format could not express
     images: list[str] = field(default_factory=list)  # to build / to pin / to fill in, each with its fix
     connections: list[str] = field(default_factory=list)  # inferred and broad rules, grouped per network
+    moved: list[str] = field(default_factory=list)  # helm/kustomize: each rendered object → where it went
     next_step: str = ""
 
     def service(self, name: str) -> ServiceReport:
@@ -85,6 +86,7 @@ class Report:
                 same = all(b[i] == line for _, b in group)
                 out.append((line if same else masked[i]).replace(_ME, "<name>"))
         for title, items in (
+            ("Moved (rendered object → spec)", self.moved),
             ("Cluster prerequisites", self.prerequisites),
             ("Secrets", self.secrets),
             ("Notes", self.notes),

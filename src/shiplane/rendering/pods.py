@@ -186,7 +186,7 @@ def volumes(svc: Service, ctx: PodContext, only: set[str] | None = None) -> list
 
 def pod_spec(name: str, svc: Service, ctx: PodContext, *, restart: str | None = None) -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "serviceAccountName": ctx.account,
+        "serviceAccountName": getattr(svc, "service_account_name", None) or ctx.account,
         "automountServiceAccountToken": svc.automount_service_account_token,
         "enableServiceLinks": False,
     }

@@ -165,6 +165,9 @@ class Service(Container):
     labels: Labels = Field(default_factory=dict)
     annotations: Annotations = Field(default_factory=dict)
     automount_service_account_token: bool = False
+    # The pod's identity, e.g. a ServiceAccount with cloud-role annotations kept in `objects:`;
+    # default: the app's own account (no API access).
+    service_account_name: DnsSubdomain | None = None
     # Pod sysctls (the safe set needs nothing; others a kubelet allow-list, and the policy gate flags them).
     sysctls: dict[str, str] = Field(default_factory=dict)
     # Run before the container gets SIGTERM (compose pre_stop, a unit's ExecStop): an exec command.
