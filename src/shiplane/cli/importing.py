@@ -39,14 +39,14 @@ def _finish(imported, out_dir: Path, report_format: str, force: bool, raw: list 
     raw_texts = [(name, to_yaml(obj)) for name, obj in raw or []]
     args = (out_dir, imported.spec, imported.report, imported.secret_values)
     if dry_run:  # the same checks as writing, then what would be written; secret values stay unprinted
-        text, paths = writing.preview(*args, force=force, raw=raw_texts)
+        text, paths = writing.preview(*args, force=force, raw=raw_texts, recipes=imported.recipes)
         click.echo(imported.report.to_json() if report_format == "json" else imported.report.to_text(), nl=False)
         if report_format != "json":
             click.echo(f"\n# {paths[0]} (would be written)\n{text}", nl=False)
         for path in paths:
             click.echo(f"would write {path}", err=True)
         return
-    written = writing.write(*args, force=force, raw=raw_texts)
+    written = writing.write(*args, force=force, raw=raw_texts, recipes=imported.recipes)
     click.echo(imported.report.to_json() if report_format == "json" else imported.report.to_text(), nl=False)
     click.echo(f"wrote {written}", err=True)
     if imported.secret_values:
@@ -128,6 +128,13 @@ def _app_name(name: str | None, first: Path) -> str:
     help="A copy of the VM's filesystem: absolute EnvironmentFile= paths are read under it "
     "(otherwise only beside the unit; never from this machine's own /etc).",
 )
+@click.option(
+    "--packages",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The VM's package listing (`dpkg -S BINARY` and `dpkg-query -W` output): each service gets "
+    "images/<name>/Dockerfile.",
+)
 @_REPORT
 @_FORCE
 @_DRY
@@ -136,14 +143,22 @@ def systemd(
     output_dir: Path | None,
     name: str | None,
     root: Path | None,
+    packages: Path | None,
     report_format: str,
     force: bool,
     dry_run: bool,
 ) -> None:
-    """Import systemd service UNITS from a VM (the image is left for you to fill)."""
+    """Import systemd service UNITS from a VM (with --packages, an image recipe for each)."""
+    from shiplane.errors import InputError
+    from shiplane.fileio import reading
     from shiplane.importing import systemd as sd
 
-    imported = sd.convert(sd.load(list(units), root=root), _app_name(name, units[0]), [u.name for u in units])
+    listing = None
+    if packages is not None:
+        if not packages.is_file():
+            raise InputError(f"{packages}: no such package listing (--packages)")
+        listing = reading.read_text(packages, what="package listing")
+    imported = sd.convert(sd.load(list(units), root=root), _app_name(name, units[0]), [u.name for u in units], listing)
     _finish(imported, output_dir or units[0].parent, report_format, force, dry_run=dry_run)
 
 

@@ -50,6 +50,7 @@ class Imported:
     spec: dict[str, Any]
     report: Report
     secret_values: dict[str, str] = field(default_factory=dict, repr=False)
+    recipes: dict[str, str] = field(default_factory=dict)  # service → Dockerfile text (VM imports)
 
 
 def _ports(

@@ -17,7 +17,7 @@ from typing import Any
 
 from shiplane.errors import InputError
 from shiplane.fileio import reading
-from shiplane.importing import containers, naming, secretrefs, vm
+from shiplane.importing import containers, naming, recipes, secretrefs, vm
 from shiplane.importing.compose import PORT_NAMES, Imported, spec_name
 from shiplane.importing.interpolating import parse_dotenv
 from shiplane.importing.report import Report, ServiceReport
@@ -113,6 +113,40 @@ def _split(line: str, unit: Unit, key: str) -> list[str]:
         return shlex.split(line)
     except ValueError as err:  # the message names the problem, never the line (it may hold a secret)
         raise InputError(f"{unit.where('Service', key)}: {key}: cannot split the command line: {err}") from None
+
+
+def _recipe(
+    unit: Unit, name: str, argv: list[str], kind_type: str, out: dict, r: ServiceReport, packages: tuple | None
+) -> str | None:
+    """With a package listing from the VM: a Dockerfile, built from images/<name>/ (see `recipes`)."""
+    if packages is None:
+        return None
+    dirs = [
+        f"{base}/{value.split(':')[0]}"
+        for key, base in (
+            ("StateDirectory", "/var/lib"),
+            ("CacheDirectory", "/var/cache"),
+            ("RuntimeDirectory", "/run"),
+        )
+        for value in " ".join(unit.get("Service", key)).split()
+    ]
+    env_files = [p.lstrip("-") for line in unit.get("Service", "EnvironmentFile") for p in line.split()]
+    facts = recipes.UnitFacts(argv, kind_type, unit.last("Service", "User") or None, dirs, env_files)
+    made = recipes.dockerfile(name, facts, *packages, r)
+    if made is None:
+        return None
+    text, foreground = made
+    if foreground is not None:
+        out["command"] = containers.escape(foreground)
+        r.blockers[:] = [b for b in r.blockers if not b.startswith("Type=forking: the process daemonizes")]
+    out["build"] = {"context": f"images/{name}"}
+    out["security"] = {
+        k: v for k, v in out.get("security", {}).items() if k not in ("runAsNonRoot", "dropAllCapabilities")
+    } | {"runAsUser": recipes.UID, "runAsGroup": recipes.UID}
+    r.guessed[:] = [g for g in r.guessed if not g.startswith("User=")]
+    r.mapped.append(f"image recipe → images/{name}/Dockerfile (build: context images/{name})")
+    r.blockers[:] = [b for b in r.blockers if not b.startswith("image: a VM has none")]
+    return text
 
 
 def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[str, Any], ServiceReport]:
@@ -225,16 +259,32 @@ def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[
     return out, r
 
 
-def convert(units: list[Unit], app: str, sources: list[str]) -> Imported:
+def convert(units: list[Unit], app: str, sources: list[str], packages: str | None = None) -> Imported:
+    """`packages`: the VM's `dpkg -S` / `dpkg-query -W` listing; with it each service gets a Dockerfile."""
     names = naming.unique(
         [(u.name, f"unit {u.name}") for u in units], "unit", lambda n: n.removesuffix(".service").split("@")[0]
     )
     report = Report(tool="systemd", app=app, sources=sources)
     book = SecretBook()
     services = {}
+    listing = recipes.parse_packages(packages) if packages is not None else None
+    dockerfiles: dict[str, str] = {}
     for unit in units:
-        services[names[unit.name]], r = _service(unit, names, book)
+        name = names[unit.name]
+        services[name], r = _service(unit, names, book)
         report.services.append(r)
+        command = unit.get("Service", "ExecStart")[-1].lstrip("-@:+!")
+        text = _recipe(
+            unit,
+            name,
+            _split(command, unit, "ExecStart"),
+            unit.last("Service", "Type", "simple"),
+            services[name],
+            r,
+            listing,
+        )
+        if text is not None:
+            dockerfiles[name] = text
     for svc in services.values():  # a connection needs the other side's port
         svc["connectsTo"] = [d for d in svc.get("connectsTo", []) if services[d].get("ports")]
         if not svc["connectsTo"]:
@@ -244,7 +294,7 @@ def convert(units: list[Unit], app: str, sources: list[str]) -> Imported:
     report.notes += protector.notes
     spec = vm.skeleton(app, services, report, book.sources)
     secretrefs.scrub_report(report, protector.values())
-    return Imported(spec=spec, report=report, secret_values=dict(book.values))
+    return Imported(spec=spec, report=report, secret_values=dict(book.values), recipes=dockerfiles)
 
 
 def env_file_candidates(file: str, unit_path: Path, root: Path | None) -> list[Path]:
