@@ -178,3 +178,20 @@ def test_imported_manifests_manage_their_objects(local_cluster, namespace: str, 
         ):
             if kube.get(ref) is not None:
                 kube.delete(ref)
+
+
+def test_shared_claim_binds_and_both_services_roll_out(local_cluster, namespace: str, tmp_path: Path) -> None:
+    """A compose volume two services mount becomes one ReadWriteMany claim on the local plane."""
+    from shiplane.importing import import_compose, writing
+    from tests.unit.importing.test_spec_gaps import SHARED
+
+    (tmp_path / "compose.yaml").write_text(SHARED)
+    imported = import_compose([tmp_path / "compose.yaml"], out_dir=tmp_path, environ={})
+    written = writing.write(tmp_path, imported.spec, imported.report, imported.secret_values)
+    run = _deploy(written, namespace, local_cluster.kubeconfig)
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
+    claim = local_cluster.kube.get(Ref("v1", "PersistentVolumeClaim", "media", namespace))
+    assert claim["status"]["phase"] == "Bound" and claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    for name in ("store", "thumbs"):
+        live = local_cluster.kube.get(Ref("apps/v1", "Deployment", name, namespace))
+        assert status.compute(live).state is status.State.CURRENT

@@ -229,6 +229,8 @@ def kinds(project: Project, services: dict, reports: dict[str, ServiceReport], p
         else:
             kind = "stateless"
             why = "no named volumes: its containers keep nothing worth keeping"
+            if "'shared'" in str(out.get("volumes", {})):
+                why = "its data is on a claim shared with other services (ReadWriteMany)"
             if any("local state outside volumes" in b for b in r.blockers):
                 why = "no volumes, but it writes data that a restart loses (see blockers)"
         if kind == "stateful" and "persistent" not in str(out.get("volumes", {})):

@@ -50,6 +50,24 @@ def sort_key(o: dict[str, Any]) -> tuple[int, str, str]:
     return (_RANK.get(o["kind"], len(_RANK)), o["metadata"].get("namespace", ""), o["metadata"]["name"])
 
 
+def shared_claims(stage: StageSpec, namespace: str) -> list[dict[str, Any]]:
+    """One PersistentVolumeClaim per `shared` volume claim name (the first service naming it decides its size)."""
+    claims: dict[str, dict[str, Any]] = {}
+    for svc in stage.doc.services.values():
+        for v in svc.volumes.values():
+            if v.shared is None or v.shared.claim in claims:
+                continue
+            spec: dict[str, Any] = {
+                "accessModes": list(v.shared.access_modes),
+                "resources": {"requests": {"storage": v.shared.size}},
+            }
+            if v.shared.storage_class:
+                spec["storageClassName"] = v.shared.storage_class
+            meta = metadata(stage, namespace, v.shared.claim, labels(stage, v.shared.claim, component="storage"))
+            claims[v.shared.claim] = obj("v1", "PersistentVolumeClaim", meta, spec=spec)
+    return list(claims.values())
+
+
 def render(stage: StageSpec, inputs: Inputs, *, namespace: str | None = None) -> list[dict[str, Any]]:
     """Every object of the stage, in apply order; `namespace` overrides the stage's.
 
@@ -100,6 +118,7 @@ def render(stage: StageSpec, inputs: Inputs, *, namespace: str | None = None) ->
     for name, mig in stage.doc.migrations.items():
         ctx = PodContext(account=app, secret_names=secret_names)
         out.append(workloads.migration_job(stage, ns, name, mig, ctx))
+    out += shared_claims(stage, ns)
     out += managed.render(stage, ns, list(inputs.objects))
     out.sort(key=sort_key)
     limits.guard(stage, out)

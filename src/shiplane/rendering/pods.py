@@ -160,6 +160,8 @@ def volumes(svc: Service, ctx: PodContext, only: set[str] | None = None) -> list
     """Pod volumes: scratch space, the files ConfigMap, one per mounted secret (persistent ones are claims)."""
     out: list[dict[str, Any]] = []
     for name, v in svc.volumes.items():
+        if v.shared is not None and only is None:
+            out.append({"name": name, "persistentVolumeClaim": {"claimName": v.shared.claim}})
         if v.scratch is None or (only is not None and name not in only):
             continue
         empty: dict[str, Any] = {}

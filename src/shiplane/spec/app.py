@@ -78,15 +78,28 @@ class Persistent(Model):
     ]
 
 
+class Shared(Model):
+    """One claim of the app that several services mount (ReadWriteMany: needs a storage class that has it)."""
+
+    claim: DnsSubdomain
+    size: Quantity
+    storage_class: DnsSubdomain | None = None
+    access_modes: list[Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadOnlyMany", "ReadWriteMany"]] = [
+        "ReadWriteMany"
+    ]
+
+
 class Volume(Model):
-    """`scratch`: an emptyDir shared by the pod's containers; `persistent`: a claim per replica (stateful)."""
+    """`scratch`: an emptyDir shared by the pod's containers; `persistent`: a claim per replica (stateful);
+    `shared`: one claim of the app, mounted by every service that names it."""
 
     scratch: Scratch | None = None
     persistent: Persistent | None = None
+    shared: Shared | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Volume:
-        exactly_one(self, ("scratch", "persistent"), "a volume")
+        exactly_one(self, ("scratch", "persistent", "shared"), "a volume")
         return self
 
 

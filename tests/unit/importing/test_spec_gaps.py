@@ -107,3 +107,36 @@ def test_manifest_service_type_and_traffic_policy_are_kept(tmp_path: Path) -> No
     stage = spec.load([written]).stage("dev")
     svc = next(o for o in rendering.render(stage, gather(stage, {})) if o["kind"] == "Service")
     assert svc["spec"]["type"] == "LoadBalancer" and svc["spec"]["externalTrafficPolicy"] == "Local"
+
+
+SHARED = """\
+services:
+  store:
+    image: acme/store:1.0
+    volumes: [media:/srv/media]
+  thumbs:
+    image: acme/thumbs:1.0
+    volumes: [media:/data/in]
+volumes:
+  media: {driver_opts: {size: 5g}}
+"""
+
+
+def test_a_volume_shared_between_services_becomes_one_read_write_many_claim(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(SHARED)
+    imported = import_compose([tmp_path / "compose.yaml"], out_dir=tmp_path, environ={})
+    for name in ("store", "thumbs"):
+        svc = imported.spec["services"][name]
+        assert svc["volumes"]["media"] == {"shared": {"claim": "media", "size": "5Gi"}}
+        assert "kind" not in svc  # a Deployment: the claim is not per replica
+    assert imported.report.blocker_count == 0
+    assert "one ReadWriteMany claim 'media'" in imported.report.to_text()
+    written = writing.write(tmp_path, imported.spec, imported.report, imported.secret_values)
+    stage = spec.load([written]).stage("dev")
+    objects = rendering.render(stage, gather(stage, {}))
+    claims = [o for o in objects if o["kind"] == "PersistentVolumeClaim"]
+    assert [c["metadata"]["name"] for c in claims] == ["media"]
+    assert claims[0]["spec"] == {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "5Gi"}}}
+    for o in (o for o in objects if o["kind"] == "Deployment"):
+        vols = o["spec"]["template"]["spec"]["volumes"]
+        assert {"name": "media", "persistentVolumeClaim": {"claimName": "media"}} in vols
