@@ -150,6 +150,20 @@ def _container(
     ):
         if src in sc:
             sec[dst] = sc[src]
+    caps = sc.get("capabilities") or {}
+    drops = [str(x) for x in caps.get("drop") or []]
+    if drops and "ALL" not in drops:
+        sec.update(dropAllCapabilities=False, dropCapabilities=drops)
+    elif sc and "ALL" not in drops:
+        sec["dropAllCapabilities"] = False
+    if caps.get("add"):
+        sec["addCapabilities"] = [str(x) for x in caps["add"]]
+    if sc.get("privileged") is True:
+        sec.update(privileged=True, allowPrivilegeEscalation=True)
+        r.blockers.append(
+            "privileged: kept as security.privileged, which the policy gate flags critical (even dev stops "
+            "on it) — find the capabilities it really needs"
+        )
     if not sc:
         sec = {"runAsNonRoot": False, "readOnlyRootFilesystem": False, "dropAllCapabilities": False}
         r.guessed.append("no securityContext: relaxed to what the manifest ran with (root allowed, writable root)")
@@ -263,6 +277,15 @@ def _workload(obj: dict, services: list[dict], configmaps: dict, book: SecretBoo
             spec_name(c["name"]): _container(c, r, configmaps, book, {}) for c in pod["spec"]["initContainers"]
         }
     pod_sc = pod["spec"].get("securityContext") or {}
+    if pod_sc.get("sysctls"):
+        out["sysctls"] = {str(x["name"]): str(x.get("value", "")) for x in pod_sc["sysctls"] if x.get("name")}
+        r.mapped.append("pod sysctls → sysctls")
+    if isinstance(pod["spec"].get("terminationGracePeriodSeconds"), int):
+        out["terminationGracePeriodSeconds"] = pod["spec"]["terminationGracePeriodSeconds"]
+    pre = ((containers[0].get("lifecycle") or {}).get("preStop") or {}).get("exec", {}).get("command")
+    if pre:
+        out["preStop"] = [str(x) for x in pre]
+        r.mapped.append("lifecycle.preStop exec → preStop")
     if isinstance(pod_sc.get("fsGroup"), int):
         out.setdefault("security", {})["fsGroup"] = pod_sc["fsGroup"]
         r.mapped.append(f"pod securityContext.fsGroup {pod_sc['fsGroup']} → security.fsGroup")

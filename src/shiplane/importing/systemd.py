@@ -207,6 +207,14 @@ def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[
         r.mapped.append("MemoryMax/MemoryLow/CPUQuota → resources")
     else:
         r.guessed.append("resources: none in the unit, so the app defaults apply")
+    stop = unit.last("Service", "TimeoutStopSec")
+    m = re.fullmatch(r"(?:(\d+)\s*min)?\s*(?:(\d+)\s*s?)?", stop.strip()) if stop else None
+    seconds = int(m.group(1) or 0) * 60 + int(m.group(2) or 0) if m and (m.group(1) or m.group(2)) else 0
+    if seconds > 0:
+        out["terminationGracePeriodSeconds"] = seconds
+        r.mapped.append(f"TimeoutStopSec={stop} → terminationGracePeriodSeconds {seconds}")
+    elif stop:
+        r.dropped.append(f"TimeoutStopSec={stop}: no limit in systemd; Kubernetes' default grace period (30s) applies")
     user = unit.last("Service", "User")
     sec: dict[str, Any] = {"readOnlyRootFilesystem": False}
     if user.isdigit() and int(user) > 0:

@@ -51,6 +51,8 @@ def test_each_unit_gets_a_dockerfile_that_passes_the_lint(tmp_path: Path) -> Non
     assert "image: a VM has none" not in report
     assert "config files to copy from the VM beside the Dockerfile: /etc/memcached.conf" in report
     assert "nginx: to build from images/nginx" in report
+    assert imported.spec["services"]["nginx"]["terminationGracePeriodSeconds"] == 5  # TimeoutStopSec=5
+    assert "TimeoutStopSec=0: no limit in systemd" in report
     stage = spec.load([written]).stage("dev")
     rendering.render(stage, gather(stage, {}))
 

@@ -140,3 +140,41 @@ def test_a_volume_shared_between_services_becomes_one_read_write_many_claim(tmp_
     for o in (o for o in objects if o["kind"] == "Deployment"):
         vols = o["spec"]["template"]["spec"]["volumes"]
         assert {"name": "media", "persistentVolumeClaim": {"claimName": "media"}} in vols
+
+
+def test_manifest_pod_fields_the_spec_now_has(tmp_path: Path) -> None:
+    import json
+
+    from shiplane.importing import manifests
+
+    container = {
+        "name": "vpn",
+        "image": "example/vpn:1.0",
+        "securityContext": {"privileged": True, "capabilities": {"drop": ["NET_RAW"], "add": ["NET_ADMIN"]}},
+        "lifecycle": {"preStop": {"exec": {"command": ["/bin/drain"]}}},
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "vpn"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "vpn"}},
+            "template": {
+                "metadata": {"labels": {"app": "vpn"}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 45,
+                    "securityContext": {"sysctls": [{"name": "net.ipv4.ip_forward", "value": "1"}]},
+                    "containers": [container],
+                },
+            },
+        },
+    }
+    (tmp_path / "vpn.yaml").write_text(json.dumps(deployment))
+    docs, names = manifests.load([tmp_path / "vpn.yaml"])
+    imported, _ = manifests.convert(docs, "vpn", names)
+    vpn = imported.spec["services"]["vpn"]
+    assert vpn["security"]["privileged"] is True
+    assert vpn["security"]["dropCapabilities"] == ["NET_RAW"] and vpn["security"]["addCapabilities"] == ["NET_ADMIN"]
+    assert vpn["sysctls"] == {"net.ipv4.ip_forward": "1"}
+    assert vpn["terminationGracePeriodSeconds"] == 45 and vpn["preStop"] == ["/bin/drain"]
+    assert "privileged: kept as security.privileged" in imported.report.to_text()
