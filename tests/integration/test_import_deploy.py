@@ -201,3 +201,42 @@ def test_shared_claim_binds_and_both_services_roll_out(local_cluster, namespace:
     for name in ("store", "thumbs"):
         live = local_cluster.kube.get(Ref("apps/v1", "Deployment", name, namespace))
         assert status.compute(live).state is status.State.CURRENT
+
+
+def test_helm_import_deploys_with_least_privilege_network_policies(
+    local_cluster, namespace: str, tmp_path: Path
+) -> None:
+    """The chart's web names api (API_URL) and api names db (DATABASE_HOST): each NetworkPolicy lets
+    exactly that through; the annotated ServiceAccount the api uses is managed from `objects:`."""
+    from shiplane.importing import rendered, writing
+    from tests.conftest import go_tool
+
+    chart = Path(__file__).parents[1] / "data" / "helm-chart"
+    text = rendered.helm_template(go_tool("helm"), chart / "shop", [], "shop")
+    imported = rendered.convert(rendered.documents(text, "shop"), "shop", "helm", "shop")
+    written = writing.write(tmp_path, imported.spec, imported.report, imported.secret_values)
+    run = _deploy(written, namespace, local_cluster.kubeconfig)
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
+    kube = local_cluster.kube
+    web = kube.get(Ref("networking.k8s.io/v1", "NetworkPolicy", "web", namespace))["spec"]
+    assert [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for rule in web["egress"] for peer in rule["to"]
+    ] == ["api"]
+    api = kube.get(Ref("networking.k8s.io/v1", "NetworkPolicy", "api", namespace))["spec"]
+    assert [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for rule in api["egress"] for peer in rule["to"]
+    ] == ["db"]
+    api_from = [
+        peer["podSelector"]["matchLabels"]
+        for rule in api["ingress"]
+        for peer in rule.get("from", [])
+        if "podSelector" in peer
+    ]
+    assert {"app.kubernetes.io/name": "web", "app.kubernetes.io/instance": "shop"} in api_from
+    pod_account = kube.get(Ref("apps/v1", "Deployment", "api", namespace))["spec"]["template"]["spec"][
+        "serviceAccountName"
+    ]
+    assert pod_account == "shop-api"
+    assert kube.get(Ref("v1", "ServiceAccount", "shop-api", namespace))["metadata"]["annotations"] == {
+        "iam.example.com/role": "shop-api"
+    }
