@@ -216,8 +216,8 @@ def _secret_objects(objects: list[dict], book: SecretBook, report: Report) -> No
 
 
 def _raw_secrets(obj: dict, book: SecretBook, report: Report) -> dict:
-    """raw/ is committed: a secret-looking field of an object kept as-is is moved to
-    .shiplane-secrets/ and replaced by a placeholder naming where it went."""
+    """The spec is committed: a secret-looking field of an object managed as-is (`objects:`) is moved
+    to .shiplane-secrets/ and replaced by a placeholder naming where it went."""
     where = f"{obj['kind']} {obj['metadata']['name']}"
 
     def walk(node: Any, path: tuple) -> Any:
@@ -229,7 +229,8 @@ def _raw_secrets(obj: dict, book: SecretBook, report: Report) -> dict:
         if isinstance(node, str) and looks_secret(key, node):
             name = book.add_value(f"{obj['metadata']['name']}-{key}", node, obj["metadata"]["name"])
             report.secrets.append(
-                f"{where}: {format_path(path)} moved to .shiplane-secrets/{name}; put it back when applying raw/"
+                f"{where}: {format_path(path)} moved to .shiplane-secrets/{name}; "
+                "the object under objects: holds a placeholder (keep such values in a Secret instead)"
             )
             return f"<secret: .shiplane-secrets/{name}>"
         return node
