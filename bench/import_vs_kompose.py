@@ -128,6 +128,15 @@ def features(objects: list[dict]) -> dict:
         "persistent_claims": sum(o["kind"] == "PersistentVolumeClaim" for o in objects)
         + sum(len(o["spec"].get("volumeClaimTemplates", [])) for o in objects if o["kind"] == "StatefulSet"),
         "network_policies": sum(o["kind"] == "NetworkPolicy" for o in objects),
+        # egress to one named service (inferred from configuration), not a whole network
+        "inferred_connections": sum(
+            1
+            for o in objects
+            if o["kind"] == "NetworkPolicy"
+            for rule in o["spec"].get("egress", [])
+            for peer in rule.get("to", [])
+            if "app.kubernetes.io/name" in peer.get("podSelector", {}).get("matchLabels", {})
+        ),
         "services": sum(o["kind"] == "Service" for o in objects),
     }
 
@@ -199,6 +208,7 @@ def table(results: dict, version: str) -> str:
         "persistent_claims",
         "host_paths",
         "network_policies",
+        "inferred_connections",
         "ingresses",
         "jobs",
     ]

@@ -9,13 +9,16 @@ as its report says.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from shiplane import rendering, spec, status
+from shiplane.errors import InputErrors
 from shiplane.events import result
 from shiplane.kube import Kube, Ref
 from shiplane.rendering import exporting
@@ -60,32 +63,49 @@ def _runtime_classes(kube: Kube, report_text: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_imported_compose_deploys(local_cluster, namespace: str, name: str, tmp_path: Path) -> None:
+    """`shiplane deploy --stage dev` of the spec as imported, with the dev stage's own policy gate
+    (the default: failOn critical), rolls every workload out; test/prod refuse a placeholder image."""
     imported, written = import_sample(name, tmp_path)
-    stage = spec.load([written]).stage("dev")
-    objects = rendering.render(stage, gather(stage, SECRET_ENV), namespace=namespace)
     kc, kube = local_cluster.kubeconfig, local_cluster.kube
     _runtime_classes(kube, imported.report.to_text())
 
-    for obj in objects:  # the API server's own validation and admission, nothing stored
-        kubectl(
-            kc,
-            "apply",
-            "--server-side",
-            "--field-manager=shiplane",
-            "--dry-run=server",
-            "-f",
-            "-",
-            stdin=exporting.to_yaml(obj),
-        )
-    kubectl(kc, "apply", "--server-side", "--field-manager=shiplane", "-f", "-", stdin=exporting.to_stream(objects))
+    env = {**os.environ, "KUBECONFIG": str(kc), **SECRET_ENV}
+    run = subprocess.run(
+        [sys.executable, "-m", "shiplane", "deploy", "-f", str(written), "--stage", "dev", "-n", namespace],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, f"{name}: deploy failed ({run.returncode}):\n{run.stdout}\n{run.stderr}"
 
+    dev = spec.load([written]).stage("dev")
+    objects = rendering.render(dev, gather(dev, SECRET_ENV))
     workloads = [o for o in objects if o["kind"] in WORKLOADS]
     assert len(workloads) == len(imported.spec["services"])
-    results = {f"{o['kind']}/{o['metadata']['name']}": rolled_out(kube, o) for o in workloads}
-    not_ready = {k: r.message for k, r in results.items() if r.state is not status.State.CURRENT}
-    assert not not_ready, f"{name}: not rolled out: {not_ready}"
+    for o in workloads:
+        live = kube.get(Ref(o["apiVersion"], o["kind"], o["metadata"]["name"], namespace))
+        assert live is not None and status.compute(live).state is status.State.CURRENT, f"{name}: {o['kind']}"
     claims = kube.list("v1", "PersistentVolumeClaim", namespace=namespace)
     assert all(c["status"].get("phase") == "Bound" for c in claims)
+
+    placeholders = [s for s, svc in imported.spec["services"].items() if svc["image"].startswith("image-to-fill")]
+    loaded = spec.load([written])
+    for stage_name in ("test", "prod"):  # in-process: the CLI's exit 2 is checked once, below
+        stage = loaded.stage(stage_name)
+        if placeholders:
+            with pytest.raises(InputErrors, match=f"stage {stage_name!r} pins images"):
+                rendering.render(stage, gather(stage, SECRET_ENV))
+    if name == "example-voting-app":
+        refused = subprocess.run(
+            [sys.executable, "-m", "shiplane", "render", "-f", str(written), "--stage", "prod"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert refused.returncode == 2, refused.stderr
+        assert "stage 'prod' pins images" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_imported_voting_manifests_deploy(local_cluster, namespace: str, tmp_path: Path) -> None:
@@ -109,3 +129,114 @@ def test_imported_voting_manifests_deploy(local_cluster, namespace: str, tmp_pat
     )
     for o in (o for o in objects if o["kind"] in WORKLOADS):
         assert rolled_out(local_cluster.kube, o).state is status.State.CURRENT
+
+
+def _deploy(spec_path: Path, namespace: str, kubeconfig: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "shiplane", "deploy", "-f", str(spec_path), "--stage", "dev", "-n", namespace],
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_imported_manifests_manage_their_objects(local_cluster, namespace: str, tmp_path: Path) -> None:
+    """The voting app's k8s-specifications plus an annotated ServiceAccount, RBAC, a PriorityClass, a CRD
+    and one of its resources: `import manifests` writes no raw/; `shiplane deploy --stage dev` (its own
+    gate) applies every object with shiplane's labels, and prunes one once it leaves the spec."""
+    import yaml
+
+    from shiplane.importing import manifests, writing
+    from tests.unit.importing.realworld import REALWORLD
+
+    extra = Path(__file__).parents[1] / "data" / "import-cases-managed"
+    docs, names = manifests.load([REALWORLD / "example-voting-app" / "k8s-specifications", extra])
+    imported, raw = manifests.convert(docs, "voting", names)
+    assert raw == []
+    written = writing.write(tmp_path, imported.spec, imported.report, imported.secret_values)
+    assert not (tmp_path / "raw").exists()
+    kc, kube = local_cluster.kubeconfig, local_cluster.kube
+    try:
+        run = _deploy(written, namespace, kc)
+        assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
+        sa = kube.get(Ref("v1", "ServiceAccount", "vote-reader", namespace))
+        assert sa["metadata"]["annotations"]["example.com/role"].endswith(":role/vote-reader")
+        assert sa["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "shiplane"
+        assert kube.get(Ref("rbac.authorization.k8s.io/v1", "RoleBinding", "vote-reader", namespace)) is not None
+        assert kube.get(Ref("scheduling.k8s.io/v1", "PriorityClass", "shiplane-test-import-voting-high")) is not None
+        poll = kube.get(Ref("importtest.shiplane.io/v1", "PollSchedule", "cats-vs-dogs", namespace))
+        assert poll["spec"] == {"opens": "2026-12-01T09:00:00Z"}
+        for o in (o for o in imported.spec["services"]):
+            assert kube.get(Ref("networking.k8s.io/v1", "NetworkPolicy", o, namespace)) is not None
+
+        data = yaml.safe_load(written.read_text())
+        data["objects"] = [o for o in data["objects"] if o["kind"] != "ServiceAccount"]
+        written.write_text(yaml.safe_dump(data, sort_keys=False))
+        run = _deploy(written, namespace, kc)
+        assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
+        gone = kube.get(Ref("v1", "ServiceAccount", "vote-reader", namespace))
+        assert gone is None or gone["metadata"].get("deletionTimestamp"), "the ServiceAccount left the spec: pruned"
+    finally:
+        for ref in (
+            Ref("scheduling.k8s.io/v1", "PriorityClass", "shiplane-test-import-voting-high"),
+            Ref("apiextensions.k8s.io/v1", "CustomResourceDefinition", "pollschedules.importtest.shiplane.io"),
+        ):
+            if kube.get(ref) is not None:
+                kube.delete(ref)
+
+
+def test_shared_claim_binds_and_both_services_roll_out(local_cluster, namespace: str, tmp_path: Path) -> None:
+    """A compose volume two services mount becomes one ReadWriteMany claim on the local plane."""
+    from shiplane.importing import import_compose, writing
+    from tests.unit.importing.test_spec_gaps import SHARED
+
+    (tmp_path / "compose.yaml").write_text(SHARED)
+    imported = import_compose([tmp_path / "compose.yaml"], out_dir=tmp_path, environ={})
+    written = writing.write(tmp_path, imported.spec, imported.report, imported.secret_values)
+    run = _deploy(written, namespace, local_cluster.kubeconfig)
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
+    claim = local_cluster.kube.get(Ref("v1", "PersistentVolumeClaim", "media", namespace))
+    assert claim["status"]["phase"] == "Bound" and claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    for name in ("store", "thumbs"):
+        live = local_cluster.kube.get(Ref("apps/v1", "Deployment", name, namespace))
+        assert status.compute(live).state is status.State.CURRENT
+
+
+def test_helm_import_deploys_with_least_privilege_network_policies(
+    local_cluster, namespace: str, tmp_path: Path
+) -> None:
+    """The chart's web names api (API_URL) and api names db (DATABASE_HOST): each NetworkPolicy lets
+    exactly that through; the annotated ServiceAccount the api uses is managed from `objects:`."""
+    from shiplane.importing import rendered, writing
+    from tests.conftest import go_tool
+
+    chart = Path(__file__).parents[1] / "data" / "helm-chart"
+    text = rendered.helm_template(go_tool("helm"), chart / "shop", [], "shop")
+    imported = rendered.convert(rendered.documents(text, "shop"), "shop", "helm", "shop")
+    written = writing.write(tmp_path, imported.spec, imported.report, imported.secret_values)
+    run = _deploy(written, namespace, local_cluster.kubeconfig)
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
+    kube = local_cluster.kube
+    web = kube.get(Ref("networking.k8s.io/v1", "NetworkPolicy", "web", namespace))["spec"]
+    assert [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for rule in web["egress"] for peer in rule["to"]
+    ] == ["api"]
+    api = kube.get(Ref("networking.k8s.io/v1", "NetworkPolicy", "api", namespace))["spec"]
+    assert [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for rule in api["egress"] for peer in rule["to"]
+    ] == ["db"]
+    api_from = [
+        peer["podSelector"]["matchLabels"]
+        for rule in api["ingress"]
+        for peer in rule.get("from", [])
+        if "podSelector" in peer
+    ]
+    assert {"app.kubernetes.io/name": "web", "app.kubernetes.io/instance": "shop"} in api_from
+    pod_account = kube.get(Ref("apps/v1", "Deployment", "api", namespace))["spec"]["template"]["spec"][
+        "serviceAccountName"
+    ]
+    assert pod_account == "shop-api"
+    assert kube.get(Ref("v1", "ServiceAccount", "shop-api", namespace))["metadata"]["annotations"] == {
+        "iam.example.com/role": "shop-api"
+    }

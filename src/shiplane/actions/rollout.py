@@ -62,6 +62,8 @@ def live_objects(kube: Kube, namespace: str, objects: list[dict]) -> dict[Ref, d
     wanted = {Ref.of(o) for o in objects}
     for api_version, kind in sorted({(r.api_version, r.kind) for r in wanted}):
         namespaced = any(r.namespace for r in wanted if r.kind == kind)
+        if not kube.served(api_version, kind):  # a custom resource whose CRD this deploy creates first
+            continue
         for item in kube.list(api_version, kind, namespace=namespace if namespaced else None):
             ref = Ref(api_version, kind, item["metadata"]["name"], item["metadata"].get("namespace"))
             if ref in wanted:

@@ -49,6 +49,11 @@ class Options:
     signatures: SignatureGate | None = None  # the stage's images.signatures, checked with the policy gate
 
 
+def _established(crd: dict | None) -> bool:
+    conditions = ((crd or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
 def write(store: Store, history_: list[Release], writes: history.Writes) -> list[Release]:
     """Execute a lifecycle decision; return the history as it now stands."""
     for release in writes.put:
@@ -194,6 +199,13 @@ class WaveRunner:
                 digest = managed_digest(obj)
                 if digest:
                     self.managed[key_of(obj)] = digest
+            crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
+            if crds:  # their resources come in a later wave: the API must serve them first
+                for crd in crds:
+                    yield from kube.wait_for(
+                        Ref.of(crd), _established, timeout=self.options.timeout, describe=lambda _: "not established"
+                    )
+                kube.refresh_discovery()
             if wave.wait:
                 try:
                     rules = failfast.RULES if self.options.fail_fast else ()

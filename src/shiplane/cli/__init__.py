@@ -94,7 +94,7 @@ class LazyGroup(click.Group):
         ),
         "import": (
             "shiplane.cli.importing:import_",
-            "Import compose files, systemd units, Procfiles or Kubernetes manifests into a spec.",
+            "Import compose, systemd units, Procfiles, manifests, Helm charts or Kustomize into a spec.",
         ),
         "registry": (
             "shiplane.cli.registry:registry",

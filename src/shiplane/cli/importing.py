@@ -1,4 +1,4 @@
-"""`shiplane import compose|systemd|procfile|manifests`: what exists → shiplane.yaml + a report."""
+"""`shiplane import compose|systemd|procfile|manifests|helm|kustomize`: what exists → shiplane.yaml + a report."""
 
 from __future__ import annotations
 
@@ -39,14 +39,14 @@ def _finish(imported, out_dir: Path, report_format: str, force: bool, raw: list 
     raw_texts = [(name, to_yaml(obj)) for name, obj in raw or []]
     args = (out_dir, imported.spec, imported.report, imported.secret_values)
     if dry_run:  # the same checks as writing, then what would be written; secret values stay unprinted
-        text, paths = writing.preview(*args, force=force, raw=raw_texts)
+        text, paths = writing.preview(*args, force=force, raw=raw_texts, recipes=imported.recipes)
         click.echo(imported.report.to_json() if report_format == "json" else imported.report.to_text(), nl=False)
         if report_format != "json":
             click.echo(f"\n# {paths[0]} (would be written)\n{text}", nl=False)
         for path in paths:
             click.echo(f"would write {path}", err=True)
         return
-    written = writing.write(*args, force=force, raw=raw_texts)
+    written = writing.write(*args, force=force, raw=raw_texts, recipes=imported.recipes)
     click.echo(imported.report.to_json() if report_format == "json" else imported.report.to_text(), nl=False)
     click.echo(f"wrote {written}", err=True)
     if imported.secret_values:
@@ -60,7 +60,7 @@ def _finish(imported, out_dir: Path, report_format: str, force: bool, raw: list 
 
 @click.group("import")
 def import_() -> None:
-    """Import compose files, systemd units, Procfiles or Kubernetes manifests into a spec."""
+    """Import compose, systemd units, Procfiles, manifests, Helm charts or Kustomize into a spec."""
 
 
 @import_.command()
@@ -76,11 +76,11 @@ def import_() -> None:
 @click.option("-p", "--project-name", default=None, help="App name (default: compose `name:` or the directory).")
 @click.option(
     "--connections",
-    type=click.Choice(["network", "evidence"]),
-    default="network",
+    type=click.Choice(["inferred", "evidence", "network"]),
+    default="inferred",
     show_default=True,
-    help="connectsTo from shared networks (what compose allows) or only where depends_on/config name "
-    "the other service.",
+    help="connectsTo: what each service's configuration or depends_on names, else its networks with a "
+    "warning (inferred); only what is named (evidence); or every service on a shared network (network).",
 )
 @_REPORT
 @_FORCE
@@ -128,6 +128,13 @@ def _app_name(name: str | None, first: Path) -> str:
     help="A copy of the VM's filesystem: absolute EnvironmentFile= paths are read under it "
     "(otherwise only beside the unit; never from this machine's own /etc).",
 )
+@click.option(
+    "--packages",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The VM's package listing (`dpkg -S BINARY` and `dpkg-query -W` output): each service gets "
+    "images/<name>/Dockerfile.",
+)
 @_REPORT
 @_FORCE
 @_DRY
@@ -136,14 +143,22 @@ def systemd(
     output_dir: Path | None,
     name: str | None,
     root: Path | None,
+    packages: Path | None,
     report_format: str,
     force: bool,
     dry_run: bool,
 ) -> None:
-    """Import systemd service UNITS from a VM (the image is left for you to fill)."""
+    """Import systemd service UNITS from a VM (with --packages, an image recipe for each)."""
+    from shiplane.errors import InputError
+    from shiplane.fileio import reading
     from shiplane.importing import systemd as sd
 
-    imported = sd.convert(sd.load(list(units), root=root), _app_name(name, units[0]), [u.name for u in units])
+    listing = None
+    if packages is not None:
+        if not packages.is_file():
+            raise InputError(f"{packages}: no such package listing (--packages)")
+        listing = reading.read_text(packages, what="package listing")
+    imported = sd.convert(sd.load(list(units), root=root), _app_name(name, units[0]), [u.name for u in units], listing)
     _finish(imported, output_dir or units[0].parent, report_format, force, dry_run=dry_run)
 
 
@@ -202,3 +217,71 @@ def manifests(
     docs, names = mf.load(list(paths))
     imported, raw = mf.convert(docs, _app_name(name, first / "x"), names)
     _finish(imported, out_dir, report_format, force, raw, dry_run=dry_run)
+
+
+def _kubectl() -> Path:
+    import shutil
+
+    found = shutil.which("kubectl") or ("/usr/bin/kubectl" if Path("/usr/bin/kubectl").exists() else None)
+    if found is None:
+        from shiplane.errors import EnvironmentProblem
+
+        raise EnvironmentProblem("kubectl not found on PATH (needed for `kubectl kustomize`)")
+    return Path(found)
+
+
+@import_.command()
+@click.argument("chart", type=click.Path(path_type=Path))
+@click.option(
+    "-f",
+    "--values",
+    "values",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A values file for helm template (repeatable, later wins).",
+)
+@_OUT
+@click.option("--name", default=None, help="App and release name (default: the chart's directory).")
+@click.option("--plain", is_flag=True, help="Progress as plain lines (when helm is built first).")
+@_REPORT
+@_FORCE
+@_DRY
+def helm(
+    chart: Path,
+    values: tuple[Path, ...],
+    output_dir: Path | None,
+    name: str | None,
+    plain: bool,
+    report_format: str,
+    force: bool,
+    dry_run: bool,
+) -> None:
+    """Import a Helm CHART through `helm template`, then map its objects like manifests."""
+    from shiplane.cli.output import drain
+    from shiplane.importing import rendered
+    from shiplane.localcluster import tools
+
+    app = _app_name(name, chart / "x")
+    helm_bin = tools.locate("helm") or drain(tools.build("helm"), plain=plain or None)
+    text = rendered.helm_template(helm_bin, chart, list(values), app)
+    imported = rendered.convert(rendered.documents(text, str(chart)), app, "helm", str(chart))
+    _finish(imported, output_dir or Path("."), report_format, force, dry_run=dry_run)
+
+
+@import_.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@_OUT
+@click.option("--name", default=None, help="App name (default: the directory's name).")
+@_REPORT
+@_FORCE
+@_DRY
+def kustomize(
+    directory: Path, output_dir: Path | None, name: str | None, report_format: str, force: bool, dry_run: bool
+) -> None:
+    """Import a Kustomize DIRECTORY through `kubectl kustomize`, then map its objects like manifests."""
+    from shiplane.importing import rendered
+
+    app = _app_name(name, directory / "x")
+    text = rendered.kustomize(_kubectl(), directory)
+    imported = rendered.convert(rendered.documents(text, str(directory)), app, "kustomize", str(directory))
+    _finish(imported, output_dir or Path("."), report_format, force, dry_run=dry_run)

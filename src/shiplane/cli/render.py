@@ -62,6 +62,8 @@ def render(
         objects = _pinned(stage_spec, inputs, objects, namespace)
     if validate:
         schemas.validate(objects, stage_spec.kubernetes_version)
+        for note in schemas.unvalidated(objects):
+            click.echo(f"note: {note}", err=True)
     if not show_secrets:
         objects = exporting.mask_secrets(objects)
     if output_dir is None:

@@ -28,7 +28,7 @@ def import_compose(
     profiles: list[str] | None = None,
     env_file: Path | None = None,
     project_name: str | None = None,
-    connections: str = "network",
+    connections: str = "inferred",
 ) -> Imported:
     project = composefile.load(paths, environ=environ, profiles=profiles, env_file=env_file, name=project_name)
     facts, seen = host.survey(project)

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from shiplane.importing import storage
+from shiplane.importing import connections as conn
+from shiplane.importing import health, storage
 from shiplane.importing.composefile import Project
 from shiplane.importing.images import ImageFacts
 from shiplane.importing.report import Report, ServiceReport
@@ -19,8 +20,6 @@ _NO_EQUIVALENT = {
     "hostname": "pods get their own host names",
     "domainname": "pods get their own host names",
     "stop_signal": "Kubernetes stops containers with SIGTERM (set STOPSIGNAL in the image)",
-    "stop_grace_period": "the spec has no grace period (Kubernetes default: 30s)",
-    "sysctls": "the spec has no sysctls (unsafe ones also need a kubelet allow-list)",
     "ulimits": "no per-container ulimits in Kubernetes: the container runtime's defaults apply",
     "logging": "the cluster collects container logs",
     "extra_hosts": "the spec has no host aliases",
@@ -36,7 +35,6 @@ _NO_EQUIVALENT = {
     "external_links": "no equivalent",
     "develop": "compose watch is for development",
     "post_start": "the spec has no lifecycle hooks",
-    "pre_stop": "the spec has no lifecycle hooks",
     "group_add": "the spec has no supplemental groups",
     "mac_address": "no equivalent",
     "oom_score_adj": "the kubelet sets it from the QoS class",
@@ -45,18 +43,15 @@ _NO_EQUIVALENT = {
     "userns_mode": "no equivalent in the spec",
 }
 _GAPS = {
-    "sysctls": "sysctls: no field (pod securityContext.sysctls)",
-    "stop_grace_period": "stop_grace_period: no field (terminationGracePeriodSeconds)",
     "extra_hosts": "extra_hosts: no field (hostAliases)",
     "post_start": "post_start/pre_stop: no lifecycle hooks",
-    "pre_stop": "post_start/pre_stop: no lifecycle hooks",
     "stop_signal": "stop_signal: no field (container lifecycle.stopSignal)",
 }
 _HANDLED = frozenset(
     """image build command entrypoint working_dir user environment env_file ports expose healthcheck
     depends_on volumes shm_size networks deploy restart cap_add cap_drop privileged read_only
     secrets configs labels annotations runtime profiles extends scale mem_limit mem_reservation cpus
-    network_mode security_opt pid ipc devices volumes_from""".split()  # noqa: SIM905
+    network_mode security_opt pid ipc devices volumes_from stop_grace_period sysctls pre_stop""".split()  # noqa: SIM905
 )
 
 
@@ -131,6 +126,27 @@ def misc(svc: dict, r: ServiceReport, gaps: set[str], report: Report) -> dict[st
     for key in ("restart_policy", "placement", "update_config", "rollback_config", "endpoint_mode", "labels"):
         if key in deploy:
             r.dropped.append(f"deploy.{key}: Kubernetes controllers decide this (no field in the spec)")
+    if svc.get("stop_grace_period") is not None:
+        try:
+            out["terminationGracePeriodSeconds"] = health.seconds(svc["stop_grace_period"])
+            r.mapped.append(f"stop_grace_period {svc['stop_grace_period']} → terminationGracePeriodSeconds")
+        except ValueError as err:
+            r.dropped.append(f"stop_grace_period: {err}")
+    if svc.get("sysctls"):
+        raw = svc["sysctls"]
+        pairs = raw.items() if isinstance(raw, dict) else (str(x).partition("=")[::2] for x in raw)
+        out["sysctls"] = {str(k): str(v) for k, v in pairs}
+        r.mapped.append(
+            f"sysctls {', '.join(out['sysctls'])} → sysctls (outside the safe set they need a kubelet "
+            "allow-list; the policy gate flags them)"
+        )
+    hooks = [h for h in svc.get("pre_stop") or [] if isinstance(h, dict) and h.get("command")]
+    if hooks:
+        cmd = hooks[0]["command"]
+        out["preStop"] = ["sh", "-c", cmd] if isinstance(cmd, str) else [str(c) for c in cmd]
+        r.mapped.append("pre_stop → preStop (exec before SIGTERM)")
+        if len(hooks) > 1:
+            r.dropped.append(f"pre_stop: {len(hooks) - 1} more hook(s); the spec runs one (chain them in a script)")
     if svc.get("runtime") and svc["runtime"] not in ("runc", "io.containerd.runc.v2"):
         rt = svc["runtime"]
         handler = re.sub(r"^io\.containerd\.|\.v\d+$", "", rt)
@@ -213,6 +229,8 @@ def kinds(project: Project, services: dict, reports: dict[str, ServiceReport], p
         else:
             kind = "stateless"
             why = "no named volumes: its containers keep nothing worth keeping"
+            if "'shared'" in str(out.get("volumes", {})):
+                why = "its data is on a claim shared with other services (ReadWriteMany)"
             if any("local state outside volumes" in b for b in r.blockers):
                 why = "no volumes, but it writes data that a restart loses (see blockers)"
         if kind == "stateful" and "persistent" not in str(out.get("volumes", {})):
@@ -254,56 +272,47 @@ def dependencies(project: Project, services: dict, reports: dict, names: dict[st
             services[s]["dependsOn"] = deps
 
 
-def _names_in(svc: dict) -> set[str]:
-    """Every host-name-like word its configuration mentions (`db`, `db.internal` → db, db.internal):
-    computed once per service, so who-mentions-whom is linear in the services, not quadratic."""
-    text = " ".join(
-        [
-            *(str(v) for v in (svc.get("environment") or {}).values()),
-            *(svc.get("command") or []),
-            *(svc.get("entrypoint") or []),
-        ]
-    )
-    out: set[str] = set()
-    for chunk in re.split(r"[^\w.-]+", text):
-        parts = chunk.split(".")
-        out.update(".".join(parts[: i + 1]) for i in range(len(parts)))
-    return out
-
-
-def connections(project: Project, services: dict, reports: dict, ports_of: dict, names: dict, mode: str) -> None:
-    """Compose lets every service reach every other on a shared network; the spec says it per pair."""
+def connections(
+    project: Project, services: dict, reports: dict, ports_of: dict, names: dict, mode: str, report: Report
+) -> None:
+    """Least privilege from configuration (see `importing.connections`); networks bound it."""
     nets = {}
     for s, svc in project.services.items():
         nm = str(svc.get("network_mode") or "")
         nets[s] = set() if nm in ("host", "none") else set(svc.get("networks") or {"default": {}})
-    for s, svc in project.services.items():
-        wanted, notes = [], []
-        mentioned = _names_in(svc)
-        for o in project.services:
-            shared = nets[s] & nets[o]
-            if o == s or not shared:
-                continue
-            evidence = o in (svc.get("depends_on") or {}) or o in mentioned
-            if not ports_of[o]:
-                if evidence and services[o].get("kind") != "job":  # waiting for a job is not calling it
-                    reports[o].blockers.append(
-                        f"{s} uses it, but no port is known (none in compose or the Dockerfile), so it gets no "
-                        "Service and cannot be reached by name; add its port under ports"
-                    )
-                continue
-            if mode == "evidence" and not evidence:
-                continue
-            wanted.append(names[o])
-            why = (
-                "depends_on or configuration names it"
-                if evidence
-                else (f"shares network {sorted(shared)[0]} only: remove it if {s} never calls {o}")
-            )
-            notes.append(f"{names[o]} ({why})")
-        if wanted:
-            services[s]["connectsTo"] = wanted
-            reports[s].mapped.append("may connect to " + "; ".join(notes))
+    hosts = {s.lower(): s for s in project.services}
+    hosts.update({names[s]: s for s in project.services})
+    texts = {s: conn.compose_texts(svc) for s, svc in project.services.items()}
+    depends = {
+        s: [d for d in (svc.get("depends_on") or {}) if d in project.services] for s, svc in project.services.items()
+    }
+    reachable = {s for s in project.services if ports_of[s] and services[s].get("kind") != "job"}
+    for s in project.services:  # named or waited for, but nothing to connect to
+        for o in {**conn.references(texts[s], hosts), **dict.fromkeys(depends[s])}:
+            if o != s and not ports_of[o] and nets[s] & nets[o] and services[o].get("kind") != "job":
+                reports[o].blockers.append(
+                    f"{s} uses it, but no port is known (none in compose or the Dockerfile), so it gets no "
+                    "Service and cannot be reached by name; add its port under ports"
+                )
+    conn.infer(
+        services,
+        reports,
+        report,
+        texts=texts,
+        hosts=hosts,
+        networks=nets,
+        depends=depends,
+        reachable=reachable,
+        mode=mode,
+    )
+    for svc in services.values():
+        svc["connectsTo"] = [names.get(c, c) if isinstance(c, str) else c for c in svc.get("connectsTo", [])] or None
+        if svc["connectsTo"] is None:
+            del svc["connectsTo"]
+    for r in reports.values():
+        for c in r.connections:
+            if c.get("to"):
+                c["to"] = names.get(c["to"], c["to"])
 
 
 _HOST_PORT = re.compile(r"(?<![\w.-])([\w.-]+?):(\d{2,5})\b")

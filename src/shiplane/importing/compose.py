@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shiplane.importing import classify, containers, health, naming, normalizing, secretrefs, storage
+from shiplane.importing import classify, containers, health, naming, normalizing, secretrefs, stages, storage
 from shiplane.importing.composefile import Project
 from shiplane.importing.images import ImageFacts
 from shiplane.importing.naming import spec_name
@@ -50,6 +50,7 @@ class Imported:
     spec: dict[str, Any]
     report: Report
     secret_values: dict[str, str] = field(default_factory=dict, repr=False)
+    recipes: dict[str, str] = field(default_factory=dict)  # service → Dockerfile text (VM imports)
 
 
 def _ports(
@@ -105,6 +106,7 @@ def _public(
     sname: str, app: str, f: ImageFacts, published: list[tuple[str, dict]], r: ServiceReport, gaps: set[str]
 ) -> dict | None:
     public = None
+    lb: list[str] = []
     for name, p in published:
         local = p.get("host_ip") in ("127.0.0.1", "localhost", "::1")
         if local:
@@ -116,11 +118,12 @@ def _public(
                 f"host {public['host']} (a candidate: set the real host name)"
             )
         else:
-            r.dropped.append(
-                f"published port {p.get('published')}:{p['target']}/{p['protocol']}: stays inside the "
-                "cluster (only one HTTP port per service can be public; use kubectl port-forward)"
-            )
-            gaps.add("exposure of non-HTTP or several ports outside the cluster (Service type LoadBalancer/NodePort)")
+            lb.append(f"{p.get('published') or '(any)'}:{p['target']}/{p['protocol']}")
+    if lb:
+        r.mapped.append(
+            f"published port(s) {', '.join(lb)} → serviceType LoadBalancer (its ports reachable outside the "
+            "cluster; externalTrafficPolicy Local keeps client addresses)"
+        )
     return public
 
 
@@ -150,7 +153,7 @@ def convert(
     facts: dict[str, ImageFacts],
     paths: dict[str, PathInfo],
     out_dir: Path,
-    connections: str = "network",
+    connections: str = "inferred",
 ) -> Imported:
     app = spec_name(project.name)
     files = [storage.rel(str(p.resolve()), project.directory) for p in project.files]
@@ -186,15 +189,10 @@ def convert(
         ):
             r.blockers.append(f"image {image!r} is not a valid reference; replaced by {app}-{name}")
             image = None
-        out["image"] = image or f"{app}-{name}"
         build = _build(svc, out_dir, r)
+        out["image"] = image or stages.placeholder(f"{app}-{name}")
         if build:
             out["build"] = build
-            if not image:
-                r.guessed.append(
-                    f"image {out['image']}: compose's local name for the build of {build['context']}; "
-                    "push it to a registry the cluster pulls from and set image"
-                )
         if svc.get("entrypoint") is not None:
             out["command"] = containers.escape(svc["entrypoint"])
         if svc.get("command") is not None:
@@ -258,6 +256,8 @@ def convert(
         public = _public(name, app, f, published, r, gaps)
         if public:
             out["public"] = public
+        if any("serviceType LoadBalancer" in m for m in r.mapped):
+            out["serviceType"] = "LoadBalancer"
         classify.blockers(svc, f, st, r)
         services[s] = out
         reports[s] = r
@@ -267,7 +267,7 @@ def convert(
     protector.services(services, reports)
     classify.kinds(project, services, reports, ports_of)
     classify.dependencies(project, services, reports, names)
-    classify.connections(project, services, reports, ports_of, names, connections)
+    classify.connections(project, services, reports, ports_of, names, connections, report)
     spec: dict[str, Any] = {
         "apiVersion": "shiplane.io/v1alpha1",
         "app": {"name": app},
@@ -276,15 +276,14 @@ def convert(
     if book.sources:
         spec["secrets"] = book.sources
     spec["services"] = {names[s]: services[s] for s in project.services}
-    spec["stages"] = {"dev": {"namespace": app}}
     report.services = [reports[s] for s in project.services]
+    spec["stages"] = stages.standard(app, spec["services"], report)
     for s, wanted in project.skipped.items():
         report.notes.append(
             f"service {s!r} skipped: its profile(s) {', '.join(wanted)} are not enabled (pass --profile {wanted[0]})"
         )
     for var in project.unset:
         report.notes.append(f"variable {var} is not set: it became an empty string (as compose does)")
-    report.notes.append("one stage 'dev' was created; add test/prod stages with their overrides")
     report.spec_gaps = sorted(gaps)
     report.notes += protector.notes
     secretrefs.scrub_report(report, protector.values())

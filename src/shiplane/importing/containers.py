@@ -121,14 +121,14 @@ def security(svc: dict[str, Any], f: ImageFacts, r: ServiceReport, gaps: set[str
         sec.pop("dropAllCapabilities", None)
         r.mapped.append("cap_drop ALL → dropAllCapabilities")
     elif drops:
-        r.dropped.append(f"cap_drop {', '.join(drops)}: the spec can only drop all capabilities")
-        gaps.add("cap_drop of single capabilities: Security has only dropAllCapabilities (true/false)")
+        sec["dropCapabilities"] = drops
+        r.mapped.append(f"cap_drop {', '.join(drops)} → dropCapabilities")
     if svc.get("privileged"):
+        sec.update({"privileged": True, "allowPrivilegeEscalation": True})
         r.blockers.append(
-            "privileged: full access to the host; not carried over (the spec has no privileged "
-            "mode) — find the capabilities it really needs"
+            "privileged: full access to the host; kept as security.privileged, which the policy gate flags "
+            "critical (even dev stops on it) — find the capabilities it really needs and use addCapabilities"
         )
-        gaps.add("privileged containers: Security has no privileged field (deliberately left out)")
     for opt in svc.get("security_opt") or []:
         if str(opt).replace(":", "=") in ("no-new-privileges", "no-new-privileges=true"):
             r.mapped.append("security_opt no-new-privileges → allowPrivilegeEscalation false (the default)")

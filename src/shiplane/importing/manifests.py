@@ -16,7 +16,7 @@ from typing import Any
 from shiplane.errors import InputError, InputErrors
 from shiplane.fileio import reading
 from shiplane.fileio.writing import safe_name
-from shiplane.importing import manifestshapes, naming, secretrefs, shapes, yamlfile
+from shiplane.importing import connections, manifestshapes, naming, secretrefs, shapes, stages, yamlfile
 from shiplane.importing.compose import Imported, spec_name
 from shiplane.importing.containers import DEFAULT_RESOURCES
 from shiplane.importing.report import Report, ServiceReport
@@ -150,6 +150,20 @@ def _container(
     ):
         if src in sc:
             sec[dst] = sc[src]
+    caps = sc.get("capabilities") or {}
+    drops = [str(x) for x in caps.get("drop") or []]
+    if drops and "ALL" not in drops:
+        sec.update(dropAllCapabilities=False, dropCapabilities=drops)
+    elif sc and "ALL" not in drops:
+        sec["dropAllCapabilities"] = False
+    if caps.get("add"):
+        sec["addCapabilities"] = [str(x) for x in caps["add"]]
+    if sc.get("privileged") is True:
+        sec.update(privileged=True, allowPrivilegeEscalation=True)
+        r.blockers.append(
+            "privileged: kept as security.privileged, which the policy gate flags critical (even dev stops "
+            "on it) — find the capabilities it really needs"
+        )
     if not sc:
         sec = {"runAsNonRoot": False, "readOnlyRootFilesystem": False, "dropAllCapabilities": False}
         r.guessed.append("no securityContext: relaxed to what the manifest ran with (root allowed, writable root)")
@@ -202,8 +216,8 @@ def _secret_objects(objects: list[dict], book: SecretBook, report: Report) -> No
 
 
 def _raw_secrets(obj: dict, book: SecretBook, report: Report) -> dict:
-    """raw/ is committed: a secret-looking field of an object kept as-is is moved to
-    .shiplane-secrets/ and replaced by a placeholder naming where it went."""
+    """The spec is committed: a secret-looking field of an object managed as-is (`objects:`) is moved
+    to .shiplane-secrets/ and replaced by a placeholder naming where it went."""
     where = f"{obj['kind']} {obj['metadata']['name']}"
 
     def walk(node: Any, path: tuple) -> Any:
@@ -215,7 +229,8 @@ def _raw_secrets(obj: dict, book: SecretBook, report: Report) -> dict:
         if isinstance(node, str) and looks_secret(key, node):
             name = book.add_value(f"{obj['metadata']['name']}-{key}", node, obj["metadata"]["name"])
             report.secrets.append(
-                f"{where}: {format_path(path)} moved to .shiplane-secrets/{name}; put it back when applying raw/"
+                f"{where}: {format_path(path)} moved to .shiplane-secrets/{name}; "
+                "the object under objects: holds a placeholder (keep such values in a Secret instead)"
             )
             return f"<secret: .shiplane-secrets/{name}>"
         return node
@@ -247,9 +262,13 @@ def _workload(obj: dict, services: list[dict], configmaps: dict, book: SecretBoo
             f"Service {s['metadata']['name']} → ports"
             + (f" (a renamed Service: clients used {s['metadata']['name']!r})" if s["metadata"]["name"] != name else "")
         )
-        if s["spec"].get("type") in ("NodePort", "LoadBalancer"):
-            r.dropped.append(f"Service type {s['spec']['type']}: the spec exposes HTTP through an Ingress only")
     out = {"kind": kind, **_container(containers[0], r, configmaps, book, service_ports)}
+    for s in matching:
+        if s["spec"].get("type") in ("NodePort", "LoadBalancer"):
+            out["serviceType"] = s["spec"]["type"]
+            if s["spec"].get("externalTrafficPolicy") in ("Cluster", "Local"):
+                out["externalTrafficPolicy"] = s["spec"]["externalTrafficPolicy"]
+            r.mapped.append(f"Service type {s['spec']['type']} → serviceType")
     if kind == "stateless":
         out.pop("kind")
     if len(containers) > 1:
@@ -258,6 +277,23 @@ def _workload(obj: dict, services: list[dict], configmaps: dict, book: SecretBoo
         out["initContainers"] = {
             spec_name(c["name"]): _container(c, r, configmaps, book, {}) for c in pod["spec"]["initContainers"]
         }
+    pod_sc = pod["spec"].get("securityContext") or {}
+    if pod_sc.get("sysctls"):
+        out["sysctls"] = {str(x["name"]): str(x.get("value", "")) for x in pod_sc["sysctls"] if x.get("name")}
+        r.mapped.append("pod sysctls → sysctls")
+    if isinstance(pod["spec"].get("terminationGracePeriodSeconds"), int):
+        out["terminationGracePeriodSeconds"] = pod["spec"]["terminationGracePeriodSeconds"]
+    pre = ((containers[0].get("lifecycle") or {}).get("preStop") or {}).get("exec", {}).get("command")
+    if pre:
+        out["preStop"] = [str(x) for x in pre]
+        r.mapped.append("lifecycle.preStop exec → preStop")
+    if isinstance(pod_sc.get("fsGroup"), int):
+        out.setdefault("security", {})["fsGroup"] = pod_sc["fsGroup"]
+        r.mapped.append(f"pod securityContext.fsGroup {pod_sc['fsGroup']} → security.fsGroup")
+    account = pod["spec"].get("serviceAccountName") or pod["spec"].get("serviceAccount")
+    if account and account != "default":
+        out["serviceAccountName"] = account
+        r.mapped.append(f"serviceAccountName {account} → serviceAccountName (keep that ServiceAccount in objects:)")
     if kind in ("stateless", "stateful") and "replicas" in spec:
         out["replicas"] = spec["replicas"]
     if kind == "cronjob":
@@ -351,23 +387,29 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
     # kind and name are the file's text: one safe file name each (`kind: ../../x` must not leave raw/)
     raw = [(safe_name(f"{o['kind'].lower()}-{o['metadata']['name']}.yaml"), o) for o in objects if id(o) not in used]
     raw = [(fname, _raw_secrets(o, book, report)) for fname, o in raw]
-    for fname, o in raw:
-        report.notes.append(f"{o['kind']} {o['metadata']['name']}: kept as-is in raw/{fname} (apply it with kubectl)")
-    if raw:
-        report.spec_gaps.append(
-            "raw objects: the spec has no field for objects managed as-is; they were written to raw/ instead"
-        )
+    managed = [_as_is(o) for _, o in raw]
+    for o in managed:
+        report.notes.append(f"{o['kind']} {o['metadata']['name']}: managed as it is (spec objects:)")
     # Without NetworkPolicies in the input everything could reach everything; the spec's firewall
-    # denies by default, so say the same thing explicitly (and let people narrow it).
+    # denies by default: each service reaches what its env, args and config files name, else all.
     if not any(o.get("kind") == "NetworkPolicy" for o in objects):
-        for name, svc in services.items():
-            targets = [o for o, t in services.items() if o != name and t.get("ports") and t.get("kind") != "job"]
-            if targets:
-                svc["connectsTo"] = targets
-        report.notes.append(
-            "no NetworkPolicy in the input: every service may connect to every other (connectsTo); "
-            "narrow it to what each really calls"
+        hosts = {n: n for n in services}
+        for s in services_k8s:  # a Service named differently from its workload
+            for name, r in ((r.name, r) for r in report.services):
+                if any(f"Service {s['metadata']['name']} →" in m for m in r.mapped):
+                    hosts.setdefault(s["metadata"]["name"].lower(), name)
+        connections.infer(
+            services,
+            {r.name: r for r in report.services},
+            report,
+            texts={n: connections.spec_texts(svc) for n, svc in services.items()},
+            hosts=hosts,
+            networks={n: {"default"} for n in services},
+            depends={},
+            reachable={n for n, t in services.items() if t.get("ports") and t.get("kind") not in ("job", "cronjob")},
         )
+    else:
+        report.notes.append("NetworkPolicy objects in the input: connectsTo left empty; write it from them")
     protector = secretrefs.Protector(book)
     protector.services(services, {r.name: r for r in report.services})
     report.notes += protector.notes
@@ -375,11 +417,47 @@ def convert(documents: list[tuple[str, dict]], app: str, sources: list[str]) -> 
     if book.sources:
         spec["secrets"] = book.sources
     spec["services"] = services
-    spec["stages"] = {"dev": {"namespace": app}}
-    report.notes.append("one stage 'dev' was created; add test/prod stages with their overrides")
+    spec["stages"] = stages.standard(app, services, report)
+    if managed:
+        spec["objects"] = managed
     secretrefs.scrub_report(report, protector.values())
-    secretrefs.scrub_report(report, protector.values())
-    return Imported(spec=spec, report=report, secret_values=dict(book.values)), raw
+    return Imported(spec=spec, report=report, secret_values=dict(book.values)), []
+
+
+def _as_is(obj: dict) -> dict:
+    """An object for `objects:`: its namespace is the stage's, server-written fields go."""
+    out = {k: v for k, v in obj.items() if k != "status"}
+    meta = {
+        k: v
+        for k, v in (obj.get("metadata") or {}).items()
+        if k not in ("namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields")
+    }
+    out["metadata"] = meta
+    return out
+
+
+def parse(text: str, source: str) -> tuple[list[tuple[str, dict]], list[str]]:
+    """The objects of one YAML stream ((source, object) each) and the shape problems found."""
+    docs: list[tuple[str, dict]] = []
+    problems: list[str] = []
+    for i, (data, marks) in enumerate(yamlfile.parse_all(text, source)):
+        if data is None:
+            continue
+        at = shapes.where_in(marks, source)
+        if isinstance(data, dict) and data.get("kind") == "List":
+            items = data.get("items")
+            if not isinstance(items, list):
+                problems.append(f"{at(('items',))}: expected a list of objects (found {describe(items)})")
+                continue
+            objects = [(item, ("items", j)) for j, item in enumerate(items)]
+        else:
+            objects = [(data, ())]
+        for obj, root in objects:
+            found = _shape(obj, marks, source, root, i + 1)
+            problems += found
+            if not found:
+                docs.append((source, obj))
+    return docs, problems
 
 
 def load(paths: list[Path]) -> tuple[list[tuple[str, dict]], list[str]]:
@@ -394,23 +472,9 @@ def load(paths: list[Path]) -> tuple[list[tuple[str, dict]], list[str]]:
     docs = []
     problems: list[str] = []
     for f in files:
-        for i, (data, marks) in enumerate(yamlfile.parse_all(reading.read_text(f, what="manifest"), str(f))):
-            if data is None:
-                continue
-            at = shapes.where_in(marks, str(f))
-            if isinstance(data, dict) and data.get("kind") == "List":
-                items = data.get("items")
-                if not isinstance(items, list):
-                    problems.append(f"{at(('items',))}: expected a list of objects (found {describe(items)})")
-                    continue
-                objects = [(item, ("items", j)) for j, item in enumerate(items)]
-            else:
-                objects = [(data, ())]
-            for obj, root in objects:
-                found = _shape(obj, marks, str(f), root, i + 1)
-                problems += found
-                if not found:
-                    docs.append((str(f), obj))
+        found, bad = parse(reading.read_text(f, what="manifest"), str(f))
+        docs += found
+        problems += bad
     if problems:
         raise InputErrors(problems)
     return docs, [f.name for f in files]

@@ -270,5 +270,5 @@ def scrub_report(report: Any, values: set[str]) -> None:
             setattr(s, attr, redaction.scrub(getattr(s, attr), p))
         for attr in ("mapped", "guessed", "dropped", "blockers"):
             setattr(s, attr, [redaction.scrub(x, p) for x in getattr(s, attr)])
-    for attr in ("notes", "prerequisites", "secrets", "spec_gaps", "sources"):
+    for attr in ("notes", "prerequisites", "secrets", "spec_gaps", "sources", "images", "connections", "moved"):
         setattr(report, attr, [redaction.scrub(x, p) for x in getattr(report, attr)])

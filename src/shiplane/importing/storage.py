@@ -163,6 +163,17 @@ def named(st: Storage, r: ServiceReport, vol: dict, declared: dict, users: list[
         r.guessed.append(f"volume {src} → {target}: looks like a cache, so scratch (emptyDir) rather than persistent")
         return
     size = (opts.get("driver_opts") or {}).get("size")
+    others = [u for u in users if u != sname]
+    if others:  # one ReadWriteMany claim mounted by each of them
+        st.volumes[name] = {"shared": {"claim": name, "size": quantity(size) if size else DEFAULT_SIZE}}
+        st.mounts[name] = {"path": target, "readOnly": True} if vol.get("read_only") else target
+        r.mapped.append(
+            f"volume {src} → {target}: shared with {', '.join(others)}: one ReadWriteMany claim '{name}' "
+            "(needs a storage class that supports ReadWriteMany, e.g. NFS or CephFS)"
+        )
+        if not size:
+            r.guessed.append(f"volume {name} size {DEFAULT_SIZE} (compose volumes have no size)")
+        return
     st.volumes[name] = {"persistent": {"size": quantity(size) if size else DEFAULT_SIZE}}
     st.mounts[name] = {"path": target, "readOnly": True} if vol.get("read_only") else target
     st.state.append(f"named volume {src} holds {target}")
@@ -171,12 +182,6 @@ def named(st: Storage, r: ServiceReport, vol: dict, declared: dict, users: list[
         r.guessed.append(f"volume {name} size {DEFAULT_SIZE} (compose volumes have no size)")
     if opts.get("external"):
         r.dropped.append(f"volume {src} is external in compose: the claim starts empty (migrate its data)")
-    others = [u for u in users if u != sname]
-    if others:
-        r.blockers.append(
-            f"volume {src} is shared with {', '.join(others)}: each service gets its own claim; "
-            "share the data over the network instead"
-        )
 
 
 def volumes(

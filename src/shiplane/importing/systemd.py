@@ -17,7 +17,7 @@ from typing import Any
 
 from shiplane.errors import InputError
 from shiplane.fileio import reading
-from shiplane.importing import containers, naming, secretrefs, vm
+from shiplane.importing import containers, naming, recipes, secretrefs, vm
 from shiplane.importing.compose import PORT_NAMES, Imported, spec_name
 from shiplane.importing.interpolating import parse_dotenv
 from shiplane.importing.report import Report, ServiceReport
@@ -115,6 +115,40 @@ def _split(line: str, unit: Unit, key: str) -> list[str]:
         raise InputError(f"{unit.where('Service', key)}: {key}: cannot split the command line: {err}") from None
 
 
+def _recipe(
+    unit: Unit, name: str, argv: list[str], kind_type: str, out: dict, r: ServiceReport, packages: tuple | None
+) -> str | None:
+    """With a package listing from the VM: a Dockerfile, built from images/<name>/ (see `recipes`)."""
+    if packages is None:
+        return None
+    dirs = [
+        f"{base}/{value.split(':')[0]}"
+        for key, base in (
+            ("StateDirectory", "/var/lib"),
+            ("CacheDirectory", "/var/cache"),
+            ("RuntimeDirectory", "/run"),
+        )
+        for value in " ".join(unit.get("Service", key)).split()
+    ]
+    env_files = [p.lstrip("-") for line in unit.get("Service", "EnvironmentFile") for p in line.split()]
+    facts = recipes.UnitFacts(argv, kind_type, unit.last("Service", "User") or None, dirs, env_files)
+    made = recipes.dockerfile(name, facts, *packages, r)
+    if made is None:
+        return None
+    text, foreground = made
+    if foreground is not None:
+        out["command"] = containers.escape(foreground)
+        r.blockers[:] = [b for b in r.blockers if not b.startswith("Type=forking: the process daemonizes")]
+    out["build"] = {"context": f"images/{name}"}
+    out["security"] = {
+        k: v for k, v in out.get("security", {}).items() if k not in ("runAsNonRoot", "dropAllCapabilities")
+    } | {"runAsUser": recipes.UID, "runAsGroup": recipes.UID}
+    r.guessed[:] = [g for g in r.guessed if not g.startswith("User=")]
+    r.mapped.append(f"image recipe → images/{name}/Dockerfile (build: context images/{name})")
+    r.blockers[:] = [b for b in r.blockers if not b.startswith("image: a VM has none")]
+    return text
+
+
 def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[str, Any], ServiceReport]:
     name = names[unit.name]
     r = ServiceReport(name=name, source=f"unit {unit.name}")
@@ -134,9 +168,15 @@ def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[
         r.blockers.append(f"{len(starts)} ExecStart lines: several processes; give each its own service")
     if re.search(r"%[a-zA-Z]", command):
         r.blockers.append("ExecStart uses unit specifiers (%i, %h, …): replace them with real values")
-    for key in ("ExecStartPre", "ExecStartPost", "ExecReload", "ExecStop"):
+    hints = {
+        "ExecStartPre": "runs before the service starts: make it an init container (initContainers)",
+        "ExecStartPost": "runs after the service starts: no such hook in the spec (a postStart hook in Kubernetes)",
+        "ExecReload": "reloads configuration in place: in Kubernetes a changed config rolls out new pods instead",
+        "ExecStop": "stops the service: Kubernetes sends SIGTERM (a preStop hook if the process needs a command)",
+    }
+    for key, hint in hints.items():
         if unit.get("Service", key):
-            r.dropped.append(f"{key}: no hook in the spec (an ExecStartPre could become an init container)")
+            r.dropped.append(f"{key}: {hint}")
     if kind_type == "forking":
         r.blockers.append("Type=forking: the process daemonizes; run it in the foreground in a container")
     wd = unit.last("Service", "WorkingDirectory").lstrip("-")
@@ -167,6 +207,14 @@ def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[
         r.mapped.append("MemoryMax/MemoryLow/CPUQuota → resources")
     else:
         r.guessed.append("resources: none in the unit, so the app defaults apply")
+    stop = unit.last("Service", "TimeoutStopSec")
+    m = re.fullmatch(r"(?:(\d+)\s*min)?\s*(?:(\d+)\s*s?)?", stop.strip()) if stop else None
+    seconds = int(m.group(1) or 0) * 60 + int(m.group(2) or 0) if m and (m.group(1) or m.group(2)) else 0
+    if seconds > 0:
+        out["terminationGracePeriodSeconds"] = seconds
+        r.mapped.append(f"TimeoutStopSec={stop} → terminationGracePeriodSeconds {seconds}")
+    elif stop:
+        r.dropped.append(f"TimeoutStopSec={stop}: no limit in systemd; Kubernetes' default grace period (30s) applies")
     user = unit.last("Service", "User")
     sec: dict[str, Any] = {"readOnlyRootFilesystem": False}
     if user.isdigit() and int(user) > 0:
@@ -219,16 +267,32 @@ def _service(unit: Unit, names: dict[str, str], book: SecretBook) -> tuple[dict[
     return out, r
 
 
-def convert(units: list[Unit], app: str, sources: list[str]) -> Imported:
+def convert(units: list[Unit], app: str, sources: list[str], packages: str | None = None) -> Imported:
+    """`packages`: the VM's `dpkg -S` / `dpkg-query -W` listing; with it each service gets a Dockerfile."""
     names = naming.unique(
         [(u.name, f"unit {u.name}") for u in units], "unit", lambda n: n.removesuffix(".service").split("@")[0]
     )
     report = Report(tool="systemd", app=app, sources=sources)
     book = SecretBook()
     services = {}
+    listing = recipes.parse_packages(packages) if packages is not None else None
+    dockerfiles: dict[str, str] = {}
     for unit in units:
-        services[names[unit.name]], r = _service(unit, names, book)
+        name = names[unit.name]
+        services[name], r = _service(unit, names, book)
         report.services.append(r)
+        command = unit.get("Service", "ExecStart")[-1].lstrip("-@:+!")
+        text = _recipe(
+            unit,
+            name,
+            _split(command, unit, "ExecStart"),
+            unit.last("Service", "Type", "simple"),
+            services[name],
+            r,
+            listing,
+        )
+        if text is not None:
+            dockerfiles[name] = text
     for svc in services.values():  # a connection needs the other side's port
         svc["connectsTo"] = [d for d in svc.get("connectsTo", []) if services[d].get("ports")]
         if not svc["connectsTo"]:
@@ -238,7 +302,7 @@ def convert(units: list[Unit], app: str, sources: list[str]) -> Imported:
     report.notes += protector.notes
     spec = vm.skeleton(app, services, report, book.sources)
     secretrefs.scrub_report(report, protector.values())
-    return Imported(spec=spec, report=report, secret_values=dict(book.values))
+    return Imported(spec=spec, report=report, secret_values=dict(book.values), recipes=dockerfiles)
 
 
 def env_file_candidates(file: str, unit_path: Path, root: Path | None) -> list[Path]:

@@ -7,10 +7,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shiplane.importing import stages
 from shiplane.importing.containers import DEFAULT_RESOURCES
 from shiplane.importing.report import Report, ServiceReport
 
-PLACEHOLDER_REGISTRY = "image-to-fill.invalid"
+PLACEHOLDER_REGISTRY = stages.PLACEHOLDER_REGISTRY
 
 _PORT_ARGS = [
     re.compile(r"(?:--port|-p|--http-port|--listen-port)[= ](\d{2,5})\b"),
@@ -20,7 +21,7 @@ _PORT_ARGS = [
 
 
 def placeholder(name: str, r: ServiceReport, what: str) -> str:
-    image = f"{PLACEHOLDER_REGISTRY}/{name}:todo"
+    image = stages.placeholder(name)
     r.blockers.append(f"image: a VM has none; build one that runs {what} and set image (placeholder {image})")
     return image
 
@@ -44,6 +45,5 @@ def skeleton(app: str, services: dict[str, Any], report: Report, secrets: dict[s
     if secrets:
         spec["secrets"] = secrets
     spec["services"] = services
-    spec["stages"] = {"dev": {"namespace": app}}
-    report.notes.append("one stage 'dev' was created; add test/prod stages with their overrides")
+    spec["stages"] = stages.standard(app, services, report)
     return spec

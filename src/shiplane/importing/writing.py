@@ -70,6 +70,7 @@ def _layout(
     *,
     file_name: str,
     raw: Iterable[tuple[str, str]],
+    recipes: dict[str, str] | None = None,
 ) -> tuple[str, dict[str, str], dict[str, str]]:
     """(spec text, secret files, raw files) by relative path, after every refusal `write` makes:
     a target that exists (unless --force), is a symlink or lies outside the output directory."""
@@ -78,6 +79,8 @@ def _layout(
             raise InputError(f"secret name {name!r} cannot be a file name in {SECRETS_DIR}/ (a bug in the import)")
     secret_files = {f"{SECRETS_DIR}/{name}": value for name, value in secret_values.items()}
     raw_files: dict[str, str] = {}
+    for name, text_ in (recipes or {}).items():  # service names are DNS labels: safe as directories
+        raw_files[f"images/{safe_name(name)}/Dockerfile"] = text_
     for name, raw_text in raw:
         rel, n = f"raw/{safe_name(name)}", 2  # names come from the objects' kind and name: untrusted
         while rel in raw_files:
@@ -103,11 +106,14 @@ def write(
     force: bool = False,
     file_name: str = "shiplane.yaml",
     raw: Iterable[tuple[str, str]] = (),
+    recipes: dict[str, str] | None = None,
 ) -> Path:
     """Write the spec, secret values and `raw` (file name, text) files; refuse before writing anything
     if a target exists (unless `force`), is a symlink or lies outside `out_dir`."""
     out = OutputDir(out_dir, force=force)
-    text, secret_files, raw_files = _layout(out, spec, report, secret_values, file_name=file_name, raw=raw)
+    text, secret_files, raw_files = _layout(
+        out, spec, report, secret_values, file_name=file_name, raw=raw, recipes=recipes
+    )
     for rel, value in secret_files.items():
         out.write(rel, value, mode=0o600, any_file=True, dir_mode=0o700)
     if secret_files:
@@ -135,11 +141,14 @@ def preview(
     force: bool = False,
     file_name: str = "shiplane.yaml",
     raw: Iterable[tuple[str, str]] = (),
+    recipes: dict[str, str] | None = None,
 ) -> tuple[str, list[Path]]:
     """What `write` would do, writing nothing: the spec text and every path it would write.
     Refuses as `write` does."""
     out = OutputDir(out_dir, force=force)
-    text, secret_files, raw_files = _layout(out, spec, report, secret_values, file_name=file_name, raw=raw)
+    text, secret_files, raw_files = _layout(
+        out, spec, report, secret_values, file_name=file_name, raw=raw, recipes=recipes
+    )
     paths = [out_dir / file_name, *(out_dir / rel for rel in (*secret_files, *raw_files))]
     if secret_files:
         existing = out.read_own(".gitignore")

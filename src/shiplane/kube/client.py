@@ -220,6 +220,14 @@ class Kube:
         except ResourceNotFoundError:
             raise KubeError(f"the cluster does not serve {kind} in {api_version}") from None
 
+    def refresh_discovery(self) -> None:
+        """Forget what the server served: after a CustomResourceDefinition is established, its kind is new."""
+        if self._dynamic is not None:
+            try:
+                self._dynamic.resources.invalidate_cache()
+            except _API_ERRORS as err:
+                raise _translate(err, "API discovery failed") from None
+
     def served(self, api_version: str, kind: str) -> bool:
         """Discovery: does this server serve `kind` in `api_version` (a stale cache is refreshed once)?"""
         try:

@@ -45,6 +45,11 @@ class WaveRule:
 
 
 DEFAULT_RULES: list[dict] = [
+    # What other objects are instances of, or refer to by name: before anything that needs them.
+    {
+        "wave": "definitions",
+        "kinds": ["CustomResourceDefinition", "PriorityClass", "StorageClass", "RuntimeClass", "IngressClass"],
+    },
     {"wave": "namespace", "kinds": ["Namespace"]},
     {"wave": "identity", "kinds": ["ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"]},
     {

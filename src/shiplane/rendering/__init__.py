@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shiplane.rendering import config, limits, networking, workloads
+from shiplane.rendering import config, limits, managed, networking, workloads
 from shiplane.rendering.meta import labels, metadata, obj
 from shiplane.rendering.pods import PodContext
 from shiplane.spec import StageSpec
@@ -18,12 +18,20 @@ from shiplane.spec.inputs import Inputs, used_secrets, with_config
 
 # Apply order (Helm's install order): what others refer to comes first.
 KIND_ORDER = [
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "StorageClass",
+    "RuntimeClass",
     "Namespace",
     "NetworkPolicy",
     "ResourceQuota",
     "LimitRange",
     "PodDisruptionBudget",
     "ServiceAccount",
+    "ClusterRole",
+    "Role",
+    "ClusterRoleBinding",
+    "RoleBinding",
     "Secret",
     "ConfigMap",
     "PersistentVolumeClaim",
@@ -43,6 +51,24 @@ def sort_key(o: dict[str, Any]) -> tuple[int, str, str]:
     return (_RANK.get(o["kind"], len(_RANK)), o["metadata"].get("namespace", ""), o["metadata"]["name"])
 
 
+def shared_claims(stage: StageSpec, namespace: str) -> list[dict[str, Any]]:
+    """One PersistentVolumeClaim per `shared` volume claim name (the first service naming it decides its size)."""
+    claims: dict[str, dict[str, Any]] = {}
+    for svc in stage.doc.services.values():
+        for v in svc.volumes.values():
+            if v.shared is None or v.shared.claim in claims:
+                continue
+            spec: dict[str, Any] = {
+                "accessModes": list(v.shared.access_modes),
+                "resources": {"requests": {"storage": v.shared.size}},
+            }
+            if v.shared.storage_class:
+                spec["storageClassName"] = v.shared.storage_class
+            meta = metadata(stage, namespace, v.shared.claim, labels(stage, v.shared.claim, component="storage"))
+            claims[v.shared.claim] = obj("v1", "PersistentVolumeClaim", meta, spec=spec)
+    return list(claims.values())
+
+
 def render(
     stage: StageSpec, inputs: Inputs, *, namespace: str | None = None, images: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
@@ -55,6 +81,7 @@ def render(
     """
     if namespace is not None:
         limits.namespace(namespace)
+    limits.placeholder_images(stage)
     ns = namespace or stage.namespace
     stage = with_config(stage, inputs.config)  # env `{config: REF}` → literals (placeholders offline)
     app = stage.doc.app.name
@@ -99,6 +126,8 @@ def render(
     for name, mig in stage.doc.migrations.items():
         ctx = PodContext(account=app, secret_names=secret_names, images=images or {})
         out.append(workloads.migration_job(stage, ns, name, mig, ctx))
+    out += shared_claims(stage, ns)
+    out += managed.render(stage, ns, list(inputs.objects))
     out.sort(key=sort_key)
     limits.guard(stage, out)
     return out

@@ -16,6 +16,7 @@ from typing import Any
 from shiplane.errors import InputError, InputErrors
 from shiplane.spec import StageSpec
 from shiplane.spec import limits as spec_limits
+from shiplane.spec.fields import PLACEHOLDER_REGISTRY
 from shiplane.spec.limits import MAX_ANNOTATION_BYTES, MAX_CONFIG_BYTES, human, size
 from shiplane.spec.reporting import format_path, locate
 
@@ -31,6 +32,35 @@ def namespace(value: str) -> None:
     problem = spec_limits.dns_label(value)
     if problem:
         raise InputError(f"-n/--namespace {value!r}: expected {problem}")
+
+
+def placeholder_images(stage: StageSpec) -> None:
+    """A stage that pins images (test, prod) cannot deploy an image that is still to be built."""
+    if not stage.stage.images.pin:
+        return
+    found = []
+    for name, svc in stage.doc.services.items():
+        parts = [(("services", name, "image"), svc.image)]
+        parts += [(("services", name, "sidecars", s, "image"), c.image) for s, c in svc.sidecars.items()]
+        parts += [(("services", name, "initContainers", s, "image"), c.image) for s, c in svc.init_containers.items()]
+        if svc.migration and svc.migration.image:
+            parts.append((("services", name, "migration", "image"), svc.migration.image))
+        found += [(path, image) for path, image in parts if str(image or "").startswith(PLACEHOLDER_REGISTRY + "/")]
+    found += [
+        (("migrations", name, "image"), m.image)
+        for name, m in stage.doc.migrations.items()
+        if str(m.image or "").startswith(PLACEHOLDER_REGISTRY + "/")
+    ]
+    if found:
+        raise InputErrors(
+            [
+                f"{where(stage, path)}: {image} is a placeholder (an image still to build or choose); stage "
+                f"{stage.name!r} pins images (images.pin), so it cannot render it"
+                for path, image in found
+            ],
+            hint="build and push the image, set that field to its reference with a version, "
+            "then render again (the dev stage renders placeholders for the local plane)",
+        )
 
 
 def config_data(

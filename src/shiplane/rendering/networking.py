@@ -4,6 +4,10 @@ Policy model: every pod of the namespace is denied all ingress and egress, DNS
 egress is allowed, then each service gets exactly what the spec says: traffic from
 the services that `connectsTo` it, from anywhere to its public and metrics ports,
 and egress to what it `connectsTo` itself.
+
+`connectsTo: [{network: N}]` is one label rule, not a list of pairs: pods of services on N carry
+`network.shiplane.io/N`, pods that reach N carry `reaches.shiplane.io/N`; each object's size stays
+constant however many services share N (a 1,000-service compose network was a million pairs).
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ def services(stage: StageSpec, namespace: str, name: str, svc: Service) -> list[
         for n, p in svc.ports.items()
     ]
     meta = metadata(stage, namespace, name, labels(stage, name, svc))
-    out = [obj("v1", "Service", meta, spec={"type": "ClusterIP", "selector": selector(stage, name), "ports": ports})]
+    spec_: dict[str, Any] = {"type": svc.service_type, "selector": selector(stage, name), "ports": ports}
+    if svc.external_traffic_policy and svc.service_type != "ClusterIP":
+        spec_["externalTrafficPolicy"] = svc.external_traffic_policy
+    out = [obj("v1", "Service", meta, spec=spec_)]
     if svc.kind == "stateful":
         # The governing Service of the StatefulSet: stable per-pod DNS names, even before ready.
         headless = metadata(stage, namespace, f"{name}-headless", labels(stage, name, svc))
@@ -57,6 +64,17 @@ def ingress(stage: StageSpec, namespace: str, name: str, svc: Service) -> dict[s
     spec["rules"] = [{"host": pub.host, "http": {"paths": [path]}}]
     meta = metadata(stage, namespace, name, labels(stage, name, svc), pub.annotations or None)
     return obj("networking.k8s.io/v1", "Ingress", meta, spec=spec)
+
+
+ON_NETWORK = "network.shiplane.io/"
+REACHES = "reaches.shiplane.io/"
+
+
+def network_labels(svc: Service) -> dict[str, str]:
+    """Pod-template labels only (selectors never change, so a workload's selector stays immutable)."""
+    out = {ON_NETWORK + n: "true" for n in svc.networks}
+    out.update({REACHES + c.network: "true" for c in svc.connects_to if c.network is not None})
+    return out
 
 
 def _port_list(svc: Service, names: list[str] | None = None) -> list[dict[str, Any]]:
@@ -92,7 +110,9 @@ def app_policies(stage: StageSpec, namespace: str) -> list[dict[str, Any]]:
 def _egress(stage: StageSpec, svc: Service) -> list[dict[str, Any]]:
     rules = []
     for conn in svc.connects_to:
-        if conn.service is not None:
+        if conn.network is not None:  # every port of every service on the network
+            rules.append({"to": [{"podSelector": {"matchLabels": {ON_NETWORK + conn.network: "true"}}}]})
+        elif conn.service is not None:
             target = stage.doc.services[conn.service]
             rules.append(
                 {
@@ -109,13 +129,24 @@ def _egress(stage: StageSpec, svc: Service) -> list[dict[str, Any]]:
 
 
 def clients_of(stage: StageSpec) -> dict[str, list[str]]:
-    """service → the services that connect to it, in spec order (computed once per render)."""
+    """service → the services that connect to it, in spec order (computed once per render);
+    a network that some service reaches counts as the client `network:N` of each service on it."""
     out: dict[str, list[str]] = {}
+    reached = {c.network for s in stage.doc.services.values() for c in s.connects_to if c.network is not None}
     for client, s in stage.doc.services.items():
         for c in s.connects_to:
             if c.service is not None and client not in out.setdefault(c.service, []):
                 out[c.service].append(client)
+    for name, s in stage.doc.services.items():
+        out.setdefault(name, []).extend(f"network:{n}" for n in s.networks if n in reached)
     return out
+
+
+def _client_labels(stage: StageSpec, client: str) -> dict[str, str]:
+    """A client service's selector, or the label of every pod that reaches a network (`network:N`)."""
+    if client.startswith("network:"):
+        return {REACHES + client.removeprefix("network:"): "true"}
+    return selector(stage, client)
 
 
 def service_policy(
@@ -126,7 +157,14 @@ def service_policy(
     if svc.kind == "stateful" and svc.ports:
         clients.append(name)  # replicas of a stateful service talk to each other (replication, quorum)
     if clients and svc.ports:
-        peers = [{"podSelector": {"matchLabels": selector(stage, c)}} for c in dict.fromkeys(clients)]
+        peers = [
+            {
+                "podSelector": {
+                    "matchLabels": {REACHES + c[8:]: "true"} if c.startswith("network:") else selector(stage, c)
+                }
+            }
+            for c in dict.fromkeys(clients)
+        ]
         ingress_rules.append({"from": peers, "ports": _port_list(svc)})
     open_ports = ([svc.public.port or next(iter(svc.ports))] if svc.public and svc.ports else []) + (
         ["metrics"] if "metrics" in svc.ports else []

@@ -63,10 +63,14 @@ def security_context(s: Security) -> dict[str, Any]:
     caps: dict[str, list[str]] = {}
     if s.drop_all_capabilities:
         caps["drop"] = ["ALL"]
+    elif s.drop_capabilities:
+        caps["drop"] = list(s.drop_capabilities)
     if s.add_capabilities:
         caps["add"] = list(s.add_capabilities)
     if caps:
         out["capabilities"] = caps
+    if s.privileged:
+        out["privileged"] = True
     out["seccompProfile"] = {"type": s.seccomp_profile}
     return out
 
@@ -131,6 +135,8 @@ def container(
         if p is not None:
             out[f"{kind}Probe"] = probe(p, ports)
     out["securityContext"] = security_context(c.security)
+    if main is not None and getattr(main, "pre_stop", None):
+        out["lifecycle"] = {"preStop": {"exec": {"command": list(main.pre_stop)}}}
     mounts = [
         {
             "name": vol,
@@ -158,6 +164,8 @@ def volumes(svc: Service, ctx: PodContext, only: set[str] | None = None) -> list
     """Pod volumes: scratch space, the files ConfigMap, one per mounted secret (persistent ones are claims)."""
     out: list[dict[str, Any]] = []
     for name, v in svc.volumes.items():
+        if v.shared is not None and only is None:
+            out.append({"name": name, "persistentVolumeClaim": {"claimName": v.shared.claim}})
         if v.scratch is None or (only is not None and name not in only):
             continue
         empty: dict[str, Any] = {}
@@ -184,15 +192,19 @@ def volumes(svc: Service, ctx: PodContext, only: set[str] | None = None) -> list
 
 def pod_spec(name: str, svc: Service, ctx: PodContext, *, restart: str | None = None) -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "serviceAccountName": ctx.account,
+        "serviceAccountName": getattr(svc, "service_account_name", None) or ctx.account,
         "automountServiceAccountToken": svc.automount_service_account_token,
         "enableServiceLinks": False,
     }
     if svc.runtime_class_name:
         spec["runtimeClassName"] = svc.runtime_class_name
+    if getattr(svc, "termination_grace_period_seconds", None) is not None:  # services, not migrations
+        spec["terminationGracePeriodSeconds"] = svc.termination_grace_period_seconds
     pod_security: dict[str, Any] = {}
     if svc.security.fs_group is not None:
         pod_security["fsGroup"] = svc.security.fs_group
+    if getattr(svc, "sysctls", None):
+        pod_security["sysctls"] = [{"name": k, "value": v} for k, v in svc.sysctls.items()]
     if pod_security:
         spec["securityContext"] = pod_security
     if restart:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shiplane.rendering.meta import content_hash, labels, metadata, obj, selector
+from shiplane.rendering.networking import network_labels
 from shiplane.rendering.pods import PodContext, container, pod_spec, volumes
 from shiplane.spec import Service, StageSpec
 from shiplane.spec.app import Migration
@@ -24,7 +25,7 @@ def _template(stage: StageSpec, name: str, svc: Service, ctx: PodContext, restar
                 "prometheus.io/path": svc.metrics_path,
             }
         )
-    meta: dict[str, Any] = {"labels": labels(stage, name, svc)}
+    meta: dict[str, Any] = {"labels": {**labels(stage, name, svc), **network_labels(svc)}}
     if annotations:
         meta["annotations"] = annotations
     return {"metadata": meta, "spec": pod_spec(name, svc, ctx, restart=restart)}

@@ -112,8 +112,11 @@ def _path(parts: Any) -> str:
 def problems(objects: list[dict[str, Any]], version: str) -> list[str]:
     """Every schema violation of every object, as `Kind name: field.path: message`."""
     out = []
+    defined = custom_kinds(objects)
     for o in objects:
         kind, name = o.get("kind", "?"), o.get("metadata", {}).get("name", "?")
+        if _custom(o, defined):
+            continue  # a custom resource: its schema is its CRD's, which the API server applies
         validator = _validator(version, kind, o.get("apiVersion", ""))
         if validator is None:
             out.append(f"{kind} {name}: no schema for {o.get('apiVersion')} {kind} in Kubernetes {version}")
@@ -126,6 +129,36 @@ def problems(objects: list[dict[str, Any]], version: str) -> list[str]:
         for err in validator.explain(o):
             out.append(f"{kind} {name}: {_path(err.absolute_path)}: {err.message}")
     return out
+
+
+def custom_kinds(objects: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(group, kind) of each CustomResourceDefinition among the objects."""
+    return {
+        ((o.get("spec") or {}).get("group", ""), ((o.get("spec") or {}).get("names") or {}).get("kind", ""))
+        for o in objects
+        if o.get("kind") == "CustomResourceDefinition"
+    }
+
+
+def _custom(o: dict[str, Any], defined: set[tuple[str, str]]) -> bool:
+    group = o.get("apiVersion", "").rpartition("/")[0]
+    return (group, o.get("kind")) in defined or bool(group and not _BUILT_IN_GROUP.match(group))
+
+
+def unvalidated(objects: list[dict[str, Any]]) -> list[str]:
+    """A note per custom resource (its schema is its CRD's: checked by the API server, not offline)."""
+    defined = custom_kinds(objects)
+    return [
+        f"{o['kind']} {o['metadata'].get('name')}: a custom resource"
+        + (
+            " of a CustomResourceDefinition in the same spec"
+            if (o["apiVersion"].rpartition("/")[0], o["kind"]) in defined
+            else ""
+        )
+        + "; no offline schema check (the API server validates it against its CRD)"
+        for o in objects
+        if _custom(o, defined)
+    ]
 
 
 def validate(objects: list[dict[str, Any]], version: str) -> None:

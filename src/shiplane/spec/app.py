@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
 from shiplane.spec.containers import Container, File, Resources, Security
 from shiplane.spec.fields import (
@@ -80,15 +80,28 @@ class Persistent(Model):
     ]
 
 
+class Shared(Model):
+    """One claim of the app that several services mount (ReadWriteMany: needs a storage class that has it)."""
+
+    claim: DnsSubdomain
+    size: Quantity
+    storage_class: DnsSubdomain | None = None
+    access_modes: list[Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadOnlyMany", "ReadWriteMany"]] = [
+        "ReadWriteMany"
+    ]
+
+
 class Volume(Model):
-    """`scratch`: an emptyDir shared by the pod's containers; `persistent`: a claim per replica (stateful)."""
+    """`scratch`: an emptyDir shared by the pod's containers; `persistent`: a claim per replica (stateful);
+    `shared`: one claim of the app, mounted by every service that names it."""
 
     scratch: Scratch | None = None
     persistent: Persistent | None = None
+    shared: Shared | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Volume:
-        exactly_one(self, ("scratch", "persistent"), "a volume")
+        exactly_one(self, ("scratch", "persistent", "shared"), "a volume")
         return self
 
 
@@ -106,9 +119,11 @@ class Autoscaling(Model):
 
 
 class Connection(Model):
-    """Allowed egress: another service of the app (all its ports) or a CIDR with optional ports."""
+    """Allowed egress: another service of the app (all its ports), every service on an app network
+    (`network`: one rule however many services are on it), or a CIDR with optional ports."""
 
     service: str | None = None
+    network: DnsLabel | None = None
     cidr: Cidr | None = None
     ports: list[PortNumber] = Field(default_factory=list)
 
@@ -119,7 +134,7 @@ class Connection(Model):
 
     @model_validator(mode="after")
     def _one(self) -> Connection:
-        exactly_one(self, ("service", "cidr"), "a connection")
+        exactly_one(self, ("service", "network", "cidr"), "a connection")
         return self
 
 
@@ -154,6 +169,8 @@ class Service(Container):
     files: dict[AbsPath, File] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
     connects_to: list[Connection] = Field(default_factory=list)
+    # App networks this service is on (compose networks): `connectsTo: [{network: N}]` reaches it.
+    networks: list[DnsLabel] = Field(default_factory=list)
     runtime_class_name: DnsSubdomain | None = None
     sidecars: dict[DnsLabel, Container] = Field(default_factory=dict)
     init_containers: dict[DnsLabel, Container] = Field(default_factory=dict)
@@ -163,6 +180,18 @@ class Service(Container):
     labels: Labels = Field(default_factory=dict)
     annotations: Annotations = Field(default_factory=dict)
     automount_service_account_token: bool = False
+    # The pod's identity, e.g. a ServiceAccount with cloud-role annotations kept in `objects:`;
+    # default: the app's own account (no API access).
+    service_account_name: DnsSubdomain | None = None
+    # Pod sysctls (the safe set needs nothing; others a kubelet allow-list, and the policy gate flags them).
+    sysctls: dict[str, str] = Field(default_factory=dict)
+    # Run before the container gets SIGTERM (compose pre_stop, a unit's ExecStop): an exec command.
+    pre_stop: list[str] | None = None
+    # The Service's type: LoadBalancer/NodePort expose non-HTTP ports outside the cluster (no Ingress).
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    external_traffic_policy: Literal["Cluster", "Local"] | None = None  # Local keeps client source IPs
+    # Seconds between SIGTERM and SIGKILL (compose stop_grace_period); Kubernetes' default is 30.
+    termination_grace_period_seconds: int | None = Field(default=None, ge=0, le=INT64_MAX)
     metrics_path: str = Field(default="/metrics", pattern=r"^/")
 
 
@@ -357,6 +386,28 @@ class Stage(Model):
     overrides: dict[str, Any] = Field(default_factory=dict)
 
 
+def _managed_object(v: Any) -> Any:
+    """An entry of `objects:`: `{include: GLOB}` (YAML files relative to the spec) or one whole object."""
+    if not isinstance(v, dict):
+        raise ValueError("expected a Kubernetes object (apiVersion, kind, metadata.name) or {include: GLOB}")
+    if "include" in v:
+        if set(v) != {"include"} or not isinstance(v["include"], str) or not v["include"].strip():
+            raise ValueError("expected {include: GLOB} alone, e.g. {include: objects/*.yaml}")
+        if v["include"].startswith("/") or ".." in v["include"].split("/"):
+            raise ValueError("include: a glob relative to the spec's directory, inside it")
+        return v
+    for key in ("apiVersion", "kind"):
+        if not isinstance(v.get(key), str) or not v[key]:
+            raise ValueError(f"an object needs {key} (or use {{include: GLOB}})")
+    name = (v.get("metadata") or {}).get("name") if isinstance(v.get("metadata"), dict) else None
+    if not isinstance(name, str) or dns_subdomain(name):
+        raise ValueError(f"{v['kind']}: metadata.name must be a DNS subdomain name")
+    return v
+
+
+ManagedObject = Annotated[dict[str, Any], AfterValidator(_managed_object)]
+
+
 class Document(Model):
     api_version: Literal["shiplane.io/v1alpha1"] = "shiplane.io/v1alpha1"
     app: App
@@ -367,3 +418,5 @@ class Document(Model):
     migrations: dict[DnsLabel, Migration] = Field(default_factory=dict)
     stages: dict[DnsLabel, Stage] = Field(min_length=1)
     targets: Targets | None = None  # one app, many places: see spec/targets.py
+    # Kubernetes objects the model does not express, applied as they are (with shiplane's labels).
+    objects: list[ManagedObject] = Field(default_factory=list)

@@ -152,6 +152,12 @@ def _service(doc: Document, name: str, svc: Service) -> Iterator[Problem]:
                 )
             elif not target.ports:
                 yield Problem((*path, "connectsTo", i), f"service {conn.service!r} has no ports to connect to")
+        elif conn.network is not None and not any(conn.network in s.networks for s in doc.services.values()):
+            known = sorted({n for s in doc.services.values() for n in s.networks})
+            yield Problem(
+                (*path, "connectsTo", i),
+                f"no service is on network {conn.network!r} (networks: {', '.join(known) or 'none'})",
+            )
 
 
 def _file_keys(path: Path_, svc: Service) -> Iterator[Problem]:

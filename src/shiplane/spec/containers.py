@@ -160,12 +160,20 @@ class Security(Model):
     allow_privilege_escalation: bool = False
     drop_all_capabilities: bool = True
     add_capabilities: list[Capability] = Field(default_factory=list)
+    drop_capabilities: list[Capability] = Field(default_factory=list)  # single ones, when not dropping all
+    # Every capability and the host's devices; the policy gate flags it critical. Needs escalation allowed.
+    privileged: bool = False
     seccomp_profile: Literal["RuntimeDefault", "Unconfined"] = "RuntimeDefault"
 
     @model_validator(mode="after")
     def _sys_admin_escalates(self) -> Security:
         # The API server refuses the literal CAP_SYS_ADMIN on a container that forbids privilege
         # escalation (validation of the security context), so say so here rather than at apply time.
+        if self.privileged and not self.allow_privilege_escalation:
+            raise ValueError(
+                "privileged: true with allowPrivilegeEscalation: false is refused by the API server; set "
+                "allowPrivilegeEscalation: true as well (and review why it needs to be privileged)"
+            )
         if "CAP_SYS_ADMIN" in self.add_capabilities and not self.allow_privilege_escalation:
             raise ValueError(
                 "addCapabilities: CAP_SYS_ADMIN with allowPrivilegeEscalation: false is refused by the API "

@@ -102,6 +102,10 @@ ExtendedResource = Annotated[str, _limit(limits.extended_resource, "expected ")]
 # An image reference: name[:tag][@sha256:digest]; tags must not be `latest`-implicit for promotion.
 IMAGE = r"^[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
 Image = Annotated[str, StringConstraints(pattern=IMAGE)]
+# An image still to be built or chosen (written by `shiplane import`): it loads, and renders for a
+# stage that does not pin images (dev on the local plane, where kwok never pulls); `.invalid` is
+# reserved (RFC 2606), so no registry can ever serve it.
+PLACEHOLDER_REGISTRY = "image-to-fill.invalid"
 
 
 def exactly_one(model: BaseModel, names: tuple[str, ...], what: str) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import yaml
+
 from shiplane.errors import InputError, InputErrors
 from shiplane.fileio import reading
 from shiplane.spec.app import Service
@@ -28,6 +30,7 @@ class Inputs:
     # generated secrets' previous versions: rendered as Secrets no pod uses, so they stay in the
     # cluster (a rollback across a rotation finds them) until the next rotation replaces them
     retained: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    objects: tuple[dict, ...] = ()  # the spec's `objects:`, includes read, in order
 
 
 def _containers(svc: Service) -> Iterator[Container]:
@@ -169,7 +172,46 @@ def gather(
                 problems.append(
                     f"services.{svc_name}.files[{target!r}].fromFile: {err.message} (relative to the spec's directory)"
                 )
+    objects = managed_objects(stage, problems)
     if problems:
         raise InputErrors(problems)
     kept = {n: v for n, v in (retained or {}).items() if n in secrets and v != secrets[n]}
-    return Inputs(secrets=secrets, files=files, config=dict(config or {}), retained=kept)
+    return Inputs(secrets=secrets, files=files, config=dict(config or {}), retained=kept, objects=tuple(objects))
+
+
+def managed_objects(stage: StageSpec, problems: list[str]) -> list[dict]:
+    """`objects:` with each `{include: GLOB}` replaced by the objects of its YAML files (sorted)."""
+    out: list[dict] = []
+    base = Path(stage.base_dir)
+    for i, entry in enumerate(stage.doc.objects):
+        if "include" not in entry:
+            out.append(entry)
+            continue
+        inside = base.resolve()
+        paths = sorted(p for p in base.glob(entry["include"]) if p.is_file() and p.resolve().is_relative_to(inside))
+        if not paths:
+            problems.append(f"objects[{i}].include {entry['include']!r}: no file matches (relative to the spec)")
+        for path in paths:
+            rel = path.relative_to(base)
+            try:
+                docs = list(yaml.safe_load_all(reading.read_text(path, name=str(rel), what="object file")))
+            except yaml.YAMLError as err:
+                problems.append(f"{rel}: not YAML ({str(err).splitlines()[0]})")
+                continue
+            except InputError as err:
+                problems.append(f"objects[{i}].include: {err.message}")
+                continue
+            for n, doc in enumerate(d for d in docs if d is not None):
+                meta = doc.get("metadata") if isinstance(doc, dict) else None
+                if (
+                    not isinstance(doc, dict)
+                    or not doc.get("apiVersion")
+                    or not doc.get("kind")
+                    or not (isinstance(meta, dict) and isinstance(meta.get("name"), str))
+                ):
+                    problems.append(
+                        f"{rel}: document {n + 1}: expected a Kubernetes object (apiVersion, kind, metadata.name)"
+                    )
+                    continue
+                out.append(doc)
+    return out

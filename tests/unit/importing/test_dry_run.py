@@ -66,7 +66,7 @@ def test_import_dry_run_refuses_what_the_real_run_refuses(project: Path, capsys)
     assert snapshot(project) == before
 
 
-def test_import_manifests_dry_run_lists_raw_files_and_writes_none(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_import_manifests_dry_run_writes_none(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     deployment = {
         "apiVersion": "apps/v1",
@@ -89,4 +89,5 @@ def test_import_manifests_dry_run_lists_raw_files_and_writes_none(tmp_path: Path
     assert snapshot(tmp_path) == before
     json.loads(out)  # the JSON report stays parseable: the spec text is only added to a text report
     assert f"would write {Path('k8s', 'shiplane.yaml')}" in err
-    assert f"would write {Path('k8s', 'raw')}" in err
+    assert "raw" not in err  # the custom resource is managed in the spec (objects:), not a raw/ file
+    assert json.loads(out)["notes"][0] == "Widget w: managed as it is (spec objects:)"

@@ -1,4 +1,4 @@
-"""Existing manifests → spec services (reverse render) plus raw/ for what the spec cannot hold."""
+"""Existing manifests → spec services (reverse render) plus `objects:` for what the model cannot hold."""
 
 from __future__ import annotations
 
@@ -37,9 +37,15 @@ def test_mixed_manifests(tmp_path: Path) -> None:
     assert api["ports"] == {"http": {"port": 8000, "servicePort": 80}}
     assert api["env"]["LOG_LEVEL"] == "info"  # envFrom a ConfigMap of the input, inlined
     assert imported.spec["services"]["db"]["volumes"] == {"data": {"persistent": {"size": "5Gi"}}}
-    assert [f for f, _ in raw] == ["role-api-reader.yaml"]
-    kinds = {o["kind"] for o in _render(imported, tmp_path, {"DB_PASSWORD": "x"})}
-    assert {"Deployment", "StatefulSet", "Service"} <= kinds
+    assert raw == []  # nothing left for kubectl: the Role is managed as it is
+    assert [(o["kind"], o["metadata"]["name"]) for o in imported.spec["objects"]] == [("Role", "api-reader")]
+    assert "namespace" not in imported.spec["objects"][0]["metadata"]
+    rendered = _render(imported, tmp_path, {"DB_PASSWORD": "x"})
+    assert {"Deployment", "StatefulSet", "Service", "Role"} <= {o["kind"] for o in rendered}
+    role = next(o for o in rendered if o["kind"] == "Role")
+    assert role["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "shiplane"
+    assert role["metadata"]["labels"]["app.kubernetes.io/instance"] == "shop"
+    assert role["rules"] == next(o for _, o in docs if o["kind"] == "Role")["rules"]
 
 
 def test_voting_k8s_specifications(tmp_path: Path) -> None:

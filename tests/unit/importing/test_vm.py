@@ -104,3 +104,19 @@ def test_environment_file_is_the_vms_never_this_machines(tmp_path: Path) -> None
     (units / "os-release").write_text("NAME=beside-the-unit\n")
     beside = systemd.convert(systemd.load([unit]), "shop", ["api.service"])
     assert beside.spec["services"]["api"]["env"] == {"NAME": "beside-the-unit"}
+
+
+def test_each_exec_hook_gets_its_own_hint(tmp_path: Path) -> None:
+    from shiplane.importing import systemd as sd
+
+    unit = tmp_path / "web.service"
+    unit.write_text(
+        "[Service]\nExecStartPre=/usr/bin/web --check\nExecStart=/usr/bin/web --port 8080\n"
+        "ExecReload=/bin/kill -HUP $MAINPID\nExecStop=/usr/bin/web --stop\n"
+    )
+    imported = sd.convert(sd.load([unit]), "shop", ["web.service"])
+    dropped = imported.report.service("web").dropped
+    assert any(d.startswith("ExecStartPre: runs before the service starts: make it an init container") for d in dropped)
+    assert any(d.startswith("ExecReload: reloads configuration in place") for d in dropped)
+    assert any(d.startswith("ExecStop: stops the service: Kubernetes sends SIGTERM") for d in dropped)
+    assert sum("init container" in d for d in dropped) == 1
