@@ -116,6 +116,10 @@ class LazyGroup(click.Group):
             "shiplane.cli.deploying:promote",
             "Deploy to --to exactly the images (digests where known) that --from runs.",
         ),
+        "dashboard": (
+            "shiplane.cli.dashboard:dashboard",
+            "A local web dashboard: stages, release timelines, diffs, live status, DORA charts, /metrics.",
+        ),
         "diff": (
             "shiplane.cli.operate:diff",
             "Drift: how live objects differ from what the last release applied, and who changed them.",
