@@ -42,6 +42,7 @@ def dashboard(files, stages, context, kubeconfig, host, port, allow_remote, allo
     127.0.0.1 unless --host names another address, which also needs --allow-remote. Needs no secret
     values. Runs until Ctrl-C. Exit 0 stopped, 2 bad input (an unknown stage, a non-loopback --host
     without --allow-remote), 3 API server unreachable or the port is taken."""
+    import contextlib
     import secrets
     import socket
     import sys
@@ -59,6 +60,14 @@ def dashboard(files, stages, context, kubeconfig, host, port, allow_remote, allo
             f"--host {host} is not a loopback address: anyone who can reach it could read the dashboard",
             hint="add --allow-remote if that is what you want, or leave --host out (127.0.0.1)",
         )
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as err:
+        raise EnvironmentProblem(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+
     paths = list(files) or [Path("shiplane.yaml")]
     names = list(stages) or list(spec.load(paths).stages)
     connections: dict[str | None, object] = {}
@@ -70,13 +79,6 @@ def dashboard(files, stages, context, kubeconfig, host, port, allow_remote, allo
             connections[ctx] = _connect(kubeconfig, ctx)
         targets.append(Target(connections[ctx], where.app, name, where.namespace))
 
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError as err:
-        raise EnvironmentProblem(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
 
     import uvicorn
 
@@ -97,4 +99,5 @@ def dashboard(files, stages, context, kubeconfig, host, port, allow_remote, allo
     click.echo("Ctrl-C stops it")
     sys.stdout.flush()
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
-    uvicorn.Server(config).run(sockets=[sock])
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled: the normal end
+        uvicorn.Server(config).run(sockets=[sock])
