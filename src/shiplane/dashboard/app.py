@@ -94,7 +94,7 @@ def create(settings: Settings) -> Starlette:
         lock = await run(stage.lock)
         return page(
             request, "timeline.html", stage=stage.name, namespace=stage.target.namespace,
-            page=views.timeline(history, page=number), lock=lock, revisions=[r.revision for r in history],
+            page=views.timeline(history, page=number, counts=stage.cache.counts), lock=lock,
         )  # fmt: skip
 
     async def release(request: Request) -> Response:
@@ -105,16 +105,19 @@ def create(settings: Settings) -> Starlette:
         if revision not in found:
             raise HTTPException(404, f"no release {revision} in {settings.app}/{stage.name} (its records: "
                                 f"{', '.join(map(str, found)) or 'none'})")  # fmt: skip
-        right = found[revision]
         older = [r for r in history if r.revision < revision]
         against = _int(request.query_params.get("against"), older[-1].revision if older else 0)
         if against and against not in found:
             raise HTTPException(404, f"no release {against} in {settings.app}/{stage.name}")
-        left = found.get(against)
+        right = (await run(stage.release, revision)) or found[revision]
+        left = (await run(stage.release, against)) if against else None
         comparison = views.compare(left, right) if left else None
+        current = last_good(history)
         return page(
-            request, "release.html", stage=stage.name, row=views.row(right, running=right is last_good(history)),
-            comparison=comparison, against=against, revisions=[r.revision for r in history],
+            request, "release.html", stage=stage.name, comparison=comparison, against=against,
+            row=views.row(found[revision], running=current is not None and current.revision == revision,
+                          objects=len(right.objects)),
+            revisions=[r.revision for r in history],
         )  # fmt: skip
 
     async def compare_stages(request: Request) -> Response:

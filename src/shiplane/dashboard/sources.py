@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from shiplane.actions import inspect, observe
@@ -19,9 +20,13 @@ from shiplane.actions.runner import Options
 from shiplane.actions.target import Target
 from shiplane.dashboard import views
 from shiplane.events import result
+from shiplane.kube import Ref
 from shiplane.kube.tracking import Tracker
-from shiplane.releases import Release
+from shiplane.releases import ClusterStore, Release
+from shiplane.releases.history import last_good
 from shiplane.releases.lock import LeaseView, view
+from shiplane.releases.record import CorruptRecord, decode
+from shiplane.releases.store import LABEL_APP, LABEL_CHUNK, LABEL_REVISION
 
 RECORDS_TTL = 3.0  # seconds a decoded history is reused
 WATCHED = [
@@ -35,20 +40,104 @@ WATCHED = [
 
 
 class CachedStore:
-    """The stage's store for reading: `list()` decoded at most once per `ttl` seconds."""
+    """The stage's records for reading, without decoding a record twice.
 
-    def __init__(self, target: Target, ttl: float = RECORDS_TTL) -> None:
-        self.target, self.ttl = target, ttl
-        self._lock = threading.Lock()
+    Records are Secrets (`releases.store.ClusterStore`); their metadata (resourceVersions) is listed
+    at most once per `ttl` seconds, and only records whose Secrets changed are fetched and decoded.
+    Kept in memory: each record without its object bodies (a count instead), plus the full records
+    a page asked for lately (`full`) and the last good one, whose objects the status page needs. Any
+    other store (a MemoryStore in tests) is re-listed after `ttl`."""
+
+    def __init__(self, target: Target, ttl: float = RECORDS_TTL, keep: int = 6) -> None:
+        self.target, self.ttl, self.keep = target, ttl, keep
+        self._lock = threading.RLock()
         self._at = -1e18
         self._records: list[Release] = []
+        self._seen: dict[int, tuple[tuple[str, str], ...]] = {}  # revision -> its Secrets' (name, resourceVersion)
+        self._light: dict[int, Release] = {}
+        self._full: OrderedDict[int, Release] = OrderedDict()
+        self.counts: dict[int, int] = {}  # revision -> objects it applied
 
     def list(self) -> list[Release]:
         with self._lock:
             if time.monotonic() - self._at > self.ttl:
-                self._records = self.target.store().list()
+                self._records = self._refresh()
                 self._at = time.monotonic()
             return self._records
+
+    def full(self, revision: int) -> Release | None:
+        """One record with its objects (for a diff); None if the stage no longer has it."""
+        with self._lock:
+            if revision not in {r.revision for r in self.list()}:
+                return None
+            found = self._full_record(revision)
+            self._full.move_to_end(revision)
+            return found
+
+    def _remember(self, release: Release) -> None:
+        self._full[release.revision] = release
+        self.counts[release.revision] = len(release.objects)
+        self._light[release.revision] = release.with_(objects=[], managed={})
+        while len(self._full) > self.keep:
+            self._full.popitem(last=False)
+
+    def _fetch(self, revision: int) -> Release:
+        if not isinstance(self.target.store(), ClusterStore):
+            return next(r for r in self.target.store().list() if r.revision == revision)
+        chunks = {}
+        for name, _ in self._seen[revision]:
+            secret = self.target.kube.get(Ref("v1", "Secret", name, self.target.namespace)) or {}
+            index = int(
+                ((secret.get("metadata") or {}).get("labels") or {}).get(LABEL_CHUNK, "0-of-1").split("-of-")[0]
+            )
+            chunks[index] = (secret.get("data") or {}).get("record", "")
+        return decode([chunks[i] for i in sorted(chunks)])
+
+    def _refresh(self) -> list[Release]:
+        store = self.target.store()
+        if not isinstance(store, ClusterStore):
+            found = store.list()
+            self._full.clear()
+            for r in found:
+                self._remember(r)
+            return found
+        selector = f"{LABEL_APP}={self.target.app},shiplane.io/stage={self.target.stage}"
+        by_revision: dict[int, list[tuple[str, str]]] = {}
+        totals: dict[int, int] = {}
+        for meta in self.target.kube.list_metadata("v1", "Secret", namespace=self.target.namespace,
+                                                   label_selector=selector):  # fmt: skip
+            m = meta["metadata"]
+            if m.get("deletionTimestamp"):
+                continue  # retention removed it (as ClusterStore.list reads it)
+            revision = int(m["labels"][LABEL_REVISION])
+            by_revision.setdefault(revision, []).append((m["name"], m.get("resourceVersion", "")))
+            totals[revision] = int(m["labels"][LABEL_CHUNK].split("-of-")[1])
+        out = []
+        for revision in sorted(by_revision):
+            seen = tuple(sorted(by_revision[revision]))
+            if len(seen) != totals[revision]:
+                continue  # a write in progress: its writer finishes it
+            if self._seen.get(revision) != seen or revision not in self._light:
+                self._seen[revision] = seen
+                self._full.pop(revision, None)
+                try:
+                    self._remember(self._fetch(revision))
+                except CorruptRecord:
+                    continue
+            out.append(self._light[revision])
+        for gone in set(self._light) - {r.revision for r in out}:
+            self._light.pop(gone, None)
+            self._full.pop(gone, None)
+            self._seen.pop(gone, None)
+        current = last_good(out)
+        if current is not None:  # the running release with its objects: the status page reads them
+            out = [self._full_record(r.revision) if r is current else r for r in out]
+        return out
+
+    def _full_record(self, revision: int) -> Release:
+        if revision not in self._full:
+            self._remember(self._fetch(revision))
+        return self._full[revision]
 
     def forget(self) -> None:
         with self._lock:
@@ -84,6 +173,13 @@ class Stage:
         held = view(lease) if lease is not None else None
         return None if held is None or held.expired(time.time()) else held
 
+    def release(self, revision: int) -> Release | None:
+        """One record with its objects (the history's entries leave them out)."""
+        return self.cache.full(revision)
+
+    def objects(self, revision: int) -> int:
+        return self.cache.counts.get(revision, 0)
+
     def tree(self) -> views.StatusTree:
         return status_tree(self.reading)
 
@@ -106,7 +202,8 @@ def status_tree(target: Target) -> views.StatusTree:
     pods = target.kube.list(
         "v1", "Pod", namespace=target.namespace, label_selector=f"app.kubernetes.io/part-of={target.app}"
     )
-    events = target.kube.list("v1", "Event", namespace=target.namespace) if current is not None else []
+    warnings = {"field_selector": "type=Warning"}  # Normal events are routine; a deploy makes hundreds
+    events = target.kube.list("v1", "Event", namespace=target.namespace, **warnings) if current is not None else []
     return views.tree(target.app, target.stage, target.namespace, current, rows, pods, events, now=time.time())
 
 

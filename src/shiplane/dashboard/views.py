@@ -128,7 +128,8 @@ class Page:
         return {"page": self.page, "pages": self.pages, "total": self.total, "rows": [asdict(r) for r in self.rows]}
 
 
-def row(r: Release, *, running: bool) -> Row:
+def row(r: Release, *, running: bool, objects: int | None = None) -> Row:
+    """`objects`: how many objects it applied, when `r` was read without them."""
     return Row(
         r.revision,
         str(r.outcome),
@@ -143,20 +144,25 @@ def row(r: Release, *, running: bool) -> Row:
         [{"name": m.name, "job": m.job, "compatibility": m.compatibility, "outcome": m.outcome} for m in r.migrations],
         list(r.overrides),
         findings_of(r),
-        len(r.objects),
+        len(r.objects) if objects is None else objects,
         running,
     )
 
 
-def timeline(history: list[Release], *, page: int = 1, per_page: int = PER_PAGE) -> Page:
-    """Newest first, one page of rows (only that page's records are turned into rows)."""
+def timeline(
+    history: list[Release], *, page: int = 1, per_page: int = PER_PAGE, counts: dict[int, int] | None = None
+) -> Page:
+    """Newest first, one page of rows (only that page's records are turned into rows); `counts`: objects
+    per revision, when the history was read without them."""
     total = len(history)
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
     newest = history[::-1][(page - 1) * per_page : page * per_page]
     current = last_good(history)
     running = current.revision if current else None
-    return Page([row(r, running=r.revision == running) for r in newest], page, pages, total)
+    counts = counts or {}
+    rows = [row(r, running=r.revision == running, objects=counts.get(r.revision)) for r in newest]
+    return Page(rows, page, pages, total)
 
 
 # --- diffs --------------------------------------------------------------------------------------
