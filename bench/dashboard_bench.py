@@ -20,6 +20,7 @@ pages as Debian's chromium shows them (Playwright), for docs/operate.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import statistics
 import subprocess
@@ -99,7 +100,7 @@ def history(target: Target, releases: int) -> None:
             images=images,
             user=["ana", "bo", "ci-bot"][revision % 3],
             committed=finished - 3600 * (1 + revision % 5),
-            commit=f"{revision:040x}",
+            commit=hashlib.sha1(f"commit {revision}".encode()).hexdigest(),
             rollback_of=prior.revision if revision % 9 == 1 and revision > 1 else None,
         )
         store.put(record)
@@ -159,25 +160,32 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=200)
     parser.add_argument("--releases", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--reuse", metavar="KUBECONFIG", help="measure the app a --keep run left running")
+    parser.add_argument("--keep", action="store_true", help="leave the cluster running (SHIPLANE_STATE printed)")
     parser.add_argument("--screenshots", type=Path, help="save the timeline, status and DORA pages here as PNG")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="shiplane-dashboard-bench-"))
-    os.environ["SHIPLANE_STATE"] = str(work / "state")
-    spec = work / "shiplane.yaml"
-    spec.write_text(yaml.safe_dump(app_spec(args.services), sort_keys=False))
-    print(f"starting a local cluster, deploying {args.services} services...", file=sys.stderr)
-    state = result(lc.up("dashbench", nodes=3))
-    try:
-        env = {**os.environ, "KUBECONFIG": str(state.kubeconfig)}
-        argv = [sys.executable, "-m", "shiplane", "deploy", "-f", str(spec), "--stage", "bench", "--plain"]
-        argv += ["--policy-fail-on", "never"]
-        done = subprocess.run(argv, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            sys.exit(f"deploy failed ({done.returncode}):\n{done.stderr[-3000:]}")
-        kube = Kube.connect(state.kubeconfig)
+    state = None
+    if args.reuse:  # a cluster a previous --keep run left, with its app and records
+        kube = Kube.connect(args.reuse)
         target = Target(kube, "bench", "bench", "dashboard-bench")
-        print(f"writing {args.releases - 1} more release records...", file=sys.stderr)
-        history(target, args.releases)
+    work = Path(tempfile.mkdtemp(prefix="shiplane-dashboard-bench-"))
+    os.environ.setdefault("SHIPLANE_STATE", str(work / "state"))
+    try:
+        if not args.reuse:
+            spec = work / "shiplane.yaml"
+            spec.write_text(yaml.safe_dump(app_spec(args.services), sort_keys=False))
+            print(f"starting a local cluster, deploying {args.services} services...", file=sys.stderr)
+            state = result(lc.up("dashbench", nodes=3))
+            env = {**os.environ, "KUBECONFIG": str(state.kubeconfig)}
+            argv = [sys.executable, "-m", "shiplane", "deploy", "-f", str(spec), "--stage", "bench", "--plain"]
+            argv += ["--policy-fail-on", "never"]
+            done = subprocess.run(argv, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"deploy failed ({done.returncode}):\n{done.stderr[-3000:]}")
+            kube = Kube.connect(state.kubeconfig)
+            target = Target(kube, "bench", "bench", "dashboard-bench")
+            print(f"writing {args.releases - 1} more release records...", file=sys.stderr)
+            history(target, args.releases)
         records = target.store().list()
         current = last_good(records)
         secrets = kube.list("v1", "Secret", namespace=target.namespace, label_selector="shiplane.io/release-of=bench")
@@ -203,7 +211,10 @@ def main() -> None:
         if args.screenshots:
             screenshots(create(Settings("bench", [stage])), args.screenshots)
     finally:
-        result(lc.down("dashbench"))
+        if args.keep and state is not None:
+            print(f"kept: SHIPLANE_STATE={os.environ['SHIPLANE_STATE']} KUBECONFIG={state.kubeconfig}")
+        elif state is not None:
+            result(lc.down("dashbench"))
 
 
 if __name__ == "__main__":

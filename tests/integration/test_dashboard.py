@@ -151,5 +151,6 @@ def test_actions_need_the_flag_and_the_token(local_cluster, namespace, deployed)
         assert "rolled back shop/dev to revision 1: revision 3, deployed" in text(done.text)
         timeline = text(web.get("/stages/dev").text)
         assert re.search(r"\b3 running deployed rollback to 1", timeline), timeline
+        assert re.search(r"\b2 superseded", timeline), timeline  # a record rewritten since: read again
     deployment = kube.get(Ref("apps/v1", "Deployment", "web", namespace))
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"

@@ -79,7 +79,6 @@ def dashboard(files, stages, context, kubeconfig, host, port, allow_remote, allo
             connections[ctx] = _connect(kubeconfig, ctx)
         targets.append(Target(connections[ctx], where.app, name, where.namespace))
 
-
     import uvicorn
 
     from shiplane.dashboard.app import Settings, create
@@ -87,7 +86,10 @@ def dashboard(files, stages, context, kubeconfig, host, port, allow_remote, allo
 
     token = secrets.token_urlsafe(24) if allow_actions else ""
     hosts = ["127.0.0.1", "localhost", host] if host not in ("0.0.0.0", "::") else ["*"]
-    app = create(Settings(targets[0].app, [Stage(t) for t in targets], allow_actions, token, hosts))
+    shown_stages = [Stage(t) for t in targets]
+    for stage in shown_stages:
+        stage.warm()
+    app = create(Settings(targets[0].app, shown_stages, allow_actions, token, hosts))
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     if remote:

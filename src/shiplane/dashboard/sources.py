@@ -8,6 +8,7 @@ so the status page can switch to another tree builder without touching the pages
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -19,6 +20,7 @@ from shiplane.actions.rollback import Rollback
 from shiplane.actions.runner import Options
 from shiplane.actions.target import Target
 from shiplane.dashboard import views
+from shiplane.errors import ShiplaneError
 from shiplane.events import result
 from shiplane.kube import Ref
 from shiplane.kube.tracking import Tracker
@@ -81,16 +83,17 @@ class CachedStore:
         while len(self._full) > self.keep:
             self._full.popitem(last=False)
 
-    def _fetch(self, revision: int) -> Release:
+    def _fetch(self, revision: int, bodies: dict[str, dict] | None = None) -> Release:
+        """Decode one record: from `bodies` (one list of every record Secret) or one get per chunk."""
         if not isinstance(self.target.store(), ClusterStore):
             return next(r for r in self.target.store().list() if r.revision == revision)
         chunks = {}
         for name, _ in self._seen[revision]:
-            secret = self.target.kube.get(Ref("v1", "Secret", name, self.target.namespace)) or {}
-            index = int(
-                ((secret.get("metadata") or {}).get("labels") or {}).get(LABEL_CHUNK, "0-of-1").split("-of-")[0]
+            found = (bodies or {}).get(name) or self.target.kube.get(Ref("v1", "Secret", name, self.target.namespace))
+            labels = ((found or {}).get("metadata") or {}).get("labels") or {}
+            chunks[int(labels.get(LABEL_CHUNK, "0-of-1").split("-of-")[0])] = (
+                (found or {}).get("data", {}).get("record", "")
             )
-            chunks[index] = (secret.get("data") or {}).get("record", "")
         return decode([chunks[i] for i in sorted(chunks)])
 
     def _refresh(self) -> list[Release]:
@@ -112,16 +115,19 @@ class CachedStore:
             revision = int(m["labels"][LABEL_REVISION])
             by_revision.setdefault(revision, []).append((m["name"], m.get("resourceVersion", "")))
             totals[revision] = int(m["labels"][LABEL_CHUNK].split("-of-")[1])
+        complete = {r: tuple(sorted(found)) for r, found in by_revision.items() if len(found) == totals[r]}
+        changed = [r for r, seen in complete.items() if self._seen.get(r) != seen or r not in self._light]
+        bodies = None
+        if len(changed) > 3:  # the first read: one list of every record beats a get per chunk
+            secrets = self.target.kube.list("v1", "Secret", namespace=self.target.namespace, label_selector=selector)
+            bodies = {s["metadata"]["name"]: s for s in secrets}
         out = []
-        for revision in sorted(by_revision):
-            seen = tuple(sorted(by_revision[revision]))
-            if len(seen) != totals[revision]:
-                continue  # a write in progress: its writer finishes it
-            if self._seen.get(revision) != seen or revision not in self._light:
-                self._seen[revision] = seen
+        for revision in sorted(complete):  # incomplete ones: a write in progress, its writer finishes it
+            if revision in changed:
+                self._seen[revision] = complete[revision]
                 self._full.pop(revision, None)
                 try:
-                    self._remember(self._fetch(revision))
+                    self._remember(self._fetch(revision, bodies))
                 except CorruptRecord:
                     continue
             out.append(self._light[revision])
@@ -173,6 +179,18 @@ class Stage:
         held = view(lease) if lease is not None else None
         return None if held is None or held.expired(time.time()) else held
 
+    def warm(self) -> threading.Thread:
+        """Read the records once in the background, so the first page need not wait for all of them to
+        be decoded (a page asking meanwhile waits for the same read; a failure shows on the pages)."""
+
+        def read() -> None:
+            with contextlib.suppress(ShiplaneError):
+                self.history()
+
+        thread = threading.Thread(target=read, name=f"records-{self.name}", daemon=True)
+        thread.start()
+        return thread
+
     def release(self, revision: int) -> Release | None:
         """One record with its objects (the history's entries leave them out)."""
         return self.cache.full(revision)
@@ -198,10 +216,10 @@ class Stage:
 def status_tree(target: Target) -> views.StatusTree:
     """The adapter the status page and its event stream read: today over `inspect.workload_status`
     (the `status` command's rows) plus the namespace's pods and Events."""
-    current, rows = inspect.workload_status(target)
     pods = target.kube.list(
         "v1", "Pod", namespace=target.namespace, label_selector=f"app.kubernetes.io/part-of={target.app}"
     )
+    current, rows = inspect.workload_status(target, pods=pods)
     warnings = {"field_selector": "type=Warning"}  # Normal events are routine; a deploy makes hundreds
     events = target.kube.list("v1", "Event", namespace=target.namespace, **warnings) if current is not None else []
     return views.tree(target.app, target.stage, target.namespace, current, rows, pods, events, now=time.time())

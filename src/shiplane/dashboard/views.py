@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from shiplane.actions.inspect import pods_by_label, selected
 from shiplane.observing.dora import DAY, Dora, dora
 from shiplane.planning.diff import diff
 from shiplane.releases.history import last_good
@@ -206,10 +207,21 @@ def _key(obj: dict, *, across_stages: bool) -> tuple[str, str]:
     return obj["kind"], name
 
 
+STAGE_LABEL = "shiplane.io/stage"  # differs between any two stages by definition
+
+
+def _without_stage(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_stage(v) for k, v in value.items() if k != STAGE_LABEL}
+    if isinstance(value, list):
+        return [_without_stage(v) for v in value]
+    return value
+
+
 def _portable(obj: dict) -> dict:
-    """An object as two stages can compare it: without its namespace."""
+    """An object as two stages can compare it: without its namespace and the stage's own label."""
     meta = {k: v for k, v in obj.get("metadata", {}).items() if k != "namespace"}
-    return {**obj, "metadata": meta}
+    return _without_stage({**obj, "metadata": meta})
 
 
 def compare(left: Release, right: Release, *, across_stages: bool = False) -> Comparison:
@@ -337,9 +349,9 @@ def pod_node(pod: dict, *, now: float) -> PodNode:
     )
 
 
-def _selected(pod: dict, selector: dict[str, str]) -> bool:
-    labels = pod["metadata"].get("labels") or {}
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+def natural(name: str) -> list:
+    """svc2 before svc10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def tree(
@@ -361,10 +373,12 @@ def tree(
         (o["kind"], o["metadata"]["name"]): ((o.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         for o in (current.objects if current else [])
     }
+    by_label = pods_by_label(pods)
     nodes = []
     for w in workloads:
-        selector = selectors.get((w.kind, w.name), {})
-        mine = sorted((p for p in pods if _selected(p, selector)), key=lambda p: p["metadata"]["name"])
+        selector = selectors.get((w.kind, w.name))
+        chosen = selected(by_label, pods, selector) if selector else []  # no selector (a CronJob): no pods
+        mine = sorted(chosen, key=lambda p: natural(p["metadata"]["name"]))
         nodes.append(
             WorkloadNode(
                 w.kind,
@@ -378,7 +392,7 @@ def tree(
                 [pod_node(p, now=now) for p in mine],
             )
         )
-    nodes.sort(key=lambda n: (n.healthy, n.kind, n.name))  # trouble first
+    nodes.sort(key=lambda n: (n.healthy, n.kind, natural(n.name)))  # trouble first
     return StatusTree(app, stage, namespace, current.revision if current else None, nodes, event_lines(events, now=now))
 
 

@@ -33,7 +33,7 @@ def deployment(replicas: int, image: str, namespace: str = "shop-dev") -> dict:
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": namespace},
+        "metadata": {"name": "web", "namespace": namespace, "labels": {"shiplane.io/stage": namespace[5:]}},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": "web"}},
