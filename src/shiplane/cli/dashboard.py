@@ -65,6 +65,7 @@ def dashboard(files, stages, context, kubeconfig, host, port, allow_remote, allo
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(128)  # from here on a browser's connection waits for the server instead of being refused
     except OSError as err:
         raise EnvironmentProblem(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
 

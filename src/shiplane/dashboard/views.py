@@ -397,7 +397,7 @@ def tree(
 
 
 def event_lines(events: list[dict], *, now: float, limit: int = 30) -> list[EventLine]:
-    """The newest Events, Warnings first."""
+    """The newest Events, Warnings first (the status page lists only Warnings)."""
 
     ordered = sorted(events, key=lambda e: (e.get("type") != "Warning", -(_event_time(e) or 0.0)))[:limit]
     out = []
