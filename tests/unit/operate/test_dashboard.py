@@ -154,3 +154,18 @@ def test_a_taken_port_is_exit_3(capsys, tmp_path):
         port = taken.getsockname()[1]
         assert main(["dashboard", "-f", str(tmp_path / "none.yaml"), "--port", str(port)]) == 3
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_pods_are_picked_by_every_label_of_the_selector():
+    from shiplane.actions.inspect import pods_by_label, selected
+
+    def pod(name, **labels):
+        return {"metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "shop", **labels}}}
+
+    pods = [pod("web-1", app="web", tier="a"), pod("web-2", app="web", tier="b"), pod("db-0", app="db", tier="a")]
+    index = pods_by_label(pods)
+    names = lambda match: [p["metadata"]["name"] for p in selected(index, pods, match)]  # noqa: E731
+    assert names({"app.kubernetes.io/part-of": "shop", "app": "web"}) == ["web-1", "web-2"]
+    assert names({"app": "web", "tier": "a"}) == ["web-1"]
+    assert names({"app": "cache"}) == []
+    assert names({}) == ["web-1", "web-2", "db-0"]  # an empty selector selects all, as before
