@@ -82,10 +82,34 @@ def card(
 # --- timeline -----------------------------------------------------------------------------------
 
 
-def findings_of(release: Release) -> list[str]:
-    """Policy and image findings as a newer shiplane records them (fields this one does not know,
-    kept in `extra`): any list under a key naming findings, one line per finding."""
+SEVERITIES = ("critical", "high", "medium", "low", "negligible", "unknown")
+
+
+def image_audit_lines(audit: dict) -> list[str]:
+    """The image gate's summary as a release records it (`image_audit`: per image its finding counts,
+    what it refused), one line each."""
     out = []
+    for image in audit.get("images") or []:
+        if not isinstance(image, dict):
+            continue
+        name = image.get("image", "?")
+        if not image.get("scanned", True):
+            out.append(f"image {name}: not scanned ({image.get('error', 'no reason recorded')})")
+            continue
+        counts = image.get("findings") or {}
+        ordered = sorted(counts.items(), key=lambda kv: SEVERITIES.index(kv[0]) if kv[0] in SEVERITIES else 99)
+        shown = ", ".join(f"{n} {severity}" for severity, n in ordered) or "no findings"
+        excepted = len(image.get("excepted") or [])
+        out.append(f"image {name}: {shown}" + (f" ({excepted} excepted)" if excepted else ""))
+    out.extend(f"image gate: {line}" for line in audit.get("failing") or [])
+    return out
+
+
+def findings_of(release: Release) -> list[str]:
+    """Policy and image findings as recorded: the image gate's `image_audit` summary, and any list
+    under a key naming findings (fields this shiplane does not know are kept in `extra`)."""
+    audit = getattr(release, "image_audit", None) or release.extra.get("image_audit")
+    out = image_audit_lines(audit) if isinstance(audit, dict) else []
     for key, value in sorted(release.extra.items()):
         if "finding" not in key.lower() or not isinstance(value, list):
             continue

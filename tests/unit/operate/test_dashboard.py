@@ -169,3 +169,23 @@ def test_pods_are_picked_by_every_label_of_the_selector():
     assert names({"app": "web", "tier": "a"}) == ["web-1"]
     assert names({"app": "cache"}) == []
     assert names({}) == ["web-1", "web-2", "db-0"]  # an empty selector selects all, as before
+
+
+def test_recorded_findings_are_listed():
+    audit = {
+        "failOn": "high",
+        "images": [
+            {"image": "nginx:1.27", "scanned": True, "findings": {"low": 3, "critical": 1}, "excepted": [{"id": "X"}]},
+            {"image": "private/app:1", "scanned": False, "error": "not in the cache"},
+        ],
+        "failing": ["CVE-2024-1 critical in openssl (nginx:1.27)"],
+    }
+    policy = [{"severity": "high", "rule": "no-latest", "object": "Deployment/web", "message": "pin the tag"}]
+    release = rel(1).with_(extra={"image_audit": audit, "policy_findings": policy})
+    assert views.findings_of(release) == [
+        "image nginx:1.27: 1 critical, 3 low (1 excepted)",
+        "image private/app:1: not scanned (not in the cache)",
+        "image gate: CVE-2024-1 critical in openssl (nginx:1.27)",
+        "policy_findings: high no-latest Deployment/web: pin the tag",
+    ]
+    assert views.findings_of(rel(2)) == []
