@@ -71,6 +71,7 @@ def test_every_page_shows_the_deploys_and_no_secret(local_cluster, namespace, de
             got = web.get(path)
             assert got.status_code == 200, (path, got.text[:500])
             pages[path] = got.text
+        data = {path: web.get(f"{path}{'&' if '?' in path else '?'}format=json").json() for path in list(pages)[:7]}
         missing = web.get("/stages/prod")
         assert missing.status_code == 404 and "no stage 'prod' here (stages: dev, qa)" in missing.text
         assert web.get("/stages/dev/releases/9").status_code == 404
@@ -103,6 +104,19 @@ def test_every_page_shows_the_deploys_and_no_secret(local_cluster, namespace, de
     dora = pages["/dora"]
     assert dora.count("<svg") == 6 and "deployment frequency" in dora
     assert re.search(r"change failure rate\s*</div>\s*<div class=\"value\">0%", dora)
+
+    # The same data as JSON (`?format=json`), for scripts.
+    assert [(c["stage"], c["revision"], c["health"]) for c in data["/"]] == [
+        ("dev", 2, "healthy"),
+        ("qa", 1, "healthy"),
+    ]
+    assert [(r["revision"], r["outcome"]) for r in data["/stages/dev"]["rows"]] == [(2, "deployed"), (1, "superseded")]
+    images = data["/stages/dev/releases/2"]["diff"]["images"]
+    assert images == [{"container": "Deployment/web/web", "left": "nginx:1.27", "right": "nginx:1.28"}]
+    assert data["/stages/dev/status"]["healthy"] is True
+    assert {w["name"]: len(w["pods"]) for w in data["/stages/dev/status"]["workloads"]} == {"web": 2, "db": 1}
+    assert data["/dora"][0]["stage"] == "dev" and data["/dora"][0]["change_failure_rate"] == 0
+    assert SECRET_VALUE not in str(data)
 
     assert pages["/static/htmx.min.js"].startswith("/*! htmx.org 2.0.11")
     for path, body in pages.items():

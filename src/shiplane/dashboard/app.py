@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -46,6 +46,12 @@ class Settings:
     hosts: list[str] = field(default_factory=lambda: ["127.0.0.1", "localhost"])  # Host headers accepted
     window_days: float = 30.0
     heartbeat: float = 15.0  # seconds between keep-alive comments on an idle event stream
+
+
+def wants_json(request: Request) -> bool:
+    """`?format=json` (or an Accept of JSON without HTML): the page's data, as the matching CLI command's `-o json`."""
+    accept = request.headers.get("accept", "")
+    return request.query_params.get("format") == "json" or ("application/json" in accept and "text/html" not in accept)
 
 
 def sse(event: str, text: str) -> str:
@@ -85,13 +91,19 @@ def create(settings: Settings) -> Starlette:
                     out.append(views.StageCard(**{**empty.to_json(), "problem": str(err)}))
             return out
 
-        return page(request, "overview.html", cards=await run(cards))
+        found = await run(cards)
+        if wants_json(request):
+            return JSONResponse([c.to_json() for c in found])
+        return page(request, "overview.html", cards=found)
 
     async def timeline(request: Request) -> Response:
         stage = stage_of(request)
         number = _int(request.query_params.get("page"), 1)
         history = await run(stage.history)
         lock = await run(stage.lock)
+        if wants_json(request):
+            rows = views.timeline(history, page=number, counts=stage.cache.counts).to_json()
+            return JSONResponse({**rows, "lock": lock.holder if lock else None})
         return page(
             request, "timeline.html", stage=stage.name, namespace=stage.target.namespace,
             page=views.timeline(history, page=number, counts=stage.cache.counts), lock=lock,
@@ -113,6 +125,10 @@ def create(settings: Settings) -> Starlette:
         left = (await run(stage.release, against)) if against else None
         comparison = views.compare(left, right) if left else None
         current = last_good(history)
+        if wants_json(request):
+            data = asdict(views.row(found[revision], running=current is not None and current.revision == revision,
+                                    objects=len(right.objects)))  # fmt: skip
+            return JSONResponse({"release": data, "diff": comparison.to_json() if comparison else None})
         return page(
             request, "release.html", stage=stage.name, comparison=comparison, against=against,
             row=views.row(found[revision], running=current is not None and current.revision == revision,
@@ -131,11 +147,15 @@ def create(settings: Settings) -> Starlette:
         right = last_good(await run(by_name[right_name].history))
         comparison = views.compare(left, right, across_stages=True) if left and right else None
         missing = [n for n, r in ((left_name, left), (right_name, right)) if r is None]
+        if wants_json(request):
+            return JSONResponse({"diff": comparison.to_json() if comparison else None, "missing": missing})
         return page(request, "compare.html", left=left_name, right=right_name, comparison=comparison, missing=missing)
 
     async def status_page(request: Request) -> Response:
         stage = stage_of(request)
         tree = await run(stage.tree)
+        if wants_json(request):
+            return JSONResponse(tree.to_json())
         return page(request, "status.html", stage=stage.name, tree=tree, expand=request.query_params.get("all"),
                     shown=views.PODS_SHOWN)  # fmt: skip
 
@@ -177,6 +197,8 @@ def create(settings: Settings) -> Starlette:
                     "lead": charts.points([(r, v, "deployed") for r, v in d.lead_times], "Lead time per change"),
                 }
             )
+        if wants_json(request):
+            return JSONResponse([{"stage": r["stage"], **r["figures"].to_json()} for r in rows])
         return page(request, "dora.html", rows=rows, window=settings.window_days)
 
     async def metrics(request: Request) -> Response:
