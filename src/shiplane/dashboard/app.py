@@ -174,7 +174,11 @@ def create(settings: Settings) -> Starlette:
                             quiet = 0.0
                             yield ": still here\n\n"
                         continue
-                    tree = await run(stage.tree)
+                    try:
+                        tree = await run(stage.tree)
+                    except ShiplaneError as err:  # the API server restarting, say: tell the page, keep watching
+                        yield sse("problem", str(err))
+                        continue
                     html = fragment.render(tree=tree, expand=expand, shown=views.PODS_SHOWN, stage=stage.name)
                     if html != last:
                         last = html
