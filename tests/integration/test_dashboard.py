@@ -14,6 +14,7 @@ from shiplane.actions.target import Target
 from shiplane.dashboard.app import Settings, create
 from shiplane.dashboard.sources import Stage
 from shiplane.kube import Ref
+from shiplane.releases.lock import LeaseLock
 from tests.integration.deploying import SECRET_VALUE, cli, spec, write
 from tests.integration.test_dry_run import bare
 
@@ -158,7 +159,18 @@ def test_actions_need_the_flag_and_the_token(local_cluster, namespace, deployed)
         for bad in ({"revision": "1"}, {"revision": "1", "token": "guess"}):
             refused = web.post("/stages/dev/rollback", data=bad)
             assert refused.status_code == 403 and "wrong or missing token" in refused.text
-        assert web.post("/stages/dev/unlock", headers={"x-shiplane-token": "s3cret-token"}).status_code == 200
+        # A held deploy lock: shown, a rollback refused while it is held, removed only with the token.
+        alice = "alice@laptop pid:1 run:x"
+        assert LeaseLock(kube, namespace=namespace, app="shop", holder=alice, duration=600).try_acquire() is None
+        timeline = text(web.get("/stages/dev").text)
+        assert f"deploy lock held by {alice}" in timeline and "unlock" in timeline
+        busy = web.post("/stages/dev/rollback", data={"revision": "1", "token": "s3cret-token"})
+        assert busy.status_code == 409 and alice in busy.text
+        assert web.post("/stages/dev/unlock", data={"token": "guess"}).status_code == 403
+        assert "deploy lock held by" in web.get("/stages/dev").text
+        freed = web.post("/stages/dev/unlock", headers={"x-shiplane-token": "s3cret-token"})
+        assert freed.status_code == 200 and f"removed the lock held by {alice}" in text(freed.text)
+        assert "deploy lock held by" not in web.get("/stages/dev").text
 
         done = web.post("/stages/dev/rollback", data={"revision": "1", "token": "s3cret-token"})
         assert done.status_code == 200, done.text
