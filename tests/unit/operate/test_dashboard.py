@@ -189,3 +189,10 @@ def test_recorded_findings_are_listed():
         "policy_findings: high no-latest Deployment/web: pin the tag",
     ]
     assert views.findings_of(rel(2)) == []
+
+
+def test_a_server_sent_event_carries_every_line():
+    from shiplane.dashboard.app import sse
+
+    assert sse("tree", "<ul>\n<li>a</li>\n</ul>") == "event: tree\ndata: <ul>\ndata: <li>a</li>\ndata: </ul>\n\n"
+    assert sse("tree", "") == "event: tree\ndata: \n\n"
