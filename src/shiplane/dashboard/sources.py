@@ -1,9 +1,10 @@
 """What the dashboard reads from a stage, and the two writes `--allow-actions` enables.
 
-Release records are decoded once per few seconds per stage, however many pages ask (a stage with
-100 records of 200 services each is megabytes of gzip'd JSON); a rollback or unlock from the
-dashboard drops that cache at once. The live status goes through one adapter function, `status_tree`,
-so the status page can switch to another tree builder without touching the pages.
+Release records are decoded once each, however many pages ask (a stage with 100 records of 200
+services each is megabytes of gzip'd JSON): which ones changed is read from their Secrets' metadata at
+most every few seconds; a rollback or unlock from the dashboard makes the next page read it at once.
+The live status goes through one adapter function, `status_tree`, so the status page can switch to
+another tree builder without touching the pages.
 """
 
 from __future__ import annotations
@@ -137,7 +138,9 @@ class CachedStore:
             self._seen.pop(gone, None)
         current = last_good(out)
         if current is not None:  # the running release with its objects: the status page reads them
-            out = [self._full_record(r.revision) if r is current else r for r in out]
+            if current.revision not in self._full:
+                self._remember(self._fetch(current.revision, bodies))
+            out = [self._full[r.revision] if r is current else r for r in out]
         return out
 
     def _full_record(self, revision: int) -> Release:
