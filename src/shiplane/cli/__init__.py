@@ -137,6 +137,10 @@ class LazyGroup(click.Group):
             "shiplane.cli.live:logs",
             "All pods' logs of a service (or of the whole app), merged, each line prefixed with its pod.",
         ),
+        "dashboard": (
+            "shiplane.cli.dashboard:dashboard",
+            "A local web dashboard: stages, release timelines, diffs, live status, DORA charts, /metrics.",
+        ),
         "diff": (
             "shiplane.cli.operate:diff",
             "Drift: how live objects differ from what the last release applied, and who changed them.",

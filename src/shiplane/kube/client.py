@@ -322,6 +322,20 @@ class Kube:
             raise _translate(err, f"list {kind}") from None
 
     @retrying
+    def list_metadata(
+        self, api_version: str, kind: str, *, namespace: str | None = None, **selectors: str
+    ) -> list[dict]:
+        """Like `list`, but only each object's `metadata` (a PartialObjectMetadataList): enough to see
+        which objects changed (their resourceVersion) without transferring their bodies."""
+        res = self.resource(api_version, kind)
+        accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+        try:
+            found = res.get(namespace=namespace, serializer=_plain, header_params={"Accept": accept}, **selectors)
+        except _API_ERRORS as err:
+            raise _translate(err, f"list {kind}") from None
+        return found.get("items") or []
+
+    @retrying
     def delete(self, ref: Ref, *, propagation: str = "Foreground", resource_version: str | None = None) -> bool:
         """Delete; False if it was already gone. With `resource_version`, only that version (409 otherwise)."""
         res = self.resource(ref.api_version, ref.kind)

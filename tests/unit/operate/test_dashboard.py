@@ -1,0 +1,198 @@
+"""The dashboard's pure parts: timeline pages, release and stage comparisons (Secret values never in
+them), the status tree, the SVG charts; and the command's refusals before it serves anything."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+
+from shiplane.cli import main
+from shiplane.dashboard import charts, views
+from shiplane.releases import Outcome, Release
+from shiplane.releases.record import strip_secret
+
+NOW = 1_800_000_000.0
+PLAIN = "hunter2-plaintext"
+
+
+def rel(revision: int, outcome=Outcome.SUPERSEDED, *, objects=(), images=None, stage="dev") -> Release:
+    return Release(
+        "shop",
+        stage,
+        revision,
+        started=NOW - 1000 + revision,
+        finished=NOW - 990 + revision,
+        outcome=outcome,
+        objects=list(objects),
+        images=images or {},
+    )
+
+
+def deployment(replicas: int, image: str, namespace: str = "shop-dev") -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": namespace, "labels": {"shiplane.io/stage": namespace[5:]}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"spec": {"containers": [{"name": "web", "image": image}]}},
+        },
+    }
+
+
+def secret(name: str, value: str, namespace: str = "shop-dev") -> dict:
+    data = {"API_KEY": base64.b64encode(value.encode()).decode()}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "data": data}
+
+
+def test_timeline_pages_newest_first():
+    history = [rel(n) for n in range(1, 46)]
+    history[-1] = history[-1].with_(outcome=Outcome.DEPLOYED)
+    first = views.timeline(history, page=1)
+    assert (first.page, first.pages, first.total) == (1, 3, 45)
+    assert [r.revision for r in first.rows] == list(range(45, 25, -1))
+    assert first.rows[0].running and not any(r.running for r in first.rows[1:])
+    assert [r.revision for r in views.timeline(history, page=3).rows] == [5, 4, 3, 2, 1]
+    assert views.timeline(history, page=99).page == 3 and views.timeline([], page=2).rows == []
+
+
+def test_release_diff_names_fields_and_never_a_secret_value():
+    old = rel(1, objects=[deployment(2, "nginx:1.27"), strip_secret(secret("api-key-0123456789", PLAIN))])
+    new = rel(
+        2,
+        Outcome.DEPLOYED,
+        objects=[deployment(3, "nginx:1.28"), strip_secret(secret("api-key-0123456789", "other"))],
+        images={"Deployment/web/web": "nginx:1.28"},
+    )
+    found = views.compare(old, new)
+    by_name = {(o.kind, o.name): o for o in found.objects}
+    assert by_name[("Deployment", "web")].lines == [
+        "~ spec.replicas: 2 -> 3",
+        "~ spec.template.spec.containers[0].image: nginx:1.27 -> nginx:1.28",
+    ]
+    (digest,) = by_name[("Secret", "api-key-0123456789")].lines
+    assert digest.startswith("~ metadata.annotations.shiplane.io/data-digest: ")
+    assert found.images == [("Deployment/web/web", "-", "nginx:1.28")]
+    # Even a record holding raw Secret data (an older writer) shows only masked digests.
+    raw = views.compare(rel(1, objects=[secret("s", PLAIN)]), rel(2, objects=[secret("s", "other")]))
+    dumped = json.dumps(raw.to_json())
+    assert "***" in dumped
+    for hidden in (PLAIN, base64.b64encode(PLAIN.encode()).decode(), "other", "b3RoZXI="):
+        assert hidden not in dumped
+
+
+def test_stage_diff_leaves_namespaces_out_and_matches_hash_named_config():
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "data": {"LEVEL": "debug"}}
+    dev = rel(4, objects=[deployment(1, "nginx:1.27", "shop-dev"), {**config, "metadata": {"name": "cfg-0123456789"}}])
+    prod_config = {**config, "data": {"LEVEL": "info"}, "metadata": {"name": "cfg-abcdef0123"}}
+    prod = rel(9, objects=[deployment(3, "nginx:1.27", "shop-prod"), prod_config], stage="prod")
+    found = views.compare(dev, prod, across_stages=True)
+    assert (found.left, found.right) == ("dev revision 4", "prod revision 9")
+    by_name = {(o.kind, o.name): o.lines for o in found.objects}
+    assert by_name[("Deployment", "web")] == ["~ spec.replicas: 1 -> 3"]
+    assert by_name[("ConfigMap", "cfg")] == [
+        "~ data.LEVEL: debug -> info",
+        "~ metadata.name: cfg-0123456789 -> cfg-abcdef0123",
+    ]
+    assert views.compare(dev, dev, across_stages=True).same
+
+
+def test_status_tree_puts_pods_under_their_workload_trouble_first():
+    from shiplane.actions.inspect import WorkloadStatus
+
+    current = rel(3, Outcome.DEPLOYED, objects=[deployment(2, "nginx:1.28")])
+    rows = [
+        WorkloadStatus("Deployment", "web", "InProgress", "1 of 2 ready", 2, 1, 4, ["pod web-b: OOMKilled"]),
+        WorkloadStatus("StatefulSet", "db", "Current", "", 1, 1, 0, []),
+    ]
+
+    def pod(name, ready, restarts=0, reason=None):
+        last = {"terminated": {"reason": reason, "exitCode": 137}} if reason else {}
+        status = {"name": "web", "ready": ready, "restartCount": restarts, "lastState": last}
+        meta = {"name": name, "labels": {"app": "web"}, "creationTimestamp": "2027-01-15T08:00:00Z"}
+        return {
+            "metadata": meta,
+            "spec": {"nodeName": "kwok-0"},
+            "status": {"phase": "Running", "containerStatuses": [status]},
+        }
+
+    pods = [pod("web-b", False, 4, "OOMKilled"), pod("web-a", True), {"metadata": {"name": "other", "labels": {}}}]
+    warning = {"type": "Warning", "reason": "BackOff", "involvedObject": {"kind": "Pod", "name": "web-b"},
+               "message": "back-off", "lastTimestamp": "2027-01-15T08:05:00Z", "count": 3}  # fmt: skip
+    tree = views.tree("shop", "dev", "shop-dev", current, rows, pods, [warning], now=NOW)
+    assert not tree.healthy and [w.name for w in tree.workloads] == ["web", "db"]
+    web = tree.workloads[0]
+    assert [(p.name, p.ready, p.restarts, p.last_reason) for p in web.pods] == [
+        ("web-a", True, 0, ""),
+        ("web-b", False, 4, "OOMKilled (exit 137)"),
+    ]
+    assert tree.events[0].reason == "BackOff" and tree.events[0].object == "Pod/web-b"
+    assert json.loads(json.dumps(tree.to_json()))["healthy"] is False
+
+
+def test_charts_are_svg_with_escaped_labels():
+    weeks = [views.Week(NOW - (12 - i) * 7 * 86400, i % 3, i % 2) for i in range(12)]
+    svg = str(charts.weekly(weeks))
+    assert svg.startswith("<svg") and svg.count("<rect") == sum(bool(w.good) + bool(w.bad) for w in weeks)
+    dots = str(charts.points([(1, 30.0, "deployed"), (2, 90.0, "<failed>")], "a <title>"))
+    assert dots.count("<circle") == 2 and "<failed>" not in dots and "&lt;failed&gt;" in dots
+    assert "no data yet" in str(charts.points([], "empty"))
+
+
+def test_a_remote_host_needs_its_flag(capsys, tmp_path):
+    assert main(["dashboard", "-f", str(tmp_path / "none.yaml"), "--host", "10.1.2.3"]) == 2
+    err = capsys.readouterr().err
+    assert "--host 10.1.2.3 is not a loopback address" in err and "--allow-remote" in err
+
+
+def test_a_taken_port_is_exit_3(capsys, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["dashboard", "-f", str(tmp_path / "none.yaml"), "--port", str(port)]) == 3
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_pods_are_picked_by_every_label_of_the_selector():
+    from shiplane.actions.inspect import pods_by_label, selected
+
+    def pod(name, **labels):
+        return {"metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "shop", **labels}}}
+
+    pods = [pod("web-1", app="web", tier="a"), pod("web-2", app="web", tier="b"), pod("db-0", app="db", tier="a")]
+    index = pods_by_label(pods)
+    names = lambda match: [p["metadata"]["name"] for p in selected(index, pods, match)]  # noqa: E731
+    assert names({"app.kubernetes.io/part-of": "shop", "app": "web"}) == ["web-1", "web-2"]
+    assert names({"app": "web", "tier": "a"}) == ["web-1"]
+    assert names({"app": "cache"}) == []
+    assert names({}) == ["web-1", "web-2", "db-0"]  # an empty selector selects all, as before
+
+
+def test_recorded_findings_are_listed():
+    audit = {
+        "failOn": "high",
+        "images": [
+            {"image": "nginx:1.27", "scanned": True, "findings": {"low": 3, "critical": 1}, "excepted": [{"id": "X"}]},
+            {"image": "private/app:1", "scanned": False, "error": "not in the cache"},
+        ],
+        "failing": ["CVE-2024-1 critical in openssl (nginx:1.27)"],
+    }
+    policy = [{"severity": "high", "rule": "no-latest", "object": "Deployment/web", "message": "pin the tag"}]
+    release = rel(1).with_(extra={"image_audit": audit, "policy_findings": policy})
+    assert views.findings_of(release) == [
+        "image nginx:1.27: 1 critical, 3 low (1 excepted)",
+        "image private/app:1: not scanned (not in the cache)",
+        "image gate: CVE-2024-1 critical in openssl (nginx:1.27)",
+        "policy_findings: high no-latest Deployment/web: pin the tag",
+    ]
+    assert views.findings_of(rel(2)) == []
+
+
+def test_a_server_sent_event_carries_every_line():
+    from shiplane.dashboard.app import sse
+
+    assert sse("tree", "<ul>\n<li>a</li>\n</ul>") == "event: tree\ndata: <ul>\ndata: <li>a</li>\ndata: </ul>\n\n"
+    assert sse("tree", "") == "event: tree\ndata: \n\n"
