@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Generator, Mapping
 
 from shiplane.actions import rotate
-from shiplane.actions.deploy import Deploy
 from shiplane.actions.desired import Desired
 from shiplane.actions.runner import Options
 from shiplane.actions.target import Target
@@ -175,16 +174,9 @@ class DualRotation:
         current = rotate.ensure(self.target, self.stage, write=True, now=self.clock())
         try:
             want = self.render({**current, self.name: new_value})
-            release = yield from Deploy(
-                self.target,
-                want.objects,
-                spec_digest=want.spec_digest,
-                options=self.options,
-                commit=(want.commit, want.committed),
-                etcd=want.etcd,
-                reason=self.reason,
-                secret_versions={self.name: progress.new},
-            ).run_under(lock)
+            release = yield from rotate.deploy_rotation(
+                self.target, want, self.options, self.reason, {self.name: progress.new}, lock
+            )
         except ShiplaneError:
             self._abort(progress)  # the engine rolled back to the old credential, which still works
             raise

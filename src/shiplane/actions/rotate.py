@@ -213,16 +213,7 @@ class Rotate:
         yield Note(f"rotating {listed} ({self.reason})")
         try:
             want = self.render({**current, **{n: m.value for n, m in fresh.items()}})
-            release = yield from Deploy(
-                t,
-                want.objects,
-                spec_digest=want.spec_digest,
-                options=self.options,
-                commit=(want.commit, want.committed),
-                etcd=want.etcd,
-                reason=self.reason,
-                secret_versions=versions,
-            ).run_under(lock)
+            release = yield from deploy_rotation(t, want, self.options, self.reason, versions, lock)
         except ShiplaneError:
             for name, version in versions.items():
                 store.discard(name, version)
@@ -231,6 +222,25 @@ class Rotate:
             store.promote(name, version)
         yield Step(f"rotated {listed}", done=True)
         return Rotated(release, versions)
+
+
+def deploy_rotation(
+    target: Target, want: Desired, options: Options, reason: str, versions: dict[str, int], lock
+) -> Generator[Event, None, Release]:
+    """A rotation is an ordinary release of the engine, under the lock the rotation already holds,
+    recorded with its reason and the secret versions it rolls out."""
+    return (
+        yield from Deploy(
+            target,
+            want.objects,
+            spec_digest=want.spec_digest,
+            options=options,
+            commit=(want.commit, want.committed),
+            etcd=want.etcd,
+            reason=reason,
+            secret_versions=versions,
+        ).run_under(lock)
+    )
 
 
 def _job_state(job: dict | None) -> str:
