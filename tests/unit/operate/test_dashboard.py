@@ -147,7 +147,7 @@ def test_the_status_page_shows_revisions_terminations_digests_and_drift_trouble_
     assert "ReplicaSet web-new (revision 2, current) 1/1 ready" in text, text
     assert "web-new-a Running · 0/1 ready · restarts 4" in text
     assert f"web: nginx:1.27 @{DIGEST[:19]} · waiting: CrashLoopBackOff · last OOMKilled (exit 137)" in text, text
-    assert "! BackOff ×3: BackOff happened" in text and "web-old" not in text
+    assert "! BackOff x3: BackOff happened" in text and "web-old" not in text
 
     # A big app: a revision lists PODS_SHOWN pods and links to the rest (no JavaScript needed).
     many = [pod(f"web-{i:03}", "rs-new") for i in range(views.PODS_SHOWN + 5)]
