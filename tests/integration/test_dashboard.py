@@ -97,10 +97,17 @@ def test_every_page_shows_the_deploys_and_no_secret(local_cluster, namespace, de
     assert "~ spec.replicas: 1 -> 2" in stages and "nginx:1.27 -> nginx:1.28" in stages
 
     status = text(pages["/stages/dev/status"])
-    assert "revision 2 : healthy (2 of 2 workloads current)" in status, status
+    assert "revision 2 : healthy (2 of 2 workloads current) · no drift" in status, status
     assert re.search(r"Deployment web Current 2/2 ready · restarts 0", status), status
     assert re.search(r"StatefulSet db Current 1/1 ready", status)
-    assert len(re.findall(r"web-[a-z0-9]+-[a-z0-9]{5} Running · ready", status)) == 2, status
+    # The revision level (observing.tree): the current ReplicaSet holds both pods; the first release's
+    # ReplicaSet, scaled to zero, gets no row.
+    rows = re.findall(r"ReplicaSet (web-[a-z0-9]+) \(revision (\d), current\) 2/2 ready", status)
+    assert len(rows) == 1 and rows[0][1] == "2" and "(revision 1" not in status.split("StatefulSet")[0], status
+    pods = re.findall(rf"({rows[0][0]}-[a-z0-9]{{5}}) Running · 1/1 ready · restarts 0", status)
+    assert len(pods) == 2, status
+    assert status.count("web: nginx:1.28 · running") == 2, status  # each pod's container, its image and state
+    assert re.search(r"ControllerRevision db-[a-z0-9]+ \(revision \d, current\) 1/1 ready db-0 Running", status), status
 
     dora = pages["/dora"]
     assert dora.count("<svg") == 6 and "deployment frequency" in dora
@@ -115,7 +122,12 @@ def test_every_page_shows_the_deploys_and_no_secret(local_cluster, namespace, de
     images = data["/stages/dev/releases/2"]["diff"]["images"]
     assert images == [{"container": "Deployment/web/web", "left": "nginx:1.27", "right": "nginx:1.28"}]
     assert data["/stages/dev/status"]["healthy"] is True
-    assert {w["name"]: len(w["pods"]) for w in data["/stages/dev/status"]["workloads"]} == {"web": 2, "db": 1}
+    workloads = {w["name"]: w for w in data["/stages/dev/status"]["workloads"]}
+    assert {name: sum(len(r["pods"]) for r in w["revisions"]) for name, w in workloads.items()} == {"web": 2, "db": 1}
+    newest = workloads["web"]["revisions"][0]
+    assert (newest["kind"], newest["name"], newest["revision"]) == ("ReplicaSet", rows[0][0], 2) and newest["current"]
+    assert {c["image"] for p in newest["pods"] for c in p["containers"]} == {"nginx:1.28"}
+    assert workloads["web"]["state"] == "Current" and workloads["web"]["drifted"] is False
     assert data["/dora"][0]["stage"] == "dev" and data["/dora"][0]["change_failure_rate"] == 0
     assert SECRET_VALUE not in str(data)
 
