@@ -5,6 +5,7 @@ secret value anywhere."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -192,3 +193,37 @@ def test_actions_need_the_flag_and_the_token(local_cluster, namespace, deployed)
         assert re.search(r"\b2 superseded", timeline), timeline  # a record rewritten since: read again
     deployment = kube.get(Ref("apps/v1", "Deployment", "web", namespace))
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+
+
+def test_the_status_page_shows_a_crashing_revision_and_the_drift(local_cluster, namespace, deployed):
+    """A pod template changed outside a deploy to one that crashes (kwok's fault stage: CrashLoopBackOff,
+    last terminated Error exit 1): the new ReplicaSet's row, its pod's container's last termination,
+    and the Deployment flagged as drifted, on the page and in its JSON."""
+    from shiplane.localcluster.stages import FAULT
+
+    kube = local_cluster.kube
+    template = {"spec": {"template": {"metadata": {"annotations": {FAULT: "fail"}}}}}
+    kube.resource("apps/v1", "Deployment").patch(
+        name="web", namespace=namespace, body=template, content_type="application/merge-patch+json"
+    )
+    with client(kube, namespace) as web:
+        deadline = time.monotonic() + 60
+        while True:
+            data = web.get("/stages/dev/status?format=json").json()
+            found = {w["name"]: w for w in data["workloads"]}["web"]
+            crashing = [p for r in found["revisions"] for p in r["pods"] if p["containers"][0]["last_termination"]]
+            if crashing or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        page = text(web.get("/stages/dev/status").text)
+    assert crashing, found
+    assert data["healthy"] is False and found["state"] != "Current" and found["drifted"] is True, found
+    newest = found["revisions"][0]
+    assert (newest["kind"], newest["revision"], newest["current"]) == ("ReplicaSet", 3, True), newest
+    (container,) = crashing[0]["containers"]
+    assert (container["last_termination"], container["state"]) == ("Error (exit 1)", "waiting: CrashLoopBackOff")
+    assert "revision 2 : degraded (1 of 2 workloads current) · 1 of" in page, page
+    assert re.search(r"Deployment web \w+ \d/2 ready · restarts \d+ drifted", page), page
+    assert "drifted: spec.template.metadata.annotations" in page, page
+    assert re.search(rf"ReplicaSet {newest['name']} \(revision 3, current\) 0/\d ready", page), page
+    assert "web: nginx:1.28 · waiting: CrashLoopBackOff · last Error (exit 1)" in page, page
