@@ -5,6 +5,7 @@ secret value anywhere."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -97,10 +98,17 @@ def test_every_page_shows_the_deploys_and_no_secret(local_cluster, namespace, de
     assert "~ spec.replicas: 1 -> 2" in stages and "nginx:1.27 -> nginx:1.28" in stages
 
     status = text(pages["/stages/dev/status"])
-    assert "revision 2 : healthy (2 of 2 workloads current)" in status, status
+    assert "revision 2 : healthy (2 of 2 workloads current) · no drift" in status, status
     assert re.search(r"Deployment web Current 2/2 ready · restarts 0", status), status
     assert re.search(r"StatefulSet db Current 1/1 ready", status)
-    assert len(re.findall(r"web-[a-z0-9]+-[a-z0-9]{5} Running · ready", status)) == 2, status
+    # The revision level (observing.tree): the current ReplicaSet holds both pods; the first release's
+    # ReplicaSet, scaled to zero, gets no row.
+    rows = re.findall(r"ReplicaSet (web-[a-z0-9]+) \(revision (\d), current\) 2/2 ready", status)
+    assert len(rows) == 1 and rows[0][1] == "2" and "(revision 1" not in status.split("StatefulSet")[0], status
+    pods = re.findall(rf"({rows[0][0]}-[a-z0-9]{{5}}) Running · 1/1 ready · restarts 0", status)
+    assert len(pods) == 2, status
+    assert status.count("web: nginx:1.28 · running") == 2, status  # each pod's container, its image and state
+    assert re.search(r"ControllerRevision db-[a-z0-9]+ \(revision \d, current\) 1/1 ready db-0 Running", status), status
 
     dora = pages["/dora"]
     assert dora.count("<svg") == 6 and "deployment frequency" in dora
@@ -115,7 +123,12 @@ def test_every_page_shows_the_deploys_and_no_secret(local_cluster, namespace, de
     images = data["/stages/dev/releases/2"]["diff"]["images"]
     assert images == [{"container": "Deployment/web/web", "left": "nginx:1.27", "right": "nginx:1.28"}]
     assert data["/stages/dev/status"]["healthy"] is True
-    assert {w["name"]: len(w["pods"]) for w in data["/stages/dev/status"]["workloads"]} == {"web": 2, "db": 1}
+    workloads = {w["name"]: w for w in data["/stages/dev/status"]["workloads"]}
+    assert {name: sum(len(r["pods"]) for r in w["revisions"]) for name, w in workloads.items()} == {"web": 2, "db": 1}
+    newest = workloads["web"]["revisions"][0]
+    assert (newest["kind"], newest["name"], newest["revision"]) == ("ReplicaSet", rows[0][0], 2) and newest["current"]
+    assert {c["image"] for p in newest["pods"] for c in p["containers"]} == {"nginx:1.28"}
+    assert workloads["web"]["state"] == "Current" and workloads["web"]["drifted"] is False
     assert data["/dora"][0]["stage"] == "dev" and data["/dora"][0]["change_failure_rate"] == 0
     assert SECRET_VALUE not in str(data)
 
@@ -180,3 +193,37 @@ def test_actions_need_the_flag_and_the_token(local_cluster, namespace, deployed)
         assert re.search(r"\b2 superseded", timeline), timeline  # a record rewritten since: read again
     deployment = kube.get(Ref("apps/v1", "Deployment", "web", namespace))
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+
+
+def test_the_status_page_shows_a_crashing_revision_and_the_drift(local_cluster, namespace, deployed):
+    """A pod template changed outside a deploy to one that crashes (kwok's fault stage: CrashLoopBackOff,
+    last terminated Error exit 1): the new ReplicaSet's row, its pod's container's last termination,
+    and the Deployment flagged as drifted, on the page and in its JSON."""
+    from shiplane.localcluster.stages import FAULT
+
+    kube = local_cluster.kube
+    template = {"spec": {"template": {"metadata": {"annotations": {FAULT: "fail"}}}}}
+    kube.resource("apps/v1", "Deployment").patch(
+        name="web", namespace=namespace, body=template, content_type="application/merge-patch+json"
+    )
+    with client(kube, namespace) as web:
+        deadline = time.monotonic() + 60
+        while True:
+            data = web.get("/stages/dev/status?format=json").json()
+            found = {w["name"]: w for w in data["workloads"]}["web"]
+            crashing = [p for r in found["revisions"] for p in r["pods"] if p["containers"][0]["last_termination"]]
+            if crashing or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        page = text(web.get("/stages/dev/status").text)
+    assert crashing, found
+    assert data["healthy"] is False and found["state"] != "Current" and found["drifted"] is True, found
+    newest = found["revisions"][0]
+    assert (newest["kind"], newest["revision"], newest["current"]) == ("ReplicaSet", 3, True), newest
+    (container,) = crashing[0]["containers"]
+    assert (container["last_termination"], container["state"]) == ("Error (exit 1)", "waiting: CrashLoopBackOff")
+    assert "revision 2 : degraded (1 of 2 workloads current) · 1 of" in page, page
+    assert re.search(r"Deployment web \w+ \d/2 ready · restarts \d+ drifted", page), page
+    assert "drifted: spec.template.metadata.annotations" in page, page
+    assert re.search(rf"ReplicaSet {newest['name']} \(revision 3, current\) 0/\d ready", page), page
+    assert "web: nginx:1.28 · waiting: CrashLoopBackOff · last Error (exit 1)" in page, page

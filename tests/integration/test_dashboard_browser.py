@@ -143,7 +143,9 @@ def test_click_through_and_live_updates(browser, local_cluster, namespace, deplo
         scale(local_cluster.kube, namespace, 3)
         expect(web.locator(".ready")).to_have_text(re.compile(r"^\d/3$"), timeout=30_000)  # pushed, not reloaded
         expect(web.locator(".ready")).to_have_text("3/3", timeout=60_000)
+        expect(web.locator("li.revision.current .figures")).to_have_text("3/3")  # the ReplicaSet's row
         expect(web.locator("li.pod")).to_have_count(3)
+        expect(web.locator(".drifted")).to_have_text("drifted")  # replicas changed outside a deploy
         assert int(page.locator("#live").get_attribute("data-updates")) >= 1
         assert SECRET_VALUE not in page.content()
         # The status page stays open (its event stream connected) while the dashboard is stopped below:
@@ -161,6 +163,8 @@ def test_click_through_and_live_updates(browser, local_cluster, namespace, deplo
         plain.get_by_role("link", name="dev", exact=True).first.click()
         plain.get_by_role("link", name="live status").click()
         expect(plain.locator('li[data-workload="Deployment/web"] .ready')).to_have_text("3/3")
+        expect(plain.locator('li[data-workload="Deployment/web"] details')).to_have_attribute("open", "")
+        expect(plain.locator('li[data-workload="Deployment/web"] li.container')).to_have_count(3)
         context.close()
         expect(page.locator("#live")).to_have_text("live")
 

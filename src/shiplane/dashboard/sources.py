@@ -3,8 +3,8 @@
 Release records are decoded once each, however many pages ask (a stage with 100 records of 200
 services each is megabytes of gzip'd JSON): which ones changed is read from their Secrets' metadata at
 most every few seconds; a rollback or unlock from the dashboard makes the next page read it at once.
-The live status goes through one adapter function, `status_tree`, so the status page can switch to
-another tree builder without touching the pages.
+The live status is `actions.live`'s tree, re-read after each burst of changes that `Changes`' watches
+report.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-from shiplane.actions import inspect, observe
+from shiplane import status
+from shiplane.actions import inspect, live, observe
 from shiplane.actions.rollback import Rollback
 from shiplane.actions.runner import Options
 from shiplane.actions.target import Target
@@ -37,6 +38,8 @@ WATCHED = [
     ("apps/v1", "StatefulSet"),
     ("apps/v1", "DaemonSet"),
     ("batch/v1", "Job"),
+    ("apps/v1", "ReplicaSet"),
+    ("apps/v1", "ControllerRevision"),
     ("v1", "Pod"),
     ("v1", "Event"),
 ]
@@ -201,7 +204,7 @@ class Stage:
     def objects(self, revision: int) -> int:
         return self.cache.counts.get(revision, 0)
 
-    def tree(self) -> views.StatusTree:
+    def tree(self) -> views.StatusView:
         return status_tree(self.reading)
 
     def rollback(self, revision: int | None) -> Release:
@@ -216,20 +219,19 @@ class Stage:
         return inspect.unlock(self.target)
 
 
-def status_tree(target: Target) -> views.StatusTree:
-    """The adapter the status page and its event stream read: today over `inspect.workload_status`
-    (the `status` command's rows) plus the namespace's pods and Events."""
-    pods = target.kube.list(
-        "v1", "Pod", namespace=target.namespace, label_selector=f"app.kubernetes.io/part-of={target.app}"
-    )
-    current, rows = inspect.workload_status(target, pods=pods)
-    warnings = {"field_selector": "type=Warning"}  # Normal events are routine; a deploy makes hundreds
-    events = target.kube.list("v1", "Event", namespace=target.namespace, **warnings) if current is not None else []
-    return views.tree(target.app, target.stage, target.namespace, current, rows, pods, events, now=time.time())
+def status_tree(target: Target) -> views.StatusView:
+    """What the status page and its event stream show: `actions.live`'s tree (the one `shiplane
+    status` prints), each workload with its readiness computed from the same read."""
+    state, now = live.read(target), time.time()
+    states = {}
+    for ref, obj in state.live.items():
+        found = status.compute({**obj, "kind": ref.kind})
+        states[(ref.kind, ref.name)] = (str(found.state), found.message)
+    return views.status_view(state.tree(target, now), states, now=now)
 
 
 class Changes:
-    """Watches on the stage's workloads, pods and Events (not polling): `wait(timeout)` says whether
+    """Watches on the stage's workloads, their revisions, pods and Events (not polling): `wait(timeout)` says whether
     anything changed since the last call, after letting a burst of changes settle."""
 
     def __init__(self, target: Target, settle: float = 0.3) -> None:

@@ -6,21 +6,20 @@ Secret values never reach here: records keep Secrets as references plus a digest
 
 from __future__ import annotations
 
-import calendar
 import math
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from shiplane.actions.inspect import pods_by_label, selected
+from shiplane.observing import tree as trees
 from shiplane.observing.dora import DAY, Dora, dora
 from shiplane.planning.diff import diff
 from shiplane.releases.history import last_good
 from shiplane.releases.record import Outcome, Release
 
 PER_PAGE = 20
-PODS_SHOWN = 20  # pods listed per workload before "and N more" (a 1,000-pod tree stays readable)
+PODS_SHOWN = 20  # pods listed per revision before "and N more" (a 1,000-pod tree stays readable)
 HASHED = re.compile(r"^(?P<base>.+)-[0-9a-f]{10}$")  # hash-named config, as rendering names it
 GOOD = (Outcome.DEPLOYED, Outcome.SUPERSEDED)
 BAD = (Outcome.FAILED, Outcome.ROLLED_BACK)
@@ -282,95 +281,53 @@ def compare(left: Release, right: Release, *, across_stages: bool = False) -> Co
 
 
 @dataclass(frozen=True)
-class PodNode:
-    name: str
-    phase: str
-    ready: bool
-    restarts: int
-    last_reason: str  # the last termination: OOMKilled, Error (exit 1), …
-    node: str
-    age: str
+class WorkloadView:
+    """One workload of `observing.tree`'s tree with its readiness as `shiplane status` computes it."""
 
-
-@dataclass(frozen=True)
-class WorkloadNode:
-    kind: str
-    name: str
-    state: str
+    node: trees.WorkloadNode
+    state: str  # Current | InProgress | Failed (`shiplane.status`); NotFound when it is not there
     message: str
-    desired: int | None
-    ready: int | None
-    restarts: int
-    problems: list[str]
-    pods: list[PodNode] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
         return self.state == "Current"
 
+    @property
+    def restarts(self) -> int:
+        return sum(p.restarts for p in self.node.all_pods())
+
+    def shown(self) -> list[trees.RevisionNode]:
+        """The revisions worth a row, as `status` prints them: the current one and any still with pods."""
+        return [r for r in self.node.revisions if r.pods or r.current]
+
+    def to_json(self) -> dict:
+        return {**self.node.to_json(), "state": self.state, "message": self.message, "healthy": self.healthy}
+
 
 @dataclass(frozen=True)
-class EventLine:
-    type: str
-    reason: str
-    object: str
-    message: str
-    count: int
-    age: str
+class StatusView:
+    """The status page: the tree `shiplane status` shows, workloads in trouble first."""
 
-
-@dataclass(frozen=True)
-class StatusTree:
-    app: str
-    stage: str
-    namespace: str
-    revision: int | None
-    workloads: list[WorkloadNode]
-    events: list[EventLine]
+    tree: trees.Tree
+    workloads: list[WorkloadView]
+    at: float  # when it was read (epoch seconds): ages are from then
 
     @property
     def healthy(self) -> bool:
-        return self.revision is not None and all(w.healthy for w in self.workloads)
+        return self.tree.revision is not None and all(w.healthy for w in self.workloads)
+
+    def warnings(self, limit: int = 30) -> list[trees.EventNote]:
+        """Every Warning the tree holds (workloads, revisions, pods), newest first."""
+        found = [
+            *(e for w in self.tree.workloads for e in w.warnings),
+            *(e for w in self.tree.workloads for r in w.revisions for e in r.warnings),
+            *(e for w in self.tree.workloads for p in w.all_pods() for e in p.warnings),
+        ]
+        return sorted(found, key=lambda e: e.last or 0.0, reverse=True)[:limit]
 
     def to_json(self) -> dict:
-        out = asdict(self)
-        out["healthy"] = self.healthy
-        return out
-
-
-def _time(stamp: str | None) -> float | None:
-    """An API timestamp (RFC 3339, UTC; MicroTime's fraction ignored) as epoch seconds."""
-    if not stamp:
-        return None
-    try:
-        return float(calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")))
-    except ValueError:
-        return None
-
-
-def _event_time(event: dict) -> float | None:
-    meta = event.get("metadata") or {}
-    return _time(event.get("lastTimestamp") or event.get("eventTime") or meta.get("creationTimestamp"))
-
-
-def pod_node(pod: dict, *, now: float) -> PodNode:
-    st = pod.get("status") or {}
-    statuses = st.get("containerStatuses") or []
-    reason = ""
-    for cs in statuses:
-        last = (cs.get("lastState") or {}).get("terminated") or (cs.get("state") or {}).get("terminated") or {}
-        if last:
-            reason = f"{last.get('reason') or 'terminated'} (exit {last.get('exitCode', '?')})"
-    started = _time(pod["metadata"].get("creationTimestamp"))
-    return PodNode(
-        pod["metadata"]["name"],
-        st.get("phase") or "Unknown",
-        bool(statuses) and all(cs.get("ready") for cs in statuses),
-        sum(cs.get("restartCount", 0) for cs in statuses),
-        reason,
-        (pod.get("spec") or {}).get("nodeName") or "-",
-        age(now - started) if started else "-",
-    )
+        """`status -o json`'s tree, each workload with its state, and whether all are healthy."""
+        return {**self.tree.to_json(), "healthy": self.healthy, "workloads": [w.to_json() for w in self.workloads]}
 
 
 def natural(name: str) -> list:
@@ -378,66 +335,11 @@ def natural(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def tree(
-    app: str,
-    stage: str,
-    namespace: str,
-    current: Release | None,
-    workloads: list[Any],
-    pods: list[dict],
-    events: list[dict],
-    *,
-    now: float,
-) -> StatusTree:
-    """Workload → pods, from `inspect.workload_status`'s rows, the namespace's pods and its Events.
-
-    `workloads` are `inspect.WorkloadStatus` rows (kind, name, state, message, desired, ready,
-    restarts, problems); pods go under the workload whose selector picks them."""
-    selectors = {
-        (o["kind"], o["metadata"]["name"]): ((o.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-        for o in (current.objects if current else [])
-    }
-    by_label = pods_by_label(pods)
-    nodes = []
-    for w in workloads:
-        selector = selectors.get((w.kind, w.name))
-        chosen = selected(by_label, pods, selector) if selector else []  # no selector (a CronJob): no pods
-        mine = sorted(chosen, key=lambda p: natural(p["metadata"]["name"]))
-        nodes.append(
-            WorkloadNode(
-                w.kind,
-                w.name,
-                w.state,
-                w.message,
-                w.desired,
-                w.ready,
-                w.restarts,
-                list(w.problems),
-                [pod_node(p, now=now) for p in mine],
-            )
-        )
-    nodes.sort(key=lambda n: (n.healthy, n.kind, natural(n.name)))  # trouble first
-    return StatusTree(app, stage, namespace, current.revision if current else None, nodes, event_lines(events, now=now))
-
-
-def event_lines(events: list[dict], *, now: float, limit: int = 30) -> list[EventLine]:
-    """The newest Events, Warnings first (the status page lists only Warnings)."""
-
-    ordered = sorted(events, key=lambda e: (e.get("type") != "Warning", -(_event_time(e) or 0.0)))[:limit]
-    out = []
-    for e in ordered:
-        involved = e.get("involvedObject") or {}
-        out.append(
-            EventLine(
-                e.get("type") or "Normal",
-                e.get("reason") or "",
-                f"{involved.get('kind', '')}/{involved.get('name', '')}",
-                e.get("message") or "",
-                e.get("count") or 1,
-                age(now - _event_time(e)) if _event_time(e) else "-",
-            )
-        )
-    return out
+def status_view(tree: trees.Tree, states: dict[tuple[str, str], tuple[str, str]], *, now: float) -> StatusView:
+    """`states`: (kind, name) → (state, message) of each live workload; one not in it is missing."""
+    found = [WorkloadView(w, *states.get((w.kind, w.name), ("NotFound", "not found"))) for w in tree.workloads]
+    found.sort(key=lambda w: (w.healthy, w.node.kind, natural(w.node.name)))  # trouble first
+    return StatusView(tree, found, now)
 
 
 # --- DORA ---------------------------------------------------------------------------------------

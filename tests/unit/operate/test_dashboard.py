@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 
 from shiplane.cli import main
@@ -99,37 +100,63 @@ def test_stage_diff_leaves_namespaces_out_and_matches_hash_named_config():
     assert views.compare(dev, dev, across_stages=True).same
 
 
-def test_status_tree_puts_pods_under_their_workload_trouble_first():
-    from shiplane.actions.inspect import WorkloadStatus
+def test_the_status_page_shows_revisions_terminations_digests_and_drift_trouble_first():
+    from jinja2 import Environment, FileSystemLoader
 
-    current = rel(3, Outcome.DEPLOYED, objects=[deployment(2, "nginx:1.28")])
-    rows = [
-        WorkloadStatus("Deployment", "web", "InProgress", "1 of 2 ready", 2, 1, 4, ["pod web-b: OOMKilled"]),
-        WorkloadStatus("StatefulSet", "db", "Current", "", 1, 1, 0, []),
+    from shiplane.dashboard.app import HERE
+    from shiplane.kube import Ref
+    from shiplane.observing.drift import drift
+    from tests.unit.operate.test_tree import DIGEST, applied_deployment, build, event, pod, replicaset
+    from tests.unit.operate.test_tree import deployment as live_deployment
+
+    live = live_deployment(replicas=3, ready=1)
+    live["metadata"]["managedFields"] = [
+        {"manager": "kubectl-scale", "operation": "Update", "fieldsV1": {"f:spec": {"f:replicas": {}}}}
     ]
+    applied = {**applied_deployment(), "spec": {"replicas": 2}}
+    db = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"}}
+    sts = {"kind": "StatefulSet", "metadata": {"name": "db", "uid": "sts-uid"}, "spec": {"replicas": 1}}
+    oom = {"reason": "OOMKilled", "exitCode": 137}
+    tree = build(
+        [db, applied],
+        {("Deployment", "web"): live, ("StatefulSet", "db"): sts},
+        [replicaset("web-new", "rs-new", 2, 1), replicaset("web-old", "rs-old", 1, 0)],
+        [pod("web-new-a", "rs-new", ready=False, last=oom, restarts=4)],
+        [event("Pod", "web-new-a", "BackOff", "2027-01-15T07:59:00Z", count=3)],
+        drift([applied], {Ref.of(applied): live}),
+    )
+    states = {("Deployment", "web"): ("InProgress", "1 of 3 ready"), ("StatefulSet", "db"): ("Current", "")}
+    page = views.status_view(tree, states, now=NOW)
+    assert not page.healthy and [w.node.name for w in page.workloads] == ["web", "db"]  # trouble first
+    web = page.workloads[0]
+    assert web.restarts == 4 and [r.name for r in web.shown()] == ["web-new"]  # an old one without pods: no row
+    assert [(e.reason, e.name) for e in page.warnings()] == [("BackOff", "web-new-a")]
+    data = json.loads(json.dumps(page.to_json()))
+    assert data["healthy"] is False and data["drift_summary"] == "1 of 2 object(s) drifted"
+    assert data["workloads"][0]["state"] == "InProgress" and data["workloads"][0]["drifted"] is True
+    container = data["workloads"][0]["revisions"][0]["pods"][0]["containers"][0]
+    assert (container["last_termination"], container["digest"]) == ("OOMKilled (exit 137)", DIGEST)
 
-    def pod(name, ready, restarts=0, reason=None):
-        last = {"terminated": {"reason": reason, "exitCode": 137}} if reason else {}
-        status = {"name": "web", "ready": ready, "restartCount": restarts, "lastState": last}
-        meta = {"name": name, "labels": {"app": "web"}, "creationTimestamp": "2027-01-15T08:00:00Z"}
-        return {
-            "metadata": meta,
-            "spec": {"nodeName": "kwok-0"},
-            "status": {"phase": "Running", "containerStatuses": [status]},
-        }
+    env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=True)
+    env.filters["duration"] = views.age
+    html = env.get_template("_tree.html").render(tree=page, expand=None, shown=views.PODS_SHOWN, stage="dev")
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    assert "revision 7 : degraded (1 of 2 workloads current) · 1 of 2 object(s) drifted" in text, text
+    assert "Deployment web InProgress 1/3 ready · restarts 4 drifted" in text, text
+    assert "drifted: spec.replicas (by kubectl-scale (Update))" in text
+    assert "ReplicaSet web-new (revision 2, current) 1/1 ready" in text, text
+    assert "web-new-a Running · 0/1 ready · restarts 4" in text
+    assert f"web: nginx:1.27 @{DIGEST[:19]} · waiting: CrashLoopBackOff · last OOMKilled (exit 137)" in text, text
+    assert "! BackOff x3: BackOff happened" in text and "web-old" not in text
 
-    pods = [pod("web-b", False, 4, "OOMKilled"), pod("web-a", True), {"metadata": {"name": "other", "labels": {}}}]
-    warning = {"type": "Warning", "reason": "BackOff", "involvedObject": {"kind": "Pod", "name": "web-b"},
-               "message": "back-off", "lastTimestamp": "2027-01-15T08:05:00Z", "count": 3}  # fmt: skip
-    tree = views.tree("shop", "dev", "shop-dev", current, rows, pods, [warning], now=NOW)
-    assert not tree.healthy and [w.name for w in tree.workloads] == ["web", "db"]
-    web = tree.workloads[0]
-    assert [(p.name, p.ready, p.restarts, p.last_reason) for p in web.pods] == [
-        ("web-a", True, 0, ""),
-        ("web-b", False, 4, "OOMKilled (exit 137)"),
-    ]
-    assert tree.events[0].reason == "BackOff" and tree.events[0].object == "Pod/web-b"
-    assert json.loads(json.dumps(tree.to_json()))["healthy"] is False
+    # A big app: a revision lists PODS_SHOWN pods and links to the rest (no JavaScript needed).
+    many = [pod(f"web-{i:03}", "rs-new") for i in range(views.PODS_SHOWN + 5)]
+    big = views.status_view(build([applied], {("Deployment", "web"): live}, [replicaset("web-new", "rs-new", 2, 25)],
+                                  many), states, now=NOW)  # fmt: skip
+    folded = env.get_template("_tree.html").render(tree=big, expand=None, shown=views.PODS_SHOWN, stage="dev")
+    assert folded.count('<li class="pod ') == views.PODS_SHOWN and '?all=Deployment/web">and 5 more pods' in folded
+    opened = env.get_template("_tree.html").render(tree=big, expand="Deployment/web", shown=views.PODS_SHOWN)
+    assert opened.count('<li class="pod ') == views.PODS_SHOWN + 5
 
 
 def test_charts_are_svg_with_escaped_labels():
