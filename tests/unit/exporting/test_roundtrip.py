@@ -108,11 +108,13 @@ REALWORLD = ["nextcloud-postgres", "react-express-mysql", "nginx-nodejs-redis", 
 
 @pytest.mark.parametrize("name", REALWORLD)
 def test_realworld_import_round_trips(name: str, tmp_path: Path) -> None:
-    """An imported app (one stage, dev) given a prod stage that differs in resources and version."""
+    """An imported app's dev stage and a prod stage that differs in resources and version. (The import's
+    own test/prod stages pin images, and images still to build are placeholders they refuse to render.)"""
     from tests.unit.importing.realworld import SECRET_ENV, import_sample
 
     _imported, written = import_sample(name, tmp_path / "import")
     doc = yaml.safe_load(written.read_text())
+    doc["stages"] = {"dev": doc["stages"]["dev"]}
     doc["stages"]["prod"] = {
         "namespace": f"{doc['app']['name']}-prod",
         "overrides": {
