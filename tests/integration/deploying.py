@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import asdict
@@ -79,13 +80,22 @@ def cli(*args: str, kubeconfig: Path, timeout: float = 300) -> subprocess.Comple
     )
 
 
+def _as_at_a_terminal() -> None:
+    # A run in the background of a non-interactive shell (as CI may be) inherits SIGINT ignored, and
+    # Python then never raises KeyboardInterrupt; the tests stop commands as a user's Ctrl-C does.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args: str, kubeconfig: Path) -> subprocess.Popen:
+    """A long-running command (`--watch`, `--follow`), started as from a terminal: Ctrl-C stops it."""
     return subprocess.Popen(
         [sys.executable, "-m", "shiplane", *args],
-        env=env(kubeconfig),
+        # faulthandler: a command that does not stop can be asked (SIGABRT) where each thread is
+        env={**env(kubeconfig), "PYTHONFAULTHANDLER": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_at_a_terminal,
     )
 
 

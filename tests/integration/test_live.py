@@ -35,11 +35,13 @@ def deploy(path: Path, kc: Path, *extra: str) -> subprocess.CompletedProcess:
 
 
 class Lines:
-    """A subprocess' stdout read line by line on a thread, so a test can wait with a timeout."""
+    """A subprocess' stdout read line by line on a thread, so a test can wait with a timeout; its
+    stderr is drained too (a full pipe would block the command) and kept for failure messages."""
 
     def __init__(self, proc: subprocess.Popen) -> None:
-        self.proc, self.seen, self.q = proc, [], queue.Queue()
+        self.proc, self.seen, self.q, self.errors = proc, [], queue.Queue(), []
         threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=lambda: self.errors.extend(proc.stderr), daemon=True).start()
 
     def _read(self) -> None:
         for line in self.proc.stdout:
@@ -58,9 +60,15 @@ class Lines:
         raise AssertionError(f"not seen in {timeout}s; got:\n" + "\n".join(self.seen[-40:]))
 
     def stop(self) -> int:
+        """Ctrl-C; a command still running 20 s later is a failure, with its threads' stacks."""
         self.proc.send_signal(signal.SIGINT)
         try:
             return self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            self.proc.wait(timeout=10)
+            time.sleep(0.5)
+            raise AssertionError("still running 20 s after Ctrl-C:\n" + "".join(self.errors)[-6000:]) from None
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
