@@ -43,9 +43,9 @@ def _stage_spec(files, stage):
 def status(ctx, files, stage, context, namespace, kubeconfig, output):
     """Each secret of the stage: source, version, age, certificate expiry, next due date.
 
-    Reads metadata only (no secret value, from the cluster or this machine). Exit 0 if nothing is due,
-    1 if a rotation is overdue or a certificate is inside its renew window, 2 on bad input, 3 if the
-    API server is unreachable."""
+    Reads metadata only (no secret value, from the cluster or this machine). Exit 0 if nothing is late,
+    1 if a rotation is overdue (past `every` plus its `window`), a certificate is inside its renew
+    window or a dual rotation was left midway, 2 on bad input, 3 if the API server is unreachable."""
     from shiplane.actions import rotate
 
     target = _locate(files, stage, context, namespace, kubeconfig)
@@ -59,15 +59,17 @@ def status(ctx, files, stage, context, namespace, kubeconfig, output):
     else:
         click.echo(f"{'SECRET':24} {'SOURCE':22} {'VER':>3}  {'AGE':>5}  {'EXPIRES':16}  {'NEXT DUE':16}  STATE")
         for r in rows:
-            state = "overdue" if r.overdue else "renew now" if r.renew else "ok" if r.version else ""
+            state = (
+                "overdue" if r.overdue else "renew now" if r.renew else "due" if r.due else "ok" if r.version else ""
+            )
             line = (
                 f"{r.name:24} {r.source:22} {r.version or '-':>3}  {_age(r.age):>5}  {_when(r.expires):16}  "
                 f"{_when(r.next_due):16}  {state}"
             )
-            click.secho(line, fg="red" if r.due else None)
+            click.secho(line, fg="red" if r.alarm else "yellow" if r.due else None)
             if r.note:
                 click.echo(f"    {r.note}")
-    ctx.exit(1 if due else 0)
+    ctx.exit(1 if any(r.alarm for r in rows) else 0)
 
 
 @secrets.command("rotate")

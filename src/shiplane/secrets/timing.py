@@ -55,13 +55,21 @@ class Row:
     age: float | None  # seconds
     expires: float | None
     next_due: float | None
-    overdue: bool  # past `rotation.every`
+    overdue: bool  # past `rotation.every` plus its `window`: the schedule missed it
     renew: bool  # a certificate inside its renew window (or expired)
     note: str = ""
     resume: bool = False  # a dual-credential rotation stopped midway: the next rotation finishes it
+    scheduled: bool = False  # past `rotation.every`: `rotate --due` makes the next version
 
     @property
     def due(self) -> bool:
+        """What `rotate --due` rotates."""
+        return self.scheduled or self.overdue or self.renew or self.resume
+
+    @property
+    def alarm(self) -> bool:
+        """What `secrets status` exits 1 for: a rotation late past its window, a certificate to
+        renew, a dual rotation left midway (a rotation merely due within its window is not late)."""
         return self.overdue or self.renew or self.resume
 
     def to_json(self) -> dict:
@@ -73,6 +81,7 @@ class Row:
             "age": self.age,
             "expires": self.expires,
             "nextDue": self.next_due,
+            "scheduled": self.scheduled,
             "overdue": self.overdue,
             "renew": self.renew,
             "resume": self.resume,
@@ -89,7 +98,8 @@ def source_kind(source: SecretSource) -> str:
 
 def row(name: str, source: SecretSource, state: State | None, now: float) -> Row:
     """One secret's status at `now`: due when `rotation.every` has passed since the current version
-    was made, or a certificate has entered its renew window (`renewBefore` before expiry)."""
+    was made, or a certificate has entered its renew window (`renewBefore` before expiry); overdue
+    when `rotation.window` (default 0) has passed after that too."""
     kind = source_kind(source)
     if source.generate is None:
         return Row(name, kind, None, None, None, None, None, False, False, "value from the deploying machine")
@@ -107,10 +117,24 @@ def row(name: str, source: SecretSource, state: State | None, now: float) -> Row
         renew_at = cur.expires - seconds(source.generate.renew_before)
         dues.append(renew_at)
     next_due = min(dues) if dues else None
-    overdue = bool(every) and now >= cur.created + seconds(every)
+    scheduled = bool(every) and now >= cur.created + seconds(every)
+    window = source.rotation.window if source.rotation and source.rotation.window else None
+    overdue = scheduled and now >= cur.created + seconds(every) + (seconds(window) if window else 0)
     renew = renew_at is not None and now >= renew_at
     note = f"rotation to version {state.pending.number} in progress or interrupted" if state.pending else ""
-    return Row(name, kind, cur.number, cur.created, now - cur.created, cur.expires, next_due, overdue, renew, note)
+    return Row(
+        name,
+        kind,
+        cur.number,
+        cur.created,
+        now - cur.created,
+        cur.expires,
+        next_due,
+        overdue,
+        renew,
+        note,
+        scheduled=scheduled,
+    )
 
 
 def due(rows: list[Row]) -> list[str]:

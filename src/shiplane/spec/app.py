@@ -283,7 +283,7 @@ class Dual(Model):
 
 class Rotation(Model):
     every: Duration | None = None  # a new version is due this long after the current one was made
-    window: Duration | None = None  # documentation for schedulers: how late a due rotation may run
+    window: Duration | None = None  # how late a due rotation may run before `secrets status` calls it overdue
     preflight: Preflight | None = None
     dual: Dual | None = None
 

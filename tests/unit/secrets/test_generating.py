@@ -119,6 +119,15 @@ def test_status_rows_say_when_a_rotation_or_renewal_is_due() -> None:
     fresh = timing.row("t", source, State(Version(3, 0.0)), now=10 * day)
     assert (fresh.version, fresh.next_due, fresh.overdue, fresh.due) == (3, 30 * day, False, False)
     assert timing.row("t", source, State(Version(3, 0.0)), now=31 * day).overdue
+    # With a window: due (rotate --due takes it) but not yet late (status exits 0) until the window ends.
+    windowed = SecretSource.model_validate(
+        {"generate": {"kind": "password"}, "rotation": {"every": "30d", "window": "7d"}}
+    )
+    inside_window = timing.row("t", windowed, State(Version(3, 0.0)), now=31 * day)
+    assert (inside_window.due, inside_window.overdue, inside_window.alarm) == (True, False, False)
+    late = timing.row("t", windowed, State(Version(3, 0.0)), now=38 * day)
+    assert (late.due, late.overdue, late.alarm) == (True, True, True)
+    assert not timing.row("t", windowed, State(Version(3, 0.0)), now=29 * day).due
     cert = SecretSource.model_validate({"generate": {"kind": "tls", "duration": "30d", "renewBefore": "10d"}})
     inside = timing.row("c", cert, State(Version(1, 0.0, expires=30 * day)), now=21 * day)
     assert inside.renew and not inside.overdue and inside.next_due == 20 * day
