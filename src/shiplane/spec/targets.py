@@ -186,7 +186,9 @@ def _components(names: Any, path: Path_, t: Targets) -> tuple[list[tuple[Path_, 
     if not isinstance(names, list):
         return [], [Problem(path, "expected a list of component names")]
     for i, name in enumerate(names):
-        if name not in t.components:
+        if not isinstance(name, str):  # an include entry's components are not typed by the model
+            problems.append(Problem((*path, i), f"expected a component name, got {type(name).__name__}"))
+        elif name not in t.components:
             problems.append(Problem((*path, i), f"no component {name!r}{suggest(str(name), t.components)}"))
         elif t.components[name].overrides:
             layers.append((("targets", "components", name, "overrides"), t.components[name].overrides))

@@ -168,6 +168,17 @@ def _load(tmp_path: Path, targets: str) -> Exception:
             10,
             "no dimension 'tenant'",
         ),
+        (
+            """\
+            targets:
+              dimensions:
+                region: {eu: {}}
+              include:
+                - {region: eu, components: [{sso: true}]}
+            """,
+            11,
+            "expected a component name, got dict",
+        ),
     ],
 )
 def test_reference_errors_name_file_and_line(tmp_path: Path, targets: str, line: int, message: str) -> None:
