@@ -167,7 +167,10 @@ def decrypt(body: bytes, password: str, source: str) -> bytes:
         raise InputError(f"{source}: the encrypted key envelope is damaged ({type(err).__name__})") from None
     if n > 1 << 20 or r * p > 64:  # cosign writes N=32768..65536, r=8, p=1; refuse work factors that eat the machine
         raise InputError(f"{source}: scrypt parameters N={n} r={r} p={p} are beyond what cosign writes")
-    secret = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=256 * r * n + (1 << 20))
+    try:  # scrypt itself refuses N not a power of 2 above 1, and r or p below 1
+        secret = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=256 * r * n + (1 << 20))
+    except ValueError:
+        raise InputError(f"{source}: scrypt parameters N={n} r={r} p={p} are not valid (a damaged file)") from None
     try:
         return nacl.secret.SecretBox(secret).decrypt(ciphertext, nonce)
     except (nacl.exceptions.CryptoError, ValueError, TypeError):

@@ -126,6 +126,19 @@ def test_scrypt_work_factor_is_capped():
         keys.load_private(pem, "x.key", password="")
 
 
+@pytest.mark.parametrize("params", [{"N": 3, "r": 8, "p": 1}, {"N": 32768, "r": 0, "p": 1}])
+def test_scrypt_parameters_scrypt_refuses_are_an_input_error(params):
+    env = {
+        "kdf": {"name": "scrypt", "params": params, "salt": ""},
+        "cipher": {"name": "nacl/secretbox", "nonce": ""},
+        "ciphertext": "",
+    }
+    body = base64.b64encode(json.dumps(env).encode())
+    pem = b"-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n" + body + b"\n-----END ENCRYPTED COSIGN PRIVATE KEY-----\n"
+    with pytest.raises(InputError, match="scrypt parameters"):
+        keys.load_private(pem, "x.key", password="")
+
+
 # --- legacy -----------------------------------------------------------------------------------------
 
 
