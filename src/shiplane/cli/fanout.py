@@ -56,7 +56,7 @@ def fan_out(
 ) -> None:
     """Deploy every selected target: canary, then waves (spec `targets.rollout`)."""
     from shiplane import spec
-    from shiplane.actions import desired, fanout
+    from shiplane.actions import desired, fanout, rotate
     from shiplane.actions.deploy import Deploy
     from shiplane.actions.target import Target
     from shiplane.cli.deploying import _connect, _options
@@ -106,8 +106,18 @@ def fan_out(
     for wave in waves:
         row = []
         for t in wave:
-            want = desired.load(list(files), t.stage, stage_spec=by_name[t.name])
-            kube = _connect(kubeconfig, want.context)  # one client per target: threads share none
+            chosen_spec = by_name[t.name]
+            kube = _connect(kubeconfig, chosen_spec.stage.context)  # one client per target: threads share none
+
+            # Generated secrets come from (and new ones are stored in) the target's own namespace,
+            # as `deploy` does for one target; without this they would render as the offline placeholder.
+            def generated(s, ns, kube=kube, stage_name=t.stage):
+                return rotate.ensure(Target(kube, s.doc.app.name, stage_name, ns), s, write=True)
+
+            def retained(s, ns, values, kube=kube, stage_name=t.stage):
+                return rotate.retained(Target(kube, s.doc.app.name, stage_name, ns), values)
+
+            want = desired.load(list(files), t.stage, stage_spec=chosen_spec, generated=generated, retained=retained)
             target = Target(kube, want.app, want.stage, want.namespace, target_id=want.target_id)
             row.append(fanout.Member(t.name, target, want, deploy))
         members.append(row)

@@ -86,3 +86,37 @@ def test_guard_counts_removed_targets_and_refuses_past_the_limit() -> None:
     assert err.value.exit_code == 2
     targetguard.enforce(found, 1, allow=True)
     targetguard.enforce(found, 2, allow=False)
+
+
+def test_fan_out_reads_generated_secrets_from_each_targets_cluster(monkeypatch) -> None:
+    """Without `generated`, desired.load renders a generated secret as its offline placeholder,
+    and a fan-out deploy would ship that placeholder as the secret's value."""
+    from pathlib import Path
+
+    import pytest
+
+    from shiplane.actions import desired, rotate, targetguard
+    from shiplane.cli import deploying
+    from shiplane.cli import fanout as cli_fanout
+
+    shop = Path(__file__).parents[3] / "examples" / "shop" / "shiplane.yaml"
+    kube = object()
+    ensured: list[tuple] = []
+    monkeypatch.setattr(cli_fanout, "_guard", lambda *_: (targetguard.changes([], {}), {}))
+    monkeypatch.setattr(deploying, "_connect", lambda kubeconfig, context: kube)
+    monkeypatch.setattr(
+        rotate, "ensure", lambda target, stage, *, write: ensured.append((target.kube, target.namespace, write)) or {}
+    )
+
+    class Loaded(Exception):
+        pass
+
+    def load(files, stage, **kwargs):
+        assert kwargs.get("generated") is not None, "fan-out renders generated secrets as placeholders"
+        kwargs["generated"](kwargs["stage_spec"], "shop-acme-prod")
+        raise Loaded
+
+    monkeypatch.setattr(desired, "load", load)
+    with pytest.raises(Loaded):
+        cli_fanout.fan_out(None, [shop], "prod", None, {"output": "text"}, resume=False, dry_run=False, plain=True)
+    assert ensured == [(kube, "shop-acme-prod", True)]
