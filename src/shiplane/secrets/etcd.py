@@ -62,6 +62,10 @@ def fetch(
         body["revision"] = str(revision)
     kwargs: dict = {"timeout": source.timeout}
     if source.tls:
+        # requests raises a bare OSError for a missing file: name the spec field instead
+        for field, name in (("ca", source.tls.ca), ("cert", source.tls.cert), ("key", source.tls.key)):
+            if name and not (base_dir / name).is_file():
+                raise InputError(f"{where}.tls.{field}: {base_dir / name} not found")
         if source.tls.ca:
             kwargs["verify"] = str(base_dir / source.tls.ca)
         if source.tls.cert and source.tls.key:

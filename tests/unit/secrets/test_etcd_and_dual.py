@@ -115,3 +115,11 @@ stages: {dev: {namespace: ledger-dev}}
     assert into["spec"]["ingress"][0]["from"] == [{"podSelector": {"matchLabels": pod}}]
     with pytest.raises(InputError, match="no service 'pgx'"):
         stage_of(tmp_path, text.replace("connectsTo: [pg,", "connectsTo: [pgx,"))
+
+
+def test_missing_tls_file_is_an_input_error_naming_the_field(tmp_path: Path) -> None:
+    from shiplane.spec.app import EtcdTls, FromEtcd
+
+    source = FromEtcd(endpoints=["https://127.0.0.1:1"], key="/motd", tls=EtcdTls(ca="certs/ca.pem"), timeout=2)
+    with pytest.raises(InputError, match=r"config.motd.fromEtcd.tls.ca: .*certs/ca.pem.* not found"):
+        etcd.fetch(source, "config.motd.fromEtcd", tmp_path)
