@@ -18,6 +18,7 @@ from pathlib import Path
 
 import requests
 
+from shiplane import redaction
 from shiplane.errors import EnvironmentProblem, InputError
 from shiplane.spec import StageSpec
 from shiplane.spec.app import FromEtcd
@@ -98,7 +99,8 @@ def fetch(
         }
         # The header names the store's newest revision, not the one asked for: record what was read.
         return revision or int(data["header"]["revision"]), kvs
-    raise EnvironmentProblem(f"{where}: no etcd endpoint answered ({'; '.join(failures)})")
+    # an endpoint may carry user:password@ (the spec allows it): keep the password out
+    raise EnvironmentProblem(redaction.scrub(f"{where}: no etcd endpoint answered ({'; '.join(failures)})", ()))
 
 
 def read(stage: StageSpec, *, at: Mapping[str, int] | None = None) -> Read:

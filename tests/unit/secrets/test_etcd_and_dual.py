@@ -117,6 +117,17 @@ stages: {dev: {namespace: ledger-dev}}
         stage_of(tmp_path, text.replace("connectsTo: [pg,", "connectsTo: [pgx,"))
 
 
+def test_unreachable_endpoint_error_hides_a_url_password() -> None:
+    from shiplane.errors import EnvironmentProblem
+    from shiplane.spec.app import FromEtcd
+
+    source = FromEtcd(endpoints=["http://root:s3cretpw@127.0.0.1:1"], key="/motd", timeout=2)
+    with pytest.raises(EnvironmentProblem) as err:
+        etcd.fetch(source, "config.motd.fromEtcd", Path("."))
+    assert "127.0.0.1:1" in str(err.value)
+    assert "s3cretpw" not in str(err.value)
+
+
 def test_missing_tls_file_is_an_input_error_naming_the_field(tmp_path: Path) -> None:
     from shiplane.spec.app import EtcdTls, FromEtcd
 
