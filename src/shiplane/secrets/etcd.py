@@ -80,6 +80,9 @@ def fetch(
         except (requests.RequestException, ValueError) as err:
             failures.append(f"{endpoint}: {type(err).__name__}")
             continue
+        if not isinstance(data, dict):  # something else answered on that port
+            failures.append(f"{endpoint}: not an etcd v3 JSON gateway (answered {type(data).__name__})")
+            continue
         if answer.status_code != 200 or "header" not in data:
             message = str(data.get("message") or data.get("error") or answer.status_code)
             if "compacted" in message:

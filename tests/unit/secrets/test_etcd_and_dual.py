@@ -134,3 +134,33 @@ def test_missing_tls_file_is_an_input_error_naming_the_field(tmp_path: Path) -> 
     source = FromEtcd(endpoints=["https://127.0.0.1:1"], key="/motd", tls=EtcdTls(ca="certs/ca.pem"), timeout=2)
     with pytest.raises(InputError, match=r"config.motd.fromEtcd.tls.ca: .*certs/ca.pem.* not found"):
         etcd.fetch(source, "config.motd.fromEtcd", tmp_path)
+
+
+def test_an_endpoint_that_is_not_etcd_is_reported_not_a_traceback() -> None:
+    """Another service on the endpoint's port answers JSON that is no object: a clear exit-3 error."""
+    import http.server
+    import threading
+
+    from shiplane.errors import EnvironmentProblem
+    from shiplane.spec.app import FromEtcd
+
+    class NotEtcd(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = b'["a", "list"]'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotEtcd)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        source = FromEtcd(endpoints=[f"http://127.0.0.1:{server.server_port}"], key="/motd", timeout=2)
+        with pytest.raises(EnvironmentProblem, match="not an etcd v3 JSON gateway"):
+            etcd.fetch(source, "config.motd.fromEtcd", Path("."))
+    finally:
+        server.shutdown()
