@@ -10,17 +10,9 @@ import time
 import click
 
 from shiplane.cli.deploying import _emit, _locate, output_option, stage_options
+from shiplane.cli.output import age
 
 # ---- the status tree ------------------------------------------------------------------------------
-
-
-def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"
 
 
 def _when(epoch: float | None) -> str:
@@ -58,7 +50,7 @@ def _pod_rows(pods, indent: str) -> list[tuple[str, str | None]]:
         rows.append(
             (
                 f"{indent}pod {p.name}  {p.phase}{reason}  {p.ready} ready  restarts {p.restarts}  "
-                f"node {p.node or '-'}  age {_age(p.age)}",
+                f"node {p.node or '-'}  age {age(p.age)}",
                 colour,
             )
         )
@@ -109,7 +101,7 @@ def _rich_tree(tree):
         for p in found:
             reason = f" ({p.reason})" if p.reason else ""
             line = f"pod {p.name}  {p.phase}{reason}  {p.ready} ready  restarts {p.restarts}  node {p.node or '-'}"
-            pod = node.add(Text(f"{line}  age {_age(p.age)}", style="" if p.healthy else "yellow"))
+            pod = node.add(Text(f"{line}  age {age(p.age)}", style="" if p.healthy else "yellow"))
             for c in p.containers:
                 digest = f"@{c.digest[:19]}" if c.digest and "@" not in c.image else ""
                 last = f"  last {c.last_termination}" if c.last_termination else ""

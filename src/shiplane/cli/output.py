@@ -172,6 +172,16 @@ def sink(plain: bool | None = None) -> Iterator:
         yield live
 
 
+def age(seconds: float | None) -> str:
+    """A duration in its largest whole unit, as kubectl shows ages: 3d, 5h, 12m, 40s ("-" unknown)."""
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
 def drain(stream: Generator[events.Event, None, T], plain: bool | None = None) -> T:
     """Render every event of `stream`; return the generator's own return value.
 

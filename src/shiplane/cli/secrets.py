@@ -7,7 +7,7 @@ import time
 import click
 
 from shiplane.cli.deploying import _emit, _locate, _target, progress_option, stage_options
-from shiplane.cli.output import drain
+from shiplane.cli.output import age, drain
 
 
 @click.group()
@@ -17,15 +17,6 @@ def secrets() -> None:
 
 def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
-
-
-def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{seconds:.0f}s"
 
 
 def _stage_spec(files, stage):
@@ -63,7 +54,7 @@ def status(ctx, files, stage, context, namespace, kubeconfig, output):
                 "overdue" if r.overdue else "renew now" if r.renew else "due" if r.due else "ok" if r.version else ""
             )
             line = (
-                f"{r.name:24} {r.source:22} {r.version or '-':>3}  {_age(r.age):>5}  {_when(r.expires):16}  "
+                f"{r.name:24} {r.source:22} {r.version or '-':>3}  {age(r.age):>5}  {_when(r.expires):16}  "
                 f"{_when(r.next_due):16}  {state}"
             )
             click.secho(line, fg="red" if r.alarm else "yellow" if r.due else None)
