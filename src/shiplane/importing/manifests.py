@@ -34,11 +34,26 @@ _KINDS = {
 _PROBE_KEYS = {"initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold"}
 
 
+def _env_text(value: Any) -> str:
+    """An env value as the API server reads it: `value:` left empty (a Helm value that rendered to
+    nothing) is the empty string, not "None"; YAML booleans are lower-case text, not Python's."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _probe(p: dict, ports: dict[int, str], r: ServiceReport) -> dict | None:
     out: dict[str, Any] = {k: v for k, v in p.items() if k in _PROBE_KEYS}
     if "httpGet" in p:
         port = p["httpGet"].get("port")
         out["http"] = {"port": ports.get(port, port), "path": p["httpGet"].get("path", "/")}
+        if p["httpGet"].get("scheme") == "HTTPS":
+            out["http"]["scheme"] = "HTTPS"
+        headers = {str(h.get("name")): str(h.get("value", "")) for h in p["httpGet"].get("httpHeaders") or []}
+        if headers:
+            out["http"]["headers"] = headers
     elif "tcpSocket" in p:
         port = p["tcpSocket"].get("port")
         out["tcp"] = {"port": ports.get(port, port)}
@@ -76,14 +91,16 @@ def _container(
     env: dict[str, Any] = {}
     for e in c.get("env") or []:
         ref = e.get("valueFrom") or {}
-        if "value" in e and looks_secret(e["name"], str(e["value"])):
-            env[e["name"]] = {"secret": book.add_value(e["name"], str(e["value"]), r.name)}
+        if "value" in e:
+            e = {**e, "value": _env_text(e["value"])}
+        if "value" in e and looks_secret(e["name"], e["value"]):
+            env[e["name"]] = {"secret": book.add_value(e["name"], e["value"], r.name)}
             r.mapped.append(
                 f"env {e['name']}: a literal secret → secret {env[e['name']]['secret']} (value in "
                 ".shiplane-secrets/, git-ignored)"
             )
         elif "value" in e:
-            env[e["name"]] = str(e["value"])
+            env[e["name"]] = e["value"]
         elif "secretKeyRef" in ref and (ref["secretKeyRef"]["name"], ref["secretKeyRef"]["key"]) in book.objects:
             sk = ref["secretKeyRef"]
             env[e["name"]] = {"secret": book.objects[(sk["name"], sk["key"])]}
@@ -290,6 +307,13 @@ def _workload(obj: dict, services: list[dict], configmaps: dict, book: SecretBoo
     if isinstance(pod_sc.get("fsGroup"), int):
         out.setdefault("security", {})["fsGroup"] = pod_sc["fsGroup"]
         r.mapped.append(f"pod securityContext.fsGroup {pod_sc['fsGroup']} → security.fsGroup")
+    # The pod's user applies to every container that sets none of its own (Kubernetes' precedence);
+    # dropping it would leave runAsNonRoot with an image whose USER is root: a pod that never starts.
+    container_sc = containers[0].get("securityContext") or {}
+    for field in ("runAsUser", "runAsGroup", "runAsNonRoot"):
+        if field in pod_sc and field not in container_sc and isinstance(pod_sc[field], int | bool):
+            out.setdefault("security", {})[field] = pod_sc[field]
+            r.mapped.append(f"pod securityContext.{field} {pod_sc[field]} → security.{field}")
     account = pod["spec"].get("serviceAccountName") or pod["spec"].get("serviceAccount")
     if account and account != "default":
         out["serviceAccountName"] = account

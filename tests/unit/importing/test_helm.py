@@ -23,8 +23,42 @@ def _env(obj: dict, pod: dict, configmaps: dict[str, dict]) -> dict[str, str]:
     out: dict[str, str] = {}
     for ref in c.get("envFrom") or []:
         out.update(configmaps.get((ref.get("configMapRef") or {}).get("name"), {}))
-    out.update({e["name"]: e["value"] for e in c.get("env") or [] if "value" in e})
+    # An env entry with `value:` empty or absent sets the variable to "" (the API server's reading).
+    out.update({e["name"]: e.get("value") or "" for e in c.get("env") or [] if "valueFrom" not in e})
     return out
+
+
+def _probe(probe: dict | None, container: dict) -> dict | None:
+    """A probe as the kubelet runs it: its handler with a named port resolved to its number, the
+    request's path and headers, and its timings (HTTP is the default scheme, written or not)."""
+    if not probe:
+        return None
+    named = {p["name"]: p["containerPort"] for p in container.get("ports") or [] if p.get("name")}
+    out = {k: v for k, v in probe.items() if isinstance(v, int)}
+    for kind in ("httpGet", "tcpSocket", "grpc", "exec"):
+        if kind in probe:
+            handler = {k: v for k, v in probe[kind].items() if not (k == "scheme" and v == "HTTP")}
+            if "port" in handler:
+                handler["port"] = named.get(handler["port"], handler["port"])
+            out[kind] = handler
+    return out
+
+
+def _target_ports(service: dict, workloads: list[dict]) -> list[tuple[int, str]]:
+    """A Service's (port, target) with a named targetPort resolved to the number of the container
+    port it names in the workload the Service selects: a name and its number are the same target."""
+    selector = service["spec"].get("selector") or {}
+    named: dict[str, int] = {}
+    for w in workloads:
+        labels = w["spec"]["template"]["metadata"].get("labels") or {}
+        if selector and selector.items() <= labels.items():
+            for c in w["spec"]["template"]["spec"]["containers"]:
+                named.update({p["name"]: p["containerPort"] for p in c.get("ports") or [] if p.get("name")})
+    out = []
+    for p in service["spec"]["ports"]:
+        target = p.get("targetPort", p["port"])
+        out.append((p["port"], str(named.get(target, target))))
+    return sorted(out)
 
 
 def view(objects: list[dict]) -> dict[str, Any]:
@@ -40,9 +74,14 @@ def view(objects: list[dict]) -> dict[str, Any]:
             out[key] = {
                 "image": c["image"],
                 "replicas": o["spec"].get("replicas", 1),
-                "ports": sorted((p.get("name"), p["containerPort"]) for p in c.get("ports") or []),
+                "ports": sorted(
+                    ((p.get("name"), p["containerPort"]) for p in c.get("ports") or []), key=lambda t: t[1]
+                ),
                 "env": _env(o, pod, configmaps),
-                "readiness": c.get("readinessProbe", {}).get("httpGet", {}).get("path"),
+                "readiness": _probe(c.get("readinessProbe"), c),
+                "liveness": _probe(c.get("livenessProbe"), c),
+                "user": (c.get("securityContext") or {}).get("runAsUser")
+                or (pod.get("securityContext") or {}).get("runAsUser"),
                 "resources": c.get("resources"),
                 "claims": {
                     t["metadata"]["name"]: t["spec"]["resources"]["requests"]["storage"]
@@ -55,12 +94,19 @@ def view(objects: list[dict]) -> dict[str, Any]:
                 "fsGroup": (pod.get("securityContext") or {}).get("fsGroup"),
             }
         elif o["kind"] == "Service" and o["spec"].get("clusterIP") != "None":
-            out[key] = sorted((p["port"], str(p.get("targetPort", p["port"]))) for p in o["spec"]["ports"])
+            out[key] = _target_ports(o, [w for w in objects if w["kind"] in WORKLOADS])
         elif o["kind"] == "ServiceAccount":
             out[key] = o["metadata"].get("annotations") or {}
         else:
             out.setdefault("other", []).append(key)
     return out
+
+
+def _same(field: str, helm: Any, ours: Any) -> bool:
+    if field == "ports":  # a port the chart left unnamed gets a name (`port-N`): compare the numbers
+        numbers_match = [p for _, p in helm] == [p for _, p in ours]
+        return numbers_match and all(n is None or n == o for (n, _), (o, _) in zip(helm, ours, strict=True))
+    return helm == ours
 
 
 def differences(helm: dict[str, Any], ours: dict[str, Any]) -> list[str]:
@@ -70,7 +116,7 @@ def differences(helm: dict[str, Any], ours: dict[str, Any]) -> list[str]:
             continue
         a, b = helm.get(key), ours.get(key)
         if isinstance(a, dict) and isinstance(b, dict) and key.split("/")[0] in WORKLOADS:
-            found += [f"{key} {f}: helm {a[f]!r}, shiplane {b[f]!r}" for f in a if a[f] != b[f]]
+            found += [f"{key} {f}: helm {a[f]!r}, shiplane {b[f]!r}" for f in a if not _same(f, a[f], b[f])]
         elif a != b:
             found.append(f"{key}: helm {a!r}, shiplane {b!r}")
     extra = sorted(set(ours.get("other", [])) - set(helm.get("other", [])))
@@ -79,13 +125,11 @@ def differences(helm: dict[str, Any], ours: dict[str, Any]) -> list[str]:
 
 
 # By design (docs/import.md, "Helm and Kustomize"): pods without an account of their own run as the
-# app's ServiceAccount (no API token); a Service targets its port by name (the same number); the
-# app's default requests fill in what the chart left out; and shiplane adds its firewall, PDBs, the
-# StatefulSet's headless Service and hash-named ConfigMaps for literal env.
+# app's ServiceAccount (no API token); the app's default requests fill in what the chart left out;
+# and shiplane adds its firewall, PDBs, the StatefulSet's headless Service and hash-named ConfigMaps
+# for literal env.
 EXPECTED = [
     "Deployment/web serviceAccountName: helm None, shiplane 'shop'",
-    "Service/db: helm [(5432, '5432')], shiplane [(5432, 'postgres')]",
-    "Service/web: helm [(80, '8080')], shiplane [(80, 'http')]",
     "ServiceAccount/shop: helm None, shiplane {}",
     "StatefulSet/db resources: helm {'limits': {'cpu': '1', 'memory': '1Gi'}}, shiplane "
     "{'requests': {'cpu': '100m', 'memory': '128Mi'}, 'limits': {'cpu': '1', 'memory': '1Gi'}}",
@@ -153,3 +197,43 @@ def test_kustomize_directory_imports_through_kubectl(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match=r"no kustomization\.yaml"):
         rendered.kustomize(Path(kubectl), tmp_path)
+
+
+BOUTIQUE = Path(__file__).parents[2] / "data" / "realworld" / "online-boutique"
+
+# Online Boutique's own chart (a public chart nobody here wrote), with its default values. By design
+# (docs/import.md): the second Service of the same pods (frontend-external, a LoadBalancer) becomes
+# the type of the service's own Service; pods run as the app's ServiceAccount where the chart gave
+# none (none here: only the account itself is added); shiplane adds its firewall and hash-named
+# ConfigMaps for literal env.
+BOUTIQUE_EXPECTED = [
+    "Service/frontend-external: helm [(80, '8080')], shiplane None",
+    "ServiceAccount/onlineboutique: helm None, shiplane {}",
+    "shiplane adds: ConfigMap, NetworkPolicy",
+]
+
+
+def test_public_chart_round_trips(helm_bin: Path, tmp_path: Path) -> None:
+    """Every workload's image, replicas, ports, env (an empty Helm value stays empty), probes with
+    their headers, resources, user and account come through; the pod-level user (runAsUser 1000) is
+    kept, or the images would run as root against runAsNonRoot and never start."""
+    text = rendered.helm_template(helm_bin, BOUTIQUE / "helm-chart", [], "onlineboutique")
+    docs = rendered.documents(text, "onlineboutique")
+    imported = rendered.convert(docs, "onlineboutique", "helm", "onlineboutique")
+    written = writing.write(tmp_path, imported.spec, imported.report, imported.secret_values)
+    assert not (tmp_path / "raw").exists()
+    stage = spec.load([written]).stage("dev")
+    ours = rendering.render(stage, gather(stage, {}))
+    schemas.validate(ours, stage.kubernetes_version)
+    helm_view, our_view = view([o for _, o in docs]), view(ours)
+    assert differences(helm_view, our_view) == BOUTIQUE_EXPECTED, "\n".join(differences(helm_view, our_view))
+    assert len([k for k in our_view if k.startswith("Deployment/")]) == 12
+    assert our_view["Deployment/frontend"]["readiness"]["httpGet"]["httpHeaders"] == [
+        {"name": "Cookie", "value": "shop_session-id=x-readiness-probe"}
+    ]
+    assert our_view["Deployment/productcatalogservice"]["env"]["EXTRA_LATENCY"] == ""
+    assert {v["user"] for k, v in our_view.items() if k.startswith("Deployment/")} == {1000}
+    frontend = next(o for o in ours if o["kind"] == "Service" and o["metadata"]["name"] == "frontend")
+    assert frontend["spec"]["type"] == "LoadBalancer"
+    moved = imported.report.moved
+    assert "ServiceAccount frontend (onlineboutique/templates/frontend.yaml) → objects: (as it is)" in moved

@@ -59,6 +59,63 @@ def test_voting_k8s_specifications(tmp_path: Path) -> None:
     assert sum(o["kind"] == "Deployment" for o in objects) == 5
 
 
+BOUTIQUE = Path(__file__).parents[2] / "data" / "realworld" / "online-boutique" / "release"
+
+
+def test_online_boutique_connections_from_env(tmp_path: Path) -> None:
+    """Online Boutique's released manifests name each peer in env (`PRODUCT_CATALOG_SERVICE_ADDR:
+    productcatalogservice:3550`): those become least-privilege connectsTo with their evidence; a name
+    no manifest defines (shoppingassistantservice) is not a peer; the services that name nobody keep
+    the broad rule, with the warning; the ServiceAccounts are managed from objects:, nothing in raw/."""
+    docs, names = manifests.load([BOUTIQUE])
+    imported, raw = manifests.convert(docs, "online-boutique", names)
+    assert raw == []
+    services = imported.spec["services"]
+    assert len(services) == 12
+    assert sorted(services["frontend"]["connectsTo"]) == sorted(
+        [
+            "adservice",
+            "cartservice",
+            "checkoutservice",
+            "currencyservice",
+            "productcatalogservice",
+            "recommendationservice",
+            "shippingservice",
+        ]
+    )
+    assert services["cartservice"]["connectsTo"] == ["redis-cart"]
+    assert services["loadgenerator"]["connectsTo"] == ["frontend"]
+    assert services["redis-cart"]["connectsTo"] == [{"network": "default"}]
+    text = imported.report.to_text()
+    assert "cartservice (env CART_SERVICE_ADDR → cartservice:7070)" in text
+    assert "WARNING: " in text and "no configuration names a peer" in text
+    assert sorted(o["metadata"]["name"] for o in imported.spec["objects"] if o["kind"] == "ServiceAccount") == sorted(
+        n for n in services if n != "redis-cart"
+    )
+    # The pods' user is set on the pod, not the container: it must come through.
+    assert {s["security"]["runAsUser"] for s in services.values()} == {1000}
+    assert services["frontend"]["probes"]["readiness"]["http"]["headers"] == {
+        "Cookie": "shop_session-id=x-readiness-probe"
+    }
+    objects = _render(imported, tmp_path, {})
+    assert sum(o["kind"] == "Deployment" for o in objects) == 12
+
+
+def test_env_values_as_the_api_server_reads_them(tmp_path: Path) -> None:
+    """`value:` left empty is the empty string and a YAML boolean is lower-case text, never Python's
+    'None' or 'True'."""
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n"
+        "  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n"
+        "    spec:\n      containers:\n      - name: api\n        image: example/api:1.0\n"
+        "        env:\n        - {name: EMPTY, value: }\n        - {name: FLAG, value: true}\n"
+        "        - {name: N, value: 3}\n"
+    )
+    docs, names = manifests.load([tmp_path / "app.yaml"])
+    imported, _ = manifests.convert(docs, "app", names)
+    assert imported.spec["services"]["api"]["env"] == {"EMPTY": "", "FLAG": "true", "N": "3"}
+
+
 def test_not_kubernetes_yaml(tmp_path: Path) -> None:
     (tmp_path / "x.yaml").write_text("services:\n  web: {image: nginx}\n")
     with pytest.raises(InputError) as err:
