@@ -5,11 +5,16 @@ dry-run on the local control plane, and do all workloads roll out there (kwok ru
 pods)? Also counted: readiness probes, PVC-backed storage, NetworkPolicies, and the
 compose keys each tool reports dropping.
 
-    GOBIN=/tmp/kompose-bin go install github.com/kubernetes/kompose@v1.36.0   # see docs/import.md
-    .venv/bin/python bench/import_vs_kompose.py [--kompose /tmp/kompose-bin/kompose] [--json out.json]
+    .venv/bin/python bench/import_vs_kompose.py [--kompose PATH] [--json out.json]
 
+Kompose v1.36.0 is built once into ~/.cache/shiplane/tools (shiplane.localcluster.tools, the same
+as `shiplane cluster build --tool kompose`) unless --kompose or $SHIPLANE_KOMPOSE names one.
 Kompose runs on the unedited copy; `kompose+` runs again after creating the secret files
 the samples do not ship (db/password.txt), which Kompose needs to exist.
+
+A second table takes a Kubernetes-manifests input (Online Boutique's released manifests, in
+tests/data/realworld): objects the model does not express (ServiceAccounts) kept and deployed, and
+connections inferred from each Deployment's env.
 """
 
 from __future__ import annotations
@@ -35,7 +40,10 @@ from shiplane.errors import ShiplaneError  # noqa: E402
 from shiplane.events import result  # noqa: E402
 from shiplane.kube import Kube, Ref  # noqa: E402
 from shiplane.localcluster import cluster as lc  # noqa: E402
-from tests.unit.importing.realworld import SAMPLES, SECRET_ENV, import_sample  # noqa: E402
+from shiplane.localcluster import tools  # noqa: E402
+from tests.unit.importing.realworld import REALWORLD, SAMPLES, SECRET_ENV, import_sample  # noqa: E402
+
+BOUTIQUE = REALWORLD / "online-boutique" / "release" / "kubernetes-manifests.yaml"
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
@@ -92,6 +100,34 @@ def kompose_objects(
     return objects, warnings
 
 
+def boutique_shiplane(tmp: Path, namespace: str) -> tuple[list[dict], int]:
+    """Online Boutique's manifests through `import manifests`: (rendered objects, objects kept as they are)."""
+    from shiplane.importing import manifests, writing
+    from shiplane.spec.inputs import gather
+
+    docs, names = manifests.load([BOUTIQUE])
+    imported, raw = manifests.convert(docs, "boutique", names)
+    if raw:
+        raise RuntimeError(f"{len(raw)} objects left for kubectl in raw/")
+    written = writing.write(tmp / "boutique", imported.spec, imported.report, imported.secret_values)
+    stage = spec.load([written]).stage("dev")
+    objects = rendering.render(stage, gather(stage, {}), namespace=namespace)
+    return objects, len(imported.spec.get("objects") or [])
+
+
+def boutique_kompose(binary: str, tmp: Path) -> str:
+    """Kompose on the same manifests: it reads compose files only, so this records its answer."""
+    proc = subprocess.run(
+        [binary, "convert", "-f", str(BOUTIQUE), "-o", str(tmp / "kompose-boutique")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", x).strip() for x in proc.stderr.splitlines() if x.strip()]
+    last = (lines or ["(no message)"])[-1].replace(f"{BOUTIQUE.parent}/", "")
+    return f"exit {proc.returncode}: {last[:160]}"
+
+
 def deploy(kube: Kube, kc: Path, objects: list[dict], namespace: str) -> dict:
     dry_ok = all(
         kubectl(kc, "apply", "--server-side", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(o)).returncode == 0
@@ -143,9 +179,16 @@ def features(objects: list[dict]) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--kompose", default=os.environ.get("KOMPOSE", "/tmp/kompose-bin/kompose"))
+    ap.add_argument("--kompose", default=os.environ.get("SHIPLANE_KOMPOSE"))
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    if not args.kompose:
+        stream = tools.build("kompose")
+        try:
+            while True:
+                print(f"  {next(stream)}", flush=True)
+        except StopIteration as done:
+            args.kompose = str(done.value)
     version = subprocess.run([args.kompose, "version"], capture_output=True, text=True).stdout.strip()
     name = f"bench-{os.getpid()}"
     state = result(lc.up(name, nodes=3))
@@ -192,12 +235,41 @@ def main() -> int:
                     kube.delete(Ref("v1", "Namespace", ns), propagation="Background")
                 results[sample] = row
                 print(sample, {t: (r["converted"], r["dry_run"], r["rolled_out"]) for t, r in row.items()}, flush=True)
+            ns = f"b-{uuid.uuid4().hex[:8]}"
+            kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+            result(kube.wait_for(Ref("v1", "ServiceAccount", "default", ns), lambda o: o is not None, timeout=60))
+            objects, kept = boutique_shiplane(tmp, ns)
+            boutique = {
+                "shiplane": {"kept": kept, **deploy(kube, kc, objects, ns), **features(objects)},
+                "kompose": boutique_kompose(args.kompose, tmp),
+            }
+            kube.delete(Ref("v1", "Namespace", ns), propagation="Background")
     finally:
         result(lc.down(name))
     print(table(results, version))
+    print()
+    print(manifests_table(boutique))
     if args.json:
-        args.json.write_text(json.dumps({"kompose_version": version, "results": results}, indent=2))
+        args.json.write_text(
+            json.dumps({"kompose_version": version, "results": results, "manifests": boutique}, indent=2)
+        )
     return 0
+
+
+def manifests_table(row: dict) -> str:
+    ours = row["shiplane"]
+    return "\n".join(
+        [
+            "Online Boutique's released manifests (12 Deployments, 12 Services, 11 ServiceAccounts):",
+            "",
+            "| tool | converts | all workloads roll out | managed objects (kept as they are, deployed) "
+            "| inferred connections | network policies |",
+            "| --- | --- | --- | --- | --- | --- |",
+            f"| shiplane | yes | {'yes' if ours['rolled_out'] else 'no'} | {ours['kept']} "
+            f"| {ours['inferred_connections']} | {ours['network_policies']} |",
+            f"| kompose | no ({row['kompose']}) | n/a | 0 | 0 | 0 |",
+        ]
+    )
 
 
 def table(results: dict, version: str) -> str:

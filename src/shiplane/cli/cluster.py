@@ -28,7 +28,7 @@ def cluster() -> None:
     multiple=True,
     metavar="NAME",
     help="Also build a Go tool the tests and benchmarks use (crane, helm, cosign, syft, kube-score, "
-    "kustomize); repeatable.",
+    "kustomize, kompose); repeatable.",
 )
 @plain_option
 def build(force: bool, tools: tuple[str, ...], plain: bool) -> None:
