@@ -310,10 +310,15 @@ def _workload(obj: dict, services: list[dict], configmaps: dict, book: SecretBoo
     # The pod's user applies to every container that sets none of its own (Kubernetes' precedence);
     # dropping it would leave runAsNonRoot with an image whose USER is root: a pod that never starts.
     container_sc = containers[0].get("securityContext") or {}
-    for field in ("runAsUser", "runAsGroup", "runAsNonRoot"):
-        if field in pod_sc and field not in container_sc and isinstance(pod_sc[field], int | bool):
-            out.setdefault("security", {})[field] = pod_sc[field]
-            r.mapped.append(f"pod securityContext.{field} {pod_sc[field]} → security.{field}")
+    taken = {
+        f: pod_sc[f]
+        for f in ("runAsUser", "runAsGroup", "runAsNonRoot")
+        if f in pod_sc and f not in container_sc and isinstance(pod_sc[f], int | bool)
+    }
+    if taken:
+        out.setdefault("security", {}).update(taken)
+        shown = ", ".join(f"{f} {str(v).lower() if isinstance(v, bool) else v}" for f, v in taken.items())
+        r.mapped.append(f"pod securityContext {shown} → security")
     account = pod["spec"].get("serviceAccountName") or pod["spec"].get("serviceAccount")
     if account and account != "default":
         out["serviceAccountName"] = account
