@@ -39,6 +39,8 @@ CREDENTIAL_VALUE = re.compile(
     r"|\bxox[abprs]-[A-Za-z0-9-]{10,}"
     r"|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\."
     r"|://[^/\s:@]*:[^/\s@]+@"
+    # the same user:password@host without a scheme (`admin:pw@db:5432`, a DSN some clients take)
+    r"|(?:^|[\s=\"'])[\w.~%+-]+:[^\s/@:]+@[A-Za-z][\w.-]*"
 )
 _PLAIN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^@\s]*$", re.I)
 _WORD = re.compile(r"[^A-Za-z0-9]+")

@@ -54,6 +54,11 @@ def test_credentials_whatever_their_name() -> None:
     assert not redaction.looks_secret("URL", "http://api:8080/x")
     assert not redaction.looks_secret("DB_PASSWORD", "${DB_PASSWORD}")  # a reference, not a value
     assert redaction.looks_secret("DB_PASSWORD", "hunter2")
+    # user:password@host with no scheme is the same credential
+    assert redaction.looks_secret("DB_ADDR", "admin:s3cretPW@db:5432")
+    assert redaction.looks_secret("ARGS", "--dsn=admin:s3cretPW@db:5432/app")
+    assert not redaction.looks_secret("REPO", "git@example.com:org/repo.git")  # no password in it
+    assert not redaction.looks_secret("ADDR", "productcatalogservice:3550")
 
 
 def test_messages_describe_a_sensitive_value_without_it() -> None:

@@ -19,6 +19,8 @@ from typing import Any
 from shiplane.importing.report import Report, ServiceReport, ranged
 
 _URL = re.compile(r"\b[a-zA-Z][\w+.-]*://(?:[^@/\s]*@)?([A-Za-z0-9][\w.-]*)(?::(\d{1,5}))?")
+# user:password@host[:port] without a scheme: only the host is evidence, never the userinfo.
+_USERINFO = re.compile(r"(?<![\w.~%+:/-])[\w.~%+-]+:[^\s/@:]+@([A-Za-z][\w.-]*)(?::(\d{1,5}))?")
 _HOST_PORT = re.compile(r"(?<![\w.@/:-])([A-Za-z][\w.-]*):(\d{2,5})\b")
 _WORD = re.compile(r"[A-Za-z][\w.-]*")
 
@@ -37,6 +39,8 @@ def references(texts: Iterable[tuple[str, str]], hosts: dict[str, str]) -> dict[
     for where, text in texts:
         hits: list[tuple[str, str]] = []
         for m in _URL.finditer(text):
+            hits.append((m.group(1), m.group(1) + (f":{m.group(2)}" if m.group(2) else "")))
+        for m in _USERINFO.finditer(text):
             hits.append((m.group(1), m.group(1) + (f":{m.group(2)}" if m.group(2) else "")))
         for m in _HOST_PORT.finditer(text):
             hits.append((m.group(1), m.group(0)))

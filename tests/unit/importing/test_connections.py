@@ -30,6 +30,8 @@ def test_references_read_urls_dsns_host_ports_and_bare_names() -> None:
         "api": "env UPSTREAM → api:8080",
         "productcatalogservice": "env PRODUCT_CATALOG_SERVICE_ADDR → productcatalogservice:3550",
     }
+    # userinfo without a scheme: the host is the evidence, the password never is
+    assert references([("env DB_ADDR", "admin:s3cretPW@db:5432")], HOSTS) == {"db": "env DB_ADDR → db:5432"}
     assert references([("env REDIS_HOST", "cache"), ("command", "--db-host=db.internal")], HOSTS) == {
         "cache": "env REDIS_HOST → cache",
         "db": "command → db.internal",
