@@ -136,6 +136,23 @@ def test_fan_out_two_clusters_canary_failure_then_resume(local_cluster, second_c
         assert json.loads(out.stdout)[-1]["outcome"] == str(Outcome.DEPLOYED)
         assert kubes["us"].get(Ref("apps/v1", "Deployment", "web", f"t{uid}-globex")) is not None
 
+        # plan --all-targets says what a deploy would change on each target: nothing after the
+        # resume; then only the two acme targets once acme's env changes
+        same = cli("plan", "-f", str(fixed), "-s", "prod", "--all-targets", "-o", "json", kubeconfig=kc)
+        assert same.returncode == 0, same.stdout + same.stderr
+        assert len(json.loads(same.stdout)["plans"]) == 6
+        assert not any(p["changed"] for p in json.loads(same.stdout)["plans"].values())
+        changed = _app(uid, eu, us, {})
+        changed["targets"]["dimensions"]["tenant"]["acme"]["overrides"]["services"]["web"]["env"]["TENANT"] = "acme2"
+        plan = cli(
+            "plan", "-f", str(write(tmp_path, changed, "acme2.yaml")), "-s", "prod", "--all-targets", kubeconfig=kc
+        )
+        assert plan.returncode == 1, plan.stdout + plan.stderr
+        lines = {line.split(" (")[0].strip(): line for line in plan.stdout.splitlines() if line.startswith("  prod/")}
+        assert "update" in lines["prod/region=eu,tenant=acme"] and "update" in lines["prod/region=us,tenant=acme"]
+        assert lines["prod/region=eu,tenant=globex"].endswith("no changes"), plan.stdout
+        assert "2 of 6 target(s) would change" in plan.stdout
+
         # 4. initech leaves the spec: two targets (eu, us) disappear, more than the guard's 1
         fewer = write(tmp_path, _app(uid, eu, us, {}, ("acme", "globex")), "fewer.yaml")
         plan = cli("plan", "-f", str(fewer), "-s", "prod", "--all-targets", "-o", "json", kubeconfig=kc)

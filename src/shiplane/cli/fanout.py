@@ -22,7 +22,8 @@ def _guard(loaded, stage, kubeconfig):
 
 
 def target_plan(ctx, files, stage, kubeconfig, output) -> None:
-    """`plan --all-targets`: targets the deploy would add and remove versus what runs."""
+    """`plan --all-targets`: targets the deploy would add and remove versus what runs, and what the
+    deploy would change on each selected target."""
     from shiplane import spec
 
     loaded = spec.load(list(files) or [Path("shiplane.yaml")])
@@ -32,6 +33,7 @@ def target_plan(ctx, files, stage, kubeconfig, output) -> None:
         raise InputError("--all-targets: this spec has no targets: block")
     found, _ = _guard(loaded, stage, kubeconfig)
     limit = loaded.targeting.guard.max_target_removals
+    plans = _target_plans(files, stage, kubeconfig, loaded)
     if output == "text":
         for t in found.added:
             click.echo(f"+ target {stage}/{t} (new)")
@@ -39,7 +41,13 @@ def target_plan(ctx, files, stage, kubeconfig, output) -> None:
             click.echo(
                 f"- target {stage}/{d.id} ({d.context or 'current context'}/{d.namespace}): no longer in the spec"
             )
-        click.echo(f"{len(found.added)} added, {len(found.removed)} removed, {len(found.kept)} kept")
+        for name, row in plans.items():
+            click.echo(f"  {name} ({row['namespace']}): {_plan_line(row)}")
+        changed = sum(1 for r in plans.values() if r.get("changed"))
+        click.echo(
+            f"{len(found.added)} added, {len(found.removed)} removed, {len(found.kept)} kept; "
+            f"{changed} of {len(plans)} target(s) would change"
+        )
         if len(found.removed) > limit:
             click.secho(
                 f"removing {len(found.removed)} targets exceeds targets.guard.maxTargetRemovals ({limit}): "
@@ -47,8 +55,62 @@ def target_plan(ctx, files, stage, kubeconfig, output) -> None:
                 fg="yellow",
             )
     else:
-        click.echo(json.dumps({**found.as_json(), "maxTargetRemovals": limit}, indent=2))
-    ctx.exit(1 if found.added or found.removed else 0)
+        click.echo(json.dumps({**found.as_json(), "maxTargetRemovals": limit, "plans": plans}, indent=2))
+    failed = [r["exit"] for r in plans.values() if "error" in r]
+    if failed:
+        ctx.exit(max(failed))
+    ctx.exit(1 if found.added or found.removed or any(r["changed"] for r in plans.values()) else 0)
+
+
+def _plan_line(row: dict) -> str:
+    if "error" in row:
+        return f"cannot plan: {row['error']}"
+    counts = {k: v for k, v in row["counts"].items() if k != "unchanged" and v}
+    if not counts:
+        return "no changes"
+    return ", ".join(f"{v} {k}" for k, v in counts.items()) + (
+        f"; {row['preflight']} preflight gap(s)" if row["preflight"] else ""
+    )
+
+
+def _target_plans(files, stage, kubeconfig, loaded) -> dict[str, dict]:
+    """Each selected target's plan in short (counts per action), as `plan` computes it for one: its
+    own cluster, namespace and history; generated secrets read, never stored. A target that cannot
+    be planned (cluster unreachable, bad overrides) is reported on its row, the others still are."""
+    from shiplane.actions import desired, inspect, rotate
+    from shiplane.actions.target import Target
+    from shiplane.cli.deploying import _connect
+    from shiplane.cli.options import selection
+    from shiplane.errors import ShiplaneError
+
+    selector, _ = selection()
+    out: dict[str, dict] = {}
+    for chosen in loaded.select(stage, selector, all_targets=True):
+        if chosen.target is None:
+            continue
+        name, stage_name = chosen.target.name, chosen.target.stage
+        try:
+            kube = _connect(kubeconfig, chosen.stage.context)
+
+            def generated(s, ns, kube=kube, stage_name=stage_name):
+                return rotate.ensure(Target(kube, s.doc.app.name, stage_name, ns), s, write=False)
+
+            def retained(s, ns, values, kube=kube, stage_name=stage_name):
+                return rotate.retained(Target(kube, s.doc.app.name, stage_name, ns), values)
+
+            want = desired.load(list(files), stage_name, stage_spec=chosen, generated=generated, retained=retained)
+            target = Target(kube, want.app, want.stage, want.namespace, target_id=want.target_id)
+            result = inspect.plan(target, want.objects)
+        except ShiplaneError as err:
+            out[name] = {"namespace": chosen.stage.namespace, "error": str(err).splitlines()[0], "exit": err.exit_code}
+            continue
+        out[name] = {
+            "namespace": want.namespace,
+            "changed": result.has_changes,
+            "counts": result.to_json()["counts"],
+            "preflight": len(result.gaps),
+        }
+    return out
 
 
 def fan_out(
