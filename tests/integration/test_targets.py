@@ -113,6 +113,17 @@ def test_fan_out_two_clusters_canary_failure_then_resume(local_cluster, second_c
         )
         assert lease is None  # released after the deploy
 
+        # status --all-targets: one row per target from its own cluster; us/globex failed and the
+        # us targets after it never started, so they are not healthy (exit 1)
+        st = cli("status", "-f", str(path), "-s", "prod", "--all-targets", "-o", "json", kubeconfig=kc)
+        assert st.returncode == 1, st.stdout + st.stderr
+        health = {r["target"]: r for r in json.loads(st.stdout)}
+        assert len(health) == 6
+        assert health["prod/region=eu,tenant=initech"]["healthy"] is True
+        assert health["prod/region=eu,tenant=initech"]["current"] == 1
+        assert health["prod/region=us,tenant=globex"]["healthy"] is False
+        assert health["prod/region=us,tenant=globex"]["latest"]["outcome"] in ("failed", "rolled back")
+
         # 3. fixed: --resume skips what already runs this spec, deploys the rest
         fixed = write(tmp_path, _app(uid, eu, us, {}), "fixed.yaml")
         code, rows = _run(fixed, kc, "--resume")
@@ -135,6 +146,10 @@ def test_fan_out_two_clusters_canary_failure_then_resume(local_cluster, second_c
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)[-1]["outcome"] == str(Outcome.DEPLOYED)
         assert kubes["us"].get(Ref("apps/v1", "Deployment", "web", f"t{uid}-globex")) is not None
+
+        st = cli("status", "-f", str(fixed), "-s", "prod", "--all-targets", kubeconfig=kc)
+        assert st.returncode == 0, st.stdout + st.stderr
+        assert "6 of 6 target(s) healthy" in st.stdout and "Traceback" not in st.stderr
 
         # plan --all-targets says what a deploy would change on each target: nothing after the
         # resume; then only the two acme targets once acme's env changes

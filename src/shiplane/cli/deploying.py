@@ -525,6 +525,7 @@ def status(ctx, files, stage, context, namespace, kubeconfig, output, watch, pla
     digest, node, age and the newest Warning events; objects whose live fields drifted from the
     release are flagged. --watch redraws it from watches (changed lines with timestamps when not on
     a terminal or with --plain; one JSON document per change with -o json). Needs no secret values.
+    With --all-targets: one row per target instead (docs/targets.md).
     Exit 0 healthy (and on Ctrl-C with --watch), 1 if any workload is unhealthy, 2 bad input, 3 API
     server unreachable."""
     from dataclasses import asdict
@@ -532,6 +533,14 @@ def status(ctx, files, stage, context, namespace, kubeconfig, output, watch, pla
     from shiplane.actions import inspect, live
     from shiplane.cli import live as view
 
+    if selection()[1]:
+        if watch or output == "yaml":
+            from shiplane.errors import InputError
+
+            raise InputError("status --all-targets: one row per target, as text or -o json (no --watch, no yaml)")
+        from shiplane.cli.fanout import target_status
+
+        return target_status(ctx, files, stage, kubeconfig, output)
     target = _locate(files, stage, context, namespace, kubeconfig)
     if watch:
         ctx.exit(view.watch_status(target, output, plain))

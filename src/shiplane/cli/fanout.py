@@ -102,7 +102,7 @@ def _target_plans(files, stage, kubeconfig, loaded) -> dict[str, dict]:
             target = Target(kube, want.app, want.stage, want.namespace, target_id=want.target_id)
             result = inspect.plan(target, want.objects)
         except ShiplaneError as err:
-            out[name] = {"namespace": chosen.stage.namespace, "error": str(err).splitlines()[0], "exit": err.exit_code}
+            out[name] = {"namespace": chosen.namespace, "error": str(err).splitlines()[0], "exit": err.exit_code}
             continue
         out[name] = {
             "namespace": want.namespace,
@@ -111,6 +111,68 @@ def _target_plans(files, stage, kubeconfig, loaded) -> dict[str, dict]:
             "preflight": len(result.gaps),
         }
     return out
+
+
+def target_status(ctx, files, stage, kubeconfig, output) -> None:
+    """`status --all-targets`: one row per selected target (its cluster and namespace): the running
+    release, the newest release's outcome, and how many workloads are current. No secret values."""
+    from shiplane import spec
+    from shiplane.actions import inspect
+    from shiplane.actions.target import Target, effective_outcome
+    from shiplane.cli.deploying import _connect
+    from shiplane.cli.options import selection
+    from shiplane.errors import InputError, ShiplaneError
+
+    loaded = spec.load(list(files) or [Path("shiplane.yaml")])
+    if loaded.targeting is None:
+        raise InputError("--all-targets: this spec has no targets: block")
+    rows: list[dict] = []
+    for chosen in loaded.select(stage, selection()[0], all_targets=True):
+        t = chosen.target
+        row = {"target": t.name, "context": chosen.stage.context, "namespace": chosen.namespace}
+        try:
+            target = Target(
+                _connect(kubeconfig, chosen.stage.context),
+                chosen.doc.app.name,
+                t.stage,
+                chosen.namespace,
+                target_id=t.id,
+            )
+            current, workloads = inspect.workload_status(target)
+            newest = target.store().list()[-1:] or [None]
+        except ShiplaneError as err:
+            rows.append({**row, "error": str(err).splitlines()[0], "exit": err.exit_code})
+            continue
+        ready = sum(w.state == "Current" for w in workloads)
+        rows.append(
+            {
+                **row,
+                "revision": current.revision if current else None,
+                "latest": {"revision": newest[0].revision, "outcome": str(effective_outcome(newest[0], target))}
+                if newest[0]
+                else None,
+                "workloads": len(workloads),
+                "current": ready,
+                "healthy": current is not None and ready == len(workloads),
+            }
+        )
+    if output == "json":
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            if "error" in r:
+                state = f"cannot read: {r['error']}"
+            elif r["revision"] is None:
+                state = "nothing deployed"
+            else:
+                latest = r["latest"]
+                state = f"revision {r['revision']}, {r['current']}/{r['workloads']} workloads current"
+                if latest and latest["revision"] != r["revision"]:
+                    state += f" (latest release {latest['revision']}: {latest['outcome']})"
+            click.echo(f"{'ok ' if r.get('healthy') else '!! '}{r['target']} ({r['namespace']}): {state}")
+        click.echo(f"{sum(1 for r in rows if r.get('healthy'))} of {len(rows)} target(s) healthy")
+    failed = [r["exit"] for r in rows if "error" in r]
+    ctx.exit(max(failed) if failed else 0 if all(r["healthy"] for r in rows) else 1)
 
 
 def fan_out(
