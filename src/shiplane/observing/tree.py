@@ -282,9 +282,22 @@ def pod_node(pod: dict, now: float, warnings: dict[tuple[str, str], tuple[EventN
         node=(pod.get("spec") or {}).get("nodeName"),
         age=_age(pod, now),
         containers=containers,
-        warnings=warnings.get(("Pod", _meta(pod)["name"]), ()),
+        warnings=_unresolved(warnings.get(("Pod", _meta(pod)["name"]), ()), st),
         reason=st.get("reason"),
     )
+
+
+def _unresolved(notes: tuple[EventNote, ...], status: dict) -> tuple[EventNote, ...]:
+    """A Ready pod's warnings from before it became ready (FailedScheduling while its claim was
+    bound, a failed probe during start-up) are resolved: shown under a healthy pod they would read
+    as a fault. `shiplane events` still lists them."""
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    if not notes or not ready or ready.get("status") != "True":
+        return notes
+    since = timestamp(ready.get("lastTransitionTime"))
+    if since is None:
+        return notes
+    return tuple(n for n in notes if n.last is None or n.last > since)
 
 
 def newest_warnings(

@@ -132,6 +132,32 @@ def test_deployment_revisions_pods_terminations_digests_and_warnings():
     assert t.owners()[("Pod", "web-new-a")] == "web" and t.owners()[("ReplicaSet", "web-old")] == "web"
 
 
+def test_a_ready_pods_warnings_from_before_it_was_ready_are_resolved():
+    """FailedScheduling while the claim bound, then Ready at 07:59:00: under a healthy pod that
+    warning reads as a fault, so the tree drops it; a warning after it became ready stays."""
+    ready = pod("web-a", "rs-new")
+    ready["status"]["conditions"] = [{"type": "Ready", "status": "True", "lastTransitionTime": "2027-01-15T07:59:00Z"}]
+    waiting = pod("web-b", "rs-new", ready=False)
+    waiting["status"]["conditions"] = [
+        {"type": "Ready", "status": "False", "lastTransitionTime": "2027-01-15T07:58:00Z"}
+    ]
+    events = [
+        event("Pod", "web-a", "FailedScheduling", "2027-01-15T07:59:00Z"),
+        event("Pod", "web-a", "Unhealthy", "2027-01-15T07:59:40Z"),
+        event("Pod", "web-b", "FailedScheduling", "2027-01-15T07:58:30Z"),
+    ]
+    t = build(
+        [applied_deployment()],
+        {("Deployment", "web"): deployment()},
+        [replicaset("web-new", "rs-new", 2, 2)],
+        [ready, waiting],
+        events,
+    )
+    pods_ = {p.name: p for p in t.workloads[0].all_pods()}
+    assert [e.reason for e in pods_["web-a"].warnings] == ["Unhealthy"]
+    assert [e.reason for e in pods_["web-b"].warnings] == ["FailedScheduling"]  # not ready: still a fault
+
+
 def test_error_exit_code_without_a_reason_and_a_current_termination():
     last = {"exitCode": 2}
     p = pod("web-a", "rs", ready=False, last=last)
