@@ -20,6 +20,7 @@ from shiplane.observing.drift import drift
 from shiplane.releases import Release
 from shiplane.releases.history import last_good
 
+METRICS_API = "metrics.k8s.io/v1beta1"
 CHILD_KINDS = (("apps/v1", "ReplicaSet"), ("apps/v1", "ControllerRevision"), ("batch/v1", "Job"))
 SETTLE = 0.2  # seconds a burst of watch events is gathered before the tree is rebuilt
 
@@ -37,6 +38,7 @@ class State:
     children: dict[tuple[str, str], dict]  # (kind, name) → ReplicaSet / ControllerRevision / Job
     pods: dict[str, dict]
     events: dict[str, dict]  # by uid
+    usage: trees.Usage | None = None  # from metrics.k8s.io; None where it is not served
 
     def tree(self, target: Target, now: float | None = None) -> trees.Tree:
         objects = self.release.objects if self.release else []
@@ -52,6 +54,7 @@ class State:
             events=list(self.events.values()),
             drifts=drift(objects, {Ref.of(o): self.live.get(Ref.of(o)) for o in objects}),
             now=time.time() if now is None else now,
+            usage=self.usage,
         )
 
     def saw(self, seen: Seen) -> bool:
@@ -93,7 +96,21 @@ def read(target: Target) -> State:
             children[(kind, o["metadata"]["name"])] = {**o, "kind": kind}
     pods = {p["metadata"]["name"]: p for p in kube.list("v1", "Pod", namespace=ns, label_selector=sel)}
     events = {e["metadata"].get("uid") or e["metadata"]["name"]: e for e in kube.list("v1", "Event", namespace=ns)}
-    return State(release, live, children, pods, events)
+    return State(release, live, children, pods, events, usage(target))
+
+
+def usage(target: Target) -> trees.Usage | None:
+    """The app's pods' container usage from metrics.k8s.io (what `kubectl top` reads); None when the
+    cluster does not serve it (no metrics-server) or refuses this user: usage is extra, never a failure."""
+    try:
+        items = target.kube.list(
+            METRICS_API, "PodMetrics", namespace=target.namespace, label_selector=_selector(target)
+        )
+    except (KubeError, LookupError):
+        return None
+    return {
+        m["metadata"]["name"]: {c["name"]: dict(c.get("usage") or {}) for c in m.get("containers") or []} for m in items
+    }
 
 
 def status_tree(target: Target) -> trees.Tree:
@@ -137,6 +154,7 @@ def watch(target: Target) -> Iterator[trees.Tree | Trouble]:
                 if time.monotonic() - emitted < 1.0:
                     continue  # gather a burst (a rollout's dozens of updates) into one tree
             if dirty:
+                state.usage = usage(target)  # not watchable: read again with each rebuild
                 tree = state.tree(target)
                 dirty, emitted = False, time.monotonic()
                 if trees.lines(tree) != trees.lines(shown):  # ages alone are no change

@@ -47,12 +47,18 @@ def build(force: bool, tools: tuple[str, ...], plain: bool) -> None:
 @name_option
 @click.option("--nodes", default=1, show_default=True, type=click.IntRange(1, 100), help="Fake kwok nodes.")
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for each component.")
+@click.option(
+    "--metrics-server",
+    is_flag=True,
+    help="Also run metrics-server (built once from the Go module proxy): metrics.k8s.io, so `status` shows "
+    "usage against limits; kwok's simulated usage comes from the pod annotations kwok.x-k8s.io/usage-cpu|memory.",
+)
 @plain_option
-def up(name: str, nodes: int, timeout: float, plain: bool) -> None:
+def up(name: str, nodes: int, timeout: float, metrics_server: bool, plain: bool) -> None:
     """Start the local cluster (building it first if needed); prints the kubeconfig path."""
     from shiplane.localcluster import cluster as lc
 
-    state = drain(lc.up(name, nodes=nodes, start_timeout=timeout), plain=plain or None)
+    state = drain(lc.up(name, nodes=nodes, start_timeout=timeout, metrics_server=metrics_server), plain=plain or None)
     click.echo(str(state.kubeconfig))
     click.echo(f"# kubectl --kubeconfig {state.kubeconfig} get nodes", err=True)
 

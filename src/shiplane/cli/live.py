@@ -58,9 +58,15 @@ def _pod_rows(pods, indent: str) -> list[tuple[str, str | None]]:
             digest = f"@{c.digest[:19]}" if c.digest and "@" not in c.image else ""
             last = f"  last {c.last_termination}" if c.last_termination else ""
             rows.append((f"{indent}  {c.name}: {c.image}{digest}  {c.state}{last}", "red" if last else None))
+            if c.usage:
+                rows.append((f"{indent}    {c.usage_text()}{_near(c)}", "yellow" if c.near_memory_limit else None))
         for ev in p.warnings:
             rows.append((f"{indent}  ! {ev.reason} x{ev.count} ({_when(ev.last)}): {ev.message}", "red"))
     return rows
+
+
+def _near(c) -> str:
+    return "  near its memory limit: the next spike is an OOM kill" if c.near_memory_limit else ""
 
 
 def show_tree(target, current, rows, tree) -> None:
@@ -105,7 +111,9 @@ def _rich_tree(tree):
             for c in p.containers:
                 digest = f"@{c.digest[:19]}" if c.digest and "@" not in c.image else ""
                 last = f"  last {c.last_termination}" if c.last_termination else ""
-                pod.add(Text(f"{c.name}: {c.image}{digest}  {c.state}{last}", style="red" if last else ""))
+                line = pod.add(Text(f"{c.name}: {c.image}{digest}  {c.state}{last}", style="red" if last else ""))
+                if c.usage:
+                    line.add(Text(f"{c.usage_text()}{_near(c)}", style="yellow" if c.near_memory_limit else "dim"))
             warn(pod, p.warnings)
 
     root = RichTree(Text(f"{tree.app}/{tree.stage} revision {tree.revision} in {tree.namespace}", style="bold"))

@@ -24,7 +24,7 @@ import yaml
 from shiplane.errors import ClusterFailed, InputError, ShiplaneError
 from shiplane.events import Event, Note, Step, Waiting
 from shiplane.kube import Kube, Ref
-from shiplane.localcluster import binaries, pki, stages
+from shiplane.localcluster import binaries, pki, stages, tools
 from shiplane.localcluster.processes import Proc, alive, free_ports, log_tail, spawn, stop
 
 START_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -136,6 +136,14 @@ def _flags(state: ClusterState) -> dict[str, list[str]]:
             # loopback InternalIP below (node names do not resolve). kwok's server authenticates
             # nobody, and with no --kubelet-certificate-authority its serving cert is not checked.
             "--kubelet-preferred-address-types=InternalIP",
+            # The aggregation layer (metrics.k8s.io from metrics-server, with --metrics-server).
+            f"--requestheader-client-ca-file={d / 'pki/front-proxy-ca.crt'}",
+            f"--requestheader-allowed-names={pki.FRONT_PROXY_CLIENT}",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={d / 'pki/front-proxy-client.crt'}",
+            f"--proxy-client-key-file={d / 'pki/front-proxy-client.key'}",
         ],
         "kube-controller-manager": [
             *kube_auth,
@@ -242,7 +250,12 @@ def node(index: int) -> dict:
                 "topology.kubernetes.io/zone": f"zone-{'abc'[index % 3]}",
                 "type": "kwok",
             },
-            "annotations": {"kwok.x-k8s.io/node": "fake"},
+            "annotations": {
+                "kwok.x-k8s.io/node": "fake",
+                # kwok serves every node's resource metrics on one port; metrics-server (≥ 0.7)
+                # scrapes the path this annotation names instead of the kubelet's /metrics/resource.
+                "metrics.k8s.io/resource-metrics-path": f"/metrics/nodes/{name}/metrics/resource",
+            },
         },
         "spec": {},
         # A node must advertise every resource pods may request (kwok's defaults lack
@@ -257,9 +270,10 @@ def _node_ready(obj: dict | None) -> bool:
 
 
 def up(
-    name: str = DEFAULT_NAME, *, nodes: int = 1, start_timeout: float = 180.0
+    name: str = DEFAULT_NAME, *, nodes: int = 1, start_timeout: float = 180.0, metrics_server: bool = False
 ) -> Generator[Event, None, ClusterState]:
-    """Build if needed, start everything, wait for Ready nodes; return the running cluster."""
+    """Build if needed, start everything, wait for Ready nodes; return the running cluster.
+    `metrics_server`: also serve metrics.k8s.io (resource usage against limits in `status`)."""
     _validate_name(name)
     if nodes < 1:
         raise InputError(f"--nodes {nodes}: a cluster needs at least one node")
@@ -275,6 +289,9 @@ def up(
     if found is None:
         found = yield from binaries.build()
     stage_dir = binaries.kwok_stage_dir()
+    metrics_binary = (
+        (tools.locate("metrics-server") or (yield from tools.build("metrics-server"))) if metrics_server else None
+    )
 
     started = time.monotonic()
     directory = state_root() / "clusters" / name
@@ -291,7 +308,8 @@ def up(
     token = pki.make_token_file(directory / "tokens.csv")
     config = pki.kubeconfig(cluster=name, server=state.server, ca=directory / "pki/ca.crt", token=token)
     pki.write_kubeconfig(state.kubeconfig, config)
-    (directory / "kwok-stages.yaml").write_text(yaml.safe_dump_all(stages.all_stages(stage_dir), sort_keys=False))
+    kwok_config = [*stages.all_stages(stage_dir), *stages.metrics_configs(stage_dir)]
+    (directory / "kwok-stages.yaml").write_text(yaml.safe_dump_all(kwok_config, sort_keys=False))
     yield Step("generate PKI and kubeconfig", done=True)
 
     flags = _flags(state)
@@ -325,11 +343,76 @@ def up(
             Ref("v1", "ServiceAccount", "default", "default"), lambda o: o is not None, timeout=start_timeout
         )
         yield Step(f"create {nodes} kwok node(s) and the default StorageClass", done=True)
+        if metrics_binary is not None:
+            yield from _start_metrics_server(state, metrics_binary, kube, start_timeout)
     except (ShiplaneError, KeyboardInterrupt):
         stop(list(reversed(state.procs)))
         raise
     yield Step(f"cluster {name!r} up", done=True, seconds=time.monotonic() - started)
     return state
+
+
+METRICS_API = "v1beta1.metrics.k8s.io"
+
+
+def _start_metrics_server(state: ClusterState, binary: Path, kube: Kube, timeout: float) -> Generator[Event]:
+    """metrics-server as a process beside the control plane, scraping kwok's simulated usage, served
+    as metrics.k8s.io through the aggregation layer. The API server reaches it through an
+    ExternalName Service naming localhost: nothing routes a Service IP here (no kube-proxy)."""
+    yield Step("start metrics-server")
+    t0 = time.monotonic()
+    port = free_ports(1)[0]
+    state.ports["metrics-server"] = port
+    d, kubeconfig = state.directory, str(state.kubeconfig)
+    argv = [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={port}",
+        f"--cert-dir={d / 'metrics-server'}",
+        # kwok's kubelet endpoint (the node's InternalIP and daemon port) serves a self-signed cert.
+        "--kubelet-insecure-tls",
+        "--kubelet-use-node-status-port",
+        "--kubelet-preferred-address-types=InternalIP",
+        "--metric-resolution=10s",  # its minimum: usage shows within two scrapes
+        "--kubelet-request-timeout=5s",  # must be below the resolution
+    ]
+    proc = spawn("metrics-server", argv, log=d / "logs" / "metrics-server.log")
+    state.procs.append(proc)
+    state.save()
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "metrics-server", "namespace": "kube-system"},
+            "spec": {"type": "ExternalName", "externalName": "localhost"},
+        }
+    )
+    kube.apply(
+        {
+            "apiVersion": "apiregistration.k8s.io/v1",
+            "kind": "APIService",
+            "metadata": {"name": METRICS_API},
+            "spec": {
+                "group": "metrics.k8s.io",
+                "version": "v1beta1",
+                "service": {"name": "metrics-server", "namespace": "kube-system", "port": port},
+                "insecureSkipTLSVerify": True,  # its serving cert is self-signed in --cert-dir
+                "groupPriorityMinimum": 100,
+                "versionPriority": 100,
+            },
+        }
+    )
+    def available() -> tuple[bool, str]:
+        obj = kube.get(Ref("apiregistration.k8s.io/v1", "APIService", METRICS_API))
+        conditions = (obj or {}).get("status", {}).get("conditions") or []
+        ok = any(c.get("type") == "Available" and c.get("status") == "True" for c in conditions)
+        return ok, next((c.get("message", "") for c in conditions), "no status yet")
+
+    yield from _wait_healthy(proc, available, timeout)  # a metrics-server that exits fails at once, with its log
+    yield Step("start metrics-server", done=True, seconds=time.monotonic() - t0)
 
 
 def _crd_established(obj: dict | None) -> bool:

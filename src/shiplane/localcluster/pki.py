@@ -32,20 +32,20 @@ def _key_pem(key) -> bytes:
     )
 
 
+FRONT_PROXY_CLIENT = "front-proxy-client"
+
+
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_pki(pki: Path, *, cluster: str) -> None:
-    """Write ca.crt/ca.key, apiserver.crt/key and sa.key/sa.pub into `pki`."""
-    pki.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)  # tolerate small clock skew
-
+def _ca(common_name: str, now: dt.datetime):
+    """A self-signed CA: (key, certificate)."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(f"shiplane-local-ca-{cluster}"))
-        .issuer_name(_name(f"shiplane-local-ca-{cluster}"))
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
         .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
@@ -68,6 +68,16 @@ def make_pki(pki: Path, *, cluster: str) -> None:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
+    return ca_key, ca_cert
+
+
+def make_pki(pki: Path, *, cluster: str) -> None:
+    """Write ca.crt/ca.key, apiserver.crt/key, sa.key/sa.pub and the aggregation layer's
+    front-proxy-ca.crt, front-proxy-client.crt/key into `pki`."""
+    pki.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)  # tolerate small clock skew
+
+    ca_key, ca_cert = _ca(f"shiplane-local-ca-{cluster}", now)
 
     server_key = ec.generate_private_key(ec.SECP256R1())
     server_cert = (
@@ -95,6 +105,25 @@ def make_pki(pki: Path, *, cluster: str) -> None:
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
+
+    # The aggregation layer: the API server proxies metrics.k8s.io to metrics-server with this client
+    # certificate, from a CA of its own (the request-header CA must not sign ordinary clients).
+    proxy_ca_key, proxy_ca = _ca(f"shiplane-front-proxy-ca-{cluster}", now)
+    proxy_key = ec.generate_private_key(ec.SECP256R1())
+    proxy_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(FRONT_PROXY_CLIENT))
+        .issuer_name(proxy_ca.subject)
+        .public_key(proxy_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + VALIDITY)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(proxy_ca_key, hashes.SHA256())
+    )
+    (pki / "front-proxy-ca.crt").write_bytes(proxy_ca.public_bytes(serialization.Encoding.PEM))
+    (pki / "front-proxy-client.crt").write_bytes(proxy_cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(pki / "front-proxy-client.key", _key_pem(proxy_key))
 
     # Service-account tokens: RSA, since every consumer of SA keys accepts it.
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -278,6 +278,26 @@ def all_stages(stage_dir: Path) -> list[dict]:
     return [*kwok, *fault_stages(), ready_after_stage(pod_ready)]
 
 
+# kwok's own configurations for resource metrics, beside its stages in its module: a `Metric`
+# serving each node's kubelet-style /metrics/resource (at the path the node's
+# metrics.k8s.io/resource-metrics-path annotation names), and a `ClusterResourceUsage` whose usage a
+# pod sets with the annotations kwok.x-k8s.io/usage-cpu and kwok.x-k8s.io/usage-memory (else 1m, 1Mi).
+METRICS_CONFIGS = ("metrics/resource/metrics-resource.yaml", "metrics/usage/usage-from-annotation.yaml")
+USAGE_CPU = "kwok.x-k8s.io/usage-cpu"
+USAGE_MEMORY = "kwok.x-k8s.io/usage-memory"
+
+
+def metrics_configs(stage_dir: Path) -> list[dict]:
+    """kwok's resource-metrics configurations; none if this kwok tree lacks them (then metrics-server
+    finds no usage, and `status` says that metrics.k8s.io has none for the pods)."""
+    docs: list[dict] = []
+    for rel in METRICS_CONFIGS:
+        path = stage_dir.parent / rel
+        if path.is_file():
+            docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+    return docs
+
+
 def storage_class(stage_dir: Path) -> dict:
     """kwok's default StorageClass, whose claims its volume stages provision and bind."""
     return yaml.safe_load((stage_dir / STORAGE_CLASS).read_text())

@@ -47,6 +47,8 @@ TOOLS = {
         Tool("kube-score", "github.com/zegl/kube-score/cmd/kube-score", "v1.20.0", "SHIPLANE_KUBE_SCORE"),
         # Kustomize builds of exports are checked with a pinned kustomize (kubectl embeds whichever it ships).
         Tool("kustomize", "sigs.k8s.io/kustomize/kustomize/v5", "v5.7.1", "SHIPLANE_KUSTOMIZE"),
+        # Serves metrics.k8s.io on a local plane started with --metrics-server (usage against limits).
+        Tool("metrics-server", "sigs.k8s.io/metrics-server/cmd/metrics-server", "v0.8.0", "SHIPLANE_METRICS_SERVER"),
         # The compose importer's peer (bench/import_vs_kompose.py).
         Tool("kompose", "github.com/kubernetes/kompose", "v1.36.0", "SHIPLANE_KOMPOSE", in_module=True),
     )

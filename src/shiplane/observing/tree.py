@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shiplane.observing.drift import Drift
+from shiplane.status.capacity import quantity
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
 REVISION_KIND = {
@@ -83,9 +84,54 @@ class ContainerNode:
     restarts: int
     state: str  # running | waiting: <reason> | terminated: <reason> | unknown
     last_termination: str | None  # e.g. "OOMKilled (exit 137)"
+    # From metrics.k8s.io (None where it is not served or has no sample for the pod yet) and the spec.
+    usage: dict[str, str] | None = None  # {"cpu": "5m", "memory": "120Mi"} as reported
+    limits: dict[str, str] | None = None  # the container's cpu/memory limits
+
+    def share(self, resource: str) -> float | None:
+        """Usage as a share of the limit (memory: what an OOM kill is measured against)."""
+        used, limit = (self.usage or {}).get(resource), (self.limits or {}).get(resource)
+        if used is None or not limit or quantity(limit) <= 0:
+            return None
+        return float(quantity(used) / quantity(limit))
+
+    @property
+    def near_memory_limit(self) -> bool:
+        share = self.share("memory")
+        return share is not None and share >= NEAR_LIMIT
+
+    def usage_text(self) -> str:
+        """`mem 120Mi/128Mi (94%)  cpu 5m/200m`; empty without usage."""
+        if not self.usage:
+            return ""
+        parts = []
+        for resource, label, shown in (("memory", "mem", _mebibytes), ("cpu", "cpu", _millicores)):
+            if resource not in self.usage:
+                continue
+            limit = (self.limits or {}).get(resource)
+            share = self.share(resource)
+            text = f"{label} {shown(self.usage[resource])}" + (f"/{shown(limit)}" if limit else " (no limit)")
+            parts.append(text + (f" ({share:.0%})" if share is not None else ""))
+        return "  ".join(parts)
 
     def to_json(self) -> dict:
-        return dict(self.__dict__)
+        return {
+            **self.__dict__,
+            "memory_share": self.share("memory"),
+            "cpu_share": self.share("cpu"),
+            "near_memory_limit": self.near_memory_limit,
+        }
+
+
+NEAR_LIMIT = 0.9  # memory at or past this share of its limit: the next spike is an OOM kill
+
+
+def _mebibytes(value: str) -> str:
+    return f"{quantity(value) / 2**20:.0f}Mi"
+
+
+def _millicores(value: str) -> str:
+    return f"{quantity(value) * 1000:.0f}m"
 
 
 @dataclass(frozen=True)
@@ -248,7 +294,8 @@ def _termination(cs: dict) -> str | None:
     return f"{reason} (exit {code})" if code is not None else reason
 
 
-def container_nodes(pod: dict) -> tuple[ContainerNode, ...]:
+def container_nodes(pod: dict, usage: dict[str, dict[str, str]] | None = None) -> tuple[ContainerNode, ...]:
+    """`usage`: container name → {"cpu", "memory"} of this pod, from metrics.k8s.io."""
     spec = {c["name"]: c for c in (pod.get("spec") or {}).get("containers") or []}
     statuses = {cs["name"]: cs for cs in (pod.get("status") or {}).get("containerStatuses") or []}
     out = []
@@ -263,13 +310,25 @@ def container_nodes(pod: dict) -> tuple[ContainerNode, ...]:
                 restarts=int(cs.get("restartCount") or 0),
                 state=_state(cs.get("state")) if cs else "waiting: not started",
                 last_termination=_termination(cs) if cs else None,
+                usage=(usage or {}).get(name),
+                limits={
+                    k: str(v)
+                    for k, v in ((c.get("resources") or {}).get("limits") or {}).items()
+                    if k in ("cpu", "memory")
+                }
+                or None,
             )
         )
     return tuple(out)
 
 
-def pod_node(pod: dict, now: float, warnings: dict[tuple[str, str], tuple[EventNote, ...]]) -> PodNode:
-    containers = container_nodes(pod)
+Usage = dict[str, dict[str, dict[str, str]]]  # pod name → container name → {"cpu", "memory"}
+
+
+def pod_node(
+    pod: dict, now: float, warnings: dict[tuple[str, str], tuple[EventNote, ...]], usage: Usage | None = None
+) -> PodNode:
+    containers = container_nodes(pod, (usage or {}).get(_meta(pod)["name"]))
     st = pod.get("status") or {}
     phase = st.get("phase") or "Pending"
     if _meta(pod).get("deletionTimestamp"):
@@ -387,6 +446,7 @@ def workload_node(
     warnings: dict[tuple[str, str], tuple[EventNote, ...]],
     drift: Drift | None,
     now: float,
+    usage: Usage | None = None,
 ) -> WorkloadNode:
     """One workload; `children` (ReplicaSets, ControllerRevisions, Jobs) and `pods` by owner uid."""
     kind, name = applied["kind"], _meta(applied)["name"]
@@ -401,11 +461,13 @@ def workload_node(
     loose: list[PodNode] = []
     if kind in ("Deployment", "CronJob"):  # pods belong to a ReplicaSet / Job of the workload
         for r in mine:
-            claimed[_meta(r)["name"]] = [pod_node(p, now, warnings) for p in pods.get(_meta(r).get("uid", ""), [])]
+            claimed[_meta(r)["name"]] = [
+                pod_node(p, now, warnings, usage) for p in pods.get(_meta(r).get("uid", ""), [])
+            ]
     else:  # the workload's own pods: a StatefulSet's or DaemonSet's by revision hash, a Job's directly
         for pod in pods.get(uid, []):
             rev = _pod_revision(pod, mine, child_kind or "")
-            (claimed.setdefault(rev, []) if rev is not None else loose).append(pod_node(pod, now, warnings))
+            (claimed.setdefault(rev, []) if rev is not None else loose).append(pod_node(pod, now, warnings, usage))
     revisions = []
     for r in sorted(mine, key=lambda r: (_revision_number(child_kind or "", r) or 0, _meta(r)["name"]), reverse=True):
         rname = _meta(r)["name"]
@@ -453,11 +515,13 @@ def build(
     events: list[dict],
     drifts: list[Drift] = (),  # type: ignore[assignment]
     now: float,
+    usage: Usage | None = None,
 ) -> Tree:
     """The tree of the release's workloads (`applied`: the objects it applied, in its order).
 
     `live`: (kind, name) → the live workload; `children`: ReplicaSets, ControllerRevisions and
-    Jobs of the namespace (each with its `kind`); `pods`, `events`: the namespace's."""
+    Jobs of the namespace (each with its `kind`); `pods`, `events`: the namespace's; `usage`: the
+    pods' containers' usage from metrics.k8s.io, where it is served."""
     warnings = newest_warnings(events)
     by_ref = {(d.ref.kind, d.ref.name): d for d in drifts}
     kids, owned_pods = owned(children), owned(pods)
@@ -470,6 +534,7 @@ def build(
             warnings,
             by_ref.get((o["kind"], _meta(o)["name"])),
             now,
+            usage,
         )
         for o in applied
         if o.get("kind") in WORKLOAD_KINDS

@@ -250,3 +250,49 @@ def test_taken_back_names_other_managers_and_values():
     )
     assert taken_back(desired, None) == ()
     assert taken_back({**desired, "spec": {"replicas": 5}}, live) == ()  # same value: nothing taken back
+
+
+def test_usage_against_limits_from_metrics():
+    """metrics.k8s.io usage next to the container's limits: the share of the memory limit, and the
+    warning at 90% or more (the next spike is an OOM kill); a container without a limit says so."""
+    p = pod("web-a", "rs-new")
+    p["spec"]["containers"] = [
+        {"name": "web", "image": "nginx:1.27", "resources": {"limits": {"memory": "128Mi", "cpu": "200m"}}},
+        {"name": "side", "image": "busybox:1.36"},
+    ]
+    usage = {"web-a": {"web": {"memory": "120Mi", "cpu": "5m"}, "side": {"memory": "2048Ki", "cpu": "0"}}}
+    t = trees.build(
+        app="shop",
+        stage="dev",
+        namespace="ns",
+        revision=7,
+        applied=[applied_deployment()],
+        live={("Deployment", "web"): deployment()},
+        children=[replicaset("web-new", "rs-new", 2, 2)],
+        pods=[p],
+        events=[],
+        now=NOW,
+        usage=usage,
+    )
+    (node,) = t.workloads[0].all_pods()
+    web, side = node.containers
+    assert round(web.share("memory"), 3) == 0.938 and web.near_memory_limit
+    assert web.usage_text() == "mem 120Mi/128Mi (94%)  cpu 5m/200m (2%)"
+    assert side.share("memory") is None and not side.near_memory_limit
+    assert side.usage_text() == "mem 2Mi (no limit)  cpu 0m (no limit)"
+    data = web.to_json()
+    assert data["near_memory_limit"] is True and data["usage"] == {"memory": "120Mi", "cpu": "5m"}
+    # without metrics.k8s.io nothing is shown or claimed
+    bare = trees.build(
+        app="shop",
+        stage="dev",
+        namespace="ns",
+        revision=7,
+        applied=[applied_deployment()],
+        live={("Deployment", "web"): deployment()},
+        children=[replicaset("web-new", "rs-new", 2, 2)],
+        pods=[p],
+        events=[],
+        now=NOW,
+    )
+    assert bare.workloads[0].all_pods()[0].containers[0].usage_text() == ""
