@@ -60,11 +60,11 @@ def test_timeline_pages_newest_first():
 
 
 def test_release_diff_names_fields_and_never_a_secret_value():
-    old = rel(1, objects=[deployment(2, "nginx:1.27"), strip_secret(secret("api-key-0123456789", PLAIN))])
+    old = rel(1, objects=[deployment(2, "nginx:1.27"), strip_secret(secret("api-key-0123456789", PLAIN), b"k" * 32)])
     new = rel(
         2,
         Outcome.DEPLOYED,
-        objects=[deployment(3, "nginx:1.28"), strip_secret(secret("api-key-0123456789", "other"))],
+        objects=[deployment(3, "nginx:1.28"), strip_secret(secret("api-key-0123456789", "other"), b"k" * 32)],
         images={"Deployment/web/web": "nginx:1.28"},
     )
     found = views.compare(old, new)
