@@ -141,7 +141,7 @@ def load(
     ns = namespace or stage_spec.namespace
     gather(stage_spec)  # a missing variable or file fails here, before any request
     key = digest_key(stage_spec, ns) if digest_key is not None else None
-    from_etcd = etcd.read(stage_spec, at=etcd_at, key=key)
+    from_etcd = etcd.read(stage_spec, at=etcd_at, digest_key=key)
     values = generated(stage_spec, ns) if generated is not None and generated_secrets(stage_spec) else None
     kept = retained(stage_spec, ns, values) if retained is not None and values is not None else None
     inputs = gather(

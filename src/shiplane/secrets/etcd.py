@@ -107,9 +107,9 @@ def fetch(
     raise EnvironmentProblem(redaction.scrub(f"{where}: no etcd endpoint answered ({'; '.join(failures)})", ()))
 
 
-def read(stage: StageSpec, *, at: Mapping[str, int] | None = None, key: bytes | None = None) -> Read:
+def read(stage: StageSpec, *, at: Mapping[str, int] | None = None, digest_key: bytes | None = None) -> Read:
     """Every etcd value the stage uses: env `{config: …}` refs and `fromEtcd` secrets; `at` pins a
-    source (by its record name) to a revision; `key` (the stage's digest key) digests each value
+    source (by its record name) to a revision; `digest_key` (the stage's key, shiplane.digests) digests each value
     for the record (without it, mod revisions alone). Missing keys are listed at once (InputError)."""
     at = at or {}
     config: dict[str, str] = {}
@@ -125,7 +125,7 @@ def read(stage: StageSpec, *, at: Mapping[str, int] | None = None, key: bytes | 
         revision, kvs = fetch(src, label + ".fromEtcd", stage.base_dir, revision=at.get(label))
         record[label] = {
             "revision": revision,
-            "keys": {k: _entry(v, m, key) for k, (v, m) in kvs.items()},
+            "keys": {k: _entry(v, m, digest_key) for k, (v, m) in kvs.items()},
         }
         for ref in wanted:
             key = src.key if src.key else src.prefix + ref.partition("/")[2]
@@ -144,7 +144,7 @@ def read(stage: StageSpec, *, at: Mapping[str, int] | None = None, key: bytes | 
             continue
         value, mod = kvs[src.key]
         secrets[name] = value
-        record[label] = {"revision": revision, "keys": {src.key: _entry(value, mod, key)}}
+        record[label] = {"revision": revision, "keys": {src.key: _entry(value, mod, digest_key)}}
     if missing:
         raise InputError("\n".join(missing))
     return Read(config, secrets, record)
