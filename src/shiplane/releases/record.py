@@ -129,6 +129,11 @@ def key_of(obj: dict) -> str:
 DIGEST = digests.ANNOTATION
 
 
+def data_digest(key: bytes, values: dict) -> str:
+    """The keyed digest of a Secret's data (`data` and `stringData` merged), as records keep it."""
+    return digests.secret(key, values)
+
+
 def with_digest(obj: dict, key: bytes) -> dict:
     """A Secret carrying the keyed digest of its values (anything else as it is), so the record can
     keep it without the key and a later run with the key can tell whether the values changed."""
@@ -136,7 +141,7 @@ def with_digest(obj: dict, key: bytes) -> dict:
         return obj
     values = {**obj.get("data", {}), **obj.get("stringData", {})}
     meta = dict(obj.get("metadata") or {})
-    meta["annotations"] = {**(meta.get("annotations") or {}), DIGEST: digests.secret(key, values)}
+    meta["annotations"] = {**(meta.get("annotations") or {}), DIGEST: data_digest(key, values)}
     return {**obj, "metadata": meta}
 
 
@@ -159,7 +164,7 @@ def strip_secret(obj: dict, key: bytes | None = None) -> dict:
     annotations = dict(meta.get("annotations") or {})
     found = annotations.pop(DIGEST, None)
     if key is not None:
-        annotations[DIGEST] = digests.secret(key, values)
+        annotations[DIGEST] = data_digest(key, values)
     elif digests.is_keyed(found):
         annotations[DIGEST] = found
     if annotations or "annotations" in meta:
