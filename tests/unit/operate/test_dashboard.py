@@ -100,6 +100,29 @@ def test_stage_diff_leaves_namespaces_out_and_matches_hash_named_config():
     assert views.compare(dev, dev, across_stages=True).same
 
 
+def test_across_stages_secrets_are_matched_by_base_name_and_their_values_never_compared():
+    # Each stage keys Secret names and digests with its own key: equal values look different, and
+    # that two stages share a value must not show either. Neither side shows as changed.
+    def stage_objects(stage: str, suffix: str, digest: str) -> list[dict]:
+        stored = strip_secret(secret(f"api-key-{suffix}", "same-value", f"shop-{stage}"))
+        stored["metadata"]["annotations"] = {"shiplane.io/data-digest": digest}
+        web = deployment(2, "nginx:1.27", f"shop-{stage}")
+        web["spec"]["template"]["spec"]["containers"][0]["env"] = [
+            {"name": "KEY", "valueFrom": {"secretKeyRef": {"name": f"api-key-{suffix}", "key": "value"}}}
+        ]
+        return [web, stored]
+
+    dev = rel(1, objects=stage_objects("dev", "0123456789", "hmac-sha256:aaaaaaaaaaaaaaaa"))
+    prod = rel(2, objects=stage_objects("prod", "abcdef0123", "hmac-sha256:bbbbbbbbbbbbbbbb"), stage="prod")
+    found = views.compare(dev, prod, across_stages=True)
+    assert found.same, found.objects
+    # within one stage the digest still tells a change
+    other = rel(3, objects=stage_objects("dev", "0123456789", "hmac-sha256:cccccccccccccccc"))
+    assert [o.lines for o in views.compare(dev, other).objects] == [
+        ["~ metadata.annotations.shiplane.io/data-digest: hmac-sha256:aaaaaaaaaaaaaaaa -> hmac-sha256:cccccccccccccccc"]
+    ]
+
+
 def test_the_status_page_shows_revisions_terminations_digests_and_drift_trouble_first():
     from jinja2 import Environment, FileSystemLoader
 
