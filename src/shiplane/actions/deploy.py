@@ -23,7 +23,7 @@ from shiplane.errors import ApplyFailed, MigrationFailed, RolloutFailed, Shiplan
 from shiplane.events import Event, Failed, Note, RolledBack, Step, announce_failure, result
 from shiplane.releases import Outcome, Release
 from shiplane.releases.history import applied, last_good, unsafe_migrations
-from shiplane.releases.record import strip_secret, with_digest
+from shiplane.releases.record import has_digest, strip_secret, with_digest
 from shiplane.releases.store import Store
 from shiplane.secrets import digestkey
 
@@ -83,12 +83,13 @@ class Deploy:
     def _keyed(self, *, write: bool) -> None:
         """Every Secret carries the keyed digest of its values (`shiplane.digests`), under the stage's
         key (made and stored on the first deploy that has a Secret), so the record keeps that digest
-        and no other; objects rendered with the key already do, this covers any other caller."""
-        if not any(o.get("kind") == "Secret" for o in self.objects):
+        and no other. Objects rendered with the key (the CLI's) already do: only other callers' Secrets
+        are digested here, and only then is the key read."""
+        if not any(o.get("kind") == "Secret" and not has_digest(o) for o in self.objects):
             return
         t = self.target
         key = digestkey.read(t.kube, app=t.app, stage=t.stage, namespace=t.namespace, write=write)
-        self.objects = [with_digest(o, key) for o in self.objects]
+        self.objects = [o if has_digest(o) else with_digest(o, key) for o in self.objects]
 
     def preview(self) -> planning.Plan:
         """What run() would do, writing nothing (no namespace, lock, record or object): the gate,
