@@ -152,9 +152,17 @@ class Rollback:
         key = digestkey.stored(t.kube, app=t.app, namespace=t.namespace)
         states, values = store.read()
         found = versions_run(runs, states, values, lambda data: data_digest(key, data)) if key else {}
+        rotating = store.phases()
         for name in sorted({o["metadata"].get("labels", {}).get(SECRET_LABEL) for o in runs} & set(states)):
             version = found.get(name)
-            if version is None:
+            if version == states[name].current.number:
+                continue
+            if name in rotating:  # its dual rotation's recorded phase names the versions: leave them to it
+                yield Note(
+                    f"generated secret {name}: a dual rotation of it is in progress; the vault's current version "
+                    f"{states[name].current.number} stays (`secrets rotate --due` resumes the rotation)"
+                )
+            elif version is None:
                 yield Note(
                     f"generated secret {name}: cannot tell which stored version revision {chosen.revision} runs "
                     f"(its record predates keyed digests, or the version is gone); the vault's current version "
