@@ -116,6 +116,14 @@ def target(kube: Kube, namespace: str) -> Target:
 drain = result  # run an action's event stream to its end, returning its result
 
 
+def keyed(kube: Kube, namespace: str, app: str = "shop"):
+    """`desired.load(digest_key=…)` as the CLI passes it: the stage's digest key, made on first use,
+    so a library deploy names Secrets as a CLI deploy or plan of the same stage does."""
+    from shiplane.secrets import digestkey
+
+    return lambda *_: digestkey.read(kube, app=app, stage="dev", namespace=namespace, write=True)
+
+
 def no_secret_in(*texts: str) -> None:
     for text in texts:
         assert SECRET_VALUE not in text

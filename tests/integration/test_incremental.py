@@ -8,7 +8,7 @@ from shiplane.actions import desired, inspect
 from shiplane.actions.deploy import Deploy, Options
 from shiplane.events import Applied, Note, StatusChanged
 from shiplane.kube import Ref
-from tests.integration.deploying import SECRET_VALUE, cli, drain, spec, target, write
+from tests.integration.deploying import SECRET_VALUE, cli, drain, keyed, spec, target, write
 
 pytestmark = pytest.mark.integration
 
@@ -58,10 +58,15 @@ def patches(kube, fn) -> list[str]:
     return seen
 
 
+def load(kube, namespace, path) -> list[dict]:
+    """The stage's objects as the CLI renders them (Secrets named with the stage's digest key)."""
+    return desired.load([path], "dev", digest_key=keyed(kube, namespace)).objects
+
+
 def deploy(kube, namespace, path, **options):
     seen: list = []
     release = drain(
-        Deploy(target(kube, namespace), desired.load([path], "dev").objects, options=Options(**options)).run(),
+        Deploy(target(kube, namespace), load(kube, namespace, path), options=Options(**options)).run(),
         seen.append,
     )
     return release, seen
@@ -71,7 +76,7 @@ def test_a_one_image_redeploy_applies_only_that_deployment(local_cluster, namesp
     monkeypatch.setenv("SHOP_API_KEY", SECRET_VALUE)
     kube, kc = local_cluster.kube, local_cluster.kubeconfig
     first, seen = deploy(kube, namespace, app(tmp_path, namespace))
-    objects = desired.load([app(tmp_path, namespace)], "dev").objects
+    objects = desired.load([app(tmp_path, namespace)], "dev", digest_key=keyed(kube, namespace)).objects
     assert len([e for e in seen if isinstance(e, Applied)]) == len(objects)  # the first deploy sends everything
     web = Ref("apps/v1", "Deployment", "web", namespace)
     before = live(kube, objects)
@@ -108,7 +113,7 @@ def test_a_one_image_redeploy_applies_only_that_deployment(local_cluster, namesp
     assert "~ spec.template.spec.containers[0].image: nginx:1.28 -> nginx:1.29" in planned.stdout
     assert f"{len(objects) - 1} object(s) unchanged" in planned.stdout
     # ... and only that object is dry-run on the server (no request per unchanged object)
-    sent = patches(kube, lambda: inspect.plan(target(kube, namespace), desired.load([v3], "dev").objects))
+    sent = patches(kube, lambda: inspect.plan(target(kube, namespace), load(kube, namespace, v3)))
     assert sent == ["deployments/web?dryRun=All"]
 
 

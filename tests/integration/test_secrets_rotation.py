@@ -20,12 +20,12 @@ from shiplane.actions.rotate import Rotate
 from shiplane.actions.runner import Options
 from shiplane.actions.target import Target
 from shiplane.errors import RolloutFailed
-from shiplane.events import Event
+from shiplane.events import Event, result
 from shiplane.kube import Ref
 from shiplane.localcluster.stages import FAULT
 from shiplane.releases.lock import LeaseLock
 from shiplane.secrets.vault import Vault
-from tests.integration.deploying import cli, write
+from tests.integration.deploying import cli, keyed, write
 
 pytestmark = pytest.mark.integration
 
@@ -256,3 +256,70 @@ def test_rotate_due_fails_fast_when_the_deploy_lock_is_held(local_cluster, names
         other.release()
     seen.run("secrets", "rotate", "-f", str(fast), "--due", kubeconfig=kc)
     assert seen.vault.states()["api-token"].current.number == 2
+
+
+def test_after_a_rollback_across_a_rotation_the_vault_serves_what_the_pods_run(local_cluster, namespace, tmp_path):
+    """`shiplane rollback` to a release made before a rotation runs the older value again: the vault's
+    current version follows it, so `secrets status` reports it and the next deploy keeps it (it used to
+    roll forward to the newer value, undoing the rollback without a word)."""
+    kc, kube = local_cluster.kubeconfig, local_cluster.kube
+    seen = Seen(kube, namespace)
+    f = ("-f", str(write(tmp_path, app(namespace))))
+    seen.run("deploy", *f, "--plain", kubeconfig=kc)
+    v1 = token_secret(kube, namespace)
+    seen.run("secrets", "rotate", *f, "api-token", "--reason", "compromised: leaked", "--plain", kubeconfig=kc)
+    v2 = token_secret(kube, namespace)
+    assert v2 != v1 and seen.vault.states()["api-token"].current.number == 2
+
+    seen.run("rollback", *f, "1", "--plain", kubeconfig=kc)
+    assert token_secret(kube, namespace) == v1  # the pods run version 1 again
+    state = seen.vault.states()["api-token"]
+    assert (state.current.number, state.previous.number, state.pending) == (1, 2, None)
+    rows = json.loads(seen.run("secrets", "status", *f, "-o", "json", kubeconfig=kc).stdout)["secrets"]
+    assert next(r for r in rows if r["name"] == "api-token")["version"] == 1
+    generation = kube.get(Ref("apps/v1", "Deployment", "web", namespace))["metadata"]["generation"]
+    seen.run("deploy", *f, "--plain", kubeconfig=kc)
+    assert token_secret(kube, namespace) == v1  # the next deploy keeps what runs
+    assert kube.get(Ref("apps/v1", "Deployment", "web", namespace))["metadata"]["generation"] == generation
+    assert kube.get(Ref("v1", "Secret", v2, namespace)) is not None  # version 2 kept beside it, as previous
+
+    # Rolling back the rollback (to the rotation's release) makes version 2 current again.
+    records = json.loads(seen.run("history", *f, "-o", "json", kubeconfig=kc).stdout)
+    rotated = max(r["revision"] for r in records if r["reason"].startswith("compromised"))
+    seen.run("rollback", *f, str(rotated), "--plain", kubeconfig=kc)
+    assert token_secret(kube, namespace) == v2
+    assert seen.vault.states()["api-token"].current.number == 2
+    seen.assert_hidden(kube, namespace)
+
+
+def test_a_failed_rotation_rollout_leaves_status_and_the_next_deploy_on_the_running_version(
+    local_cluster, namespace, tmp_path
+):
+    """A rotation whose rollout fails rolls back: vault, `secrets status` and the next deploy agree
+    with the pods (they already did; this keeps it so)."""
+    kc, kube = local_cluster.kubeconfig, local_cluster.kube
+    seen = Seen(kube, namespace)
+    path = write(tmp_path, app(namespace))
+    seen.run("deploy", "-f", str(path), "--plain", kubeconfig=kc)
+    before = token_secret(kube, namespace)
+    stage = spec_.load([path]).stage("dev")
+    target = Target(kube, "vaulted", "dev", namespace)
+    key = keyed(kube, namespace, app="vaulted")
+
+    def render(values):  # as the CLI renders (the stage's digest key); the new credential never gets ready
+        want = desired.load([path], "dev", generated=lambda *_: values, digest_key=key)
+        for obj in want.objects:
+            if obj["kind"] == "Deployment":
+                obj["spec"]["template"]["metadata"].setdefault("annotations", {})[FAULT] = "never-ready"
+        return want
+
+    with pytest.raises(RolloutFailed):
+        result(Rotate(target, stage, render, names=["api-token"], options=Options(timeout=15)).run())
+    seen.remember()
+    assert token_secret(kube, namespace) == before
+    rows = json.loads(seen.run("secrets", "status", "-f", str(path), "-o", "json", kubeconfig=kc).stdout)["secrets"]
+    assert next(r for r in rows if r["name"] == "api-token")["version"] == 1
+    seen.run("deploy", "-f", str(path), "--plain", kubeconfig=kc)
+    assert token_secret(kube, namespace) == before
+    assert seen.vault.states()["api-token"].current.number == 1
+    seen.assert_hidden(kube, namespace)

@@ -23,8 +23,9 @@ from shiplane.errors import ApplyFailed, MigrationFailed, RolloutFailed, Shiplan
 from shiplane.events import Event, Failed, Note, RolledBack, Step, announce_failure, result
 from shiplane.releases import Outcome, Release
 from shiplane.releases.history import applied, last_good, unsafe_migrations
-from shiplane.releases.record import strip_secret
+from shiplane.releases.record import has_digest, strip_secret, with_digest
 from shiplane.releases.store import Store
+from shiplane.secrets import digestkey
 
 __all__ = ["Deploy", "MigrationFailed", "Options", "images_of"]
 
@@ -79,10 +80,22 @@ class Deploy:
         settings = replace(self.options.images, write_cache=False) if dry_run else self.options.images
         return (yield from imageaudit.enforce(self.objects, settings))
 
+    def _keyed(self, *, write: bool) -> None:
+        """Every Secret carries the keyed digest of its values (`shiplane.digests`), under the stage's
+        key (made and stored on the first deploy that has a Secret), so the record keeps that digest
+        and no other. Objects rendered with the key (the CLI's) already do: only other callers' Secrets
+        are digested here, and only then is the key read."""
+        if not any(o.get("kind") == "Secret" and not has_digest(o) for o in self.objects):
+            return
+        t = self.target
+        key = digestkey.read(t.kube, app=t.app, stage=t.stage, namespace=t.namespace, write=write)
+        self.objects = [o if has_digest(o) else with_digest(o, key) for o in self.objects]
+
     def preview(self) -> planning.Plan:
         """What run() would do, writing nothing (no namespace, lock, record or object): the gate,
         then the plan by server-side dry-run against what is live."""
         self.check_policy()
+        self._keyed(write=False)
         result(self.check_images(dry_run=True))
         return inspect.plan(
             self.target, self.objects, rules=self.options.rules, prune_volumes=self.options.prune_volumes
@@ -100,6 +113,7 @@ class Deploy:
         if opts.preflight:
             yield from preflight.run(t, self.objects)
         t.kube.apply(t.namespace_object())
+        self._keyed(write=True)
         lock = t.lock(duration=opts.lock_duration)
         yield from lock.acquire(wait=opts.wait_lock, timeout=opts.lock_timeout)
         try:
@@ -114,6 +128,7 @@ class Deploy:
         self.overrides = self.check_policy()
         if self.options.preflight:
             yield from preflight.run(self.target, self.objects)
+        self._keyed(write=True)
         return (yield from self._locked(lock))
 
     def _locked(self, lock) -> Generator[Event, None, Release]:

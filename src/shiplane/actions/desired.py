@@ -93,6 +93,8 @@ def with_images(objects: list[dict], images: dict[str, str]) -> list[dict]:
 Generated = Callable[[StageSpec, str], Mapping[str, bytes]]
 # Given the stage, its namespace and the generated values rendered, the previous versions to keep.
 Retained = Callable[[StageSpec, str, Mapping[str, bytes]], Mapping[str, bytes]]
+# Given the stage and its namespace, the stage's digest key (read from the cluster, shiplane.digests).
+DigestKey = Callable[[StageSpec, str], bytes]
 
 
 def select(files: list[Path], stage: str | None, selector=None, *, all_targets: bool = False) -> list[spec.StageSpec]:
@@ -123,6 +125,7 @@ def load(
     retained: Retained | None = None,
     selector=None,
     stage_spec: spec.StageSpec | None = None,
+    digest_key: DigestKey | None = None,
 ) -> Desired:
     """Load, gather and render a stage. Values from the deploying machine are read (and any missing
     one reported) before etcd is read (`etcd_at` pins sources to the revisions a release recorded)
@@ -131,14 +134,24 @@ def load(
     to a digest (through `client`, else one made for the stage) and rendered pinned; `pin=False`
     renders the images as written (promotion takes its digests from a record). `images` replaces
     images as the spec writes them before pinning (`deploy --build`: the pushed ones). With
-    `targets:`, the one target `selector` names (or `stage_spec`, already chosen) is rendered."""
+    `targets:`, the one target `selector` names (or `stage_spec`, already chosen) is rendered.
+    `digest_key` gives the stage's key for every digest of secret material (Secret names, the
+    record's data digests, etcd values); without it Secrets are named by a plain content hash."""
     stage_spec = stage_spec or one(files, stage, selector)
     ns = namespace or stage_spec.namespace
     gather(stage_spec)  # a missing variable or file fails here, before any request
-    from_etcd = etcd.read(stage_spec, at=etcd_at)
+    key = digest_key(stage_spec, ns) if digest_key is not None else None
+    from_etcd = etcd.read(stage_spec, at=etcd_at, digest_key=key)
     values = generated(stage_spec, ns) if generated is not None and generated_secrets(stage_spec) else None
     kept = retained(stage_spec, ns, values) if retained is not None and values is not None else None
-    inputs = gather(stage_spec, generated=values, external=from_etcd.secrets, config=from_etcd.config, retained=kept)
+    inputs = gather(
+        stage_spec,
+        generated=values,
+        external=from_etcd.secrets,
+        config=from_etcd.config,
+        retained=kept,
+        digest_key=key,
+    )
     built = dict(images or {})
     objects = rendering.render(stage_spec, inputs, namespace=ns, images=built)
     pins: dict[str, dict[str, str]] = {}

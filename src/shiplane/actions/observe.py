@@ -12,6 +12,7 @@ from shiplane.observing.drift import Drift, drift
 from shiplane.observing.metrics import StageFigures, Workload, oom_kills
 from shiplane.releases import Release, history
 from shiplane.releases.lock import view
+from shiplane.secrets import digestkey
 
 
 def records(target: Target) -> list[Release]:
@@ -48,4 +49,9 @@ def drifted(target: Target) -> tuple[Release | None, list[Drift]]:
     if current is None:
         return None, []
     live = live_objects(target.kube, target.namespace, current.objects)
-    return current, drift(current.objects, {Ref.of(o): live.get(Ref.of(o)) for o in current.objects})
+    # The digest key lets a live Secret's values be digested as the record's were; without it (not
+    # there, or not readable) the digest each live Secret carries from rendering stands for them.
+    key = None
+    if any(o.get("kind") == "Secret" for o in current.objects):
+        key = digestkey.stored(target.kube, app=target.app, namespace=target.namespace)
+    return current, drift(current.objects, {Ref.of(o): live.get(Ref.of(o)) for o in current.objects}, key)

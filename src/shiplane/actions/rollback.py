@@ -21,8 +21,10 @@ from shiplane.kube import Ref
 from shiplane.planning.ordering import MIGRATION_ANNOTATION
 from shiplane.releases import Outcome, Release
 from shiplane.releases.history import applied, rollback_target, unsafe_migrations
-from shiplane.releases.record import key_of
+from shiplane.releases.record import data_digest, key_of
 from shiplane.releases.store import Store
+from shiplane.secrets import digestkey
+from shiplane.secrets.vault import SECRET_LABEL, Vault, versions_run
 
 __all__ = ["Rollback", "unsafe_migrations"]
 
@@ -134,4 +136,40 @@ class Rollback:
         # The kept Secrets were not re-applied: what shiplane owned on them is what the chosen release recorded.
         kept = {key_of(o) for o in secrets}
         managed = {k: v for k, v in chosen.managed.items() if k in kept} | runner.managed
-        return (yield from settle(t, store, history, release, plan, self.options, managed=managed))
+        done = yield from settle(t, store, history, release, plan, self.options, managed=managed)
+        yield from self.follow_vault(chosen)
+        return done
+
+    def follow_vault(self, chosen: Release) -> Generator[Event, None, None]:
+        """The generated secrets' vault calls current what the rolled-back release runs, so `secrets
+        status` reports it and the next deploy renders it (not the newer version a rotation made,
+        which is kept as the previous one). Read from the vault under the lock the caller holds."""
+        t = self.target
+        store = Vault(t.kube, app=t.app, stage=t.stage, namespace=t.namespace)
+        runs = [o for o in chosen.objects if o["kind"] == "Secret" and not _retained_only(o)]
+        if not runs or not store.states():  # metadata only: most stages generate nothing
+            return
+        key = digestkey.stored(t.kube, app=t.app, namespace=t.namespace)
+        states, values = store.read()
+        found = versions_run(runs, states, values, lambda data: data_digest(key, data)) if key else {}
+        rotating = store.phases()
+        for name in sorted({o["metadata"].get("labels", {}).get(SECRET_LABEL) for o in runs} & set(states)):
+            version = found.get(name)
+            if version == states[name].current.number:
+                continue
+            if name in rotating:  # its dual rotation's recorded phase names the versions: leave them to it
+                yield Note(
+                    f"generated secret {name}: a dual rotation of it is in progress; the vault's current version "
+                    f"{states[name].current.number} stays (`secrets rotate --due` resumes the rotation)"
+                )
+            elif version is None:
+                yield Note(
+                    f"generated secret {name}: cannot tell which stored version revision {chosen.revision} runs "
+                    f"(its record predates keyed digests, or the version is gone); the vault's current version "
+                    f"{states[name].current.number} is what the next deploy renders"
+                )
+            elif store.make_current(name, version):
+                yield Note(
+                    f"generated secret {name}: version {version} serves again (revision {chosen.revision} runs it); "
+                    f"version {states[name].current.number} is kept as the previous one"
+                )

@@ -28,7 +28,7 @@ from shiplane.events import Event, Note, Step, announce_failure
 from shiplane.kube import Ref
 from shiplane.releases import Release
 from shiplane.rendering import networking
-from shiplane.secrets import dual, generating, timing
+from shiplane.secrets import digestkey, dual, generating, timing
 from shiplane.secrets.generating import Made
 from shiplane.secrets.vault import Vault
 from shiplane.spec import StageSpec
@@ -81,6 +81,14 @@ def ensure(target: Target, stage: StageSpec, *, write: bool, now: float | None =
     target.kube.apply(target.namespace_object())
     store.add_missing(made, now)
     return store.current()  # another run may have been first: its values win
+
+
+def digest_key(target: Target, *, write: bool) -> bytes:
+    """The stage's digest key (`shiplane.secrets.digestkey`); a missing one is made, and stored with
+    `write` (the namespace created first), else kept for this run only (plan, dry-runs)."""
+    if write:
+        target.kube.apply(target.namespace_object())
+    return digestkey.read(target.kube, app=target.app, stage=target.stage, namespace=target.namespace, write=write)
 
 
 def retained(target: Target, values: Mapping[str, bytes]) -> dict[str, bytes]:

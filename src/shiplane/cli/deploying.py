@@ -88,6 +88,12 @@ def _target(
         where = Target(connect(stage_spec.stage.context), stage_spec.doc.app.name, stage, ns)
         return rotate.retained(where, values)
 
+    def digest_key(stage_spec, ns):
+        from shiplane.actions import rotate
+
+        where = Target(connect(stage_spec.stage.context), stage_spec.doc.app.name, stage, ns)
+        return rotate.digest_key(where, write=write_generated)
+
     want = desired.load(
         list(files),
         stage,
@@ -98,6 +104,7 @@ def _target(
         etcd_at=etcd_at,
         retained=retained,
         selector=selection()[0],
+        digest_key=digest_key,
     )
     return Target(connect(want.context), want.app, stage, want.namespace, target_id=want.target_id), want
 

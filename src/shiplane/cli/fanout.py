@@ -241,7 +241,17 @@ def fan_out(
             def retained(s, ns, values, kube=kube, stage_name=t.stage):
                 return rotate.retained(Target(kube, s.doc.app.name, stage_name, ns), values)
 
-            want = desired.load(list(files), t.stage, stage_spec=chosen_spec, generated=generated, retained=retained)
+            def digest_key(s, ns, kube=kube, stage_name=t.stage):
+                return rotate.digest_key(Target(kube, s.doc.app.name, stage_name, ns), write=True)
+
+            want = desired.load(
+                list(files),
+                t.stage,
+                stage_spec=chosen_spec,
+                generated=generated,
+                retained=retained,
+                digest_key=digest_key,
+            )
             target = Target(kube, want.app, want.stage, want.namespace, target_id=want.target_id)
             row.append(fanout.Member(t.name, target, want, deploy))
         members.append(row)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 
@@ -252,19 +251,20 @@ def _print_event(workload: str, ev, output: str) -> None:
 
 # ---- logs -----------------------------------------------------------------------------------------
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta", "bright_green")
 
 
 def duration(ctx, param, value: str | None) -> float | None:
-    """`--since`: 30s, 5m, 2h, 1h30m."""
+    """`--since`: 30s, 5m, 2h, 1h30m, 2d (`shiplane.durations`). Zero is refused: it would ask the
+    API server for no limit at all, the opposite of "nothing older than now"."""
+    from shiplane import durations
+
     if value is None:
         return None
-    m = _DURATION.match(value.strip())
-    if not value.strip() or not m or not any(m.groups()):
-        raise click.BadParameter(f"expected a duration like 30s, 5m, 2h or 1h30m (got {value!r})")
-    h, mi, s = (int(x or 0) for x in m.groups())
-    return float(h * 3600 + mi * 60 + s)
+    try:
+        return float(durations.parse(value, positive=True))
+    except durations.DurationError as err:
+        raise click.BadParameter(str(err)) from None
 
 
 @click.command()

@@ -117,7 +117,7 @@ def rotate_(
     4 locked, 5 policy refused."""
     from shiplane.actions import desired
     from shiplane.actions.deploy import Options
-    from shiplane.actions.rotate import Rotate, retained, status
+    from shiplane.actions.rotate import Rotate, digest_key, retained, status
 
     if due and names:
         raise click.UsageError("give secret names or --due, not both")
@@ -153,6 +153,7 @@ def rotate_(
             namespace=target.namespace,
             generated=lambda *_: values,
             retained=lambda _s, _n, rendered: retained(target, rendered),
+            digest_key=lambda *_: digest_key(target, write=True),
         )
 
     options = Options(policy=want_policy, timeout=timeout, wait_lock=not (due or no_wait_lock), lock_duration=lock_ttl)

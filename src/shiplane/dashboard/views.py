@@ -16,7 +16,7 @@ from shiplane.observing import tree as trees
 from shiplane.observing.dora import DAY, Dora, dora
 from shiplane.planning.diff import diff
 from shiplane.releases.history import last_good
-from shiplane.releases.record import Outcome, Release
+from shiplane.releases.record import DIGEST, Outcome, Release
 
 PER_PAGE = 20
 PODS_SHOWN = 20  # pods listed per revision before "and N more" (a 1,000-pod tree stays readable)
@@ -241,20 +241,51 @@ def _without_stage(value: Any) -> Any:
     return value
 
 
-def _portable(obj: dict) -> dict:
-    """An object as two stages can compare it: without its namespace and the stage's own label."""
+def _portable(obj: dict, secrets: dict[str, str]) -> dict:
+    """An object as two stages can compare it: without its namespace and the stage's own label; a
+    hash-named Secret under its base name wherever it is named, without its data digest. Each stage
+    keys its Secrets' hashes and digests with its own key (shiplane.digests), so they never compare
+    across stages: that two stages share a value must not show either."""
     meta = {k: v for k, v in obj.get("metadata", {}).items() if k != "namespace"}
-    return _without_stage({**obj, "metadata": meta})
+    if obj.get("kind") == "Secret":
+        annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != DIGEST}
+        meta = {k: v for k, v in meta.items() if k != "annotations"}
+        if annotations:
+            meta["annotations"] = annotations
+    return _renamed(_without_stage({**obj, "metadata": meta}), secrets)
+
+
+def _renamed(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _renamed(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v, names) for v in value]
+    return names.get(value, value) if isinstance(value, str) else value
+
+
+def _secret_names(objects: list[dict]) -> dict[str, str]:
+    """Hash-named Secret → `<base>-<hash>` (the same in every stage)."""
+    out = {}
+    for o in objects:
+        found = HASHED.match(o["metadata"]["name"]) if o.get("kind") == "Secret" else None
+        if found:
+            out[o["metadata"]["name"]] = f"{found.group('base')}-<hash>"
+    return out
 
 
 def compare(left: Release, right: Release, *, across_stages: bool = False) -> Comparison:
     """Field by field, what changed from `left`'s applied objects to `right`'s (Secret data by digest only).
 
     Across stages, namespaces are left out and hash-named ConfigMaps/Secrets are matched by their base
-    name (their hash differs whenever their content does)."""
-    shape = _portable if across_stages else (lambda o: o)
-    old = {_key(o, across_stages=across_stages): shape(o) for o in left.objects}
-    new = {_key(o, across_stages=across_stages): shape(o) for o in right.objects}
+    name (their hash differs whenever their content does); Secret values are not compared (each stage
+    keys its digests with its own key)."""
+    if across_stages:
+        lnames, rnames = _secret_names(left.objects), _secret_names(right.objects)
+        old = {_key(o, across_stages=True): _portable(o, lnames) for o in left.objects}
+        new = {_key(o, across_stages=True): _portable(o, rnames) for o in right.objects}
+    else:
+        old = {_key(o, across_stages=False): o for o in left.objects}
+        new = {_key(o, across_stages=False): o for o in right.objects}
     objects, unchanged = [], 0
     for key in sorted(old.keys() | new.keys()):
         a, b = old.get(key), new.get(key)

@@ -3,7 +3,7 @@
 Only fields the release set are compared (the live object is projected onto the applied one, list
 items matched by `name`), so the server's defaults are not drift. Both sides go through
 `planning.diff` (server noise dropped, Secret values masked before comparing); a Secret's values are
-compared by the digest its record keeps, never shown. Who changed a field comes from the live
+compared by the keyed digest its record keeps (`shiplane.digests`), never shown. Who changed a field comes from the live
 object's `managedFields`: every manager but shiplane's own apply (and the status subresource's
 writers) that owns the changed field, or a field the release did not set at all.
 """
@@ -14,12 +14,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from shiplane import digests
 from shiplane.kube import Ref
 from shiplane.kube.client import FIELD_MANAGER
 from shiplane.planning.diff import MASK, NOISE_ANNOTATIONS, FieldChange, diff
-from shiplane.releases.record import strip_secret
-
-DIGEST = "shiplane.io/data-digest"  # strip_secret's annotation: a digest of a Secret's values
+from shiplane.releases.record import DIGEST, strip_secret
 
 
 @dataclass(frozen=True)
@@ -154,15 +153,17 @@ def _owns(owned: str, path: str) -> bool:
     return path == owned or path.startswith((owned + ".", owned + "["))
 
 
-def drift_one(applied: dict, live: dict | None, *, scaled: bool = False) -> Drift:
+def drift_one(applied: dict, live: dict | None, *, scaled: bool = False, key: bytes | None = None) -> Drift:
     """`scaled`: the release applied an HorizontalPodAutoscaler for this workload, so the replica
-    count it owns is expected, not drift (a foreign autoscaler still shows)."""
+    count it owns is expected, not drift (a foreign autoscaler still shows). `key`: the stage's
+    digest key, to digest a live Secret's values as the record did; without it the digest the
+    live Secret carries (set when it was rendered) stands for them."""
     ref = Ref.of(applied)
     if live is None:
         return Drift(ref, missing=True)
     live = {**live, "apiVersion": applied.get("apiVersion"), "kind": applied.get("kind")}  # lists omit these
     if applied.get("kind") == "Secret":
-        live = strip_secret(live)  # values are dropped here, before anything compares or keeps them
+        live = strip_secret(live, key)  # values are dropped here, before anything compares or keeps them
     changes = diff(applied, project(applied, live))
     managers = _others(live)
     changed = []
@@ -173,7 +174,8 @@ def drift_one(applied: dict, live: dict | None, *, scaled: bool = False) -> Drif
         changed.append(FieldDrift(change, who))
     old = (applied.get("metadata", {}).get("annotations") or {}).get(DIGEST)
     new = (live.get("metadata", {}).get("annotations") or {}).get(DIGEST)
-    if old != new:
+    # a record written before digests were keyed holds a plain one: no claim either way
+    if old != new and digests.is_keyed(old):
         changed.append(FieldDrift(FieldChange("data", MASK, f"{MASK} (values changed)")))
     added = []
     for manager, fields in managers:
@@ -183,7 +185,7 @@ def drift_one(applied: dict, live: dict | None, *, scaled: bool = False) -> Drif
     return Drift(ref, changed=tuple(changed), added=tuple(added))
 
 
-def drift(applied: list[dict], live: dict[Ref, dict | None]) -> list[Drift]:
+def drift(applied: list[dict], live: dict[Ref, dict | None], key: bytes | None = None) -> list[Drift]:
     """Every applied object's drift, in the release's order."""
     scaled = {
         ((o.get("spec") or {}).get("scaleTargetRef") or {}).get("kind", "")
@@ -193,7 +195,8 @@ def drift(applied: list[dict], live: dict[Ref, dict | None]) -> list[Drift]:
         if o.get("kind") == "HorizontalPodAutoscaler"
     }
     return [
-        drift_one(o, live.get(Ref.of(o)), scaled=f"{o.get('kind')}/{o['metadata']['name']}" in scaled) for o in applied
+        drift_one(o, live.get(Ref.of(o)), scaled=f"{o.get('kind')}/{o['metadata']['name']}" in scaled, key=key)
+        for o in applied
     ]
 
 

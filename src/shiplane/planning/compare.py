@@ -1,7 +1,7 @@
 """Which desired objects need sending at all: the comparison incremental deploys and `plan` share.
 
 Pure. An object is left alone when three things hold:
-  1. its desired body (Secret values reduced to a digest) equals what the last good release
+  1. its desired body (Secret values reduced to their keyed digest) equals what the last good release
      applied, and no later run that did not finish may have applied something else;
   2. it is live;
   3. the fields shiplane owns on the live object (its `managedFields` entry) are exactly the
@@ -21,7 +21,7 @@ from enum import StrEnum
 from shiplane.kube import Ref
 from shiplane.kube.client import FIELD_MANAGER
 from shiplane.releases.history import Applied
-from shiplane.releases.record import key_of, strip_secret
+from shiplane.releases.record import has_digest, key_of, strip_secret
 
 
 class Verdict(StrEnum):
@@ -78,6 +78,8 @@ def compare_one(obj: dict, applied: Applied, live: dict | None) -> Compared:
         return Compared(Verdict.CHANGED, "not applied by the last successful release")
     if key in applied.unsettled:
         return Compared(Verdict.CHANGED, "a later run that did not succeed may have changed it")
+    if obj.get("kind") == "Secret" and not has_digest(obj):
+        return Compared(Verdict.CHANGED, "its values carry no keyed digest to compare by")
     if _canonical(strip_secret(obj)) != _canonical(before):
         return Compared(Verdict.CHANGED, "differs from what the last successful release applied")
     recorded = applied.managed.get(key)

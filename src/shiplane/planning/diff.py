@@ -7,9 +7,10 @@ this one ever holds them: a changed value shows as `(changed)`, never as text.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
+
+from shiplane import digests
 
 NOISE_META = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
 NOISE_ANNOTATIONS = ("deployment.kubernetes.io/revision", "kubectl.kubernetes.io/last-applied-configuration")
@@ -36,8 +37,9 @@ def _short(value: Any, limit: int = 80) -> str:
 
 
 def _mask_values(values: dict | None) -> dict:
-    # A short digest tells *whether* a value changed without revealing it.
-    return {k: f"{MASK} sha256:{hashlib.sha256(str(v).encode()).hexdigest()[:8]}" for k, v in (values or {}).items()}
+    # A short digest tells *whether* a value changed without revealing it: keyed with this process's
+    # own key, so it compares both sides of one diff and means nothing once printed.
+    return {k: f"{MASK} {digests.ephemeral(str(v))}" for k, v in (values or {}).items()}
 
 
 def normalize(obj: dict | None) -> dict | None:

@@ -3,21 +3,21 @@
 Serialized explicitly with its own format version — JSON, gzip, then split into
 chunks — so no size cap (Helm's 1 MiB Secret, helm#7126) is ever hit. Secret
 *values* are never part of a record: Secret objects are kept as references plus a
-digest of their data; the hashed Secrets themselves stay in the cluster for rollback.
+keyed digest of their data (`shiplane.digests`); the Secrets themselves stay in the
+cluster for rollback.
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
-import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
-from shiplane import __version__
+from shiplane import __version__, digests
 from shiplane.errors import CorruptRecord, RecordTooNew
 
 # The format's major version: a reader reads every record up to its own version and refuses a
@@ -126,15 +126,49 @@ def key_of(obj: dict) -> str:
     return f"{group}/{obj['kind']}/{meta.get('namespace') or ''}/{meta['name']}"
 
 
-def strip_secret(obj: dict) -> dict:
-    """A Secret without its values: a digest shows whether they changed, never what they are."""
+DIGEST = digests.ANNOTATION
+
+
+def data_digest(key: bytes, values: dict) -> str:
+    """The keyed digest of a Secret's data (`data` and `stringData` merged), as records keep it."""
+    return digests.secret(key, values)
+
+
+def with_digest(obj: dict, key: bytes) -> dict:
+    """A Secret carrying the keyed digest of its values (anything else as it is), so the record can
+    keep it without the key and a later run with the key can tell whether the values changed."""
     if obj.get("kind") != "Secret":
         return obj
     values = {**obj.get("data", {}), **obj.get("stringData", {})}
-    digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+    meta = dict(obj.get("metadata") or {})
+    meta["annotations"] = {**(meta.get("annotations") or {}), DIGEST: data_digest(key, values)}
+    return {**obj, "metadata": meta}
+
+
+def has_digest(obj: dict) -> bool:
+    """Whether a (stripped or whole) Secret carries a keyed digest of its values."""
+    return digests.is_keyed(((obj.get("metadata") or {}).get("annotations") or {}).get(DIGEST))
+
+
+def strip_secret(obj: dict, key: bytes | None = None) -> dict:
+    """A Secret without its values: a keyed digest shows whether they changed, never what they are.
+
+    With `key`, the digest is made from the values here; without it, the one rendering put on the
+    Secret (under the stage's key) is kept if it is keyed, and any other (a plain digest read from
+    a live object written by an older shiplane) is dropped: no unkeyed digest is ever kept."""
+    if obj.get("kind") != "Secret":
+        return obj
+    values = {**obj.get("data", {}), **obj.get("stringData", {})}
     kept = {k: v for k, v in obj.items() if k not in ("data", "stringData")}
     meta = dict(kept.get("metadata", {}))
-    meta["annotations"] = {**meta.get("annotations", {}), "shiplane.io/data-digest": digest}
+    annotations = dict(meta.get("annotations") or {})
+    found = annotations.pop(DIGEST, None)
+    if key is not None:
+        annotations[DIGEST] = data_digest(key, values)
+    elif digests.is_keyed(found):
+        annotations[DIGEST] = found
+    if annotations or "annotations" in meta:
+        meta["annotations"] = annotations
     return {**kept, "metadata": meta, "keys": sorted(values)}
 
 

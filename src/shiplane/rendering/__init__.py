@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from shiplane.releases.record import with_digest
 from shiplane.rendering import config, limits, managed, networking, workloads
 from shiplane.rendering.meta import labels, metadata, obj
 from shiplane.rendering.pods import PodContext
@@ -128,6 +129,8 @@ def render(
         out.append(workloads.migration_job(stage, ns, name, mig, ctx))
     out += shared_claims(stage, ns)
     out += managed.render(stage, ns, list(inputs.objects))
+    if inputs.digest_key is not None:
+        out = [with_digest(o, inputs.digest_key) for o in out]
     out.sort(key=sort_key)
     limits.guard(stage, out)
     return out

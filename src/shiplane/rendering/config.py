@@ -9,11 +9,19 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from shiplane import digests
 from shiplane.rendering import limits
 from shiplane.rendering.meta import content_hash, labels, metadata, obj
 from shiplane.rendering.pods import file_key
 from shiplane.spec import Service, StageSpec
 from shiplane.spec.inputs import Inputs
+
+
+def _secret_name(name: str, data: dict, key: bytes | None) -> str:
+    """`<name>-<10 hex>`: keyed with the stage's digest key (the name is in history and `kubectl get`,
+    and must not let a guess of the value be checked); a plain content hash offline, without one."""
+    content = {"kind": "Secret", "data": data}
+    return f"{name}-{digests.suffix(key, content) if key is not None else content_hash(content)}"
 
 
 def secrets(stage: StageSpec, namespace: str, inputs: Inputs, used: list[str]) -> tuple[list[dict], dict[str, str]]:
@@ -22,14 +30,14 @@ def secrets(stage: StageSpec, namespace: str, inputs: Inputs, used: list[str]) -
     for name in used:
         limits.config_data(stage, ("secrets", name), f"secret {name!r}", {"value": inputs.secrets[name]}, {})
         data = {"value": base64.b64encode(inputs.secrets[name]).decode()}
-        full = f"{name}-{content_hash({'kind': 'Secret', 'data': data})}"
+        full = _secret_name(name, data, inputs.digest_key)
         names[name] = full
         meta = metadata(stage, namespace, full, labels(stage, stage.doc.app.name, component="secret"))
         meta["labels"]["shiplane.io/secret"] = name
         objs.append(obj("v1", "Secret", meta, type="Opaque", immutable=True, data=data))
         if name in inputs.retained:  # the previous generated version: kept for rollback, used by no pod
             data = {"value": base64.b64encode(inputs.retained[name]).decode()}
-            kept = f"{name}-{content_hash({'kind': 'Secret', 'data': data})}"
+            kept = _secret_name(name, data, inputs.digest_key)
             meta = metadata(stage, namespace, kept, labels(stage, stage.doc.app.name, component="secret"))
             meta["labels"]["shiplane.io/retained-secret"] = name
             objs.append(obj("v1", "Secret", meta, type="Opaque", immutable=True, data=data))

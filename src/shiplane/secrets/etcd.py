@@ -3,7 +3,8 @@ gateway (`POST /v3/kv/range`, base64 keys), with `requests`. (The `etcd3` PyPI c
 release since 2020 and pins old grpc/protobuf; the gateway is part of every etcd v3 server.)
 
 Each source is read at one revision — the first answer's, pinned for the rest of that source — and
-the release records it with each key's mod revision and a digest of its value, so:
+the release records it with each key's mod revision and a keyed digest of its value (under the
+stage's digest key, `shiplane.digests`: history must not let a guess of a value be checked), so:
 - a later render can read the same values again (`at`: a source → revision), and
 - `plan` can say which keys changed since the last release (`changes`).
 """
@@ -11,14 +12,13 @@ the release records it with each key's mod revision and a digest of its value, s
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
-from shiplane import redaction
+from shiplane import digests, redaction
 from shiplane.errors import EnvironmentProblem, InputError
 from shiplane.spec import StageSpec
 from shiplane.spec.app import FromEtcd
@@ -47,8 +47,9 @@ def _range_end(prefix: bytes) -> bytes:
     return bytes(end)
 
 
-def _digest(value: bytes) -> str:
-    return hashlib.sha256(value).hexdigest()[:16]
+def _entry(value: bytes, mod: int, key: bytes | None) -> dict:
+    """A key's record: its mod revision and, with the stage's digest key, a keyed digest of its value."""
+    return {"mod": mod} if key is None else {"mod": mod, "digest": digests.secret(key, value)}
 
 
 def fetch(
@@ -106,9 +107,10 @@ def fetch(
     raise EnvironmentProblem(redaction.scrub(f"{where}: no etcd endpoint answered ({'; '.join(failures)})", ()))
 
 
-def read(stage: StageSpec, *, at: Mapping[str, int] | None = None) -> Read:
+def read(stage: StageSpec, *, at: Mapping[str, int] | None = None, digest_key: bytes | None = None) -> Read:
     """Every etcd value the stage uses: env `{config: …}` refs and `fromEtcd` secrets; `at` pins a
-    source (by its record name) to a revision. Missing keys are listed at once (InputError)."""
+    source (by its record name) to a revision; `digest_key` (the stage's key, shiplane.digests) digests each value
+    for the record (without it, mod revisions alone). Missing keys are listed at once (InputError)."""
     at = at or {}
     config: dict[str, str] = {}
     secrets: dict[str, bytes] = {}
@@ -123,7 +125,7 @@ def read(stage: StageSpec, *, at: Mapping[str, int] | None = None) -> Read:
         revision, kvs = fetch(src, label + ".fromEtcd", stage.base_dir, revision=at.get(label))
         record[label] = {
             "revision": revision,
-            "keys": {k: {"mod": m, "digest": _digest(v)} for k, (v, m) in kvs.items()},
+            "keys": {k: _entry(v, m, digest_key) for k, (v, m) in kvs.items()},
         }
         for ref in wanted:
             key = src.key if src.key else src.prefix + ref.partition("/")[2]
@@ -142,10 +144,17 @@ def read(stage: StageSpec, *, at: Mapping[str, int] | None = None) -> Read:
             continue
         value, mod = kvs[src.key]
         secrets[name] = value
-        record[label] = {"revision": revision, "keys": {src.key: {"mod": mod, "digest": _digest(value)}}}
+        record[label] = {"revision": revision, "keys": {src.key: _entry(value, mod, digest_key)}}
     if missing:
         raise InputError("\n".join(missing))
     return Read(config, secrets, record)
+
+
+def _differ(old: dict, new: dict) -> bool:
+    """By mod revision, and by digest where both are keyed (a plain digest of an older record, or
+    one made under another key, says nothing about the value)."""
+    a, b = old.get("digest"), new.get("digest")
+    return old.get("mod") != new.get("mod") or (digests.is_keyed(a) and digests.is_keyed(b) and a != b)
 
 
 def changes(before: Mapping[str, dict], now: Mapping[str, dict]) -> list[dict]:
@@ -159,7 +168,7 @@ def changes(before: Mapping[str, dict], now: Mapping[str, dict]) -> list[dict]:
                 change = "added"
             elif key not in new:
                 change = "removed"
-            elif old[key] != new[key]:
+            elif _differ(old[key], new[key]):
                 change = "changed"
             else:
                 continue

@@ -5,18 +5,15 @@ Works on metadata only (version, created, expiry): no function here sees a secre
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from shiplane import durations
 from shiplane.spec.app import SecretSource
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_PART = re.compile(r"([0-9]+)([smhd])")
 
 
 def seconds(duration: str) -> int:
-    """`30d`, `12h`, `1d12h`, `45s` → seconds (the spec's pattern has checked the form)."""
-    return sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(duration))
+    """`30d`, `12h`, `1d12h`, `45s` → seconds (`shiplane.durations`; the spec has checked the form)."""
+    return durations.parse(duration)
 
 
 @dataclass(frozen=True)

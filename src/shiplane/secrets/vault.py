@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from shiplane.errors import Conflict, CorruptRecord
 from shiplane.kube import Kube, Ref
+from shiplane.releases.record import DIGEST
 from shiplane.secrets.generating import Made
 from shiplane.secrets.timing import State, Version
 
@@ -68,6 +69,33 @@ def states_of(obj: dict | None) -> dict[str, State]:
         for k, v in annotations.items()
         if k.startswith(ANNOTATION)
     }
+
+
+SECRET_LABEL = "shiplane.io/secret"  # a rendered Secret: which spec secret it holds (rendering.config)
+
+
+def versions_run(
+    objects: list[dict], states: dict[str, State], values: dict[str, bytes], digest: Callable[[dict], str]
+) -> dict[str, int | None]:
+    """Which stored version of each generated secret a release's (stripped) objects run: its Secret's
+    recorded digest matched against `digest({"value": base64})` of the current and previous values
+    (the only ones kept besides a pending one). None: the record tells nothing (a plain digest from
+    before digests were keyed) or the value is no longer stored. Pure."""
+    out: dict[str, int | None] = {}
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        name = (meta.get("labels") or {}).get(SECRET_LABEL)
+        if obj.get("kind") != "Secret" or name not in states:
+            continue
+        recorded = (meta.get("annotations") or {}).get(DIGEST)
+        state = states[name]
+        out[name] = None
+        for v in (state.current, state.previous):
+            value = values.get(f"{name}.{v.number}") if v else None
+            if v and value is not None and recorded and digest({"value": base64.b64encode(value).decode()}) == recorded:
+                out[name] = v.number
+                break
+    return out
 
 
 def phases_of(obj: dict | None) -> dict[str, dict]:
@@ -219,6 +247,24 @@ class Vault:
             return states
 
         self.update(change)
+
+    def make_current(self, name: str, version: int) -> bool:
+        """A rollback runs `version` (the previous one) again: it serves now, and the version it
+        replaces is kept as the previous one (a roll forward finds it). False: nothing to change."""
+        changed: list[bool] = []
+
+        def change(states: dict[str, State], data: dict[str, str], _phases: dict) -> dict[str, State] | None:
+            state = states.get(name)
+            if state is None or state.current.number == version:
+                return None
+            if state.previous is None or state.previous.number != version:
+                return None
+            states[name] = State(state.previous, state.current, state.pending)
+            changed.append(True)
+            return states
+
+        self.update(change)
+        return bool(changed)
 
     def discard(self, name: str, version: int) -> None:
         """Drop a pending version that failed: the current one keeps serving."""

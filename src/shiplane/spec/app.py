@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
+from shiplane import durations
 from shiplane.spec.containers import Container, File, Resources, Security
 from shiplane.spec.fields import (
     AbsPath,
@@ -210,8 +211,22 @@ class Defaults(Model):
     labels: Labels = Field(default_factory=dict)
 
 
-# A duration as rotation policies write it: 30d, 12h, 90m, 45s, or combined (1d12h).
-Duration = Annotated[str, StringConstraints(pattern=r"^([0-9]+[smhd])+$")]
+def _duration(value: str, *, positive: bool = False) -> str:
+    try:
+        durations.parse(value, positive=positive)  # the one parser
+    except durations.DurationError as err:
+        raise ValueError(err.expected) from None  # the spec's reporter adds the value found (or redacts it)
+    return value
+
+
+def _positive_duration(value: str) -> str:
+    return _duration(value, positive=True)
+
+
+# A duration as rotation policies write it: 30d, 12h, 90m, 45s, or combined (1d12h); see shiplane.durations.
+Duration = Annotated[str, AfterValidator(_duration)]
+# One where zero makes no sense (a rotation due all the time, a certificate valid for no time).
+PositiveDuration = Annotated[str, AfterValidator(_positive_duration)]
 
 
 class Generate(Model):
@@ -225,7 +240,7 @@ class Generate(Model):
     ca: DnsLabel | None = None  # tls: the secret holding the CA's key and certificate (PEM); else self-signed
     is_ca: bool = False  # tls: make a CA certificate (to sign other tls secrets)
     hosts: list[str] = Field(default_factory=list)  # tls: names besides the services' and `public` hosts
-    duration: Duration = "90d"  # tls: validity
+    duration: PositiveDuration = "90d"  # tls: validity
     renew_before: Duration = "30d"  # tls: renewal is due this long before expiry
     command: list[str] = Field(default_factory=list)  # from-command: argv, no shell
     timeout: float = Field(default=30.0, gt=0, le=3600)  # from-command: seconds
@@ -282,7 +297,7 @@ class Dual(Model):
 
 
 class Rotation(Model):
-    every: Duration | None = None  # a new version is due this long after the current one was made
+    every: PositiveDuration | None = None  # a new version is due this long after the current one was made
     window: Duration | None = None  # how late a due rotation may run before `secrets status` calls it overdue
     preflight: Preflight | None = None
     dual: Dual | None = None

@@ -31,6 +31,9 @@ class Inputs:
     # cluster (a rollback across a rotation finds them) until the next rotation replaces them
     retained: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     objects: tuple[dict, ...] = ()  # the spec's `objects:`, includes read, in order
+    # the stage's digest key (shiplane.digests), read from the cluster by the caller: Secret names and
+    # data digests are keyed with it; None (an offline render) names Secrets by a plain content hash
+    digest_key: bytes | None = field(default=None, repr=False)
 
 
 def _containers(svc: Service) -> Iterator[Container]:
@@ -124,6 +127,7 @@ def gather(
     external: Mapping[str, bytes] | None = None,
     config: Mapping[str, str] | None = None,
     retained: Mapping[str, bytes] | None = None,
+    digest_key: bytes | None = None,
 ) -> Inputs:
     """Read every secret and config file the stage needs; report all that are missing at once.
 
@@ -176,7 +180,14 @@ def gather(
     if problems:
         raise InputErrors(problems)
     kept = {n: v for n, v in (retained or {}).items() if n in secrets and v != secrets[n]}
-    return Inputs(secrets=secrets, files=files, config=dict(config or {}), retained=kept, objects=tuple(objects))
+    return Inputs(
+        secrets=secrets,
+        files=files,
+        config=dict(config or {}),
+        retained=kept,
+        objects=tuple(objects),
+        digest_key=digest_key,
+    )
 
 
 def managed_objects(stage: StageSpec, problems: list[str]) -> list[dict]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from shiplane.redaction import describe
 from shiplane.spec.fields import DnsLabel, Model
 from shiplane.spec.limits import dns_label
 from shiplane.spec.merging import Path_, merge_patch
@@ -173,11 +174,31 @@ def _check_coordinates(
             problems.append(Problem((*path, key), f"no dimension {key!r}{suggest(str(key), known)}"))
             continue
         if not isinstance(value, str):
-            problems.append(Problem((*path, key), f"expected a {key} name, got {type(value).__name__}"))
+            problems.append(Problem((*path, key), f"expected a {key} name (a string) (got {describe(value)})"))
         elif not any(fnmatch.fnmatchcase(c, value) for c in choices):
             problems.append(
                 Problem((*path, key), f"no {key} {value!r} (known: {', '.join(choices)}){suggest(value, choices)}")
             )
+    return problems
+
+
+# What an include entry's own keys must be (the model types them as Any: an entry's other keys are
+# coordinates, so only these are checked here), with how a message names each.
+_ENTRY_TYPES = {
+    "context": (str, "a kubeconfig context name (a string)"),
+    "namespace": (str, "a namespace or a template like 'shop-{tenant}-{stage}' (a string)"),
+    "overrides": (dict, "a mapping of overrides"),
+    "components": (list, "a list of component names"),
+}
+
+
+def _check_entry_types(entry: Mapping[str, Any], path: Path_) -> list[Problem]:
+    """Each of an include entry's own keys has its type (None: not set, as for a dimension value)."""
+    problems = []
+    for key, (kind, expected) in _ENTRY_TYPES.items():
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            problems.append(Problem((*path, key), f"expected {expected} (got {describe(value)})"))
     return problems
 
 
@@ -220,10 +241,9 @@ def check(t: Targets, stages: Iterable[str]) -> list[Problem]:
         problems += _check_coordinates(entry, ("targets", "exclude", i), t, stages)
     for i, entry in enumerate(t.include):
         problems += _check_coordinates(entry, ("targets", "include", i), t, stages, extra=ENTRY_KEYS)
-        if "components" in entry:
+        problems += _check_entry_types(entry, ("targets", "include", i))
+        if isinstance(entry.get("components"), list):
             problems += _components(entry["components"], ("targets", "include", i, "components"), t)[1]
-        if "overrides" in entry and not isinstance(entry["overrides"], dict):
-            problems.append(Problem(("targets", "include", i, "overrides"), "expected a mapping of overrides"))
     for i, name in enumerate(t.rollout.order):
         if name not in t.dimensions:
             problems.append(

@@ -5,7 +5,7 @@ import copy
 from shiplane.kube import Ref
 from shiplane.planning.compare import Verdict, compare, compare_one, managed_digest
 from shiplane.releases import Outcome, Release, history
-from shiplane.releases.record import key_of, strip_secret
+from shiplane.releases.record import key_of, strip_secret, with_digest
 
 
 def deployment(image="web:1"):
@@ -17,8 +17,13 @@ def deployment(image="web:1"):
     }
 
 
+KEY = b"k" * 32  # the stage's digest key
+
+
 def secret(name, value):
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "ns"}, "data": {"k": value}}
+    """A Secret as a deploy sends it: carrying the keyed digest of its values."""
+    plain = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "ns"}, "data": {"k": value}}
+    return with_digest(plain, KEY)
 
 
 SHIPLANE_FIELDS = {"f:spec": {"f:template": {"f:spec": {"f:containers": {'k:{"name":"web"}': {"f:image": {}}}}}}}
@@ -111,6 +116,15 @@ def test_a_secret_value_change_under_the_same_name_is_a_change():
     live = live_of(s1, entry())
     base = history.applied(deployed(s1, managed=[live]))
     assert compare_one(s2, base, live).verdict is Verdict.CHANGED
+
+
+def test_a_secret_without_a_keyed_digest_is_always_sent():
+    # Its values cannot be compared (a caller rendered it without the stage's key): sending is safe.
+    plain = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "plain", "namespace": "ns"}}
+    plain["data"] = {"k": "b2xk"}
+    live = live_of(plain, entry())
+    base = history.applied(deployed(plain, managed=[live]))
+    assert compare_one(plain, base, live).verdict is Verdict.CHANGED
 
 
 def test_missing_live_unknown_fields_or_an_unfinished_later_run_mean_send():

@@ -1,10 +1,12 @@
+import hashlib
+import json
 import os
 
 import pytest
 
 from shiplane.releases import MemoryStore, MigrationRun, Outcome, Release
 from shiplane.releases.lock import LeaseView, view
-from shiplane.releases.record import CHUNK_BYTES, CorruptRecord, decode, encode, strip_secret
+from shiplane.releases.record import CHUNK_BYTES, DIGEST, CorruptRecord, decode, encode, strip_secret, with_digest
 
 
 def test_round_trip_and_chunking_past_any_size_cap():
@@ -32,14 +34,45 @@ def test_damaged_or_foreign_records_are_reported_not_crashed_on():
         decode(["bm90IGd6aXA="])
 
 
+KEY = b"k" * 32
+
+
 def test_secret_values_are_stripped_from_records():
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"pw": "c2VjcmV0"}}
-    stripped = strip_secret(secret)
+    stripped = strip_secret(secret, KEY)
     assert "data" not in stripped and stripped["keys"] == ["pw"]
     assert "c2VjcmV0" not in str(stripped)
-    assert strip_secret(secret)["metadata"]["annotations"] == stripped["metadata"]["annotations"]
+    assert strip_secret(secret, KEY)["metadata"]["annotations"] == stripped["metadata"]["annotations"]
     other = {**secret, "data": {"pw": "b3RoZXI="}}
-    assert strip_secret(other)["metadata"]["annotations"] != stripped["metadata"]["annotations"]
+    assert strip_secret(other, KEY)["metadata"]["annotations"] != stripped["metadata"]["annotations"]
+
+
+def _plain_digests(values: dict) -> list[str]:
+    """What the old, unkeyed digest was (and its prefixes): a guess could be checked against it."""
+    full = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+    return [full[:16], full[:10], full[:8]]
+
+
+def test_a_secret_digest_is_keyed_and_reveals_nothing_without_the_key():
+    values = {"pw": "aHVudGVyMg=="}  # hunter2: a guess anyone would try
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": values}
+    digest = strip_secret(secret, KEY)["metadata"]["annotations"][DIGEST]
+    assert digest.startswith("hmac-sha256:")
+    assert not any(plain in digest for plain in _plain_digests(values))
+    # another stage's key gives another digest: the same value is not recognisable across stages
+    assert strip_secret(secret, b"x" * 32)["metadata"]["annotations"][DIGEST] != digest
+    # what rendering put on the Secret under the key is what the record keeps, with no key at hand
+    assert strip_secret(with_digest(secret, KEY))["metadata"]["annotations"][DIGEST] == digest
+
+
+def test_a_plain_digest_is_never_kept_and_old_records_still_load():
+    values = {"pw": "aHVudGVyMg=="}
+    old_digest = _plain_digests(values)[0]
+    live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "annotations": {DIGEST: old_digest}}}
+    assert DIGEST not in strip_secret({**live, "data": values})["metadata"]["annotations"]
+    # a record written before digests were keyed decodes as it was written
+    old = Release("a", "dev", 1, 1.0, Outcome.DEPLOYED, objects=[{**live, "keys": ["pw"]}])
+    assert decode(encode(old)).objects[0]["metadata"]["annotations"][DIGEST] == old_digest
 
 
 def test_memory_store_lists_oldest_first():

@@ -60,11 +60,11 @@ def test_timeline_pages_newest_first():
 
 
 def test_release_diff_names_fields_and_never_a_secret_value():
-    old = rel(1, objects=[deployment(2, "nginx:1.27"), strip_secret(secret("api-key-0123456789", PLAIN))])
+    old = rel(1, objects=[deployment(2, "nginx:1.27"), strip_secret(secret("api-key-0123456789", PLAIN), b"k" * 32)])
     new = rel(
         2,
         Outcome.DEPLOYED,
-        objects=[deployment(3, "nginx:1.28"), strip_secret(secret("api-key-0123456789", "other"))],
+        objects=[deployment(3, "nginx:1.28"), strip_secret(secret("api-key-0123456789", "other"), b"k" * 32)],
         images={"Deployment/web/web": "nginx:1.28"},
     )
     found = views.compare(old, new)
@@ -98,6 +98,29 @@ def test_stage_diff_leaves_namespaces_out_and_matches_hash_named_config():
         "~ metadata.name: cfg-0123456789 -> cfg-abcdef0123",
     ]
     assert views.compare(dev, dev, across_stages=True).same
+
+
+def test_across_stages_secrets_are_matched_by_base_name_and_their_values_never_compared():
+    # Each stage keys Secret names and digests with its own key: equal values look different, and
+    # that two stages share a value must not show either. Neither side shows as changed.
+    def stage_objects(stage: str, suffix: str, digest: str) -> list[dict]:
+        stored = strip_secret(secret(f"api-key-{suffix}", "same-value", f"shop-{stage}"))
+        stored["metadata"]["annotations"] = {"shiplane.io/data-digest": digest}
+        web = deployment(2, "nginx:1.27", f"shop-{stage}")
+        web["spec"]["template"]["spec"]["containers"][0]["env"] = [
+            {"name": "KEY", "valueFrom": {"secretKeyRef": {"name": f"api-key-{suffix}", "key": "value"}}}
+        ]
+        return [web, stored]
+
+    dev = rel(1, objects=stage_objects("dev", "0123456789", "hmac-sha256:aaaaaaaaaaaaaaaa"))
+    prod = rel(2, objects=stage_objects("prod", "abcdef0123", "hmac-sha256:bbbbbbbbbbbbbbbb"), stage="prod")
+    found = views.compare(dev, prod, across_stages=True)
+    assert found.same, found.objects
+    # within one stage the digest still tells a change
+    other = rel(3, objects=stage_objects("dev", "0123456789", "hmac-sha256:cccccccccccccccc"))
+    assert [o.lines for o in views.compare(dev, other).objects] == [
+        ["~ metadata.annotations.shiplane.io/data-digest: hmac-sha256:aaaaaaaaaaaaaaaa -> hmac-sha256:cccccccccccccccc"]
+    ]
 
 
 def test_the_status_page_shows_revisions_terminations_digests_and_drift_trouble_first():

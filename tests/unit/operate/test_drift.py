@@ -6,7 +6,7 @@ import base64
 import json
 
 from shiplane.observing.drift import drift_one, owned_paths, project
-from shiplane.releases.record import strip_secret
+from shiplane.releases.record import DIGEST, strip_secret, with_digest
 
 NS = "shop-dev"
 
@@ -110,20 +110,33 @@ def _secret(value: str) -> dict:
     }
 
 
+KEY = b"k" * 32  # the stage's digest key
+
+
 def test_a_secret_is_compared_by_digest_and_its_values_never_appear():
-    applied = strip_secret(_secret("old-hunter2"))  # as the release record keeps it
+    applied = strip_secret(_secret("old-hunter2"), KEY)  # as the release record keeps it
     same = {**_secret("old-hunter2"), "type": "Opaque"}
-    assert not drift_one(applied, same).drifted
+    assert not drift_one(applied, same, key=KEY).drifted
     writer = {"manager": "vault-sync", "operation": "Update", "fieldsV1": {"f:data": {"f:value": {}, "f:extra": {}}}}
     rotated = _secret("new-hunter2")
     rotated["data"]["extra"] = base64.b64encode(b"also-secret").decode()
     rotated["metadata"]["managedFields"] = [writer]
-    found = drift_one(applied, rotated)
+    found = drift_one(applied, rotated, key=KEY)
     assert found.drifted
     text = json.dumps(found.to_json()) + " ".join(f.render() for f in (*found.changed, *found.added))
     for value in ("new-hunter2", "old-hunter2", "also-secret", rotated["data"]["value"], rotated["data"]["extra"]):
         assert value not in text
     assert "values changed" in text
+
+
+def test_without_the_key_a_live_secret_is_compared_by_the_digest_it_carries():
+    applied = strip_secret(with_digest(_secret("old-hunter2"), KEY))
+    assert not drift_one(applied, with_digest(_secret("old-hunter2"), KEY)).drifted
+    changed = drift_one(applied, with_digest(_secret("new-hunter2"), KEY))
+    assert [f.render() for f in changed.changed] == ["~ data: *** -> *** (values changed)"]
+    # a record from before digests were keyed: its plain digest is no evidence either way
+    old = {**applied, "metadata": {**applied["metadata"], "annotations": {DIGEST: "0123456789abcdef"}}}
+    assert not drift_one(old, with_digest(_secret("old-hunter2"), KEY)).drifted
 
 
 def test_owned_paths_resolve_keyed_items_to_their_index_in_the_applied_object():

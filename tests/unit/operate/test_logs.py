@@ -20,14 +20,22 @@ def test_prefix_names_the_container_only_for_several():
     assert LogLine("web-1", "sidecar", None, "x", containers=2).prefix == "web-1/sidecar"
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("2h", 7200), ("1h30m", 5400)])
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("2h", 7200), ("1h30m", 5400), ("1d", 86400)])
 def test_durations(text, seconds):
     assert duration(None, None, text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "5x", "m", "1.5h", "-3s"])
 def test_bad_durations_are_input_errors(text):
-    with pytest.raises(click.BadParameter, match="expected a duration"):
+    with pytest.raises(click.BadParameter, match="expected a duration") as err:
+        duration(None, None, text)
+    assert f"(found {text!r})" in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["0s", "0m", "0h0s"])
+def test_since_zero_is_refused_not_no_limit(text):
+    # 0 used to be sent as no sinceSeconds at all: `--since 0s` showed every line
+    with pytest.raises(click.BadParameter, match="longer than zero"):
         duration(None, None, text)
 
 

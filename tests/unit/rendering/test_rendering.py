@@ -163,3 +163,26 @@ def test_schema_command_prints_json_schema(capsys) -> None:
     doc = json.loads(capsys.readouterr().out)
     assert {"app", "services", "stages"} <= set(doc["properties"])
     assert doc["$defs"]["Service"]["additionalProperties"] is False
+
+
+def test_with_the_stage_key_secret_names_and_digests_are_keyed(tmp_path: Path) -> None:
+    import hashlib
+
+    from shiplane.rendering.meta import content_hash
+
+    path = tmp_path / "shiplane.yaml"
+    path.write_text(SPEC.replace("VERSION", "1").replace("GREETING_VALUE", "hi"))
+    stage = spec.load([path]).stage("dev")
+
+    def keyed(token: str, key: bytes) -> dict:
+        return find(rendering.render(stage, gather(stage, {"DEMO_TOKEN": token}, digest_key=key)), "Secret")
+
+    one, again = keyed("hunter2", b"a" * 32), keyed("hunter2", b"a" * 32)
+    data = {"value": base64.b64encode(b"hunter2").decode()}
+    plain = content_hash({"kind": "Secret", "data": data})
+    assert one["metadata"]["name"] == again["metadata"]["name"] != f"token-{plain}"
+    assert one["metadata"]["name"].startswith("token-") and len(one["metadata"]["name"]) == len("token-") + 10
+    assert keyed("hunter3", b"a" * 32)["metadata"]["name"] != one["metadata"]["name"]  # a new value rolls pods
+    assert keyed("hunter2", b"b" * 32)["metadata"]["name"] != one["metadata"]["name"]  # another stage's key
+    digest = one["metadata"]["annotations"]["shiplane.io/data-digest"]
+    assert digest.startswith("hmac-sha256:") and hashlib.sha256(b"hunter2").hexdigest()[:16] not in digest

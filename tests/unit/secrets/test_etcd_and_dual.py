@@ -164,3 +164,20 @@ def test_an_endpoint_that_is_not_etcd_is_reported_not_a_traceback() -> None:
             etcd.fetch(source, "config.motd.fromEtcd", Path("."))
     finally:
         server.shutdown()
+
+
+def test_etcd_value_digests_are_keyed_and_an_old_plain_digest_is_no_change() -> None:
+    import hashlib
+
+    key = b"k" * 32
+    entry = etcd._entry(b"hunter2", 7, key)
+    assert entry["mod"] == 7 and entry["digest"].startswith("hmac-sha256:")
+    assert hashlib.sha256(b"hunter2").hexdigest()[:16] not in entry["digest"]
+    assert etcd._entry(b"hunter2", 7, None) == {"mod": 7}  # no key: the mod revision alone
+    source = "secrets.db"
+    old = hashlib.sha256(b"hunter2").hexdigest()[:16]
+    plain = {source: {"revision": 7, "keys": {"/db": {"mod": 7, "digest": old}}}}
+    keyed = {source: {"revision": 9, "keys": {"/db": entry}}}
+    assert etcd.changes(plain, keyed) == []  # same mod revision: the change of digest form is no change
+    other = {source: {"revision": 9, "keys": {"/db": etcd._entry(b"hunter3", 7, key)}}}
+    assert [c["change"] for c in etcd.changes(keyed, other)] == ["changed"]

@@ -187,6 +187,65 @@ def test_reference_errors_name_file_and_line(tmp_path: Path, targets: str, line:
     assert message in err, err
 
 
+INCLUDE = """\
+targets:
+  dimensions:
+    region: {eu: {}, us: {}}
+  include:
+    - region: eu
+      ENTRY
+"""
+
+
+CONTEXT = "expected a kubeconfig context name (a string)"
+NAMESPACE = "expected a namespace or a template like 'shop-{tenant}-{stage}' (a string)"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("context: [kind-eu, kind-us]", f"context: {CONTEXT} (got a list)"),
+        ("context: 42", f"context: {CONTEXT} (got 42)"),
+        ("context: {name: eu}", f"context: {CONTEXT} (got a mapping)"),
+        ("namespace: 5", f"namespace: {NAMESPACE} (got 5)"),
+        ("namespace: true", f"namespace: {NAMESPACE} (got True)"),
+        ("namespace: [a]", f"namespace: {NAMESPACE} (got a list)"),
+        ("overrides: [x]", "overrides: expected a mapping of overrides (got a list)"),
+        ("components: sso", "components: expected a list of component names (got 'sso')"),
+    ],
+)
+def test_include_entry_fields_are_type_checked(tmp_path: Path, entry: str, message: str) -> None:
+    # Each an InputError at the entry's own line (12), naming the field, expected and found: never a
+    # crash later, never a number silently taken as a namespace.
+    err = str(_load(tmp_path, INCLUDE.replace("ENTRY", entry)))
+    assert f"shiplane.yaml:12:7: targets.include[0].{message}" in err, err
+    assert "Traceback" not in err
+
+
+def test_every_bad_include_field_is_reported_at_once(tmp_path: Path) -> None:
+    entry = "context: [a]\n      namespace: 7"
+    err = str(_load(tmp_path, INCLUDE.replace("ENTRY", entry).replace("region: eu", "region: 3")))
+    assert "shiplane.yaml:11:7: targets.include[0].region: expected a region name (a string) (got 3)" in err, err
+    assert f"shiplane.yaml:12:7: targets.include[0].context: {CONTEXT} (got a list)" in err, err
+    assert f"shiplane.yaml:13:7: targets.include[0].namespace: {NAMESPACE} (got 7)" in err, err
+
+
+def test_an_include_entry_may_leave_its_fields_empty(tmp_path: Path) -> None:
+    path = tmp_path / "shiplane.yaml"
+    text = textwrap.dedent(
+        """\
+        app: {name: shop}
+        services:
+          web: {image: nginx:1.27, resources: {limits: {cpu: 100m, memory: 64Mi}}}
+        stages:
+          dev: {namespace: shop-dev}
+        """
+    ) + INCLUDE.replace("ENTRY", "context:").replace("  - region: eu", "  - region: eu\n      namespace: shop-{region}")
+    path.write_text(text)
+    [eu, us] = spec.load([path]).select("dev", None, all_targets=True)
+    assert (eu.namespace, us.namespace) == ("shop-eu", "shop-dev")
+
+
 def test_templated_namespace_must_be_a_dns_label(tmp_path: Path) -> None:
     err = str(
         _load(
