@@ -98,7 +98,17 @@ def _target_plans(files, stage, kubeconfig, loaded) -> dict[str, dict]:
             def retained(s, ns, values, kube=kube, stage_name=stage_name):
                 return rotate.retained(Target(kube, s.doc.app.name, stage_name, ns), values)
 
-            want = desired.load(list(files), stage_name, stage_spec=chosen, generated=generated, retained=retained)
+            def digest_key(s, ns, kube=kube, stage_name=stage_name):  # read, never stored, as `plan` does
+                return rotate.digest_key(Target(kube, s.doc.app.name, stage_name, ns), write=False)
+
+            want = desired.load(
+                list(files),
+                stage_name,
+                stage_spec=chosen,
+                generated=generated,
+                retained=retained,
+                digest_key=digest_key,
+            )
             target = Target(kube, want.app, want.stage, want.namespace, target_id=want.target_id)
             result = inspect.plan(target, want.objects)
         except ShiplaneError as err:
