@@ -323,3 +323,23 @@ def test_a_failed_rotation_rollout_leaves_status_and_the_next_deploy_on_the_runn
     assert token_secret(kube, namespace) == before
     assert seen.vault.states()["api-token"].current.number == 1
     seen.assert_hidden(kube, namespace)
+
+
+def test_a_refused_deploy_stores_no_generated_secret_and_no_digest_key(local_cluster, namespace, tmp_path):
+    """The first deploy would generate api-token and the digest key; the policy gate refuses it
+    (exit 5): neither was stored, nor anything else. Allowed, the same deploy stores both."""
+    data = app(namespace)
+    data["stages"]["dev"]["policy"] = {"failOn": "low"}
+    data["services"]["web"]["image"] = "nginx:latest"  # the strict gate refuses an unpinned tag
+    path = write(tmp_path, data)
+    refused = cli("deploy", "-f", str(path), "-s", "dev", kubeconfig=local_cluster.kubeconfig)
+    assert refused.returncode == 5, refused.stdout + refused.stderr
+    kube = local_cluster.kube
+    assert kube.list("v1", "Secret", namespace=namespace, label_selector="app.kubernetes.io/managed-by=shiplane") == []
+    assert Vault(kube, app="vaulted", stage="dev", namespace=namespace).current() == {}
+
+    data["stages"]["dev"]["policy"] = {"failOn": "never"}
+    allowed = cli("deploy", "-f", str(write(tmp_path, data)), "-s", "dev", kubeconfig=local_cluster.kubeconfig)
+    assert allowed.returncode == 0, allowed.stderr
+    assert set(Vault(kube, app="vaulted", stage="dev", namespace=namespace).current()) == {"api-token"}
+    assert kube.get(Ref("v1", "Secret", "vaulted-digest-key", namespace)) is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import replace
 
 from shiplane import planning
@@ -54,7 +54,11 @@ class Deploy:
         reason: str = "",  # why, when not an ordinary deploy (a secret rotation's), for the record
         secret_versions: dict[str, int] | None = None,
         etcd: dict | None = None,  # the etcd revisions the objects were rendered from, for the record
+        # Writes the rendering deferred (a new digest key, newly generated secret values): made under
+        # the lock once every gate has passed, so a refused deploy leaves nothing behind.
+        writes: Sequence[Callable[[], None]] = (),
     ) -> None:
+        self.writes = tuple(writes)
         self.etcd = dict(etcd or {})
         self.target, self.objects, self.spec_digest = target, objects, spec_digest
         self.commit = commit
@@ -117,6 +121,8 @@ class Deploy:
         lock = t.lock(duration=opts.lock_duration)
         yield from lock.acquire(wait=opts.wait_lock, timeout=opts.lock_timeout)
         try:
+            for write in self.writes:
+                write()
             return (yield from self._locked(lock))
         finally:
             lock.release()
@@ -129,6 +135,8 @@ class Deploy:
         if self.options.preflight:
             yield from preflight.run(self.target, self.objects)
         self._keyed(write=True)
+        for write in self.writes:
+            write()
         return (yield from self._locked(lock))
 
     def _locked(self, lock) -> Generator[Event, None, Release]:

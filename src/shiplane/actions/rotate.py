@@ -23,7 +23,7 @@ from shiplane.actions.deploy import Deploy
 from shiplane.actions.desired import Desired
 from shiplane.actions.runner import Options
 from shiplane.actions.target import Target
-from shiplane.errors import InputError, RolloutFailed, ShiplaneError, TimedOut
+from shiplane.errors import InputError, LockHeld, RolloutFailed, ShiplaneError, TimedOut
 from shiplane.events import Event, Note, Step, announce_failure
 from shiplane.kube import Ref
 from shiplane.releases import Release
@@ -62,6 +62,42 @@ def make(stage: StageSpec, namespace: str, name: str, values: Mapping[str, bytes
         user = dual.other(rotation.dual.users, dual.user_of(values[name]) if name in values else None)
         return Made(dual.credential(user, made.value))
     return made
+
+
+def ensure_later(
+    target: Target, stage: StageSpec, *, now: float | None = None
+) -> tuple[dict[str, bytes], Callable[[], None] | None]:
+    """ensure() for a deploy: the serving values, with missing ones made in memory, and the write
+    that stores those (None when nothing is missing), made once the deploy's gates have passed, so a
+    refused deploy stores nothing. The write fails (exit 4) if another run stored other values first:
+    what was rendered with these would not be what the vault serves."""
+    now = time.time() if now is None else now
+    store = vault(target)
+    values = store.current()
+    missing = [n for n in _in_ca_order(stage, generated_secrets(stage)) if n not in values]
+    if not missing:
+        return values, None
+    made: dict[str, Made] = {}
+    for name in missing:
+        made[name] = make(stage, target.namespace, name, {**values, **{n: m.value for n, m in made.items()}}, now)
+
+    def write() -> None:
+        store.add_missing(made, now)
+        stored = store.current()
+        lost = sorted(n for n, m in made.items() if stored.get(n) != m.value)
+        if lost:
+            raise LockHeld(
+                f"another run stored generated secret(s) {', '.join(lost)} of {target.app}/{target.stage} first; "
+                "nothing was applied",
+                hint="run the deploy again",
+            )
+
+    return {**values, **{n: m.value for n, m in made.items()}}, write
+
+
+def digest_key_later(target: Target) -> tuple[bytes, Callable[[], None] | None]:
+    """The stage's digest key, and the write that stores a new one (see ensure_later)."""
+    return digestkey.read_later(target.kube, app=target.app, stage=target.stage, namespace=target.namespace)
 
 
 def ensure(target: Target, stage: StageSpec, *, write: bool, now: float | None = None) -> dict[str, bytes]:

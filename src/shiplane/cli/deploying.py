@@ -55,11 +55,13 @@ def _target(
     *,
     pin: bool = True,
     images=None,
-    write_generated: bool = False,
+    writes: list | None = None,
     etcd_of=None,
 ):
-    """The target and the stage rendered with every secret value. Generated secrets are read from
-    the cluster; missing ones are made, and stored only with `write_generated` (a real deploy).
+    """The target and the stage rendered with every secret value. Generated secrets and the digest
+    key are read from the cluster; missing ones are made in memory. With `writes` (a real deploy)
+    the writes that store them are appended to it, for `Deploy` to make once its gates have passed;
+    without (plan, dry-runs) nothing is ever stored.
     `etcd_of`: a release revision whose recorded etcd revisions the values are read at."""
     from shiplane.actions import desired
     from shiplane.actions.target import Target
@@ -80,7 +82,11 @@ def _target(
         from shiplane.actions import rotate
 
         where = Target(connect(stage_spec.stage.context), stage_spec.doc.app.name, stage, ns)
-        return rotate.ensure(where, stage_spec, write=write_generated)
+        if writes is None:
+            return rotate.ensure(where, stage_spec, write=False)
+        values, write = rotate.ensure_later(where, stage_spec)
+        writes.extend([write] if write else [])
+        return values
 
     def retained(stage_spec, ns, values):
         from shiplane.actions import rotate
@@ -92,7 +98,11 @@ def _target(
         from shiplane.actions import rotate
 
         where = Target(connect(stage_spec.stage.context), stage_spec.doc.app.name, stage, ns)
-        return rotate.digest_key(where, write=write_generated)
+        if writes is None:
+            return rotate.digest_key(where, write=False)
+        key, write = rotate.digest_key_later(where)
+        writes.extend([write] if write else [])
+        return key
 
     want = desired.load(
         list(files),
@@ -448,8 +458,9 @@ def deploy(
 
         pushed = drain(build.run(build.jobs(list(files), stage), dry_run=dry_run), plain or None)
         built = {b.image: b.pinned for b in pushed if b.digest}
+    writes: list = []
     target, want = _target(
-        files, stage, context, namespace, kubeconfig, images=built, write_generated=not dry_run, etcd_of=etcd_of
+        files, stage, context, namespace, kubeconfig, images=built, writes=None if dry_run else writes, etcd_of=etcd_of
     )
     action = Deploy(
         target,
@@ -459,6 +470,7 @@ def deploy(
         commit=(want.commit, want.committed),
         pins=want.pins,
         etcd=want.etcd,
+        writes=writes,
     )
     _show_pins(want.pins)
     if dry_run:
@@ -590,7 +602,8 @@ def promote(ctx, files, source, dest, kubeconfig, dry_run, plain, **flags):
     from shiplane.actions.promote import origins, promoted, running_images
 
     # missing secret values fail before any request; the destination's tags are not resolved: the source decides
-    dst, want = _target(files, dest, None, None, kubeconfig, pin=False, write_generated=not dry_run)
+    writes: list = []
+    dst, want = _target(files, dest, None, None, kubeconfig, pin=False, writes=None if dry_run else writes)
     src = _locate(files, source, None, None, kubeconfig)
     images, notes = running_images(src)
     client = pinning.client_for(want.registry, images.values()) if want.pin or want.registry else None
@@ -613,6 +626,7 @@ def promote(ctx, files, source, dest, kubeconfig, dry_run, plain, **flags):
         options=_options(flags, want=want),
         pins=pins,
         etcd=want.etcd,
+        writes=writes,
     )
     if dry_run:
         return _dry_run(

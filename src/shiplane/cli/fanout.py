@@ -227,6 +227,8 @@ def fan_out(
                 click.echo(f"removed from the spec: {stage}/{d.id} ({d.namespace}): {what}")
         return
 
+    pending: dict[int, list] = {}  # id(want) → the writes its rendering deferred (see cli.deploying._target)
+
     def deploy(target: Target, want: desired.Desired):
         return Deploy(
             target,
@@ -234,6 +236,7 @@ def fan_out(
             spec_digest=want.spec_digest,
             options=_options(flags, want=want),
             commit=(want.commit, want.committed),
+            writes=pending.get(id(want), ()),
         ).run()
 
     members = []
@@ -245,14 +248,21 @@ def fan_out(
 
             # Generated secrets come from (and new ones are stored in) the target's own namespace,
             # as `deploy` does for one target; without this they would render as the offline placeholder.
-            def generated(s, ns, kube=kube, stage_name=t.stage):
-                return rotate.ensure(Target(kube, s.doc.app.name, stage_name, ns), s, write=True)
+            # New values and a new digest key are stored by that target's Deploy, after its gates.
+            writes: list = []
+
+            def generated(s, ns, kube=kube, stage_name=t.stage, writes=writes):
+                values, write = rotate.ensure_later(Target(kube, s.doc.app.name, stage_name, ns), s)
+                writes.extend([write] if write else [])
+                return values
 
             def retained(s, ns, values, kube=kube, stage_name=t.stage):
                 return rotate.retained(Target(kube, s.doc.app.name, stage_name, ns), values)
 
-            def digest_key(s, ns, kube=kube, stage_name=t.stage):
-                return rotate.digest_key(Target(kube, s.doc.app.name, stage_name, ns), write=True)
+            def digest_key(s, ns, kube=kube, stage_name=t.stage, writes=writes):
+                key, write = rotate.digest_key_later(Target(kube, s.doc.app.name, stage_name, ns))
+                writes.extend([write] if write else [])
+                return key
 
             want = desired.load(
                 list(files),
@@ -262,6 +272,7 @@ def fan_out(
                 retained=retained,
                 digest_key=digest_key,
             )
+            pending[id(want)] = writes
             target = Target(kube, want.app, want.stage, want.namespace, target_id=want.target_id)
             row.append(fanout.Member(t.name, target, want, deploy))
         members.append(row)

@@ -143,7 +143,10 @@ def rotate_(
         else:
             click.echo(f"{where.app}/{stage}: nothing is due")
         return
-    target, want = _target(files, stage, context, namespace, kubeconfig, write_generated=True)
+    first_writes: list = []  # a secret generated for the first time: stored now, as a deploy would
+    target, want = _target(files, stage, context, namespace, kubeconfig, writes=first_writes)
+    for write in first_writes:
+        write()
     want_policy = want.policy()
 
     def render(values):

@@ -405,6 +405,7 @@ def _start_metrics_server(state: ClusterState, binary: Path, kube: Kube, timeout
             },
         }
     )
+
     def available() -> tuple[bool, str]:
         obj = kube.get(Ref("apiregistration.k8s.io/v1", "APIService", METRICS_API))
         conditions = (obj or {}).get("status", {}).get("conditions") or []

@@ -10,9 +10,10 @@ never read it. Deleting it makes the next deploy choose a new key: every Secret 
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 from shiplane import digests
-from shiplane.errors import Conflict, CorruptRecord, KubeError
+from shiplane.errors import Conflict, CorruptRecord, KubeError, LockHeld
 from shiplane.kube import Kube, Ref
 
 DATA_KEY = "key"
@@ -45,8 +46,33 @@ def read(kube: Kube, *, app: str, stage: str, namespace: str, write: bool) -> by
     if found is not None:
         return _decode(found, ref)
     key = digests.new_key()
-    if not write:
-        return key
+    return store(kube, app=app, stage=stage, namespace=namespace, key=key) if write else key
+
+
+def read_later(kube: Kube, *, app: str, stage: str, namespace: str) -> tuple[bytes, Callable[[], None] | None]:
+    """The stored key and None; or, when there is none yet, a new key and the write that stores it,
+    for a deploy to make once its gates have passed (a refused deploy stores nothing). The write
+    fails (exit 4) if another run stored a different key meanwhile: what was rendered with this one
+    would not match."""
+    ref = Ref("v1", "Secret", key_name(app), namespace)
+    found = kube.get(ref)
+    if found is not None:
+        return _decode(found, ref), None
+    key = digests.new_key()
+
+    def write() -> None:
+        if store(kube, app=app, stage=stage, namespace=namespace, key=key) != key:
+            raise LockHeld(
+                f"another run stored the digest key of {app}/{stage} first; nothing was applied",
+                hint="run the deploy again",
+            )
+
+    return key, write
+
+
+def store(kube: Kube, *, app: str, stage: str, namespace: str, key: bytes) -> bytes:
+    """Store `key` as the stage's digest key (immutable); the key stored: another run's if it was first."""
+    ref = Ref("v1", "Secret", key_name(app), namespace)
     obj = {
         "apiVersion": "v1",
         "kind": "Secret",
