@@ -60,3 +60,23 @@ def test_a_damaged_key_is_reported_with_the_way_out(data):
     with pytest.raises(CorruptRecord) as err:
         read(kube, write=True)
     assert "shop-digest-key" in str(err.value) and "kubectl delete secret -n shop-dev shop-digest-key" in str(err.value)
+
+
+def test_a_deploy_stores_its_key_only_when_it_writes_and_loses_a_race_loudly():
+    """read_later: the key to render with, and a write that a deploy makes after its gates; until
+    then nothing is stored. A run whose key another run beat is refused (exit 4), since what it
+    rendered would not match the stored key."""
+    from shiplane.errors import LockHeld
+
+    kube = Kube()
+    key, write = digestkey.read_later(kube, app="shop", stage="dev", namespace="shop-dev")
+    assert write is not None and kube.objects == {}
+    write()
+    assert read(kube, write=False) == key
+    again, none = digestkey.read_later(kube, app="shop", stage="dev", namespace="shop-dev")
+    assert (again, none) == (key, None)
+
+    raced = Kube(racing=b"k" * 32)
+    _, write = digestkey.read_later(raced, app="shop", stage="dev", namespace="shop-dev")
+    with pytest.raises(LockHeld, match="another run stored the digest key of shop/dev first"):
+        write()
