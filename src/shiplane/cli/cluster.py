@@ -47,12 +47,18 @@ def build(force: bool, tools: tuple[str, ...], plain: bool) -> None:
 @name_option
 @click.option("--nodes", default=1, show_default=True, type=click.IntRange(1, 100), help="Fake kwok nodes.")
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for each component.")
+@click.option(
+    "--real-node",
+    is_flag=True,
+    help="Also run one real node (containerd + kubelet in namespaces of its own, tainted "
+    "shiplane.dev/real-node:NoSchedule) that really runs containers; Linux, root.",
+)
 @plain_option
-def up(name: str, nodes: int, timeout: float, plain: bool) -> None:
+def up(name: str, nodes: int, timeout: float, real_node: bool, plain: bool) -> None:
     """Start the local cluster (building it first if needed); prints the kubeconfig path."""
     from shiplane.localcluster import cluster as lc
 
-    state = drain(lc.up(name, nodes=nodes, start_timeout=timeout), plain=plain or None)
+    state = drain(lc.up(name, nodes=nodes, start_timeout=timeout, real_node=real_node), plain=plain or None)
     click.echo(str(state.kubeconfig))
     click.echo(f"# kubectl --kubeconfig {state.kubeconfig} get nodes", err=True)
 

@@ -24,7 +24,7 @@ import yaml
 from shiplane.errors import ClusterFailed, InputError, ShiplaneError
 from shiplane.events import Event, Note, Step, Waiting
 from shiplane.kube import Kube, Ref
-from shiplane.localcluster import binaries, pki, stages
+from shiplane.localcluster import binaries, pki, realnode, stages
 from shiplane.localcluster.processes import Proc, alive, free_ports, log_tail, spawn, stop
 
 START_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -47,6 +47,8 @@ class ClusterState:
     procs: list[Proc] = field(default_factory=list)
     nodes: int = 1
     started_at: float = 0.0
+    # The opt-in real node: its kubelet port and the cgroup directories made for it (removed by `down`).
+    real_node: dict | None = None
 
     @property
     def kubeconfig(self) -> Path:
@@ -63,6 +65,7 @@ class ClusterState:
             "procs": [p.to_json() for p in self.procs],
             "nodes": self.nodes,
             "started_at": self.started_at,
+            "real_node": self.real_node,
         }
         tmp = self.directory / "state.json.tmp"
         tmp.write_text(json.dumps(data, indent=2))
@@ -84,6 +87,7 @@ class ClusterState:
             procs=[Proc(**p) for p in data["procs"]],
             nodes=data.get("nodes", 1),
             started_at=data.get("started_at", 0.0),
+            real_node=data.get("real_node"),
         )
 
 
@@ -159,7 +163,8 @@ def _flags(state: ClusterState) -> dict[str, list[str]]:
         "kwok": [
             f"--kubeconfig={kubeconfig}",
             f"--config={d / 'kwok-stages.yaml'}",
-            "--manage-all-nodes=true",
+            # Only the fake nodes (a real node, if any, is its kubelet's own).
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             "--cidr=10.244.0.0/16",
             "--node-ip=127.0.0.1",  # the API server reaches kwok's kubelet server here (pods/log)
             f"--node-port={p['kwok']}",  # → each node's status.daemonEndpoints.kubeletEndpoint.Port
@@ -257,12 +262,14 @@ def _node_ready(obj: dict | None) -> bool:
 
 
 def up(
-    name: str = DEFAULT_NAME, *, nodes: int = 1, start_timeout: float = 180.0
+    name: str = DEFAULT_NAME, *, nodes: int = 1, start_timeout: float = 180.0, real_node: bool = False
 ) -> Generator[Event, None, ClusterState]:
     """Build if needed, start everything, wait for Ready nodes; return the running cluster."""
     _validate_name(name)
     if nodes < 1:
         raise InputError(f"--nodes {nodes}: a cluster needs at least one node")
+    if real_node:
+        realnode.check_startable()
     existing = ClusterState.load(name)
     if existing and all(alive(p) for p in existing.procs):
         yield Note(f"cluster {name!r} is already running")
@@ -274,6 +281,7 @@ def up(
     found = binaries.locate()
     if found is None:
         found = yield from binaries.build()
+    node_binaries = (realnode.locate() or (yield from realnode.build())) if real_node else None
     stage_dir = binaries.kwok_stage_dir()
 
     started = time.monotonic()
@@ -325,11 +333,52 @@ def up(
             Ref("v1", "ServiceAccount", "default", "default"), lambda o: o is not None, timeout=start_timeout
         )
         yield Step(f"create {nodes} kwok node(s) and the default StorageClass", done=True)
+        if node_binaries is not None:
+            yield from _start_real_node(state, node_binaries, kube, start_timeout)
     except (ShiplaneError, KeyboardInterrupt):
         stop(list(reversed(state.procs)))
+        if state.real_node:
+            realnode.remove_cgroups(state.real_node["cgroups"])
         raise
     yield Step(f"cluster {name!r} up", done=True, seconds=time.monotonic() - started)
     return state
+
+
+def _start_real_node(
+    state: ClusterState, found: realnode.NodeBinaries, kube: Kube, timeout: float
+) -> Generator[Event]:
+    """containerd + kubelet in namespaces of their own (see realnode), then wait for the node to be Ready."""
+    yield Step("start the real node (containerd + kubelet)")
+    t0 = time.monotonic()
+    layout = realnode.NodeLayout(
+        state.directory / "node", state.name, state.ports["kube-apiserver"], free_ports(1)[0]
+    )
+    realnode.write_files(layout, found)
+    state.real_node = {"kubelet_port": layout.kubelet_port, "cgroups": []}
+    state.save()
+    state.real_node["cgroups"] = realnode.make_cgroups(layout)
+    state.save()
+    for component, argv in realnode.host_commands(layout):
+        state.procs.append(spawn(component, argv, log=layout.directory / "logs" / f"{component}.log"))
+        state.save()
+    node_proc = spawn("real-node", realnode.node_command(layout), log=layout.directory / "logs" / "nodeinit.log")
+    state.procs.append(node_proc)
+    state.save()
+    ref = Ref("v1", "Node", realnode.NODE_NAME)
+    deadline = time.monotonic() + timeout
+    while not realnode.initialize_node(kube):
+        if not alive(node_proc):
+            realnode.raise_failed(layout.directory, "exited during start-up")
+        if time.monotonic() > deadline:
+            realnode.raise_failed(layout.directory, f"did not register within {timeout:.0f}s")
+        yield Waiting("real node registered", time.monotonic() - t0, "")
+        time.sleep(0.5)
+    yield from kube.wait_for(
+        ref, _node_ready, timeout=max(deadline - time.monotonic(), 10), describe=lambda o: "not Ready"
+    )
+    if not alive(node_proc):
+        realnode.raise_failed(layout.directory, "exited")
+    yield Step("start the real node (containerd + kubelet)", done=True, seconds=time.monotonic() - t0)
 
 
 def _crd_established(obj: dict | None) -> bool:
@@ -357,6 +406,9 @@ def down(name: str = DEFAULT_NAME, *, keep_state: bool = False) -> Generator[Eve
     survivors = [p for p in state.procs if alive(p)]
     if survivors:
         raise ClusterFailed("could not stop: " + ", ".join(f"{p.component} (pid {p.pid})" for p in survivors))
+    if state.real_node:
+        if left := realnode.remove_cgroups(state.real_node["cgroups"]):
+            raise ClusterFailed("could not remove the real node's cgroups: " + ", ".join(left))
     if not keep_state:
         shutil.rmtree(state.directory, ignore_errors=True)
     yield Step(f"stop cluster {name!r}", done=True)

@@ -1,0 +1,483 @@
+"""The opt-in real node: containerd + the kubelet inside namespaces the cluster creates.
+
+Everything the node makes lives in a PID + mount + network namespace whose init is
+`nodeinit` (see there): mounts, the pod bridge and veths, containers. They all vanish when
+that init exits. The only things outside are two socat bridges on the machine's loopback
+(the API server for the kubelet, the kubelet for the API server's logs/exec), and the
+cgroup directories under `<hierarchy>/shiplane-<cluster>` (cgroups are machine-wide), which
+`cleanup` removes after the processes are gone.
+
+Networking without routing to the machine: inside the node's netns, 127.0.0.1:<apiport> is a
+socat that forwards over a unix socket to a socat on the machine, which connects to the API
+server; the other way, the node's InternalIP is 127.0.0.2 (loopback on the machine), where a
+socat forwards to the kubelet through another unix socket. The kubelet refuses a loopback
+--node-ip, so it runs with --cloud-provider=external and shiplane plays the cloud controller:
+it sets the node's address and lifts the `uninitialized` taint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from shiplane.errors import ClusterFailed, EnvironmentProblem
+from shiplane.events import Event, Note, Step
+from shiplane.localcluster.binaries import K8S_VERSION, _go, _go_env, _run_go, cache_root
+
+CONTAINERD_MODULE = "github.com/containerd/containerd/v2"
+CONTAINERD_VERSION = "v2.4.2"
+CONTAINERD_BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr")
+NODE_NAME = "shiplane-real-node"
+NODE_IP = "127.0.0.2"
+TAINT_KEY = "shiplane.dev/real-node"
+LABEL = "shiplane.dev/real-node"
+POD_SUBNET = "10.88.0.0/24"
+PAUSE_IMAGE = "shiplane.local/pause:1"
+UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
+
+# What the kubelet expects of these VM-global sysctls (k8s.io/component-helpers/node/util/sysctl).
+# The node's mount namespace shows it files holding exactly these values; the machine's stay as they are.
+KUBELET_SYSCTLS = {
+    "vm.overcommit_memory": "1",
+    "vm.panic_on_oom": "0",
+    "kernel.panic": "10",
+    "kernel.panic_on_oops": "1",
+    "kernel.keys.root_maxkeys": "1000000",
+    "kernel.keys.root_maxbytes": "25000000",
+}
+
+# Debian packages the node runs: (package, a file it installs).
+DEBIAN_NEEDS = (
+    ("runc", "/usr/sbin/runc"),
+    ("containernetworking-plugins", "/usr/lib/cni/bridge"),
+    ("iptables", "/usr/sbin/iptables"),
+    ("socat", "/usr/bin/socat"),
+    ("util-linux", "/usr/bin/unshare"),
+    ("iproute2", "/usr/sbin/ip"),
+)
+
+
+@dataclass(frozen=True)
+class NodeBinaries:
+    containerd_dir: Path  # containerd, containerd-shim-runc-v2, ctr
+    kubelet: Path
+
+    @property
+    def ctr(self) -> Path:
+        return self.containerd_dir / "ctr"
+
+
+def node_source() -> Path:
+    """The nodeenv Go module (the kubelet), a copy of k8senv's module graph."""
+    return Path(str(resources.files("shiplane.localcluster") / "nodeenv"))
+
+
+def containerd_dir() -> Path:
+    return cache_root() / "realnode" / f"containerd-{CONTAINERD_VERSION}"
+
+
+def kubelet_path(go: str) -> Path:
+    digest = hashlib.sha256()
+    for name in ("go.mod", "go.sum", "main.go"):
+        digest.update((node_source() / name).read_bytes())
+    version = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, env=_go_env())
+    digest.update(version.stdout.strip().encode() + K8S_VERSION.encode())
+    return cache_root() / "realnode" / "kubelet" / digest.hexdigest()[:16] / "kubelet"
+
+
+def missing_debian_packages() -> list[str]:
+    return [package for package, path in DEBIAN_NEEDS if not os.access(path, os.X_OK)]
+
+
+def unsupported_reason() -> str | None:
+    """Why a real node cannot start on this machine (None when it can)."""
+    if sys.platform != "linux":
+        return "a real node needs Linux namespaces"
+    if os.geteuid() != 0:
+        return "a real node needs root (mount and network namespaces, cgroups)"
+    if missing := missing_debian_packages():
+        return "missing Debian packages: " + " ".join(missing) + " (apt-get install them)"
+    return None
+
+
+def locate() -> NodeBinaries | None:
+    go = shutil.which("go")
+    if not go:
+        return None
+    kubelet = kubelet_path(go)
+    if kubelet.exists() and all((containerd_dir() / b).exists() for b in CONTAINERD_BINARIES):
+        return NodeBinaries(containerd_dir(), kubelet)
+    return None
+
+
+def build() -> Generator[Event, None, NodeBinaries]:
+    """Build containerd and the kubelet into the cache if needed (one Go build at a time)."""
+    from shiplane.localcluster.tools import _build_lock  # the shared lock that serialises Go builds
+
+    go = _go()
+    while True:
+        with _build_lock() as held:
+            if held:
+                return (yield from _build_locked(go))
+        yield Note("another Go build is running; waiting to build the real node")
+        time.sleep(5)
+
+
+def _build_locked(go: str) -> Generator[Event, None, NodeBinaries]:
+    logs = cache_root() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    target = containerd_dir()
+    if not all((target / b).exists() for b in CONTAINERD_BINARIES):
+        yield Step(f"build containerd {CONTAINERD_VERSION}")
+        started = time.monotonic()
+        gobin = target / "partial"
+        shutil.rmtree(gobin, ignore_errors=True)
+        gobin.mkdir(parents=True)
+        packages = [f"{CONTAINERD_MODULE}/cmd/{b}@{CONTAINERD_VERSION}" for b in CONTAINERD_BINARIES]
+        yield from _run_go(
+            [go, "install", "-v", "-trimpath", "-ldflags", "-s -w", *packages],
+            cwd=None,
+            task="compile containerd",
+            total=None,
+            log=logs / "containerd-build.log",
+            GOBIN=str(gobin),
+        )
+        for b in CONTAINERD_BINARIES:  # each rename is atomic: never a half binary
+            (gobin / b).rename(target / b)
+        shutil.rmtree(gobin, ignore_errors=True)
+        yield Step(f"build containerd {CONTAINERD_VERSION}", done=True, seconds=time.monotonic() - started)
+    kubelet = kubelet_path(go)
+    if not kubelet.exists():
+        yield Step(f"build kubelet {K8S_VERSION}")
+        started = time.monotonic()
+        minor = K8S_VERSION.split(".")[1]
+        ldflags = (
+            f"-s -w -X k8s.io/component-base/version.gitVersion={K8S_VERSION}"
+            f" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor={minor}"
+            f" -X k8s.io/client-go/pkg/version.gitVersion={K8S_VERSION}"
+        )
+        partial = kubelet.with_name("kubelet.partial")
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        yield from _run_go(
+            [go, "build", "-v", "-mod=readonly", "-trimpath", "-o", str(partial), "-ldflags", ldflags, "."],
+            cwd=node_source(),
+            task="compile kubelet",
+            total=None,
+            log=logs / "kubelet-build.log",
+        )
+        partial.rename(kubelet)
+        yield Step(f"build kubelet {K8S_VERSION}", done=True, seconds=time.monotonic() - started)
+    return NodeBinaries(target, kubelet)
+
+
+# ---- configuration (pure) -------------------------------------------------------------------
+
+
+def containerd_config(node_dir: Path) -> str:
+    """containerd's config: every path under the node's directory, CRI with runc and the CNI bridge."""
+    d = node_dir
+    return f"""version = 3
+root = "{d}/containerd/root"
+state = "{d}/containerd/state"
+imports = []
+# Plugins that would reach outside the node's directory or need what is not there.
+disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.erofs",
+  "io.containerd.differ.v1.erofs", "io.containerd.tracing.processor.v1.otlp"]
+
+[grpc]
+  address = "{d}/containerd.sock"
+
+[ttrpc]
+  address = "{d}/containerd.sock.ttrpc"
+
+[plugins."io.containerd.cri.v1.images"]
+  snapshotter = "overlayfs"
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    sandbox = "{PAUSE_IMAGE}"
+
+[plugins."io.containerd.cri.v1.runtime"]
+  # The machine lacks CAP_SYS_RESOURCE: containers may not get a lower oom_score_adj than containerd's.
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  cdi_spec_dirs = []
+  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+      BinaryName = "/usr/sbin/runc"
+      SystemdCgroup = false
+  [plugins."io.containerd.cri.v1.runtime".cni]
+    bin_dirs = ["/usr/lib/cni"]
+    conf_dir = "{d}/cni"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_address = "127.0.0.1"
+"""
+
+
+def cni_config(node_dir: Path) -> dict:
+    """A bridge with host-local addresses, inside the node's netns only (no masquerading, no routes out)."""
+    return {
+        "cniVersion": "1.0.0",
+        "name": "shiplane",
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": "shiplane0",
+                "isGateway": True,
+                "ipMasq": False,
+                "hairpinMode": True,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": POD_SUBNET}]],
+                    "dataDir": str(node_dir / "cni-ipam"),
+                },
+            },
+            {"type": "loopback"},
+        ],
+    }
+
+
+def kubelet_config(node_dir: Path, *, port: int, cgroup_root: str) -> dict:
+    return {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "failCgroupV1": False,  # the machine has hybrid cgroup v1; kubelet >= 1.35 refuses v1 by default
+        "cgroupDriver": "cgroupfs",  # no systemd
+        "cgroupRoot": cgroup_root,  # pods' cgroups under the cluster's own directory in each hierarchy
+        # Check, never write, the VM-global sysctls: the node's mount namespace shows files
+        # holding the expected values, so the check passes; were they not covered, it would fail.
+        "protectKernelDefaults": True,
+        "containerRuntimeEndpoint": f"unix://{node_dir}/containerd.sock",
+        "port": port,
+        "readOnlyPort": 0,
+        "podLogsDir": str(node_dir / "pod-logs"),
+        # Reached only through the socat on the machine's loopback, like kwok's kubelet server.
+        "authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": False}},
+        "authorization": {"mode": "AlwaysAllow"},
+        "registerWithTaints": [{"key": TAINT_KEY, "value": "true", "effect": "NoSchedule"}],
+        "failSwapOn": False,
+        "hairpinMode": "none",
+        "maxPods": 30,
+        "serializeImagePulls": False,
+        "evictionHard": {"memory.available": "50Mi", "nodefs.available": "1%", "imagefs.available": "1%"},
+        "imageGCHighThresholdPercent": 100,
+        "imageGCLowThresholdPercent": 99,
+        "resolvConf": "/etc/resolv.conf",
+        "syncFrequency": "10s",
+        "nodeStatusUpdateFrequency": "5s",
+        "fileCheckFrequency": "20s",
+    }
+
+
+def cgroup_hierarchies(mountinfo: str) -> list[str]:
+    """Mount points of every cgroup hierarchy (v1 controllers, named ones, and v2)."""
+    points = []
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        if right.split()[:1] in (["cgroup"], ["cgroup2"]):
+            points.append(left.split()[4])
+    return points
+
+
+@dataclass(frozen=True)
+class NodeLayout:
+    """Where the node keeps everything, and what it holds outside its namespaces."""
+
+    directory: Path  # <cluster>/node
+    cluster: str
+    api_port: int
+    kubelet_port: int
+
+    @property
+    def cgroup_root(self) -> str:
+        return f"/shiplane-{self.cluster}"
+
+    def cgroup_dirs(self, mountinfo: str) -> list[str]:
+        return [p + self.cgroup_root for p in cgroup_hierarchies(mountinfo)]
+
+
+def plan(layout: NodeLayout, found: NodeBinaries) -> dict:
+    """What nodeinit does, as data (written to plan.json)."""
+    d = layout.directory
+    kubelet_argv = [
+        str(found.kubelet),
+        f"--config={d / 'kubelet.yaml'}",
+        f"--kubeconfig={d.parent / 'kubeconfig'}",
+        f"--root-dir={d / 'kubelet'}",
+        f"--hostname-override={NODE_NAME}",
+        "--cloud-provider=external",  # its address is set by shiplane (a loopback --node-ip is refused)
+        f"--node-labels={LABEL}=true",
+        "--v=1",
+    ]
+    return {
+        "sysctls": KUBELET_SYSCTLS,
+        "sysctl_files": str(d / "sysctl"),
+        # Paths the runtimes use without asking (shim sockets, CNI cache, /var/log/containers):
+        # inside the namespace they are the node's own directories.
+        "binds": {str(d / "run"): "/run", str(d / "var-lib"): "/var/lib", str(d / "var-log"): "/var/log"},
+        "path": f"{found.containerd_dir}:/usr/sbin:/usr/bin:/sbin:/bin",
+        "logs": str(d / "logs"),
+        "commands": [
+            [
+                "socat-api",
+                [
+                    "socat",
+                    f"TCP-LISTEN:{layout.api_port},bind=127.0.0.1,reuseaddr,fork",
+                    f"UNIX-CONNECT:{d / 'api.sock'}",
+                ],
+            ],
+            [
+                "socat-kubelet",
+                [
+                    "socat",
+                    f"UNIX-LISTEN:{d / 'kubelet.sock'},fork,unlink-early,mode=600",
+                    f"TCP:127.0.0.1:{layout.kubelet_port}",
+                ],
+            ],
+            ["containerd", [str(found.containerd_dir / "containerd"), f"--config={d / 'containerd.toml'}"]],
+            ["kubelet", kubelet_argv],
+        ],
+        "wait_for": {"socat-kubelet": str(d / "kubelet.sock"), "containerd": str(d / "containerd.sock")},
+    }
+
+
+def host_commands(layout: NodeLayout) -> list[tuple[str, list[str]]]:
+    """The two bridges on the machine's side (loopback and unix sockets only)."""
+    d = layout.directory
+    return [
+        (
+            "node-api-bridge",
+            [
+                "socat",
+                f"UNIX-LISTEN:{d / 'api.sock'},fork,unlink-early,mode=600",
+                f"TCP:127.0.0.1:{layout.api_port}",
+            ],
+        ),
+        (
+            "node-kubelet-bridge",
+            [
+                "socat",
+                f"TCP-LISTEN:{layout.kubelet_port},bind={NODE_IP},reuseaddr,fork",
+                f"UNIX-CONNECT:{d / 'kubelet.sock'}",
+            ],
+        ),
+    ]
+
+
+def node_command(layout: NodeLayout) -> list[str]:
+    return [
+        "unshare",
+        "--pid",
+        "--fork",
+        "--kill-child",  # if unshare is killed, so is the namespace's init, and with it everything inside
+        "--mount",
+        "--propagation=private",  # nothing mounted inside ever shows on the machine
+        "--net",
+        "--mount-proc",
+        sys.executable,
+        "-m",
+        "shiplane.localcluster.nodeinit",
+        str(layout.directory / "plan.json"),
+    ]
+
+
+def write_files(layout: NodeLayout, found: NodeBinaries) -> None:
+    d = layout.directory
+    for sub in ("logs", "cni", "sysctl", "run", "var-lib", "var-log", "pod-logs", "kubelet"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    (d / "containerd.toml").write_text(containerd_config(d))
+    (d / "cni" / "10-shiplane.conflist").write_text(json.dumps(cni_config(d), indent=2))
+    kubelet = kubelet_config(d, port=layout.kubelet_port, cgroup_root=layout.cgroup_root)
+    (d / "kubelet.yaml").write_text(yaml.safe_dump(kubelet, sort_keys=False))
+    (d / "plan.json").write_text(json.dumps(plan(layout, found), indent=2))
+
+
+def make_cgroups(layout: NodeLayout) -> list[str]:
+    """The kubelet wants its cgroupRoot to exist in every hierarchy; returns what was made."""
+    made = []
+    for path in layout.cgroup_dirs(Path("/proc/self/mountinfo").read_text()):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path)
+            made.append(path)
+    return made
+
+
+def remove_cgroups(dirs: list[str], *, timeout: float = 15.0) -> list[str]:
+    """rmdir each tree bottom-up (cgroup directories hold no removable files); returns what is left."""
+    deadline = time.monotonic() + timeout
+    left: list[str] = []
+    while True:
+        left = []
+        for top in dirs:
+            if not os.path.isdir(top):
+                continue
+            for root, _subdirs, _files in sorted(os.walk(top, topdown=False), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(root)
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    left.append(root)  # EBUSY while the kernel still tears down its last tasks
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.25)
+
+
+def initialize_node(kube) -> bool:
+    """Act as the cloud controller: set the node's InternalIP and lift the `uninitialized` taint.
+
+    Returns True once done (False while the kubelet has not registered the node yet).
+    """
+    api = kube.resource("v1", "Node")
+    try:
+        obj = api.get(name=NODE_NAME).to_dict()
+    except Exception:  # noqa: BLE001 - not registered yet
+        return False
+    taints = [t for t in (obj["spec"].get("taints") or []) if t["key"] != UNINITIALIZED_TAINT]
+    if len(taints) != len(obj["spec"].get("taints") or []):
+        api.patch(name=NODE_NAME, body={"spec": {"taints": taints}}, content_type="application/merge-patch+json")
+    addresses = [{"type": "InternalIP", "address": NODE_IP}, {"type": "Hostname", "address": NODE_NAME}]
+    if obj.get("status", {}).get("addresses") != addresses:
+        api.status.patch(
+            name=NODE_NAME, body={"status": {"addresses": addresses}}, content_type="application/merge-patch+json"
+        )
+    return True
+
+
+def check_startable() -> None:
+    if reason := unsupported_reason():
+        raise EnvironmentProblem(f"cannot start a real node: {reason}")
+
+
+def leftover_mounts(directory: Path) -> list[str]:
+    """Mounts on the machine that name the node's directory (there must be none)."""
+    text = Path("/proc/self/mountinfo").read_text()
+    return [line for line in text.splitlines() if str(directory) in line]
+
+
+def describe_failure(directory: Path) -> str:
+    lines = []
+    for name in ("nodeinit", "containerd", "kubelet"):
+        log = directory / "logs" / f"{name}.log"
+        if log.exists():
+            tail = log.read_text(errors="replace").splitlines()[-8:]
+            lines.append(f"{name}:\n    " + "\n    ".join(tail))
+    return "\n".join(lines) or "(no logs)"
+
+
+def raise_failed(directory: Path, what: str) -> None:
+    raise ClusterFailed(f"real node: {what}\n{describe_failure(directory)}", hint=f"logs: {directory / 'logs'}")
