@@ -376,6 +376,7 @@ def _start_real_node(
     yield from kube.wait_for(
         ref, _node_ready, timeout=max(deadline - time.monotonic(), 10), describe=lambda o: "not Ready"
     )
+    realnode.load_pause_image(layout, found)
     if not alive(node_proc):
         realnode.raise_failed(layout.directory, "exited")
     yield Step("start the real node (containerd + kubelet)", done=True, seconds=time.monotonic() - t0)

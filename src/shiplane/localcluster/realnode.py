@@ -78,6 +78,10 @@ class NodeBinaries:
     def ctr(self) -> Path:
         return self.containerd_dir / "ctr"
 
+    @property
+    def pause(self) -> Path:
+        return self.kubelet.with_name("pause")
+
 
 def node_source() -> Path:
     """The nodeenv Go module (the kubelet), a copy of k8senv's module graph."""
@@ -90,7 +94,7 @@ def containerd_dir() -> Path:
 
 def kubelet_path(go: str) -> Path:
     digest = hashlib.sha256()
-    for name in ("go.mod", "go.sum", "main.go"):
+    for name in ("go.mod", "go.sum", "main.go", "pause/main.go"):
         digest.update((node_source() / name).read_bytes())
     version = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, env=_go_env())
     digest.update(version.stdout.strip().encode() + K8S_VERSION.encode())
@@ -117,7 +121,7 @@ def locate() -> NodeBinaries | None:
     if not go:
         return None
     kubelet = kubelet_path(go)
-    if kubelet.exists() and all((containerd_dir() / b).exists() for b in CONTAINERD_BINARIES):
+    if kubelet.exists() and kubelet.with_name("pause").exists() and all((containerd_dir() / b).exists() for b in CONTAINERD_BINARIES):
         return NodeBinaries(containerd_dir(), kubelet)
     return None
 
@@ -159,6 +163,18 @@ def _build_locked(go: str) -> Generator[Event, None, NodeBinaries]:
         shutil.rmtree(gobin, ignore_errors=True)
         yield Step(f"build containerd {CONTAINERD_VERSION}", done=True, seconds=time.monotonic() - started)
     kubelet = kubelet_path(go)
+    pause = kubelet.with_name("pause")
+    if not pause.exists():
+        pause.parent.mkdir(parents=True, exist_ok=True)
+        partial = pause.with_name("pause.partial")
+        yield from _run_go(
+            [go, "build", "-v", "-mod=readonly", "-trimpath", "-o", str(partial), "-ldflags", "-s -w", "./pause"],
+            cwd=node_source(),
+            task="compile pause",
+            total=None,
+            log=logs / "pause-build.log",
+        )
+        partial.rename(pause)
     if not kubelet.exists():
         yield Step(f"build kubelet {K8S_VERSION}")
         started = time.monotonic()
@@ -456,6 +472,20 @@ def initialize_node(kube) -> bool:
             name=NODE_NAME, body={"status": {"addresses": addresses}}, content_type="application/merge-patch+json"
         )
     return True
+
+
+def load_pause_image(layout: NodeLayout, found: NodeBinaries) -> None:
+    """The sandbox image, from our own pause binary: pods start without any image download."""
+    from shiplane.localcluster import nodeimages
+
+    archive = nodeimages.oci_archive(
+        layout.directory / "pause.tar",
+        PAUSE_IMAGE,
+        [nodeimages.files_layer({"pause": found.pause.read_bytes()})],
+        entrypoint=["/pause"],
+    )
+    nodeimages.import_image(found.ctr, layout.directory / "containerd.sock", archive)
+    archive.unlink()
 
 
 def check_startable() -> None:
