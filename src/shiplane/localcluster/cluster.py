@@ -140,6 +140,9 @@ def _flags(state: ClusterState) -> dict[str, list[str]]:
             # loopback InternalIP below (node names do not resolve). kwok's server authenticates
             # nobody, and with no --kubelet-certificate-authority its serving cert is not checked.
             "--kubelet-preferred-address-types=InternalIP",
+            # With a real node: a namespace annotated by `realnode.namespace_annotations()` sends
+            # every pod to it (node selector + toleration), so specs need no scheduling fields.
+            *(["--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction"] if state.real_node else []),
         ],
         "kube-controller-manager": [
             *kube_auth,
@@ -291,6 +294,8 @@ def up(
     directory.mkdir(parents=True)
     directory.chmod(0o700)
     state = ClusterState(name=name, directory=directory, nodes=nodes, started_at=time.time())
+    if real_node:
+        state.real_node = {"cgroups": []}
     keys = ["etcd", "etcd-peer", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
     state.ports = dict(zip(keys, free_ports(len(keys)), strict=True))
 
@@ -354,9 +359,7 @@ def _start_real_node(
         state.directory / "node", state.name, state.ports["kube-apiserver"], free_ports(1)[0]
     )
     realnode.write_files(layout, found)
-    state.real_node = {"kubelet_port": layout.kubelet_port, "cgroups": []}
-    state.save()
-    state.real_node["cgroups"] = realnode.make_cgroups(layout)
+    state.real_node = {"kubelet_port": layout.kubelet_port, "cgroups": realnode.make_cgroups(layout)}
     state.save()
     for component, argv in realnode.host_commands(layout):
         state.procs.append(spawn(component, argv, log=layout.directory / "logs" / f"{component}.log"))

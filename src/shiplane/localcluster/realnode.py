@@ -474,6 +474,16 @@ def initialize_node(kube) -> bool:
     return True
 
 
+def namespace_annotations() -> dict[str, str]:
+    """Annotations that place every pod of a namespace on the real node (PodNodeSelector and
+    PodTolerationRestriction admission, enabled on the API server when a real node runs)."""
+    toleration = [{"key": TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}]
+    return {
+        "scheduler.alpha.kubernetes.io/node-selector": f"{LABEL}=true",
+        "scheduler.alpha.kubernetes.io/defaultTolerations": json.dumps(toleration),
+    }
+
+
 def load_pause_image(layout: NodeLayout, found: NodeBinaries) -> None:
     """The sandbox image, from our own pause binary: pods start without any image download."""
     from shiplane.localcluster import nodeimages

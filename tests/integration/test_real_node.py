@@ -1,0 +1,331 @@
+"""The opt-in real node (issue 18): containerd + the kubelet in namespaces of their own.
+
+Containers really run here: probes hit a Python HTTP server, logs are its stdout, exec runs in
+it, and `shiplane deploy` rolls it and rolls a failing version back. The machine's sysctls the
+kubelet checks stay as they were, and `down` leaves no process, mount, cgroup or interface.
+Locally the module skips with a reason when the node cannot start here (not root, packages
+missing); in CI that is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shiplane.kube import Kube, Ref
+from shiplane.localcluster import nodeimages, realnode
+from tests.conftest import IN_CI, LocalCluster, _consume
+from tests.integration.deploying import cli, history, write
+
+pytestmark = pytest.mark.integration
+
+SYSCTLS = list(realnode.KUBELET_SYSCTLS)
+
+SERVER = b'''
+import http.server, sys
+VERSION = open("/app/VERSION").read().strip()
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        broken = VERSION.endswith("broken")
+        code = 503 if self.path == "/ready" and broken else 200
+        body = f"version={VERSION} path={self.path}\\n".encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, fmt, *args):
+        print(f"request {self.command} {self.path} from {self.client_address[0]}", flush=True)
+print(f"serving version {VERSION} on 8080", flush=True)
+http.server.ThreadingHTTPServer(("", 8080), Handler).serve_forever()
+'''
+
+
+def machine_sysctls() -> dict[str, str]:
+    return {key: Path("/proc/sys/" + key.replace(".", "/")).read_text().strip() for key in SYSCTLS}
+
+
+def unavailable(reason: str):
+    if IN_CI:
+        pytest.fail(f"real node unavailable in CI: {reason}", pytrace=False)
+    pytest.skip(f"real node unavailable: {reason}")
+
+
+def node_pids(state_dir: Path, cluster: str) -> set[int]:
+    """Every process in the node's PID namespace (found by the namespace of its init)."""
+    state = json.loads((state_dir / "clusters" / cluster / "state.json").read_text())
+    unshare = next(p["pid"] for p in state["procs"] if p["component"] == "real-node")
+    init = int(Path(f"/proc/{unshare}/task/{unshare}/children").read_text().split()[0])
+    pidns = os.readlink(f"/proc/{init}/ns/pid")
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "ns/pid") == pidns:
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def link_names() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
+
+
+@pytest.fixture(scope="module")
+def sysctls_before() -> dict[str, str]:
+    return machine_sysctls()
+
+
+@pytest.fixture(scope="module")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory, sysctls_before) -> Iterator[LocalCluster]:
+    from shiplane.errors import ShiplaneError
+    from shiplane.localcluster import cluster as lc
+
+    if reason := realnode.unsupported_reason():
+        unavailable(reason)
+    state_dir = tmp_path_factory.mktemp("real-state")
+    previous = os.environ.get("SHIPLANE_STATE")
+    os.environ["SHIPLANE_STATE"] = str(state_dir)
+    name = f"real-{os.getpid()}"
+    try:
+        try:
+            state = _consume(lc.up(name, nodes=1, real_node=True), "real cluster up")
+        except ShiplaneError as err:
+            unavailable(str(err))
+        yield LocalCluster(name, state.kubeconfig, Kube.connect(state.kubeconfig))
+    finally:
+        _consume(lc.down(name), "real cluster down")
+        if previous is None:
+            os.environ.pop("SHIPLANE_STATE", None)
+        else:
+            os.environ["SHIPLANE_STATE"] = previous
+    assert machine_sysctls() == sysctls_before
+
+
+@pytest.fixture(scope="module")
+def images(real_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The app's versions as images built here (a Debian python3 base + the app), imported into containerd."""
+    found = realnode.locate()
+    assert found is not None
+    rootfs = _consume(nodeimages.debian_rootfs(["python3", "busybox-static"]), "rootfs")
+    socket = real_cluster.kubeconfig.parent / "node" / "containerd.sock"
+    out = tmp_path_factory.mktemp("images")
+    names = {}
+    for version in ("1", "2", "3-broken"):
+        name = f"shiplane.local/hello:{version}"
+        app = nodeimages.files_layer({"app/server.py": SERVER, "app/VERSION": version.encode()}, mode=0o644)
+        archive = nodeimages.oci_archive(
+            out / f"hello-{version}.tar", name, [rootfs, app], entrypoint=["/usr/bin/python3", "-u", "/app/server.py"]
+        )
+        nodeimages.import_image(found.ctr, socket, archive)
+        names[version] = name
+    return names
+
+
+@pytest.fixture
+def real_namespace(real_cluster: LocalCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A namespace whose pods all land on the real node (selector + toleration by admission)."""
+    name = f"{request.node.name.lower().replace('_', '-')[:30].strip('-')}-{os.getpid() % 10000}"
+    kube = real_cluster.kube
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "annotations": realnode.namespace_annotations()},
+        }
+    )
+    _consume(kube.wait_for(Ref("v1", "ServiceAccount", "default", name), lambda o: o is not None, timeout=60), "ns")
+    yield name
+    kube.delete(Ref("v1", "Namespace", name), propagation="Background")
+
+
+def exec_in(kubeconfig: Path, namespace: str, pod: str, *command: str) -> str:
+    """`pods/exec` through the API server → the socat bridge → the kubelet → containerd → runc."""
+    from kubernetes import client, config
+    from kubernetes.stream import stream
+
+    api = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
+    return stream(
+        api.connect_get_namespaced_pod_exec,
+        pod,
+        namespace,
+        command=list(command),
+        stderr=True,
+        stdout=True,
+        stdin=False,
+        tty=False,
+    )
+
+
+def test_node_is_ready_tainted_and_kwok_leaves_it_alone(real_cluster, sysctls_before):
+    kube = real_cluster.kube
+    node = kube.get(Ref("v1", "Node", realnode.NODE_NAME))
+    assert node is not None
+    assert node["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://2.4.2")
+    assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.36.3"
+    ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True" and "kubelet" in ready["message"]  # kwok would say otherwise
+    assert [t["key"] for t in node["spec"]["taints"]] == [realnode.TAINT_KEY]
+    assert {"type": "InternalIP", "address": realnode.NODE_IP} in node["status"]["addresses"]
+    assert "kwok.x-k8s.io/node" not in (node["metadata"].get("annotations") or {})
+    # The kubelet found the values it wanted in the node's files; the machine's are untouched.
+    assert machine_sysctls() == sysctls_before
+    node_dir = real_cluster.kubeconfig.parent / "node"
+    assert realnode.leftover_mounts(node_dir) == []  # the node's mounts are invisible here
+    for key, value in realnode.KUBELET_SYSCTLS.items():
+        assert (node_dir / "sysctl" / key).read_text().strip() == value
+
+
+def test_a_pod_really_runs_probes_logs_and_exec(real_cluster, images, real_namespace):
+    kube, ns = real_cluster.kube, real_namespace
+    probe = {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 1}
+    kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "hello", "namespace": ns},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "web",
+                        "image": images["1"],
+                        "imagePullPolicy": "Never",
+                        "readinessProbe": probe,
+                        "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 2},
+                    }
+                ]
+            },
+        }
+    )
+    ref = Ref("v1", "Pod", "hello", ns)
+    _consume(
+        kube.wait_for(
+            ref, lambda o: any(c["type"] == "Ready" and c["status"] == "True" for c in o["status"].get("conditions", [])),
+            timeout=60,
+        ),
+        "pod ready",
+    )
+    pod = kube.get(ref)
+    assert pod["spec"]["nodeName"] == realnode.NODE_NAME
+    assert re.fullmatch(r"10\.88\.0\.\d+", pod["status"]["podIP"])
+    time.sleep(3)  # a few more probe periods
+    lines = list(kube.pod_log("hello", ns, container="web"))
+    text = "\n".join(lines)
+    assert "serving version 1 on 8080" in text
+    # The kubelet's probes, from the node's bridge address, really reached the server.
+    assert re.search(r"request GET /ready from 10\.88\.0\.1", text)
+    assert re.search(r"request GET /healthz from 10\.88\.0\.1", text)
+    out = exec_in(real_cluster.kubeconfig, ns, "hello", "python3", "-c",
+                  "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:8080/x').read().decode())")
+    assert "version=1 path=/x" in out
+    assert exec_in(real_cluster.kubeconfig, ns, "hello", "cat", "/app/VERSION").strip() == "1"
+
+
+def app_spec(namespace: str, image: str) -> dict:
+    return {
+        "app": {"name": "hello", "version": image.rsplit(":", 1)[1]},
+        "services": {
+            "web": {
+                "image": image,
+                "replicas": 2,
+                "ports": {"http": 8080},
+                "probes": {
+                    "readiness": {"http": {"port": "http", "path": "/ready"}, "periodSeconds": 1},
+                    "liveness": {"http": {"port": "http", "path": "/healthz"}, "periodSeconds": 2},
+                },
+            }
+        },
+        "stages": {"dev": {"namespace": namespace}},
+    }
+
+
+def served_versions(kube: Kube, kubeconfig: Path, ns: str) -> set[str]:
+    pods = kube.list("v1", "Pod", namespace=ns)
+    running = [p for p in pods if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+    return {exec_in(kubeconfig, ns, p["metadata"]["name"], "cat", "/app/VERSION").strip() for p in running}
+
+
+def test_deploy_rolls_the_real_app_and_rolls_back_a_failing_probe(real_cluster, images, real_namespace, tmp_path):
+    kc, kube, ns = real_cluster.kubeconfig, real_cluster.kube, real_namespace
+    v1 = write(tmp_path, app_spec(ns, images["1"]), "v1.yaml")
+    first = cli("deploy", "-f", str(v1), "--stage", "dev", "--plain", "--timeout", "90", kubeconfig=kc)
+    assert first.returncode == 0, first.stderr
+    assert served_versions(kube, kc, ns) == {"1"}
+
+    v2 = write(tmp_path, app_spec(ns, images["2"]), "v2.yaml")
+    second = cli("deploy", "-f", str(v2), "--stage", "dev", "--plain", "--timeout", "90", kubeconfig=kc)
+    assert second.returncode == 0, second.stderr
+    time.sleep(2)  # the old pods finish terminating (SIGTERM to a real process)
+    assert served_versions(kube, kc, ns) == {"2"}
+    web = kube.get(Ref("apps/v1", "Deployment", "web", ns))
+    assert web["status"]["readyReplicas"] == 2 and web["status"]["updatedReplicas"] == 2
+
+    broken = write(tmp_path, app_spec(ns, images["3-broken"]), "v3.yaml")
+    third = cli("deploy", "-f", str(broken), "--stage", "dev", "--plain", "--timeout", "20", kubeconfig=kc)
+    assert third.returncode == 1
+    assert "revision 3 failed" in third.stderr
+    assert "rolled back automatically: revision 4 restores revision 2" in third.stderr
+    assert "Traceback" not in third.stderr
+    # The readiness probe failed for real: the kubelet recorded it against the broken pods.
+    events = kube.list("v1", "Event", namespace=ns)
+    assert any(e.get("reason") == "Unhealthy" and "Readiness probe failed" in e.get("message", "") for e in events)
+    web = kube.get(Ref("apps/v1", "Deployment", "web", ns))
+    assert web["spec"]["template"]["spec"]["containers"][0]["image"] == images["2"]
+    _consume(
+        kube.wait_for(
+            Ref("apps/v1", "Deployment", "web", ns),
+            lambda o: o["status"].get("readyReplicas") == 2 and o["status"].get("updatedReplicas") == 2
+            and o["status"].get("replicas") == 2,
+            timeout=60,
+        ),
+        "rolled back",
+    )
+    time.sleep(2)
+    assert served_versions(kube, kc, ns) == {"2"}
+    assert [r["outcome"] for r in history(v1, kc)] == ["superseded", "superseded", "rolled-back", "deployed"]
+
+
+def test_up_and_down_leave_nothing_behind(tmp_path, sysctls_before):
+    """A cluster of its own: after `down`, no process, mount, netns, cgroup or interface remains."""
+    from shiplane.localcluster import cluster as lc
+
+    if reason := realnode.unsupported_reason():
+        unavailable(reason)
+    links_before = link_names()
+    previous = os.environ.get("SHIPLANE_STATE")
+    os.environ["SHIPLANE_STATE"] = str(tmp_path)
+    name = f"real-down-{os.getpid()}"
+    try:
+        state = _consume(lc.up(name, nodes=1, real_node=True), "up")
+        cgroups = state.real_node["cgroups"]
+        assert cgroups and all(os.path.isdir(c) for c in cgroups)
+        pids = node_pids(tmp_path, name)
+        assert len(pids) >= 4  # init, socats, containerd, kubelet
+        netns = {os.readlink(f"/proc/{p}/ns/net") for p in pids}
+        _consume(lc.down(name), "down")
+    finally:
+        if previous is None:
+            os.environ.pop("SHIPLANE_STATE", None)
+        else:
+            os.environ["SHIPLANE_STATE"] = previous
+    assert not [p for p in pids if Path(f"/proc/{p}").exists()]
+    assert not [c for c in cgroups if os.path.exists(c)]
+    assert not any(str(tmp_path) in line for line in Path("/proc/self/mountinfo").read_text().splitlines())
+    alive_netns = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                alive_netns.add(os.readlink(entry / "ns/net"))
+            except OSError:
+                continue
+    assert not netns & alive_netns
+    assert link_names() - links_before == set()  # no veth or bridge ever appeared on the machine
+    assert machine_sysctls() == sysctls_before
