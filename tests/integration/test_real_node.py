@@ -123,7 +123,8 @@ def images(real_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
         name = f"shiplane.local/hello:{version}"
         app = nodeimages.files_layer({"app/server.py": SERVER, "app/VERSION": version.encode()}, mode=0o644)
         archive = nodeimages.oci_archive(
-            out / f"hello-{version}.tar", name, [rootfs, app], entrypoint=["/usr/bin/python3", "-u", "/app/server.py"]
+            out / f"hello-{version}.tar", name, [rootfs, app], entrypoint=["/usr/bin/python3", "-u", "/app/server.py"],
+            user="65532",  # shiplane renders runAsNonRoot, and a real kubelet enforces it
         )
         nodeimages.import_image(found.ctr, socket, archive)
         names[version] = name
@@ -135,12 +136,11 @@ def real_namespace(real_cluster: LocalCluster, request: pytest.FixtureRequest) -
     """A namespace whose pods all land on the real node (selector + toleration by admission)."""
     name = f"{request.node.name.lower().replace('_', '-')[:30].strip('-')}-{os.getpid() % 10000}"
     kube = real_cluster.kube
-    kube.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": name, "annotations": realnode.namespace_annotations()},
-        }
+    # Created under a field manager of its own: `shiplane deploy` applies the namespace too, and
+    # server-side apply would drop annotations its own manager had set before.
+    kube.resource("v1", "Namespace").create(
+        body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "annotations": realnode.namespace_annotations()}},
+        field_manager="shiplane-tests-real-node",
     )
     _consume(kube.wait_for(Ref("v1", "ServiceAccount", "default", name), lambda o: o is not None, timeout=60), "ns")
     yield name
@@ -232,6 +232,7 @@ def test_a_pod_really_runs_probes_logs_and_exec(real_cluster, images, real_names
 def app_spec(namespace: str, image: str) -> dict:
     return {
         "app": {"name": "hello", "version": image.rsplit(":", 1)[1]},
+        "defaults": {"resources": {"limits": {"cpu": "200m", "memory": "128Mi"}}},
         "services": {
             "web": {
                 "image": image,

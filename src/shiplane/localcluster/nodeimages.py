@@ -101,7 +101,9 @@ def busybox_from(rootfs: Path) -> bytes:
     raise BuildFailed(f"{rootfs} has no busybox (include busybox-static)")
 
 
-def oci_archive(out: Path, name: str, layers: list[Path | bytes], *, entrypoint: list[str], env=None) -> Path:
+def oci_archive(
+    out: Path, name: str, layers: list[Path | bytes], *, entrypoint: list[str], env=None, user: str = ""
+) -> Path:
     """Write an OCI image-layout tar holding one image named `name` (for `ctr images import`)."""
     descriptors, diff_ids = [], []
     blobs: list[tuple[str, Path | bytes]] = []
@@ -115,7 +117,7 @@ def oci_archive(out: Path, name: str, layers: list[Path | bytes], *, entrypoint:
         {
             "architecture": "amd64",
             "os": "linux",
-            "config": {"Entrypoint": entrypoint, "Env": [PATH_ENV, *(env or [])], "WorkingDir": "/"},
+            "config": {"Entrypoint": entrypoint, "Env": [PATH_ENV, *(env or [])], "WorkingDir": "/", "User": user},
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
         },
         sort_keys=True,
