@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 SYSCTLS = list(realnode.KUBELET_SYSCTLS)
 
-SERVER = b'''
+SERVER = b"""
 import http.server, sys
 VERSION = open("/app/VERSION").read().strip()
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -44,7 +44,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         print(f"request {self.command} {self.path} from {self.client_address[0]}", flush=True)
 print(f"serving version {VERSION} on 8080", flush=True)
 http.server.ThreadingHTTPServer(("", 8080), Handler).serve_forever()
-'''
+"""
 
 
 def machine_sysctls() -> dict[str, str]:
@@ -116,14 +116,17 @@ def images(real_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
     found = realnode.locate()
     assert found is not None
     rootfs = _consume(nodeimages.debian_rootfs(["python3", "busybox-static"]), "rootfs")
-    socket = real_cluster.kubeconfig.parent / "node" / "containerd.sock"
+    socket = realnode.NodeLayout(real_cluster.kubeconfig.parent / "node", real_cluster.name, 0, 0).containerd_socket
     out = tmp_path_factory.mktemp("images")
     names = {}
     for version in ("1", "2", "3-broken"):
         name = f"shiplane.local/hello:{version}"
         app = nodeimages.files_layer({"app/server.py": SERVER, "app/VERSION": version.encode()}, mode=0o644)
         archive = nodeimages.oci_archive(
-            out / f"hello-{version}.tar", name, [rootfs, app], entrypoint=["/usr/bin/python3", "-u", "/app/server.py"],
+            out / f"hello-{version}.tar",
+            name,
+            [rootfs, app],
+            entrypoint=["/usr/bin/python3", "-u", "/app/server.py"],
             user="65532",  # shiplane renders runAsNonRoot, and a real kubelet enforces it
         )
         nodeimages.import_image(found.ctr, socket, archive)
@@ -139,7 +142,11 @@ def real_namespace(real_cluster: LocalCluster, request: pytest.FixtureRequest) -
     # Created under a field manager of its own: `shiplane deploy` applies the namespace too, and
     # server-side apply would drop annotations its own manager had set before.
     kube.resource("v1", "Namespace").create(
-        body={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "annotations": realnode.namespace_annotations()}},
+        body={
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "annotations": realnode.namespace_annotations()},
+        },
         field_manager="shiplane-tests-real-node",
     )
     _consume(kube.wait_for(Ref("v1", "ServiceAccount", "default", name), lambda o: o is not None, timeout=60), "ns")
@@ -208,7 +215,8 @@ def test_a_pod_really_runs_probes_logs_and_exec(real_cluster, images, real_names
     ref = Ref("v1", "Pod", "hello", ns)
     _consume(
         kube.wait_for(
-            ref, lambda o: any(c["type"] == "Ready" and c["status"] == "True" for c in o["status"].get("conditions", [])),
+            ref,
+            lambda o: any(c["type"] == "Ready" and c["status"] == "True" for c in o["status"].get("conditions", [])),
             timeout=60,
         ),
         "pod ready",
@@ -223,8 +231,14 @@ def test_a_pod_really_runs_probes_logs_and_exec(real_cluster, images, real_names
     # The kubelet's probes, from the node's bridge address, really reached the server.
     assert re.search(r"request GET /ready from 10\.88\.0\.1", text)
     assert re.search(r"request GET /healthz from 10\.88\.0\.1", text)
-    out = exec_in(real_cluster.kubeconfig, ns, "hello", "python3", "-c",
-                  "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:8080/x').read().decode())")
+    out = exec_in(
+        real_cluster.kubeconfig,
+        ns,
+        "hello",
+        "python3",
+        "-c",
+        "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:8080/x').read().decode())",
+    )
     assert "version=1 path=/x" in out
     assert exec_in(real_cluster.kubeconfig, ns, "hello", "cat", "/app/VERSION").strip() == "1"
 
@@ -283,8 +297,11 @@ def test_deploy_rolls_the_real_app_and_rolls_back_a_failing_probe(real_cluster, 
     _consume(
         kube.wait_for(
             Ref("apps/v1", "Deployment", "web", ns),
-            lambda o: o["status"].get("readyReplicas") == 2 and o["status"].get("updatedReplicas") == 2
-            and o["status"].get("replicas") == 2,
+            lambda o: (
+                o["status"].get("readyReplicas") == 2
+                and o["status"].get("updatedReplicas") == 2
+                and o["status"].get("replicas") == 2
+            ),
             timeout=60,
         ),
         "rolled back",
@@ -311,6 +328,8 @@ def test_up_and_down_leave_nothing_behind(tmp_path, sysctls_before):
         pids = node_pids(tmp_path, name)
         assert len(pids) >= 4  # init, socats, containerd, kubelet
         netns = {os.readlink(f"/proc/{p}/ns/net") for p in pids}
+        sockets = realnode.NodeLayout(state.directory / "node", name, 0, 0).sockets
+        assert (sockets / "containerd.sock").is_socket()
         _consume(lc.down(name), "down")
     finally:
         if previous is None:
@@ -319,6 +338,7 @@ def test_up_and_down_leave_nothing_behind(tmp_path, sysctls_before):
             os.environ["SHIPLANE_STATE"] = previous
     assert not [p for p in pids if Path(f"/proc/{p}").exists()]
     assert not [c for c in cgroups if os.path.exists(c)]
+    assert not sockets.exists()
     assert not any(str(tmp_path) in line for line in Path("/proc/self/mountinfo").read_text().splitlines())
     alive_netns = set()
     for entry in Path("/proc").iterdir():

@@ -343,23 +343,27 @@ def up(
     except (ShiplaneError, KeyboardInterrupt):
         stop(list(reversed(state.procs)))
         if state.real_node:
+            realnode.remove_socket_dir(_node_layout(state))
             realnode.remove_cgroups(state.real_node["cgroups"])
         raise
     yield Step(f"cluster {name!r} up", done=True, seconds=time.monotonic() - started)
     return state
 
 
-def _start_real_node(
-    state: ClusterState, found: realnode.NodeBinaries, kube: Kube, timeout: float
-) -> Generator[Event]:
+def _node_layout(state: ClusterState) -> realnode.NodeLayout:
+    assert state.real_node is not None
+    port = state.real_node.get("kubelet_port", 0)
+    return realnode.NodeLayout(state.directory / "node", state.name, state.ports["kube-apiserver"], port)
+
+
+def _start_real_node(state: ClusterState, found: realnode.NodeBinaries, kube: Kube, timeout: float) -> Generator[Event]:
     """containerd + kubelet in namespaces of their own (see realnode), then wait for the node to be Ready."""
     yield Step("start the real node (containerd + kubelet)")
     t0 = time.monotonic()
-    layout = realnode.NodeLayout(
-        state.directory / "node", state.name, state.ports["kube-apiserver"], free_ports(1)[0]
-    )
+    state.real_node = {"kubelet_port": free_ports(1)[0], "cgroups": []}
+    layout = _node_layout(state)
     realnode.write_files(layout, found)
-    state.real_node = {"kubelet_port": layout.kubelet_port, "cgroups": realnode.make_cgroups(layout)}
+    state.real_node["cgroups"] = realnode.make_cgroups(layout)
     state.save()
     for component, argv in realnode.host_commands(layout):
         state.procs.append(spawn(component, argv, log=layout.directory / "logs" / f"{component}.log"))
@@ -376,8 +380,11 @@ def _start_real_node(
             realnode.raise_failed(layout.directory, f"did not register within {timeout:.0f}s")
         yield Waiting("real node registered", time.monotonic() - t0, "")
         time.sleep(0.5)
-    yield from kube.wait_for(
-        ref, _node_ready, timeout=max(deadline - time.monotonic(), 10), describe=lambda o: "not Ready"
+    yield from kube.wait_for(  # Ready, and the node controller has lifted its not-ready taint
+        ref,
+        lambda o: _node_ready(o) and realnode.only_our_taint(o),
+        timeout=max(deadline - time.monotonic(), 10),
+        describe=lambda o: "not Ready" if not _node_ready(o) else "taints: " + json.dumps(o["spec"].get("taints")),
     )
     realnode.load_pause_image(layout, found)
     if not alive(node_proc):
@@ -411,6 +418,7 @@ def down(name: str = DEFAULT_NAME, *, keep_state: bool = False) -> Generator[Eve
     if survivors:
         raise ClusterFailed("could not stop: " + ", ".join(f"{p.component} (pid {p.pid})" for p in survivors))
     if state.real_node:
+        realnode.remove_socket_dir(_node_layout(state))
         if left := realnode.remove_cgroups(state.real_node["cgroups"]):
             raise ClusterFailed("could not remove the real node's cgroups: " + ", ".join(left))
     if not keep_state:

@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import yaml
 
 from shiplane.errors import ClusterFailed, EnvironmentProblem
 from shiplane.events import Event, Note, Step
+from shiplane.kube import Kube, Ref
 from shiplane.localcluster.binaries import K8S_VERSION, _go, _go_env, _run_go, cache_root
 
 CONTAINERD_MODULE = "github.com/containerd/containerd/v2"
@@ -121,7 +123,11 @@ def locate() -> NodeBinaries | None:
     if not go:
         return None
     kubelet = kubelet_path(go)
-    if kubelet.exists() and kubelet.with_name("pause").exists() and all((containerd_dir() / b).exists() for b in CONTAINERD_BINARIES):
+    if (
+        kubelet.exists()
+        and kubelet.with_name("pause").exists()
+        and all((containerd_dir() / b).exists() for b in CONTAINERD_BINARIES)
+    ):
         return NodeBinaries(containerd_dir(), kubelet)
     return None
 
@@ -201,7 +207,7 @@ def _build_locked(go: str) -> Generator[Event, None, NodeBinaries]:
 # ---- configuration (pure) -------------------------------------------------------------------
 
 
-def containerd_config(node_dir: Path) -> str:
+def containerd_config(node_dir: Path, sockets: Path) -> str:
     """containerd's config: every path under the node's directory, CRI with runc and the CNI bridge."""
     d = node_dir
     return f"""version = 3
@@ -215,10 +221,10 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
   "io.containerd.differ.v1.erofs", "io.containerd.tracing.processor.v1.otlp"]
 
 [grpc]
-  address = "{d}/containerd.sock"
+  address = "{sockets}/containerd.sock"
 
 [ttrpc]
-  address = "{d}/containerd.sock.ttrpc"
+  address = "{sockets}/containerd.sock.ttrpc"
 
 [plugins."io.containerd.cri.v1.images"]
   snapshotter = "overlayfs"
@@ -267,7 +273,7 @@ def cni_config(node_dir: Path) -> dict:
     }
 
 
-def kubelet_config(node_dir: Path, *, port: int, cgroup_root: str) -> dict:
+def kubelet_config(node_dir: Path, sockets: Path, *, port: int, cgroup_root: str) -> dict:
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -277,7 +283,7 @@ def kubelet_config(node_dir: Path, *, port: int, cgroup_root: str) -> dict:
         # Check, never write, the VM-global sysctls: the node's mount namespace shows files
         # holding the expected values, so the check passes; were they not covered, it would fail.
         "protectKernelDefaults": True,
-        "containerRuntimeEndpoint": f"unix://{node_dir}/containerd.sock",
+        "containerRuntimeEndpoint": f"unix://{sockets}/containerd.sock",
         "port": port,
         "readOnlyPort": 0,
         "podLogsDir": str(node_dir / "pod-logs"),
@@ -319,6 +325,18 @@ class NodeLayout:
     kubelet_port: int
 
     @property
+    def sockets(self) -> Path:
+        """A short directory for unix sockets and the kubelet's root (which holds sockets too): a
+        socket's path must fit in 108 bytes, and a state directory under pytest's tmp or a deep
+        home need not. Removed by `down` with the rest."""
+        digest = hashlib.sha256(str(self.directory).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"shiplane-node-{digest}"
+
+    @property
+    def containerd_socket(self) -> Path:
+        return self.sockets / "containerd.sock"
+
+    @property
     def cgroup_root(self) -> str:
         return f"/shiplane-{self.cluster}"
 
@@ -333,7 +351,7 @@ def plan(layout: NodeLayout, found: NodeBinaries) -> dict:
         str(found.kubelet),
         f"--config={d / 'kubelet.yaml'}",
         f"--kubeconfig={d.parent / 'kubeconfig'}",
-        f"--root-dir={d / 'kubelet'}",
+        f"--root-dir={layout.sockets / 'kubelet'}",
         f"--hostname-override={NODE_NAME}",
         "--cloud-provider=external",  # its address is set by shiplane (a loopback --node-ip is refused)
         f"--node-labels={LABEL}=true",
@@ -353,33 +371,35 @@ def plan(layout: NodeLayout, found: NodeBinaries) -> dict:
                 [
                     "socat",
                     f"TCP-LISTEN:{layout.api_port},bind=127.0.0.1,reuseaddr,fork",
-                    f"UNIX-CONNECT:{d / 'api.sock'}",
+                    f"UNIX-CONNECT:{layout.sockets / 'api.sock'}",
                 ],
             ],
             [
                 "socat-kubelet",
                 [
                     "socat",
-                    f"UNIX-LISTEN:{d / 'kubelet.sock'},fork,unlink-early,mode=600",
+                    f"UNIX-LISTEN:{layout.sockets / 'kubelet.sock'},fork,unlink-early,mode=600",
                     f"TCP:127.0.0.1:{layout.kubelet_port}",
                 ],
             ],
             ["containerd", [str(found.containerd_dir / "containerd"), f"--config={d / 'containerd.toml'}"]],
             ["kubelet", kubelet_argv],
         ],
-        "wait_for": {"socat-kubelet": str(d / "kubelet.sock"), "containerd": str(d / "containerd.sock")},
+        "wait_for": {
+            "socat-kubelet": str(layout.sockets / "kubelet.sock"),
+            "containerd": str(layout.containerd_socket),
+        },
     }
 
 
 def host_commands(layout: NodeLayout) -> list[tuple[str, list[str]]]:
     """The two bridges on the machine's side (loopback and unix sockets only)."""
-    d = layout.directory
     return [
         (
             "node-api-bridge",
             [
                 "socat",
-                f"UNIX-LISTEN:{d / 'api.sock'},fork,unlink-early,mode=600",
+                f"UNIX-LISTEN:{layout.sockets / 'api.sock'},fork,unlink-early,mode=600",
                 f"TCP:127.0.0.1:{layout.api_port}",
             ],
         ),
@@ -388,7 +408,7 @@ def host_commands(layout: NodeLayout) -> list[tuple[str, list[str]]]:
             [
                 "socat",
                 f"TCP-LISTEN:{layout.kubelet_port},bind={NODE_IP},reuseaddr,fork",
-                f"UNIX-CONNECT:{d / 'kubelet.sock'}",
+                f"UNIX-CONNECT:{layout.sockets / 'kubelet.sock'}",
             ],
         ),
     ]
@@ -413,13 +433,21 @@ def node_command(layout: NodeLayout) -> list[str]:
 
 def write_files(layout: NodeLayout, found: NodeBinaries) -> None:
     d = layout.directory
-    for sub in ("logs", "cni", "sysctl", "run", "var-lib", "var-log", "pod-logs", "kubelet"):
+    for sub in ("logs", "cni", "sysctl", "run", "var-lib", "var-log", "pod-logs"):
         (d / sub).mkdir(parents=True, exist_ok=True)
-    (d / "containerd.toml").write_text(containerd_config(d))
+    remove_socket_dir(layout)
+    layout.sockets.mkdir(mode=0o700)
+    (layout.sockets / "kubelet").mkdir()
+    (d / "containerd.toml").write_text(containerd_config(d, layout.sockets))
     (d / "cni" / "10-shiplane.conflist").write_text(json.dumps(cni_config(d), indent=2))
-    kubelet = kubelet_config(d, port=layout.kubelet_port, cgroup_root=layout.cgroup_root)
+    kubelet = kubelet_config(d, layout.sockets, port=layout.kubelet_port, cgroup_root=layout.cgroup_root)
     (d / "kubelet.yaml").write_text(yaml.safe_dump(kubelet, sort_keys=False))
     (d / "plan.json").write_text(json.dumps(plan(layout, found), indent=2))
+
+
+def remove_socket_dir(layout: NodeLayout) -> None:
+    """Only once the node's processes are gone (its mounts went with its mount namespace)."""
+    shutil.rmtree(layout.sockets, ignore_errors=True)
 
 
 def make_cgroups(layout: NodeLayout) -> list[str]:
@@ -453,16 +481,19 @@ def remove_cgroups(dirs: list[str], *, timeout: float = 15.0) -> list[str]:
         time.sleep(0.25)
 
 
-def initialize_node(kube) -> bool:
+def only_our_taint(node: dict | None) -> bool:
+    return [t["key"] for t in ((node or {}).get("spec", {}).get("taints") or [])] == [TAINT_KEY]
+
+
+def initialize_node(kube: Kube) -> bool:
     """Act as the cloud controller: set the node's InternalIP and lift the `uninitialized` taint.
 
     Returns True once done (False while the kubelet has not registered the node yet).
     """
-    api = kube.resource("v1", "Node")
-    try:
-        obj = api.get(name=NODE_NAME).to_dict()
-    except Exception:  # noqa: BLE001 - not registered yet
+    obj = kube.get(Ref("v1", "Node", NODE_NAME))
+    if obj is None:
         return False
+    api = kube.resource("v1", "Node")
     taints = [t for t in (obj["spec"].get("taints") or []) if t["key"] != UNINITIALIZED_TAINT]
     if len(taints) != len(obj["spec"].get("taints") or []):
         api.patch(name=NODE_NAME, body={"spec": {"taints": taints}}, content_type="application/merge-patch+json")
@@ -494,7 +525,7 @@ def load_pause_image(layout: NodeLayout, found: NodeBinaries) -> None:
         [nodeimages.files_layer({"pause": found.pause.read_bytes()})],
         entrypoint=["/pause"],
     )
-    nodeimages.import_image(found.ctr, layout.directory / "containerd.sock", archive)
+    nodeimages.import_image(found.ctr, layout.containerd_socket, archive)
     archive.unlink()
 
 
