@@ -136,6 +136,8 @@ def build() -> Generator[Event, None, NodeBinaries]:
     """Build containerd and the kubelet into the cache if needed (one Go build at a time)."""
     from shiplane.localcluster.tools import _build_lock  # the shared lock that serialises Go builds
 
+    if found := locate():
+        return found
     go = _go()
     while True:
         with _build_lock() as held:
