@@ -27,6 +27,8 @@ from tests.integration.deploying import cli, history, write
 pytestmark = pytest.mark.integration
 
 SYSCTLS = list(realnode.KUBELET_SYSCTLS)
+ROOTFS_PACKAGES = ["python3", "busybox-static", "postgresql"]  # Debian's python3 and PostgreSQL 15
+PG = "/usr/lib/postgresql/15/bin"
 
 SERVER = b"""
 import http.server, sys
@@ -115,7 +117,7 @@ def images(real_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
     """The app's versions as images built here (a Debian python3 base + the app), imported into containerd."""
     found = realnode.locate()
     assert found is not None
-    rootfs = _consume(nodeimages.debian_rootfs(["python3", "busybox-static"]), "rootfs")
+    rootfs = _consume(nodeimages.debian_rootfs(ROOTFS_PACKAGES), "rootfs")
     socket = realnode.NodeLayout(real_cluster.kubeconfig.parent / "node", real_cluster.name, 0, 0).containerd_socket
     out = tmp_path_factory.mktemp("images")
     names = {}
@@ -131,7 +133,20 @@ def images(real_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
         )
         nodeimages.import_image(found.ctr, socket, archive)
         names[version] = name
+    # The database: the same Debian rootfs, run as its `postgres` user.
+    pg = nodeimages.oci_archive(out / "pg.tar", "shiplane.local/pg:15", [rootfs], entrypoint=["/bin/sh"])
+    nodeimages.import_image(found.ctr, socket, pg)
+    names["pg"] = "shiplane.local/pg:15"
+    names["pg-uid"] = postgres_uid(rootfs)
     return names
+
+
+def postgres_uid(rootfs: Path) -> str:
+    import tarfile
+
+    with tarfile.open(rootfs) as tar:
+        passwd = tar.extractfile("./etc/passwd").read().decode()
+    return next(line.split(":")[2] for line in passwd.splitlines() if line.startswith("postgres:"))
 
 
 @pytest.fixture
@@ -264,7 +279,13 @@ def app_spec(namespace: str, image: str) -> dict:
 
 def served_versions(kube: Kube, kubeconfig: Path, ns: str) -> set[str]:
     pods = kube.list("v1", "Pod", namespace=ns)
-    running = [p for p in pods if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+    running = [
+        p
+        for p in pods
+        if p["metadata"]["name"].startswith("web-")
+        and p["status"].get("phase") == "Running"
+        and not p["metadata"].get("deletionTimestamp")
+    ]
     return {exec_in(kubeconfig, ns, p["metadata"]["name"], "cat", "/app/VERSION").strip() for p in running}
 
 
@@ -350,3 +371,106 @@ def test_up_and_down_leave_nothing_behind(tmp_path, sysctls_before):
     assert not netns & alive_netns
     assert link_names() - links_before == set()  # no veth or bridge ever appeared on the machine
     assert machine_sysctls() == sysctls_before
+
+
+def database(ns: str, images: dict[str, str]) -> dict:
+    """PostgreSQL 15 from Debian's packages, in a pod on the real node (trust auth: a throwaway)."""
+    uid = int(images["pg-uid"])
+    start = (
+        f"set -e; {PG}/initdb -D /data/pg -U app --auth=trust >/dev/null;"
+        " echo 'host all all 0.0.0.0/0 trust' >> /data/pg/pg_hba.conf;"
+        f" exec {PG}/postgres -D /data/pg -c listen_addresses='*' -k /tmp"
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "db", "namespace": ns},
+        "spec": {
+            "securityContext": {"runAsUser": uid, "runAsGroup": uid, "fsGroup": uid, "runAsNonRoot": True},
+            "containers": [
+                {
+                    "name": "pg",
+                    "image": images["pg"],
+                    "imagePullPolicy": "Never",
+                    "command": ["sh", "-c", start],
+                    "readinessProbe": {
+                        "exec": {"command": [f"{PG}/pg_isready", "-h", "127.0.0.1", "-U", "app"]},
+                        "periodSeconds": 1,
+                    },
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                }
+            ],
+            "volumes": [{"name": "data", "emptyDir": {}}],
+        },
+    }
+
+
+def migrating_spec(ns: str, image: str, db_host: str, sql: str) -> dict:
+    spec = app_spec(ns, image)
+    web = spec["services"]["web"]
+    web["replicas"] = 1
+    web["env"] = {"DB_HOST": db_host}
+    psql = f'exec {PG}/psql -h "$DB_HOST" -U app -d postgres -v ON_ERROR_STOP=1 -c "{sql}"'
+    web["migration"] = {"command": ["sh", "-c", psql]}
+    return spec
+
+
+def migration_logs(kube: Kube, ns: str) -> str:
+    """The migration pods' own output (what psql said), for a failing assertion's message."""
+    out = []
+    for pod in kube.list("v1", "Pod", namespace=ns):
+        if "-migrate-" in pod["metadata"]["name"]:
+            container = pod["spec"]["containers"][0]["name"]
+            out += [pod["metadata"]["name"] + ":", *kube.pod_log(pod["metadata"]["name"], ns, container=container)]
+    return "\n".join(out)
+
+
+def columns(kubeconfig: Path, ns: str) -> str:
+    query = "select string_agg(column_name, ',' order by ordinal_position) from information_schema.columns"
+    query += " where table_name = 'greetings'"
+    return sql(kubeconfig, ns, query)
+
+
+def sql(kubeconfig: Path, ns: str, query: str) -> str:
+    """A query run by psql inside the database's pod (exec on the real node)."""
+    return exec_in(kubeconfig, ns, "db", f"{PG}/psql", "-h", "127.0.0.1", "-U", "app", "-d", "postgres", "-tAc", query)
+
+
+def test_the_migration_job_really_changes_the_schema_before_the_new_version_rolls_out(
+    real_cluster, images, real_namespace, tmp_path
+):
+    kc, kube, ns = real_cluster.kubeconfig, real_cluster.kube, real_namespace
+    kube.apply(database(ns, images))
+    ready = lambda o: any(c["type"] == "Ready" and c["status"] == "True" for c in o["status"].get("conditions", []))  # noqa: E731
+    _consume(kube.wait_for(Ref("v1", "Pod", "db", ns), ready, timeout=90), "db ready")
+    db_host = kube.get(Ref("v1", "Pod", "db", ns))["status"]["podIP"]
+
+    create = (
+        "CREATE TABLE greetings (id serial PRIMARY KEY, text text NOT NULL); INSERT INTO greetings (text) VALUES ('v1')"
+    )
+    v1 = write(tmp_path, migrating_spec(ns, images["1"], db_host, create), "v1.yaml")
+    first = cli("deploy", "-f", str(v1), "--stage", "dev", "--plain", "--timeout", "90", kubeconfig=kc)
+    assert first.returncode == 0, first.stderr + migration_logs(kube, ns)
+    assert columns(kc, ns).strip() == "id,text"
+    first_jobs = {j["metadata"]["name"] for j in kube.list("batch/v1", "Job", namespace=ns)}
+
+    alter = "ALTER TABLE greetings ADD COLUMN lang text NOT NULL DEFAULT 'en';"
+    alter += " INSERT INTO greetings (text, lang) VALUES ('v2', 'fr')"
+    v2 = write(tmp_path, migrating_spec(ns, images["2"], db_host, alter), "v2.yaml")
+    second = cli("deploy", "-f", str(v2), "--stage", "dev", "--plain", "--timeout", "90", kubeconfig=kc)
+    assert second.returncode == 0, second.stderr + migration_logs(kube, ns)
+    assert columns(kc, ns).strip() == "id,text,lang"
+    rows = sql(kc, ns, "select text || '/' || lang from greetings order by id")
+    assert rows.split() == ["v1/en", "v2/fr"]
+
+    # The schema changed before the new version's pods existed: the Job finished first.
+    jobs = [j for j in kube.list("batch/v1", "Job", namespace=ns) if j["metadata"]["name"] not in first_jobs]
+    assert len(jobs) == 1 and jobs[0]["status"].get("succeeded") == 1  # new SQL, new Job
+    last_job = jobs[0]["status"]["completionTime"]
+    v2_sets = [
+        rs
+        for rs in kube.list("apps/v1", "ReplicaSet", namespace=ns)
+        if rs["spec"]["template"]["spec"]["containers"][0]["image"] == images["2"]
+    ]
+    assert len(v2_sets) == 1 and last_job <= v2_sets[0]["metadata"]["creationTimestamp"]
+    assert served_versions(kube, kc, ns) == {"2"}
