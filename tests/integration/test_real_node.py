@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from shiplane.kube import Kube, Ref
-from shiplane.localcluster import nodeimages, realnode
+from shiplane.localcluster import nodebuild, nodeimages, realnode
 from tests.conftest import IN_CI, LocalCluster, _consume
 from tests.integration.deploying import cli, history, write
 
@@ -91,7 +91,7 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory, sysctls_before) -> It
     from shiplane.errors import ShiplaneError
     from shiplane.localcluster import cluster as lc
 
-    if reason := realnode.unsupported_reason():
+    if reason := nodebuild.unsupported_reason():
         unavailable(reason)
     state_dir = tmp_path_factory.mktemp("real-state")
     previous = os.environ.get("SHIPLANE_STATE")
@@ -117,7 +117,7 @@ def images(real_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
     """The app's versions as images built here (a Debian python3 base + the app), imported into containerd."""
     from shiplane.errors import ShiplaneError
 
-    found = realnode.locate()
+    found = nodebuild.locate()
     assert found is not None
     try:
         rootfs = _consume(nodeimages.debian_rootfs(ROOTFS_PACKAGES), "rootfs")
@@ -344,7 +344,7 @@ def test_up_and_down_leave_nothing_behind(tmp_path, sysctls_before):
     """A cluster of its own: after `down`, no process, mount, netns, cgroup or interface remains."""
     from shiplane.localcluster import cluster as lc
 
-    if reason := realnode.unsupported_reason():
+    if reason := nodebuild.unsupported_reason():
         unavailable(reason)
     links_before = link_names()
     previous = os.environ.get("SHIPLANE_STATE")

@@ -7,7 +7,7 @@ import tarfile
 import tomllib
 from pathlib import Path
 
-from shiplane.localcluster import cluster, nodeimages, realnode
+from shiplane.localcluster import cluster, nodebuild, nodeimages, realnode
 
 MOUNTINFO = """\
 25 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
@@ -24,8 +24,8 @@ def layout(tmp_path: Path) -> realnode.NodeLayout:
     return realnode.NodeLayout(tmp_path / "clusters" / "c1" / "node", "c1", api_port=6443, kubelet_port=10999)
 
 
-def binaries(tmp_path: Path) -> realnode.NodeBinaries:
-    return realnode.NodeBinaries(tmp_path / "containerd", tmp_path / "kubelet" / "kubelet")
+def binaries(tmp_path: Path) -> nodebuild.NodeBinaries:
+    return nodebuild.NodeBinaries(tmp_path / "containerd", tmp_path / "kubelet" / "kubelet")
 
 
 def test_the_kubelet_checks_and_never_writes_the_machine_sysctls(tmp_path):

@@ -34,14 +34,14 @@ def cluster() -> None:
 @plain_option
 def build(force: bool, tools: tuple[str, ...], real_node: bool, plain: bool) -> None:
     """Build (or locate) the control-plane binaries; cached under ~/.cache/shiplane."""
-    from shiplane.localcluster import binaries, realnode
+    from shiplane.localcluster import binaries, nodebuild
     from shiplane.localcluster import tools as gotools
 
     found = drain(binaries.build(force=force), plain=plain or None)
     for component, argv in found.argv.items():
         click.echo(f"{component:24} {' '.join(argv)}  [{found.origin[component]}]")
     if real_node:
-        node = drain(realnode.build(), plain=plain or None)
+        node = drain(nodebuild.build(), plain=plain or None)
         click.echo(f"{'containerd':24} {node.containerd_dir / 'containerd'}")
         click.echo(f"{'kubelet':24} {node.kubelet}")
     for name in tools:

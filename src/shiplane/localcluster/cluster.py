@@ -24,7 +24,7 @@ import yaml
 from shiplane.errors import ClusterFailed, InputError, ShiplaneError
 from shiplane.events import Event, Note, Step, Waiting
 from shiplane.kube import Kube, Ref
-from shiplane.localcluster import binaries, pki, realnode, stages
+from shiplane.localcluster import binaries, nodebuild, pki, realnode, stages
 from shiplane.localcluster.processes import Proc, alive, free_ports, log_tail, spawn, stop
 
 START_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -275,6 +275,11 @@ def up(
         realnode.check_startable()
     existing = ClusterState.load(name)
     if existing and all(alive(p) for p in existing.procs):
+        if real_node and not existing.real_node:
+            raise InputError(
+                f"cluster {name!r} is already running without a real node",
+                hint=f"stop it first (`shiplane cluster down --name {name}`), or pick another --name",
+            )
         yield Note(f"cluster {name!r} is already running")
         return existing
     if existing:
@@ -284,7 +289,7 @@ def up(
     found = binaries.locate()
     if found is None:
         found = yield from binaries.build()
-    node_binaries = (realnode.locate() or (yield from realnode.build())) if real_node else None
+    node_binaries = (nodebuild.locate() or (yield from nodebuild.build())) if real_node else None
     stage_dir = binaries.kwok_stage_dir()
 
     started = time.monotonic()
@@ -356,7 +361,9 @@ def _node_layout(state: ClusterState) -> realnode.NodeLayout:
     return realnode.NodeLayout(state.directory / "node", state.name, state.ports["kube-apiserver"], port)
 
 
-def _start_real_node(state: ClusterState, found: realnode.NodeBinaries, kube: Kube, timeout: float) -> Generator[Event]:
+def _start_real_node(
+    state: ClusterState, found: nodebuild.NodeBinaries, kube: Kube, timeout: float
+) -> Generator[Event]:
     """containerd + kubelet in namespaces of their own (see realnode), then wait for the node to be Ready."""
     yield Step("start the real node (containerd + kubelet)")
     t0 = time.monotonic()
