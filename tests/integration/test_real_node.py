@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -209,6 +212,14 @@ def test_node_is_ready_tainted_and_kwok_leaves_it_alone(real_cluster, sysctls_be
     assert realnode.leftover_mounts(node_dir) == []  # the node's mounts are invisible here
     for key, value in realnode.KUBELET_SYSCTLS.items():
         assert (node_dir / "sysctl" / key).read_text().strip() == value
+    # Any local user can reach the kubelet's port on 127.0.0.2; without the API server's client
+    # certificate it answers 401 (logs and exec, below, go through the API server).
+    port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+    insecure = ssl.create_default_context()
+    insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"https://{realnode.NODE_IP}:{port}/pods", context=insecure, timeout=5)
+    assert refused.value.code == 401
     # The kubelet's iptables chains exist only in the node's netns, never in the machine's.
     rules = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
     assert "KUBE-" not in rules

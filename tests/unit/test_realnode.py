@@ -36,6 +36,8 @@ def test_the_kubelet_checks_and_never_writes_the_machine_sysctls(tmp_path):
     assert config["cgroupRoot"] == "/shiplane-c1"
     assert config["port"] == 10999 and config["readOnlyPort"] == 0
     assert config["containerRuntimeEndpoint"] == f"unix://{node.sockets}/containerd.sock"
+    assert config["authentication"]["anonymous"]["enabled"] is False
+    assert config["authentication"]["x509"]["clientCAFile"] == str(node.directory.parent / "pki" / "ca.crt")
     assert config["registerWithTaints"] == [{"key": realnode.TAINT_KEY, "value": "true", "effect": "NoSchedule"}]
     # The values the node's files hold are exactly the kubelet's own (k8s.io/component-helpers).
     assert realnode.KUBELET_SYSCTLS == {
@@ -132,10 +134,11 @@ def test_kwok_manages_only_the_fake_nodes(tmp_path):
     assert not any(f.startswith("--manage-all-nodes") for f in flags["kwok"])
     assert cluster.node(0)["metadata"]["annotations"] == {"kwok.x-k8s.io/node": "fake"}
     assert not any("admission" in f for f in flags["kube-apiserver"])  # only with a real node
+    assert not any("kubelet-client" in f for f in flags["kube-apiserver"])
     state.real_node = {"cgroups": []}
-    assert (
-        "--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction" in cluster._flags(state)["kube-apiserver"]
-    )
+    apiserver = cluster._flags(state)["kube-apiserver"]
+    assert "--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction" in apiserver
+    assert f"--kubelet-client-certificate={tmp_path / 'pki/kubelet-client.crt'}" in apiserver
 
 
 def test_an_oci_archive_names_its_image_and_its_layers_are_their_diff_ids(tmp_path):
@@ -152,3 +155,19 @@ def test_an_oci_archive_names_its_image_and_its_layers_are_their_diff_ids(tmp_pa
         assert config["config"]["User"] == "65532" and config["config"]["Entrypoint"] == ["/x"]
         assert tar.extractfile("blobs/sha256/" + manifest["layers"][0]["digest"].split(":")[1]).read() == layer
     assert not (tmp_path / "a.tar.partial").exists()
+
+
+def test_the_api_servers_kubelet_client_certificate_is_for_client_auth_by_the_clusters_ca(tmp_path):
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from shiplane.localcluster import pki
+
+    pki.make_pki(tmp_path, cluster="c1")
+    pki.make_client_cert(tmp_path, "kubelet-client", common_name="kube-apiserver-kubelet-client")
+    cert = x509.load_pem_x509_certificate((tmp_path / "kubelet-client.crt").read_bytes())
+    ca = x509.load_pem_x509_certificate((tmp_path / "ca.crt").read_bytes())
+    cert.verify_directly_issued_by(ca)
+    usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert (tmp_path / "kubelet-client.key").stat().st_mode & 0o777 == 0o600

@@ -142,7 +142,7 @@ def _flags(state: ClusterState) -> dict[str, list[str]]:
             "--kubelet-preferred-address-types=InternalIP",
             # With a real node: a namespace annotated by `realnode.namespace_annotations()` sends
             # every pod to it (node selector + toleration), so specs need no scheduling fields.
-            *(["--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction"] if state.real_node else []),
+            *(_real_node_apiserver_flags(d) if state.real_node else []),
         ],
         "kube-controller-manager": [
             *kube_auth,
@@ -178,6 +178,15 @@ def _flags(state: ClusterState) -> dict[str, list[str]]:
             "--enable-crds=" + ",".join(stages.LOG_KINDS),
         ],
     }
+
+
+def _real_node_apiserver_flags(d: Path) -> list[str]:
+    return [
+        "--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction",
+        # The real kubelet accepts only clients with a certificate of the cluster's CA (kwok ignores it).
+        f"--kubelet-client-certificate={d / 'pki/kubelet-client.crt'}",
+        f"--kubelet-client-key={d / 'pki/kubelet-client.key'}",
+    ]
 
 
 def _http_ok(url: str, *, ctx: ssl.SSLContext | None = None, token: str | None = None) -> tuple[bool, str]:
@@ -306,6 +315,8 @@ def up(
 
     yield Step("generate PKI and kubeconfig")
     pki.make_pki(directory / "pki", cluster=name)
+    if real_node:
+        pki.make_client_cert(directory / "pki", "kubelet-client", common_name="kube-apiserver-kubelet-client")
     token = pki.make_token_file(directory / "tokens.csv")
     config = pki.kubeconfig(cluster=name, server=state.server, ca=directory / "pki/ca.crt", token=token)
     pki.write_kubeconfig(state.kubeconfig, config)

@@ -136,8 +136,13 @@ def kubelet_config(node_dir: Path, sockets: Path, *, port: int, cgroup_root: str
         "port": port,
         "readOnlyPort": 0,
         "podLogsDir": str(node_dir / "pod-logs"),
-        # Reached only through the socat on the machine's loopback, like kwok's kubelet server.
-        "authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": False}},
+        # Reached through the socat on the machine's loopback, where any local user could connect:
+        # only a client certificate of the cluster's CA (the API server's) gets in.
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": False},
+            "x509": {"clientCAFile": str(node_dir.parent / "pki" / "ca.crt")},
+        },
         "authorization": {"mode": "AlwaysAllow"},
         "registerWithTaints": [{"key": TAINT_KEY, "value": "true", "effect": "NoSchedule"}],
         "failSwapOn": False,
