@@ -53,7 +53,12 @@ http.server.ThreadingHTTPServer(("", 8080), Handler).serve_forever()
 
 
 def machine_sysctls() -> dict[str, str]:
-    return {key: Path("/proc/sys/" + key.replace(".", "/")).read_text().strip() for key in SYSCTLS}
+    """The kubelet's six, and the conntrack knobs kube-proxy is told to leave (frozen in the node)."""
+    values = {key: Path("/proc/sys/" + key.replace(".", "/")).read_text().strip() for key in SYSCTLS}
+    for path in realnode.GUARDED:
+        if Path(path).exists():
+            values[path] = Path(path).read_text().strip()
+    return values
 
 
 def unavailable(reason: str):
@@ -322,6 +327,14 @@ def test_deploy_rolls_the_real_app_and_rolls_back_a_failing_probe(real_cluster, 
     assert served_versions(kube, kc, ns) == {"2"}
     web = kube.get(Ref("apps/v1", "Deployment", "web", ns))
     assert web["status"]["readyReplicas"] == 2 and web["status"]["updatedReplicas"] == 2
+    # The Service shiplane rendered routes (kube-proxy, in the node's netns) to the new version.
+    cluster_ip = kube.get(Ref("v1", "Service", "web", ns))["spec"]["clusterIP"]
+    client = next(p["metadata"]["name"] for p in kube.list("v1", "Pod", namespace=ns) if p["status"].get("podIP"))
+    fetch = (
+        f"import urllib.request as u;[print(u.urlopen('http://{cluster_ip}:8080/').read().decode()) for _ in range(4)]"
+    )
+    answers = exec_in(kc, ns, client, "python3", "-c", fetch).split()
+    assert set(answers) >= {"version=2"} and "version=1" not in answers
 
     broken = write(tmp_path, app_spec(ns, images["3-broken"]), "v3.yaml")
     third = cli("deploy", "-f", str(broken), "--stage", "dev", "--plain", "--timeout", "20", kubeconfig=kc)
@@ -403,7 +416,7 @@ def database(ns: str, images: dict[str, str]) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": "db", "namespace": ns},
+        "metadata": {"name": "db", "namespace": ns, "labels": {"shiplane.test/db": "pg"}},
         "spec": {
             "securityContext": {"runAsUser": uid, "runAsGroup": uid, "fsGroup": uid, "runAsNonRoot": True},
             "containers": [
@@ -462,7 +475,14 @@ def test_the_migration_job_really_changes_the_schema_before_the_new_version_roll
     kube.apply(database(ns, images))
     ready = lambda o: any(c["type"] == "Ready" and c["status"] == "True" for c in o["status"].get("conditions", []))  # noqa: E731
     _consume(kube.wait_for(Ref("v1", "Pod", "db", ns), ready, timeout=90), "db ready")
-    db_host = kube.get(Ref("v1", "Pod", "db", ns))["status"]["podIP"]
+    # The migration reaches the database through a ClusterIP Service (kube-proxy on the node).
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "db", "namespace": ns, "labels": {}},
+        "spec": {"selector": {"shiplane.test/db": "pg"}, "ports": [{"port": 5432}]},
+    }
+    db_host = kube.resource("v1", "Service").create(body=service, namespace=ns).to_dict()["spec"]["clusterIP"]
 
     create = (
         "CREATE TABLE greetings (id serial PRIMARY KEY, text text NOT NULL); INSERT INTO greetings (text) VALUES ('v1')"

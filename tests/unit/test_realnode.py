@@ -74,6 +74,7 @@ def test_the_pod_network_stays_inside_the_node(tmp_path):
     cni = realnode.cni_config(layout(tmp_path).directory)
     bridge = cni["plugins"][0]
     assert bridge["type"] == "bridge" and bridge["ipMasq"] is False
+    assert bridge["ipam"]["routes"] == [{"dst": "0.0.0.0/0"}]  # to the bridge, where Services are DNATed
     assert bridge["ipam"]["ranges"] == [[{"subnet": realnode.POD_SUBNET}]]
     assert bridge["ipam"]["dataDir"].startswith(str(layout(tmp_path).directory))
 
@@ -94,7 +95,14 @@ def test_the_plan_covers_the_sysctls_before_anything_starts(tmp_path):
     assert plan["sysctls"] == realnode.KUBELET_SYSCTLS
     assert set(plan["binds"].values()) == {"/run", "/var/lib", "/var/log"}
     assert all(source.startswith(str(node.directory)) for source in plan["binds"])
-    assert [name for name, _ in plan["commands"]] == ["socat-api", "socat-kubelet", "containerd", "kubelet"]
+    assert [name for name, _ in plan["commands"]] == [
+        "socat-api",
+        "socat-kubelet",
+        "containerd",
+        "kubelet",
+        "kube-proxy",
+    ]
+    assert plan["guards"] == realnode.GUARDED
     kubelet = dict(plan["commands"])["kubelet"]
     assert "--cloud-provider=external" in kubelet and f"--hostname-override={realnode.NODE_NAME}" in kubelet
     assert f"--root-dir={node.sockets / 'kubelet'}" in kubelet
@@ -171,3 +179,13 @@ def test_the_api_servers_kubelet_client_certificate_is_for_client_auth_by_the_cl
     usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(usage) == [ExtendedKeyUsageOID.CLIENT_AUTH]
     assert (tmp_path / "kubelet-client.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_kube_proxy_leaves_machine_wide_conntrack_settings_alone(tmp_path):
+    config = realnode.kube_proxy_config(layout(tmp_path).directory)
+    assert config["mode"] == "iptables" and config["iptables"]["masqueradeAll"] is True
+    conntrack = config["conntrack"]
+    assert conntrack["maxPerCore"] == 0 and conntrack["min"] == 0  # 0: nf_conntrack_max and hashsize untouched
+    assert conntrack["tcpEstablishedTimeout"] == "0s" and conntrack["tcpCloseWaitTimeout"] == "0s"
+    assert config["clientConnection"]["kubeconfig"] == str(layout(tmp_path).directory.parent / "kubeconfig")
+    assert "/proc/sys/net/netfilter/nf_conntrack_max" in realnode.GUARDED

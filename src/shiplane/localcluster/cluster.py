@@ -376,7 +376,7 @@ def _start_real_node(
     state: ClusterState, found: nodebuild.NodeBinaries, kube: Kube, timeout: float
 ) -> Generator[Event]:
     """containerd + kubelet in namespaces of their own (see realnode), then wait for the node to be Ready."""
-    yield Step("start the real node (containerd + kubelet)")
+    yield Step("start the real node (containerd, kubelet, kube-proxy)")
     t0 = time.monotonic()
     state.real_node = {"kubelet_port": free_ports(1)[0], "cgroups": []}
     layout = _node_layout(state)
@@ -407,7 +407,7 @@ def _start_real_node(
     realnode.load_pause_image(layout, found)
     if not alive(node_proc):
         realnode.raise_failed(layout.directory, "exited")
-    yield Step("start the real node (containerd + kubelet)", done=True, seconds=time.monotonic() - t0)
+    yield Step("start the real node (containerd, kubelet, kube-proxy)", done=True, seconds=time.monotonic() - t0)
 
 
 def _crd_established(obj: dict | None) -> bool:

@@ -52,11 +52,25 @@ def cover_sysctls(sysctls: dict[str, str], files: Path) -> None:
     log("sysctls covered: " + ", ".join(f"{k}={v}" for k, v in sysctls.items()))
 
 
+def freeze(paths: list[str], files: Path) -> None:
+    """Cover machine-wide knobs nothing in the node should change with read-only copies of
+    their current values: a write fails (EROFS) instead of reaching the machine."""
+    for target in paths:
+        if not Path(target).exists():
+            continue
+        source = files / ("frozen" + target.replace("/", "_"))
+        source.write_text(Path(target).read_text())
+        run("mount", "--bind", str(source), target)
+        run("mount", "-o", "remount,bind,ro", target)
+    log("frozen read-only: " + ", ".join(p for p in paths if Path(p).exists()))
+
+
 def main(plan_path: str) -> int:
     plan = json.loads(Path(plan_path).read_text())
     if os.getpid() != 1:
         raise SystemExit("nodeinit must run as PID 1 of its own PID namespace (see realnode.start)")
     cover_sysctls(plan["sysctls"], Path(plan["sysctl_files"]))
+    freeze(plan.get("guards", []), Path(plan["sysctl_files"]))
     for source, target in plan["binds"].items():  # /run, /var/lib, /var/log → the cluster's directory
         Path(source).mkdir(parents=True, exist_ok=True)
         run("mount", "--bind", source, target)

@@ -44,6 +44,7 @@ UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
 
 # What the kubelet expects of these VM-global sysctls (k8s.io/component-helpers/node/util/sysctl).
 # The node's mount namespace shows it files holding exactly these values; the machine's stay as they are.
+GUARDED = ["/proc/sys/net/netfilter/nf_conntrack_max", "/sys/module/nf_conntrack/parameters/hashsize"]
 KUBELET_SYSCTLS = {
     "vm.overcommit_memory": "1",
     "vm.panic_on_oom": "0",
@@ -114,6 +115,8 @@ def cni_config(node_dir: Path) -> dict:
                 "ipam": {
                     "type": "host-local",
                     "ranges": [[{"subnet": POD_SUBNET}]],
+                    # Via the bridge's address: Service IPs are DNATed there (kube-proxy, node netns).
+                    "routes": [{"dst": "0.0.0.0/0"}],
                     "dataDir": str(node_dir / "cni-ipam"),
                 },
             },
@@ -156,6 +159,25 @@ def kubelet_config(node_dir: Path, sockets: Path, *, port: int, cgroup_root: str
         "syncFrequency": "10s",
         "nodeStatusUpdateFrequency": "5s",
         "fileCheckFrequency": "20s",
+    }
+
+
+def kube_proxy_config(node_dir: Path) -> dict:
+    """ClusterIP Services for the node's pods, iptables rules inside the node's netns only."""
+    return {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "clientConnection": {"kubeconfig": str(node_dir.parent / "kubeconfig")},
+        "hostnameOverride": NODE_NAME,
+        "mode": "iptables",
+        "clusterCIDR": POD_SUBNET,
+        # No br_netfilter here (a machine-wide module setting): masquerading every Service
+        # connection makes replies come back through the node's netns, where they are un-NATed.
+        "iptables": {"masqueradeAll": True},
+        # Zero means "leave as is": conntrack's table size and hash are machine-wide.
+        "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
+        "metricsBindAddress": "127.0.0.1:10249",
+        "healthzBindAddress": "127.0.0.1:10256",
     }
 
 
@@ -213,6 +235,8 @@ def plan(layout: NodeLayout, found: nodebuild.NodeBinaries) -> dict:
     ]
     return {
         "sysctls": KUBELET_SYSCTLS,
+        # Machine-wide knobs kube-proxy could write (it is told not to): frozen read-only, as found.
+        "guards": GUARDED,
         "sysctl_files": str(d / "sysctl"),
         # Paths the runtimes use without asking (shim sockets, CNI cache, /var/log/containers):
         # inside the namespace they are the node's own directories.
@@ -238,6 +262,7 @@ def plan(layout: NodeLayout, found: nodebuild.NodeBinaries) -> dict:
             ],
             ["containerd", [str(found.containerd_dir / "containerd"), f"--config={d / 'containerd.toml'}"]],
             ["kubelet", kubelet_argv],
+            ["kube-proxy", [str(found.kubelet), "kube-proxy", f"--config={d / 'kube-proxy.yaml'}", "--v=1"]],
         ],
         "wait_for": {
             "socat-kubelet": str(layout.sockets / "kubelet.sock"),
@@ -296,6 +321,7 @@ def write_files(layout: NodeLayout, found: nodebuild.NodeBinaries) -> None:
     (d / "cni" / "10-shiplane.conflist").write_text(json.dumps(cni_config(d), indent=2))
     kubelet = kubelet_config(d, layout.sockets, port=layout.kubelet_port, cgroup_root=layout.cgroup_root)
     (d / "kubelet.yaml").write_text(yaml.safe_dump(kubelet, sort_keys=False))
+    (d / "kube-proxy.yaml").write_text(yaml.safe_dump(kube_proxy_config(d), sort_keys=False))
     (d / "plan.json").write_text(json.dumps(plan(layout, found), indent=2))
 
 
