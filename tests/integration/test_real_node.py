@@ -68,19 +68,21 @@ def unavailable(reason: str):
 
 
 def node_pids(state_dir: Path, cluster: str) -> set[int]:
-    """Every process in the node's PID namespace (found by the namespace of its init)."""
+    """Every process under the node's `unshare` (containers run in PID namespaces of their own,
+    nested in the node's; shims re-parent to the node's init): the process tree, by ppid."""
     state = json.loads((state_dir / "clusters" / cluster / "state.json").read_text())
-    unshare = next(p["pid"] for p in state["procs"] if p["component"] == "real-node")
-    init = int(Path(f"/proc/{unshare}/task/{unshare}/children").read_text().split()[0])
-    pidns = os.readlink(f"/proc/{init}/ns/pid")
-    found = set()
+    root = next(p["pid"] for p in state["procs"] if p["component"] == "real-node")
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if os.readlink(entry / "ns/pid") == pidns:
-                    found.add(int(entry.name))
+                stat = (entry / "stat").read_text()
             except OSError:
                 continue
+            parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+    found = {root}
+    while grown := {pid for pid, parent in parents.items() if parent in found} - found:
+        found |= grown
     return found
 
 
@@ -374,17 +376,39 @@ def test_up_and_down_leave_nothing_behind(tmp_path, sysctls_before):
     previous = os.environ.get("SHIPLANE_STATE")
     os.environ["SHIPLANE_STATE"] = str(tmp_path)
     name = f"real-down-{os.getpid()}"
+    stopped = False
     try:
         state = _consume(lc.up(name, nodes=1, real_node=True), "up")
         cgroups = state.real_node["cgroups"]
         assert cgroups and all(os.path.isdir(c) for c in cgroups)
+        # A running pod at `down`: its container, shim, overlay mount, veth and pod netns must go too.
+        kube = Kube.connect(state.kubeconfig)
+        _consume(
+            kube.wait_for(Ref("v1", "ServiceAccount", "default", "default"), lambda o: o is not None, timeout=60), "sa"
+        )
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "left-running", "namespace": "default"},
+            "spec": {
+                "nodeName": realnode.NODE_NAME,  # bypasses the scheduler and the taint
+                "containers": [{"name": "p", "image": realnode.PAUSE_IMAGE, "imagePullPolicy": "Never"}],
+            },
+        }
+        kube.apply(pod)
+        running = lambda o: o and o.get("status", {}).get("phase") == "Running"  # noqa: E731
+        _consume(kube.wait_for(Ref("v1", "Pod", "left-running", "default"), running, timeout=60), "pod")
         pids = node_pids(tmp_path, name)
-        assert len(pids) >= 4  # init, socats, containerd, kubelet
+        assert len(pids) >= 7  # init, socats, containerd, kubelet, kube-proxy, shim, pause
+        assert any(Path(f"/proc/{p}/comm").read_text().strip() == "pause" for p in pids)
         netns = {os.readlink(f"/proc/{p}/ns/net") for p in pids}
         sockets = realnode.NodeLayout(state.directory / "node", name, 0, 0).sockets
         assert (sockets / "containerd.sock").is_socket()
         _consume(lc.down(name), "down")
+        stopped = True
     finally:
+        if not stopped:  # a failed assertion above must not leave the cluster running
+            _consume(lc.down(name), "down after a failure")
         if previous is None:
             os.environ.pop("SHIPLANE_STATE", None)
         else:
