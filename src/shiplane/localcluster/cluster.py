@@ -398,13 +398,13 @@ def _start_real_node(
             realnode.raise_failed(layout.directory, f"did not register within {timeout:.0f}s")
         yield Waiting("real node registered", time.monotonic() - t0, "")
         time.sleep(0.5)
+    realnode.load_pause_image(layout, found)  # containerd is up (the kubelet registered): before pods come
     yield from kube.wait_for(  # Ready, and the node controller has lifted its not-ready taint
         ref,
         lambda o: _node_ready(o) and realnode.only_our_taint(o),
         timeout=max(deadline - time.monotonic(), 10),
         describe=lambda o: "not Ready" if not _node_ready(o) else "taints: " + json.dumps(o["spec"].get("taints")),
     )
-    realnode.load_pause_image(layout, found)
     if not alive(node_proc):
         realnode.raise_failed(layout.directory, "exited")
     yield Step("start the real node (containerd, kubelet, kube-proxy)", done=True, seconds=time.monotonic() - t0)
