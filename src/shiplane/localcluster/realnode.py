@@ -29,10 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic.exceptions import DynamicApiError
 
 from shiplane.errors import ClusterFailed, EnvironmentProblem
 from shiplane.kube import Kube, Ref
-from shiplane.localcluster import nodebuild
+from shiplane.localcluster import nodebuild, nodeimages
 
 NODE_NAME = "shiplane-real-node"
 NODE_IP = "127.0.0.2"
@@ -375,13 +377,15 @@ def initialize_node(kube: Kube) -> bool:
         return False
     api = kube.resource("v1", "Node")
     taints = [t for t in (obj["spec"].get("taints") or []) if t["key"] != UNINITIALIZED_TAINT]
-    if len(taints) != len(obj["spec"].get("taints") or []):
-        api.patch(name=NODE_NAME, body={"spec": {"taints": taints}}, content_type="application/merge-patch+json")
     addresses = [{"type": "InternalIP", "address": NODE_IP}, {"type": "Hostname", "address": NODE_NAME}]
-    if obj.get("status", {}).get("addresses") != addresses:
-        api.status.patch(
-            name=NODE_NAME, body={"status": {"addresses": addresses}}, content_type="application/merge-patch+json"
-        )
+    merge = "application/merge-patch+json"
+    try:
+        if len(taints) != len(obj["spec"].get("taints") or []):
+            api.patch(name=NODE_NAME, body={"spec": {"taints": taints}}, content_type=merge)
+        if obj.get("status", {}).get("addresses") != addresses:
+            api.status.patch(name=NODE_NAME, body={"status": {"addresses": addresses}}, content_type=merge)
+    except (ApiException, DynamicApiError):
+        return False  # the kubelet updated the node meanwhile: read it again on the next round
     return True
 
 
@@ -397,8 +401,6 @@ def namespace_annotations() -> dict[str, str]:
 
 def load_pause_image(layout: NodeLayout, found: nodebuild.NodeBinaries) -> None:
     """The sandbox image, from our own pause binary: pods start without any image download."""
-    from shiplane.localcluster import nodeimages
-
     archive = nodeimages.oci_archive(
         layout.directory / "pause.tar",
         PAUSE_IMAGE,
