@@ -189,3 +189,18 @@ def test_kube_proxy_leaves_machine_wide_conntrack_settings_alone(tmp_path):
     assert conntrack["tcpEstablishedTimeout"] == "0s" and conntrack["tcpCloseWaitTimeout"] == "0s"
     assert config["clientConnection"]["kubeconfig"] == str(layout(tmp_path).directory.parent / "kubeconfig")
     assert "/proc/sys/net/netfilter/nf_conntrack_max" in realnode.GUARDED
+
+
+def test_a_machine_that_cannot_run_the_node_is_told_why(monkeypatch):
+    import pytest
+
+    from shiplane.errors import EnvironmentProblem
+
+    monkeypatch.setattr(nodebuild.os, "geteuid", lambda: 1000)
+    assert nodebuild.unsupported_reason() == "a real node needs root (mount and network namespaces, cgroups)"
+    with pytest.raises(EnvironmentProblem, match="cannot start a real node: a real node needs root") as err:
+        realnode.check_startable()
+    assert err.value.exit_code == 3
+    monkeypatch.setattr(nodebuild.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(nodebuild.os, "access", lambda path, mode: path != "/usr/bin/socat")
+    assert nodebuild.unsupported_reason() == "missing Debian packages: socat (apt-get install them)"
