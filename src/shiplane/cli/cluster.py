@@ -30,15 +30,20 @@ def cluster() -> None:
     help="Also build a Go tool the tests and benchmarks use (crane, helm, cosign, syft, kube-score, "
     "kustomize, kompose); repeatable.",
 )
+@click.option("--real-node", is_flag=True, help="Also build containerd and the kubelet (for `up --real-node`).")
 @plain_option
-def build(force: bool, tools: tuple[str, ...], plain: bool) -> None:
+def build(force: bool, tools: tuple[str, ...], real_node: bool, plain: bool) -> None:
     """Build (or locate) the control-plane binaries; cached under ~/.cache/shiplane."""
-    from shiplane.localcluster import binaries
+    from shiplane.localcluster import binaries, nodebuild
     from shiplane.localcluster import tools as gotools
 
     found = drain(binaries.build(force=force), plain=plain or None)
     for component, argv in found.argv.items():
         click.echo(f"{component:24} {' '.join(argv)}  [{found.origin[component]}]")
+    if real_node:
+        node = drain(nodebuild.build(), plain=plain or None)
+        click.echo(f"{'containerd':24} {node.containerd_dir / 'containerd'}")
+        click.echo(f"{'kubelet':24} {node.kubelet}")
     for name in tools:
         click.echo(f"{name:24} {drain(gotools.build(name), plain=plain or None)}")
 
@@ -53,12 +58,21 @@ def build(force: bool, tools: tuple[str, ...], plain: bool) -> None:
     help="Also run metrics-server (built once from the Go module proxy): metrics.k8s.io, so `status` shows "
     "usage against limits; kwok's simulated usage comes from the pod annotations kwok.x-k8s.io/usage-cpu|memory.",
 )
+@click.option(
+    "--real-node",
+    is_flag=True,
+    help="Also run one real node (containerd + kubelet in namespaces of its own, tainted "
+    "shiplane.dev/real-node:NoSchedule) that really runs containers; Linux, root.",
+)
 @plain_option
-def up(name: str, nodes: int, timeout: float, metrics_server: bool, plain: bool) -> None:
+def up(name: str, nodes: int, timeout: float, metrics_server: bool, real_node: bool, plain: bool) -> None:
     """Start the local cluster (building it first if needed); prints the kubeconfig path."""
     from shiplane.localcluster import cluster as lc
 
-    state = drain(lc.up(name, nodes=nodes, start_timeout=timeout, metrics_server=metrics_server), plain=plain or None)
+    state = drain(
+        lc.up(name, nodes=nodes, start_timeout=timeout, metrics_server=metrics_server, real_node=real_node),
+        plain=plain or None,
+    )
     click.echo(str(state.kubeconfig))
     click.echo(f"# kubectl --kubeconfig {state.kubeconfig} get nodes", err=True)
 

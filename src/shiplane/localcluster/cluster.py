@@ -24,7 +24,7 @@ import yaml
 from shiplane.errors import ClusterFailed, InputError, ShiplaneError
 from shiplane.events import Event, Note, Step, Waiting
 from shiplane.kube import Kube, Ref
-from shiplane.localcluster import binaries, pki, stages, tools
+from shiplane.localcluster import binaries, nodebuild, pki, realnode, stages, tools
 from shiplane.localcluster.processes import Proc, alive, free_ports, log_tail, spawn, stop
 
 START_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -47,6 +47,8 @@ class ClusterState:
     procs: list[Proc] = field(default_factory=list)
     nodes: int = 1
     started_at: float = 0.0
+    # The opt-in real node: its kubelet port and the cgroup directories made for it (removed by `down`).
+    real_node: dict | None = None
 
     @property
     def kubeconfig(self) -> Path:
@@ -63,6 +65,7 @@ class ClusterState:
             "procs": [p.to_json() for p in self.procs],
             "nodes": self.nodes,
             "started_at": self.started_at,
+            "real_node": self.real_node,
         }
         tmp = self.directory / "state.json.tmp"
         tmp.write_text(json.dumps(data, indent=2))
@@ -84,6 +87,7 @@ class ClusterState:
             procs=[Proc(**p) for p in data["procs"]],
             nodes=data.get("nodes", 1),
             started_at=data.get("started_at", 0.0),
+            real_node=data.get("real_node"),
         )
 
 
@@ -144,6 +148,9 @@ def _flags(state: ClusterState) -> dict[str, list[str]]:
             "--requestheader-extra-headers-prefix=X-Remote-Extra-",
             f"--proxy-client-cert-file={d / 'pki/front-proxy-client.crt'}",
             f"--proxy-client-key-file={d / 'pki/front-proxy-client.key'}",
+            # With a real node: a namespace annotated by `realnode.namespace_annotations()` sends
+            # every pod to it (node selector + toleration), so specs need no scheduling fields.
+            *(_real_node_apiserver_flags(d) if state.real_node else []),
         ],
         "kube-controller-manager": [
             *kube_auth,
@@ -167,7 +174,8 @@ def _flags(state: ClusterState) -> dict[str, list[str]]:
         "kwok": [
             f"--kubeconfig={kubeconfig}",
             f"--config={d / 'kwok-stages.yaml'}",
-            "--manage-all-nodes=true",
+            # Only the fake nodes (a real node, if any, is its kubelet's own).
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
             "--cidr=10.244.0.0/16",
             "--node-ip=127.0.0.1",  # the API server reaches kwok's kubelet server here (pods/log)
             f"--node-port={p['kwok']}",  # → each node's status.daemonEndpoints.kubeletEndpoint.Port
@@ -178,6 +186,15 @@ def _flags(state: ClusterState) -> dict[str, list[str]]:
             "--enable-crds=" + ",".join(stages.LOG_KINDS),
         ],
     }
+
+
+def _real_node_apiserver_flags(d: Path) -> list[str]:
+    return [
+        "--enable-admission-plugins=PodNodeSelector,PodTolerationRestriction",
+        # The real kubelet accepts only clients with a certificate of the cluster's CA (kwok ignores it).
+        f"--kubelet-client-certificate={d / 'pki/kubelet-client.crt'}",
+        f"--kubelet-client-key={d / 'pki/kubelet-client.key'}",
+    ]
 
 
 def _http_ok(url: str, *, ctx: ssl.SSLContext | None = None, token: str | None = None) -> tuple[bool, str]:
@@ -270,15 +287,27 @@ def _node_ready(obj: dict | None) -> bool:
 
 
 def up(
-    name: str = DEFAULT_NAME, *, nodes: int = 1, start_timeout: float = 180.0, metrics_server: bool = False
+    name: str = DEFAULT_NAME,
+    *,
+    nodes: int = 1,
+    start_timeout: float = 180.0,
+    metrics_server: bool = False,
+    real_node: bool = False,
 ) -> Generator[Event, None, ClusterState]:
     """Build if needed, start everything, wait for Ready nodes; return the running cluster.
     `metrics_server`: also serve metrics.k8s.io (resource usage against limits in `status`)."""
     _validate_name(name)
     if nodes < 1:
         raise InputError(f"--nodes {nodes}: a cluster needs at least one node")
+    if real_node:
+        realnode.check_startable()
     existing = ClusterState.load(name)
     if existing and all(alive(p) for p in existing.procs):
+        if real_node and not existing.real_node:
+            raise InputError(
+                f"cluster {name!r} is already running without a real node",
+                hint=f"stop it first (`shiplane cluster down --name {name}`), or pick another --name",
+            )
         yield Note(f"cluster {name!r} is already running")
         return existing
     if existing:
@@ -288,6 +317,7 @@ def up(
     found = binaries.locate()
     if found is None:
         found = yield from binaries.build()
+    node_binaries = (nodebuild.locate() or (yield from nodebuild.build())) if real_node else None
     stage_dir = binaries.kwok_stage_dir()
     metrics_binary = (
         (tools.locate("metrics-server") or (yield from tools.build("metrics-server"))) if metrics_server else None
@@ -300,11 +330,15 @@ def up(
     directory.mkdir(parents=True)
     directory.chmod(0o700)
     state = ClusterState(name=name, directory=directory, nodes=nodes, started_at=time.time())
+    if real_node:
+        state.real_node = {"cgroups": []}
     keys = ["etcd", "etcd-peer", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
     state.ports = dict(zip(keys, free_ports(len(keys)), strict=True))
 
     yield Step("generate PKI and kubeconfig")
     pki.make_pki(directory / "pki", cluster=name)
+    if real_node:
+        pki.make_client_cert(directory / "pki", "kubelet-client", common_name="kube-apiserver-kubelet-client")
     token = pki.make_token_file(directory / "tokens.csv")
     config = pki.kubeconfig(cluster=name, server=state.server, ca=directory / "pki/ca.crt", token=token)
     pki.write_kubeconfig(state.kubeconfig, config)
@@ -343,10 +377,15 @@ def up(
             Ref("v1", "ServiceAccount", "default", "default"), lambda o: o is not None, timeout=start_timeout
         )
         yield Step(f"create {nodes} kwok node(s) and the default StorageClass", done=True)
+        if node_binaries is not None:
+            yield from _start_real_node(state, node_binaries, kube, start_timeout)
         if metrics_binary is not None:
             yield from _start_metrics_server(state, metrics_binary, kube, start_timeout)
     except (ShiplaneError, KeyboardInterrupt):
         stop(list(reversed(state.procs)))
+        if state.real_node:
+            realnode.remove_socket_dir(_node_layout(state))
+            realnode.remove_cgroups(state.real_node["cgroups"])
         raise
     yield Step(f"cluster {name!r} up", done=True, seconds=time.monotonic() - started)
     return state
@@ -416,6 +455,50 @@ def _start_metrics_server(state: ClusterState, binary: Path, kube: Kube, timeout
     yield Step("start metrics-server", done=True, seconds=time.monotonic() - t0)
 
 
+def _node_layout(state: ClusterState) -> realnode.NodeLayout:
+    assert state.real_node is not None
+    port = state.real_node.get("kubelet_port", 0)
+    return realnode.NodeLayout(state.directory / "node", state.name, state.ports["kube-apiserver"], port)
+
+
+def _start_real_node(
+    state: ClusterState, found: nodebuild.NodeBinaries, kube: Kube, timeout: float
+) -> Generator[Event]:
+    """containerd + kubelet in namespaces of their own (see realnode), then wait for the node to be Ready."""
+    yield Step("start the real node (containerd, kubelet, kube-proxy)")
+    t0 = time.monotonic()
+    state.real_node = {"kubelet_port": free_ports(1)[0], "cgroups": []}
+    layout = _node_layout(state)
+    realnode.write_files(layout, found)
+    state.real_node["cgroups"] = realnode.make_cgroups(layout)
+    state.save()
+    for component, argv in realnode.host_commands(layout):
+        state.procs.append(spawn(component, argv, log=layout.directory / "logs" / f"{component}.log"))
+        state.save()
+    node_proc = spawn("real-node", realnode.node_command(layout), log=layout.directory / "logs" / "nodeinit.log")
+    state.procs.append(node_proc)
+    state.save()
+    ref = Ref("v1", "Node", realnode.NODE_NAME)
+    deadline = time.monotonic() + timeout
+    while not realnode.initialize_node(kube):
+        if not alive(node_proc):
+            realnode.raise_failed(layout.directory, "exited during start-up")
+        if time.monotonic() > deadline:
+            realnode.raise_failed(layout.directory, f"did not register within {timeout:.0f}s")
+        yield Waiting("real node registered", time.monotonic() - t0, "")
+        time.sleep(0.5)
+    realnode.load_pause_image(layout, found)  # containerd is up (the kubelet registered): before pods come
+    yield from kube.wait_for(  # Ready, and the node controller has lifted its not-ready taint
+        ref,
+        lambda o: _node_ready(o) and realnode.only_our_taint(o),
+        timeout=max(deadline - time.monotonic(), 10),
+        describe=lambda o: "not Ready" if not _node_ready(o) else "taints: " + json.dumps(o["spec"].get("taints")),
+    )
+    if not alive(node_proc):
+        realnode.raise_failed(layout.directory, "exited")
+    yield Step("start the real node (containerd, kubelet, kube-proxy)", done=True, seconds=time.monotonic() - t0)
+
+
 def _crd_established(obj: dict | None) -> bool:
     conditions = (obj or {}).get("status", {}).get("conditions") or []
     return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
@@ -441,6 +524,10 @@ def down(name: str = DEFAULT_NAME, *, keep_state: bool = False) -> Generator[Eve
     survivors = [p for p in state.procs if alive(p)]
     if survivors:
         raise ClusterFailed("could not stop: " + ", ".join(f"{p.component} (pid {p.pid})" for p in survivors))
+    if state.real_node:
+        realnode.remove_socket_dir(_node_layout(state))
+        if left := realnode.remove_cgroups(state.real_node["cgroups"]):
+            raise ClusterFailed("could not remove the real node's cgroups: " + ", ".join(left))
     if not keep_state:
         shutil.rmtree(state.directory, ignore_errors=True)
     yield Step(f"stop cluster {name!r}", done=True)

@@ -138,6 +138,31 @@ def make_pki(pki: Path, *, cluster: str) -> None:
     )
 
 
+def make_client_cert(pki: Path, name: str, *, common_name: str) -> None:
+    """`<name>.crt`/`.key`: a client certificate signed by the cluster's CA (client auth only).
+
+    The API server presents it to a real kubelet, which accepts only certificates of this CA.
+    """
+    ca_cert = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), password=None)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + VALIDITY)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    (pki / f"{name}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(pki / f"{name}.key", _key_pem(key))
+
+
 def make_token_file(path: Path) -> str:
     """A fresh admin bearer token, in the apiserver's static token file format."""
     token = secrets.token_urlsafe(32)

@@ -104,8 +104,9 @@ def test_fan_out_reads_generated_secrets_from_each_targets_cluster(monkeypatch) 
     ensured: list[tuple] = []
     monkeypatch.setattr(cli_fanout, "_guard", lambda *_: (targetguard.changes([], {}), {}))
     monkeypatch.setattr(deploying, "_connect", lambda kubeconfig, context: kube)
+    # the values are read from the target's cluster; storing new ones is left to its Deploy (after its gates)
     monkeypatch.setattr(
-        rotate, "ensure", lambda target, stage, *, write: ensured.append((target.kube, target.namespace, write)) or {}
+        rotate, "ensure_later", lambda target, stage: ensured.append((target.kube, target.namespace)) or ({}, None)
     )
 
     class Loaded(Exception):
@@ -119,4 +120,4 @@ def test_fan_out_reads_generated_secrets_from_each_targets_cluster(monkeypatch) 
     monkeypatch.setattr(desired, "load", load)
     with pytest.raises(Loaded):
         cli_fanout.fan_out(None, [shop], "prod", None, {"output": "text"}, resume=False, dry_run=False, plain=True)
-    assert ensured == [(kube, "shop-acme-prod", True)]
+    assert ensured == [(kube, "shop-acme-prod")]
