@@ -78,45 +78,51 @@ def _target(
             connected.append(_connect(kubeconfig, context or stage_context))
         return connected[0]
 
-    def generated(stage_spec, ns):
-        from shiplane.actions import rotate
-
-        where = Target(connect(stage_spec.stage.context), stage_spec.doc.app.name, stage, ns)
-        if writes is None:
-            return rotate.ensure(where, stage_spec, write=False)
-        values, write = rotate.ensure_later(where, stage_spec)
-        writes.extend([write] if write else [])
-        return values
-
-    def retained(stage_spec, ns, values):
-        from shiplane.actions import rotate
-
-        where = Target(connect(stage_spec.stage.context), stage_spec.doc.app.name, stage, ns)
-        return rotate.retained(where, values)
-
-    def digest_key(stage_spec, ns):
-        from shiplane.actions import rotate
-
-        where = Target(connect(stage_spec.stage.context), stage_spec.doc.app.name, stage, ns)
-        if writes is None:
-            return rotate.digest_key(where, write=False)
-        key, write = rotate.digest_key_later(where)
-        writes.extend([write] if write else [])
-        return key
-
+    readers = secret_readers(lambda stage_spec: connect(stage_spec.stage.context), stage, writes)
     want = desired.load(
         list(files),
         stage,
         namespace=namespace,
         pin=pin,
         images=images,
-        generated=generated,
         etcd_at=etcd_at,
-        retained=retained,
         selector=selection()[0],
-        digest_key=digest_key,
+        **readers,
     )
     return Target(connect(want.context), want.app, stage, want.namespace, target_id=want.target_id), want
+
+
+def secret_readers(kube_of, stage: str, writes: list | None) -> dict:
+    """`generated`, `retained` and `digest_key` for `desired.load`: each reads the stage's generated
+    secrets and digest key from its namespace in the cluster `kube_of(stage_spec)` names. Missing
+    ones are made in memory; with `writes` (a real deploy) the writes that store them are appended,
+    for `Deploy` to make once its gates have passed; without, nothing is ever stored."""
+    from shiplane.actions import rotate
+    from shiplane.actions.target import Target
+
+    def where(stage_spec, ns):
+        return Target(kube_of(stage_spec), stage_spec.doc.app.name, stage, ns)
+
+    def later(values_and_write):
+        value, write = values_and_write
+        if write is not None:
+            writes.append(write)
+        return value
+
+    def generated(stage_spec, ns):
+        if writes is None:
+            return rotate.ensure(where(stage_spec, ns), stage_spec, write=False)
+        return later(rotate.ensure_later(where(stage_spec, ns), stage_spec))
+
+    def retained(stage_spec, ns, values):
+        return rotate.retained(where(stage_spec, ns), values)
+
+    def digest_key(stage_spec, ns):
+        if writes is None:
+            return rotate.digest_key(where(stage_spec, ns), write=False)
+        return later(rotate.digest_key_later(where(stage_spec, ns)))
+
+    return {"generated": generated, "retained": retained, "digest_key": digest_key}
 
 
 def _etcd_revisions(target, revision: int) -> dict[str, int]:

@@ -77,9 +77,9 @@ def _target_plans(files, stage, kubeconfig, loaded) -> dict[str, dict]:
     """Each selected target's plan in short (counts per action), as `plan` computes it for one: its
     own cluster, namespace and history; generated secrets read, never stored. A target that cannot
     be planned (cluster unreachable, bad overrides) is reported on its row, the others still are."""
-    from shiplane.actions import desired, inspect, rotate
+    from shiplane.actions import desired, inspect
     from shiplane.actions.target import Target
-    from shiplane.cli.deploying import _connect
+    from shiplane.cli.deploying import _connect, secret_readers
     from shiplane.cli.options import selection
     from shiplane.errors import ShiplaneError
 
@@ -91,24 +91,8 @@ def _target_plans(files, stage, kubeconfig, loaded) -> dict[str, dict]:
         name, stage_name = chosen.target.name, chosen.target.stage
         try:
             kube = _connect(kubeconfig, chosen.stage.context)
-
-            def generated(s, ns, kube=kube, stage_name=stage_name):
-                return rotate.ensure(Target(kube, s.doc.app.name, stage_name, ns), s, write=False)
-
-            def retained(s, ns, values, kube=kube, stage_name=stage_name):
-                return rotate.retained(Target(kube, s.doc.app.name, stage_name, ns), values)
-
-            def digest_key(s, ns, kube=kube, stage_name=stage_name):  # read, never stored, as `plan` does
-                return rotate.digest_key(Target(kube, s.doc.app.name, stage_name, ns), write=False)
-
-            want = desired.load(
-                list(files),
-                stage_name,
-                stage_spec=chosen,
-                generated=generated,
-                retained=retained,
-                digest_key=digest_key,
-            )
+            readers = secret_readers(lambda _s, kube=kube: kube, stage_name, None)  # read, never stored
+            want = desired.load(list(files), stage_name, stage_spec=chosen, **readers)
             target = Target(kube, want.app, want.stage, want.namespace, target_id=want.target_id)
             result = inspect.plan(target, want.objects)
         except ShiplaneError as err:
@@ -190,10 +174,10 @@ def fan_out(
 ) -> None:
     """Deploy every selected target: canary, then waves (spec `targets.rollout`)."""
     from shiplane import spec
-    from shiplane.actions import desired, fanout, rotate
+    from shiplane.actions import desired, fanout
     from shiplane.actions.deploy import Deploy
     from shiplane.actions.target import Target
-    from shiplane.cli.deploying import _connect, _options
+    from shiplane.cli.deploying import _connect, _options, secret_readers
     from shiplane.cli.options import selection
     from shiplane.errors import ShiplaneError
     from shiplane.events import result
@@ -250,28 +234,8 @@ def fan_out(
             # as `deploy` does for one target; without this they would render as the offline placeholder.
             # New values and a new digest key are stored by that target's Deploy, after its gates.
             writes: list = []
-
-            def generated(s, ns, kube=kube, stage_name=t.stage, writes=writes):
-                values, write = rotate.ensure_later(Target(kube, s.doc.app.name, stage_name, ns), s)
-                writes.extend([write] if write else [])
-                return values
-
-            def retained(s, ns, values, kube=kube, stage_name=t.stage):
-                return rotate.retained(Target(kube, s.doc.app.name, stage_name, ns), values)
-
-            def digest_key(s, ns, kube=kube, stage_name=t.stage, writes=writes):
-                key, write = rotate.digest_key_later(Target(kube, s.doc.app.name, stage_name, ns))
-                writes.extend([write] if write else [])
-                return key
-
-            want = desired.load(
-                list(files),
-                t.stage,
-                stage_spec=chosen_spec,
-                generated=generated,
-                retained=retained,
-                digest_key=digest_key,
-            )
+            readers = secret_readers(lambda _s, kube=kube: kube, t.stage, writes)
+            want = desired.load(list(files), t.stage, stage_spec=chosen_spec, **readers)
             pending[id(want)] = writes
             target = Target(kube, want.app, want.stage, want.namespace, target_id=want.target_id)
             row.append(fanout.Member(t.name, target, want, deploy))
