@@ -10,6 +10,7 @@ Go module proxy; it takes tens of minutes cold and seconds warm.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -17,7 +18,8 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -163,8 +165,37 @@ def _count_packages(go: str, args: list[str], cwd: Path | None) -> int | None:
     return len(listing.stdout.split()) if listing.returncode == 0 else None
 
 
+@contextmanager
+def build_lock() -> Iterator[bool]:
+    """Hold the one lock every Go build shiplane starts takes (control plane, kwok, peer tools, the
+    real node); yields False at once if another process holds it (then call again). Two builds at
+    once on a small machine take longer than one after the other, and would race on the same output."""
+    lock = cache_root() / ".build.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def build(*, force: bool = False) -> Generator[Event, None, Binaries]:
-    """Build k8senv and kwok into the cache (if needed) and return every binary's argv."""
+    """Build k8senv and kwok into the cache (if needed) and return every binary's argv. Under the
+    build lock: a second `cluster up` or test run on a cold machine waits for the first one's build."""
+    while True:
+        with build_lock() as held:
+            if held:
+                return (yield from _build_locked(force=force))
+        yield Note("another shiplane Go build is running; waiting for it to finish")
+        time.sleep(5)
+
+
+def _build_locked(*, force: bool) -> Generator[Event, None, Binaries]:
     go = _go()
     target = k8senv_path(go)
     logs = cache_root() / "logs"

@@ -100,13 +100,13 @@ def locate() -> NodeBinaries | None:
 
 def build() -> Generator[Event, None, NodeBinaries]:
     """Build containerd and the kubelet into the cache if needed (one Go build at a time)."""
-    from shiplane.localcluster.tools import _build_lock  # the shared lock that serialises Go builds
+    from shiplane.localcluster.binaries import build_lock  # the shared lock that serialises Go builds
 
     if found := locate():
         return found
     go = _go()
     while True:
-        with _build_lock() as held:
+        with build_lock() as held:
             if held:
                 return (yield from _build_locked(go))
         yield Note("another Go build is running; waiting to build the real node")

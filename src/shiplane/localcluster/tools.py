@@ -9,20 +9,18 @@ on a small machine take longer than one after the other, and would race on the s
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Generator, Iterator
-from contextlib import contextmanager
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
 from shiplane.errors import BuildFailed, InputError
 from shiplane.events import Event, Note, Step
-from shiplane.localcluster.binaries import _go, _go_env, _run_go, cache_root
+from shiplane.localcluster.binaries import _go, _go_env, _run_go, build_lock, cache_root
 
 
 @dataclass(frozen=True)
@@ -76,23 +74,6 @@ def locate(name: str) -> Path | None:
     return built if built.exists() else None
 
 
-@contextmanager
-def _build_lock() -> Iterator[bool]:
-    """Hold the tools' build lock; yields False at once if another process holds it (then call again)."""
-    lock = cache_root() / "tools" / ".build.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def build(name: str) -> Generator[Event, None, Path]:
     """Return the executable for `name`, building it with `go install` (with progress) if needed."""
     if found := locate(name):
@@ -101,7 +82,7 @@ def build(name: str) -> Generator[Event, None, Path]:
     go = _go()
     target = path(name)
     while True:
-        with _build_lock() as held:
+        with build_lock() as held:
             if held:
                 return (yield from _build_locked(tool, go, target))
         yield Note(f"another tool build is running; waiting to build {name}")
