@@ -261,19 +261,23 @@ def test_usage_against_limits_from_metrics():
         {"name": "side", "image": "busybox:1.36"},
     ]
     usage = {"web-a": {"web": {"memory": "120Mi", "cpu": "5m"}, "side": {"memory": "2048Ki", "cpu": "0"}}}
-    t = trees.build(
-        app="shop",
-        stage="dev",
-        namespace="ns",
-        revision=7,
-        applied=[applied_deployment()],
-        live={("Deployment", "web"): deployment()},
-        children=[replicaset("web-new", "rs-new", 2, 2)],
-        pods=[p],
-        events=[],
-        now=NOW,
-        usage=usage,
-    )
+
+    def tree(usage=None):
+        return trees.build(
+            app="shop",
+            stage="dev",
+            namespace="ns",
+            revision=7,
+            applied=[applied_deployment()],
+            live={("Deployment", "web"): deployment()},
+            children=[replicaset("web-new", "rs-new", 2, 2)],
+            pods=[p],
+            events=[],
+            now=NOW,
+            usage=usage,
+        )
+
+    t = tree(usage)
     (node,) = t.workloads[0].all_pods()
     web, side = node.containers
     assert round(web.share("memory"), 3) == 0.938 and web.near_memory_limit
@@ -283,16 +287,5 @@ def test_usage_against_limits_from_metrics():
     data = web.to_json()
     assert data["near_memory_limit"] is True and data["usage"] == {"memory": "120Mi", "cpu": "5m"}
     # without metrics.k8s.io nothing is shown or claimed
-    bare = trees.build(
-        app="shop",
-        stage="dev",
-        namespace="ns",
-        revision=7,
-        applied=[applied_deployment()],
-        live={("Deployment", "web"): deployment()},
-        children=[replicaset("web-new", "rs-new", 2, 2)],
-        pods=[p],
-        events=[],
-        now=NOW,
-    )
+    bare = tree()
     assert bare.workloads[0].all_pods()[0].containers[0].usage_text() == ""
