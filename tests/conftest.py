@@ -52,16 +52,23 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
 
     if binaries.locate() is None and not shutil.which("go"):
         _unavailable("Go is not installed and no SHIPLANE_* / PATH control-plane binaries were found")
-    # A private state directory, so tests never touch a developer's own clusters.
-    state_dir = tmp_path_factory.mktemp("shiplane-state")
-    previous = os.environ.get("SHIPLANE_STATE")
-    os.environ["SHIPLANE_STATE"] = str(state_dir)
     name = f"pytest-{os.getpid()}"
+    with private_state(tmp_path_factory.mktemp("shiplane-state")):
+        try:
+            state = _consume(lc.up(name, nodes=3), "cluster up")
+            yield LocalCluster(name, state.kubeconfig, Kube.connect(state.kubeconfig))
+        finally:
+            _consume(lc.down(name), "cluster down")
+
+
+@contextmanager
+def private_state(directory: Path) -> Iterator[None]:
+    """SHIPLANE_STATE pointed at `directory` meanwhile, so tests never touch a developer's own clusters."""
+    previous = os.environ.get("SHIPLANE_STATE")
+    os.environ["SHIPLANE_STATE"] = str(directory)
     try:
-        state = _consume(lc.up(name, nodes=3), "cluster up")
-        yield LocalCluster(name, state.kubeconfig, Kube.connect(state.kubeconfig))
+        yield
     finally:
-        _consume(lc.down(name), "cluster down")
         if previous is None:
             os.environ.pop("SHIPLANE_STATE", None)
         else:

@@ -249,6 +249,7 @@ def test_public_manifests_deploy_with_least_privilege(local_cluster, namespace: 
     those clients (plus the ones without evidence, which keep the broad rule); the ServiceAccounts come
     from objects:, and nothing is left in raw/."""
     from tests.unit.importing.realworld import REALWORLD
+    from tests.unit.importing.test_manifests import FRONTEND_PEERS
 
     manifest = REALWORLD / "online-boutique" / "release" / "kubernetes-manifests.yaml"
     out = tmp_path / "boutique"
@@ -282,15 +283,7 @@ def test_public_manifests_deploy_with_least_privilege(local_cluster, namespace: 
         n: kube.get(Ref("networking.k8s.io/v1", "NetworkPolicy", n, namespace))
         for n in ("frontend", "cartservice", "productcatalogservice", "redis-cart", "paymentservice")
     }
-    assert peers(policy["frontend"], "egress") == {
-        "adservice",
-        "cartservice",
-        "checkoutservice",
-        "currencyservice",
-        "productcatalogservice",
-        "recommendationservice",
-        "shippingservice",
-    }
+    assert peers(policy["frontend"], "egress") == FRONTEND_PEERS
     assert peers(policy["cartservice"], "egress") == {"redis-cart"}
     # productcatalogservice is called by the three services whose env names it; the broad rule of
     # the services without evidence is a network label, not one of these names.

@@ -24,7 +24,7 @@ import pytest
 
 from shiplane.kube import Kube, Ref
 from shiplane.localcluster import nodebuild, nodeimages, realnode
-from tests.conftest import IN_CI, LocalCluster, _consume
+from tests.conftest import IN_CI, LocalCluster, _consume, private_state
 from tests.integration.deploying import cli, history, write
 
 pytestmark = pytest.mark.integration
@@ -103,22 +103,16 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory, sysctls_before) -> It
 
     if reason := nodebuild.unsupported_reason():
         unavailable(reason)
-    state_dir = tmp_path_factory.mktemp("real-state")
-    previous = os.environ.get("SHIPLANE_STATE")
-    os.environ["SHIPLANE_STATE"] = str(state_dir)
     name = f"real-{os.getpid()}"
-    try:
+    with private_state(tmp_path_factory.mktemp("real-state")):
         try:
-            state = _consume(lc.up(name, nodes=1, real_node=True), "real cluster up")
-        except ShiplaneError as err:
-            unavailable(str(err))
-        yield LocalCluster(name, state.kubeconfig, Kube.connect(state.kubeconfig))
-    finally:
-        _consume(lc.down(name), "real cluster down")
-        if previous is None:
-            os.environ.pop("SHIPLANE_STATE", None)
-        else:
-            os.environ["SHIPLANE_STATE"] = previous
+            try:
+                state = _consume(lc.up(name, nodes=1, real_node=True), "real cluster up")
+            except ShiplaneError as err:
+                unavailable(str(err))
+            yield LocalCluster(name, state.kubeconfig, Kube.connect(state.kubeconfig))
+        finally:
+            _consume(lc.down(name), "real cluster down")
     assert machine_sysctls() == sysctls_before
 
 

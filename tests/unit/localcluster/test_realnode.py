@@ -39,15 +39,6 @@ def test_the_kubelet_checks_and_never_writes_the_machine_sysctls(tmp_path):
     assert config["authentication"]["anonymous"]["enabled"] is False
     assert config["authentication"]["x509"]["clientCAFile"] == str(node.directory.parent / "pki" / "ca.crt")
     assert config["registerWithTaints"] == [{"key": realnode.TAINT_KEY, "value": "true", "effect": "NoSchedule"}]
-    # The values the node's files hold are exactly the kubelet's own (k8s.io/component-helpers).
-    assert realnode.KUBELET_SYSCTLS == {
-        "vm.overcommit_memory": "1",
-        "vm.panic_on_oom": "0",
-        "kernel.panic": "10",
-        "kernel.panic_on_oops": "1",
-        "kernel.keys.root_maxkeys": "1000000",
-        "kernel.keys.root_maxbytes": "25000000",
-    }
 
 
 def test_containerd_keeps_everything_under_the_node_directory(tmp_path):
